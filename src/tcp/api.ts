@@ -1,0 +1,75 @@
+import type { EventEmitter } from 'node:events';
+import type { Duplex } from 'node:stream';
+
+/**
+ * The public shape of our TCP, modelled on Node's `net`. Upper layers (ftp/, dns/)
+ * depend on these interfaces only, never on TCP internals.
+ */
+
+export interface TcpConnectOptions {
+  /** Dotted-quad address of the peer. */
+  host: string;
+  port: number;
+  /** Bind this local port (FTP active mode connects from port 20); random ephemeral otherwise. */
+  localPort?: number;
+  /** Keep the writable side open after the peer's FIN (as in net). Default false. */
+  allowHalfOpen?: boolean;
+  /** Give up connecting after this many milliseconds (ETIMEDOUT). */
+  timeout?: number;
+}
+
+export interface TcpListenOptions {
+  port: number;
+  /** Longest accept queue; further SYNs are dropped and counted. */
+  backlog?: number;
+  allowHalfOpen?: boolean;
+}
+
+export interface TcpAddressInfo {
+  address: string;
+  family: 'IPv4';
+  port: number;
+}
+
+/** A connection: a stream.Duplex like net.Socket ('connect', 'data', 'end', 'close', 'error'). */
+export interface TcpSocketLike extends Duplex {
+  readonly remoteAddress: string | undefined;
+  readonly remotePort: number | undefined;
+  readonly localAddress: string | undefined;
+  readonly localPort: number | undefined;
+  readonly bytesRead: number;
+  readonly bytesWritten: number;
+  setNoDelay(noDelay?: boolean): this;
+  setKeepAlive(enable?: boolean, initialDelay?: number): this;
+  /** Emit 'timeout' after `ms` of inactivity (0 disables), as net.Socket does. */
+  setTimeout(ms: number, callback?: () => void): this;
+}
+
+/** A listening socket like net.Server ('connection', 'listening', 'close', 'error'). */
+export interface TcpServerLike extends EventEmitter {
+  address(): TcpAddressInfo | null;
+  close(callback?: (err?: Error) => void): this;
+  readonly listening: boolean;
+}
+
+export interface TcpApi {
+  /**
+   * Listen on a port. Unlike net, binding is a table lookup in a userspace stack, so
+   * a taken port throws an Error with code 'EADDRINUSE' synchronously; 'listening'
+   * is still emitted on the next tick for code written against net.
+   */
+  listen(options: TcpListenOptions, onConnection?: (socket: TcpSocketLike) => void): TcpServerLike;
+  /** Open a connection; errors (ECONNREFUSED, ETIMEDOUT, ...) arrive as 'error'. */
+  connect(options: TcpConnectOptions, onConnect?: () => void): TcpSocketLike;
+}
+
+/** An Error with a Node-style code, as net and dgram produce. */
+export class NetError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(`${code}: ${message}`);
+    this.name = 'NetError';
+  }
+}

@@ -1,0 +1,28 @@
+import { defineConfig } from 'vitest/config';
+
+// Two projects: `unit` needs no privileges (codecs, simulations on the virtual clock,
+// the in-memory link); `tap` talks to the Linux kernel through real TAP devices inside
+// network namespaces and needs root. See test/tap/support/gate.ts for the skip rule.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts', 'test/sim/**/*.test.ts'],
+          testTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          name: 'tap',
+          include: ['test/tap/**/*.test.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 60_000,
+          // Real devices, namespaces and kernel peers: one file at a time.
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
