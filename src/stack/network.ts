@@ -19,6 +19,8 @@ export interface IpDatagram {
   ttl: number;
   /** The transport header and data: a view into the received frame. */
   payload: Uint8Array;
+  /** The raw IPv4 header as received (needed to quote it in an ICMP error). */
+  header: Uint8Array;
 }
 
 /**
@@ -64,6 +66,12 @@ export interface NetworkLayer {
   register(protocol: number, handler: ProtocolHandler): void;
   /** Route and send one datagram (fragmenting it if needed). Returns false if dropped. */
   send(options: IpSendOptions): boolean;
+  /**
+   * Answer a received datagram with ICMP destination unreachable (RFC 792; code 3 =
+   * port unreachable for UDP). Rate-limited by the host (RFC 1812 4.3.2.8); never sent
+   * for broadcasts or in reply to ICMP errors (RFC 1122 3.2.2).
+   */
+  sendUnreachable(datagram: IpDatagram, code: number): void;
 }
 
 /**
