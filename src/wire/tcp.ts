@@ -1,0 +1,330 @@
+import { finishChecksum, pseudoHeaderSum, sumWords } from './checksum.js';
+
+/**
+ * The TCP header (RFC 9293 3.1) and its options: a codec only, no state.
+ *
+ *  0                   1                   2                   3
+ *  0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+ * +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ * |          Source Port          |       Destination Port        |
+ * |                        Sequence Number                        |
+ * |                    Acknowledgment Number                      |
+ * |  Data |       |C|E|U|A|P|R|S|F|                               |
+ * | Offset| Rsrvd |W|C|R|C|S|S|Y|I|            Window             |
+ * |           Checksum            |         Urgent Pointer        |
+ * |                    Options (0-40 bytes)                       |
+ */
+
+export const TCP_HEADER_MIN = 20;
+export const TCP_HEADER_MAX = 60;
+
+/** Control bits (RFC 9293 3.1, RFC 3168 for ECE/CWR). */
+export const TcpFlags = {
+  FIN: 0x01,
+  SYN: 0x02,
+  RST: 0x04,
+  PSH: 0x08,
+  ACK: 0x10,
+  URG: 0x20,
+  ECE: 0x40,
+  CWR: 0x80,
+} as const;
+
+/** Option kinds (IANA "TCP Option Kind Numbers"). */
+export const TcpOptionKind = {
+  EOL: 0,
+  NOP: 1,
+  MSS: 2,
+  WINDOW_SCALE: 3,
+  SACK_PERMITTED: 4,
+  SACK: 5,
+  TIMESTAMPS: 8,
+} as const;
+
+/** A SACK block (RFC 2018 3): the bytes [left, right) arrived. Sequence numbers. */
+export interface SackBlock {
+  left: number;
+  right: number;
+}
+
+/** The options we understand; absent fields were not present. */
+export interface TcpOptions {
+  /** RFC 9293 3.7.1: only in SYNs. */
+  mss?: number;
+  /** RFC 7323 2: shift count, only in SYNs. */
+  windowScale?: number;
+  /** RFC 2018 2: only in SYNs. */
+  sackPermitted?: boolean;
+  /** RFC 2018 3: at most 4 blocks (3 beside timestamps). */
+  sack?: SackBlock[];
+  /** RFC 7323 3: TSval and TSecr. */
+  timestamp?: { value: number; echo: number };
+}
+
+export interface TcpHeader {
+  srcPort: number;
+  dstPort: number;
+  seq: number;
+  ack: number;
+  /** Header length in bytes (data offset * 4). */
+  headerLength: number;
+  flags: number;
+  window: number;
+  checksum: number;
+  urgent: number;
+  options: TcpOptions;
+}
+
+export interface TcpSegment {
+  header: TcpHeader;
+  /** The data: a view into the received bytes. */
+  payload: Uint8Array;
+}
+
+/** Why a segment was rejected; counters are named `tcp.rx.<error>`. */
+export type TcpParseError =
+  | 'truncated'
+  | 'bad_data_offset'
+  | 'bad_checksum'
+  | 'bad_option_length'
+  | 'option_overrun';
+
+export type TcpParseResult = { ok: true; segment: TcpSegment } | { ok: false; error: TcpParseError };
+
+/** Addresses for the pseudo-header checksum (RFC 9293 3.1). */
+export interface TcpPseudoHeader {
+  src: number;
+  dst: number;
+}
+
+const IPPROTO_TCP = 6;
+
+function read16(b: Uint8Array, i: number): number {
+  return (b[i]! << 8) | b[i + 1]!;
+}
+
+function read32(b: Uint8Array, i: number): number {
+  return ((b[i]! << 24) | (b[i + 1]! << 16) | (b[i + 2]! << 8) | b[i + 3]!) >>> 0;
+}
+
+function write16(b: Uint8Array, i: number, v: number): void {
+  b[i] = (v >>> 8) & 0xff;
+  b[i + 1] = v & 0xff;
+}
+
+function write32(b: Uint8Array, i: number, v: number): void {
+  b[i] = (v >>> 24) & 0xff;
+  b[i + 1] = (v >>> 16) & 0xff;
+  b[i + 2] = (v >>> 8) & 0xff;
+  b[i + 3] = v & 0xff;
+}
+
+/**
+ * Parse the option list. Unknown kinds are skipped by their length (RFC 9293 3.1:
+ * "must be prepared to handle an illegal option length"); a length below 2 or one
+ * running past the header makes the whole segment invalid. Known options with a
+ * wrong length are invalid too (RFC 9293 3.2 MSS length 4, RFC 7323 lengths).
+ */
+export function parseTcpOptions(bytes: Uint8Array): { ok: true; options: TcpOptions } | { ok: false; error: TcpParseError } {
+  const options: TcpOptions = {};
+  let i = 0;
+  const n = bytes.length;
+  while (i < n) {
+    const kind = bytes[i]!;
+    if (kind === TcpOptionKind.EOL) break;
+    if (kind === TcpOptionKind.NOP) {
+      i++;
+      continue;
+    }
+    if (i + 1 >= n) return { ok: false, error: 'option_overrun' };
+    const len = bytes[i + 1]!;
+    if (len < 2) return { ok: false, error: 'bad_option_length' };
+    if (i + len > n) return { ok: false, error: 'option_overrun' };
+    switch (kind) {
+      case TcpOptionKind.MSS:
+        if (len !== 4) return { ok: false, error: 'bad_option_length' };
+        options.mss = read16(bytes, i + 2);
+        break;
+      case TcpOptionKind.WINDOW_SCALE:
+        if (len !== 3) return { ok: false, error: 'bad_option_length' };
+        options.windowScale = bytes[i + 2]!;
+        break;
+      case TcpOptionKind.SACK_PERMITTED:
+        if (len !== 2) return { ok: false, error: 'bad_option_length' };
+        options.sackPermitted = true;
+        break;
+      case TcpOptionKind.SACK: {
+        if ((len - 2) % 8 !== 0 || len === 2) return { ok: false, error: 'bad_option_length' };
+        const blocks: SackBlock[] = [];
+        for (let j = i + 2; j < i + len; j += 8) blocks.push({ left: read32(bytes, j), right: read32(bytes, j + 4) });
+        options.sack = blocks;
+        break;
+      }
+      case TcpOptionKind.TIMESTAMPS:
+        if (len !== 10) return { ok: false, error: 'bad_option_length' };
+        options.timestamp = { value: read32(bytes, i + 2), echo: read32(bytes, i + 6) };
+        break;
+      default:
+        // Unknown option: skip it by its length.
+        break;
+    }
+    i += len;
+  }
+  return { ok: true, options };
+}
+
+/**
+ * Parse a TCP segment. With `pseudo` the checksum is verified (RFC 9293 3.1); a
+ * malformed segment gives a typed error, never an exception.
+ */
+export function parseTcp(bytes: Uint8Array, pseudo?: TcpPseudoHeader): TcpParseResult {
+  if (bytes.length < TCP_HEADER_MIN) return { ok: false, error: 'truncated' };
+  const headerLength = (bytes[12]! >>> 4) * 4;
+  if (headerLength < TCP_HEADER_MIN) return { ok: false, error: 'bad_data_offset' };
+  if (headerLength > bytes.length) return { ok: false, error: 'truncated' };
+  if (pseudo) {
+    const acc = sumWords(bytes, pseudoHeaderSum(pseudo.src, pseudo.dst, IPPROTO_TCP, bytes.length));
+    if (finishChecksum(acc) !== 0) return { ok: false, error: 'bad_checksum' };
+  }
+  let options: TcpOptions = {};
+  if (headerLength > TCP_HEADER_MIN) {
+    const parsed = parseTcpOptions(bytes.subarray(TCP_HEADER_MIN, headerLength));
+    if (!parsed.ok) return parsed;
+    options = parsed.options;
+  }
+  return {
+    ok: true,
+    segment: {
+      header: {
+        srcPort: read16(bytes, 0),
+        dstPort: read16(bytes, 2),
+        seq: read32(bytes, 4),
+        ack: read32(bytes, 8),
+        headerLength,
+        flags: bytes[13]!,
+        window: read16(bytes, 14),
+        checksum: read16(bytes, 16),
+        urgent: read16(bytes, 18),
+        options,
+      },
+      payload: bytes.subarray(headerLength),
+    },
+  };
+}
+
+/** Bytes the options take on the wire, padded to 4 (the layout of encodeTcpOptions). */
+export function tcpOptionsLength(o: TcpOptions): number {
+  let n = 0;
+  if (o.mss !== undefined) n += 4;
+  if (o.timestamp) n += 12; // [SACK-permitted or NOP NOP] + timestamps
+  else if (o.sackPermitted) n += 4; // NOP NOP SACK-permitted
+  if (o.windowScale !== undefined) n += 4; // NOP + window scale
+  if (o.sack && o.sack.length > 0) n += 4 + 8 * Math.min(o.sack.length, 4); // NOP NOP kind len + blocks
+  return n;
+}
+
+/**
+ * Write the options in the order and alignment Linux uses, so our SYNs look like
+ * the kernel's in Wireshark:
+ *   MSS | SACK-permitted + timestamps (or NOP NOP + timestamps) | NOP + WS | NOP NOP + SACK
+ * Returns the number of bytes written (a multiple of 4).
+ */
+export function encodeTcpOptions(o: TcpOptions, out: Uint8Array, offset = 0): number {
+  let i = offset;
+  if (o.mss !== undefined) {
+    out[i++] = TcpOptionKind.MSS;
+    out[i++] = 4;
+    write16(out, i, o.mss);
+    i += 2;
+  }
+  if (o.timestamp) {
+    if (o.sackPermitted) {
+      out[i++] = TcpOptionKind.SACK_PERMITTED;
+      out[i++] = 2;
+    } else {
+      out[i++] = TcpOptionKind.NOP;
+      out[i++] = TcpOptionKind.NOP;
+    }
+    out[i++] = TcpOptionKind.TIMESTAMPS;
+    out[i++] = 10;
+    write32(out, i, o.timestamp.value);
+    write32(out, i + 4, o.timestamp.echo);
+    i += 8;
+  } else if (o.sackPermitted) {
+    out[i++] = TcpOptionKind.NOP;
+    out[i++] = TcpOptionKind.NOP;
+    out[i++] = TcpOptionKind.SACK_PERMITTED;
+    out[i++] = 2;
+  }
+  if (o.windowScale !== undefined) {
+    out[i++] = TcpOptionKind.NOP;
+    out[i++] = TcpOptionKind.WINDOW_SCALE;
+    out[i++] = 3;
+    out[i++] = o.windowScale;
+  }
+  if (o.sack && o.sack.length > 0) {
+    const blocks = o.sack.slice(0, 4);
+    out[i++] = TcpOptionKind.NOP;
+    out[i++] = TcpOptionKind.NOP;
+    out[i++] = TcpOptionKind.SACK;
+    out[i++] = 2 + 8 * blocks.length;
+    for (const b of blocks) {
+      write32(out, i, b.left);
+      write32(out, i + 4, b.right);
+      i += 8;
+    }
+  }
+  return i - offset;
+}
+
+/** What the encoder needs: the header fields a sender chooses. */
+export interface TcpHeaderFields {
+  srcPort: number;
+  dstPort: number;
+  seq: number;
+  ack: number;
+  flags: number;
+  window: number;
+  urgent?: number;
+  options?: TcpOptions;
+}
+
+/**
+ * Encode a header for `payload` and fill in the checksum over the pseudo-header,
+ * the header and the payload. Returns a new header buffer; the payload is not
+ * copied, so the caller can send [header, payload] as two parts of one datagram.
+ */
+export function encodeTcp(fields: TcpHeaderFields, payload: Uint8Array, pseudo: TcpPseudoHeader): Uint8Array {
+  const optLen = fields.options ? tcpOptionsLength(fields.options) : 0;
+  const headerLength = TCP_HEADER_MIN + optLen;
+  const h = new Uint8Array(headerLength);
+  write16(h, 0, fields.srcPort);
+  write16(h, 2, fields.dstPort);
+  write32(h, 4, fields.seq);
+  write32(h, 8, fields.ack);
+  h[12] = (headerLength / 4) << 4;
+  h[13] = fields.flags & 0xff;
+  write16(h, 14, fields.window);
+  // h[16..17] checksum: zero while summing
+  write16(h, 18, fields.urgent ?? 0);
+  if (fields.options) encodeTcpOptions(fields.options, h, TCP_HEADER_MIN);
+  let acc = pseudoHeaderSum(pseudo.src, pseudo.dst, IPPROTO_TCP, headerLength + payload.length);
+  acc = sumWords(h, acc);
+  acc = sumWords(payload, acc);
+  write16(h, 16, finishChecksum(acc));
+  return h;
+}
+
+/** "SYN,ACK" style text of the control bits, as Wireshark shows them. */
+export function formatTcpFlags(flags: number): string {
+  const names: string[] = [];
+  if (flags & TcpFlags.CWR) names.push('CWR');
+  if (flags & TcpFlags.ECE) names.push('ECE');
+  if (flags & TcpFlags.URG) names.push('URG');
+  if (flags & TcpFlags.ACK) names.push('ACK');
+  if (flags & TcpFlags.PSH) names.push('PSH');
+  if (flags & TcpFlags.RST) names.push('RST');
+  if (flags & TcpFlags.SYN) names.push('SYN');
+  if (flags & TcpFlags.FIN) names.push('FIN');
+  return names.join(',');
+}
