@@ -1,0 +1,545 @@
+/*
+ * tap.c - the TAP binding of tapstack: a small N-API addon in plain C.
+ *
+ * It opens a Linux TAP device (layer 2: whole Ethernet frames), waits for it with
+ * libuv (uv_poll on the non-blocking file descriptor, on the main thread), and on
+ * each wake-up reads every frame that is ready and hands them to JavaScript in ONE
+ * call, as an array of Buffers. Writes go straight to the device from the calling
+ * thread: one frame, or a batch of frames in one call into C.
+ *
+ * Why this shape (and not fs streams on the libuv thread pool): see
+ * native-notes/README.md.
+ *
+ * JavaScript API (wrapped by src/link/tap.ts, which is the only user):
+ *   open(name)               -> { handle, name, mac }   throws Error with .code
+ *   start(handle, callback)  callback(frames: Buffer[]) per wake-up,
+ *                            or callback(null, error) once if the device fails
+ *   write(handle, frame)     -> true if the kernel took it, false if dropped
+ *   writeBatch(handle, arr)  -> how many frames the kernel took
+ *   stats(handle)            -> { rxFrames, rxBatches, rxErrors, txFrames,
+ *                                 txDropsFull, txErrors }
+ *   ref(handle, bool)        keep (or do not keep) the event loop alive
+ *   close(handle)            stop polling, close the fd; idempotent
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <node_api.h>
+#include <uv.h>
+
+/* A frame can be as long as the largest MTU the kernel allows (65535) plus the
+ * Ethernet header; reading with a smaller buffer would silently truncate. */
+#define TAP_READ_BUFFER 65600
+/* At most this many frames per wake-up, so one busy device cannot starve the
+ * event loop. libuv polls level-triggered: what is left wakes us again next turn. */
+#define TAP_MAX_BATCH 256
+
+typedef struct {
+  int fd;                /* -1 once closed */
+  int closed;
+  char name[IFNAMSIZ];
+  uv_poll_t *poll;       /* NULL until start(); freed by its close callback */
+  napi_env env;
+  napi_ref callback;     /* the JS receiver */
+  napi_async_context async_context;
+  uint8_t *scratch;      /* TAP_READ_BUFFER bytes: read() lands here first */
+  uint64_t rx_frames, rx_batches, rx_errors;
+  uint64_t tx_frames, tx_drops_full, tx_errors;
+} tap_device;
+
+/* ---------------------------------------------------------------- helpers */
+
+#define NAPI_CALL(env, call)                                  \
+  do {                                                        \
+    if ((call) != napi_ok) {                                  \
+      napi_throw_error((env), NULL, "tap: N-API call failed: " #call); \
+      return NULL;                                            \
+    }                                                         \
+  } while (0)
+
+static const char *errno_code(int err) {
+  switch (err) {
+    case EPERM: return "EPERM";
+    case EACCES: return "EACCES";
+    case EBUSY: return "EBUSY";
+    case ENOENT: return "ENOENT";
+    case ENODEV: return "ENODEV";
+    case EINVAL: return "EINVAL";
+    case ENAMETOOLONG: return "ENAMETOOLONG";
+    case EMFILE: return "EMFILE";
+    case EBADFD: return "EBADFD";
+    case EIO: return "EIO";
+    default: return "EUNKNOWN";
+  }
+}
+
+/* Turn an errno from opening the device into a message a user can act on. */
+static void throw_open_error(napi_env env, const char *name, const char *step, int err) {
+  char msg[512];
+  switch (err) {
+    case EPERM:
+    case EACCES:
+      snprintf(msg, sizeof msg,
+               "tap %s: %s: permission denied: needs CAP_NET_ADMIN (run as root, or create "
+               "the device beforehand with `ip tuntap add dev %s mode tap user USER`)",
+               name, step, name);
+      break;
+    case EBUSY:
+      snprintf(msg, sizeof msg,
+               "tap %s: device in use: another file descriptor already has it open "
+               "(a TAP device without IFF_MULTI_QUEUE has one reader)", name);
+      break;
+    case ENOENT:
+    case ENODEV:
+      snprintf(msg, sizeof msg,
+               "tap %s: /dev/net/tun is missing: the tun driver is not available "
+               "(load it with `modprobe tun`, or give the container the device)", name);
+      break;
+    case EINVAL:
+      snprintf(msg, sizeof msg,
+               "tap %s: %s: invalid argument: the name exists as a different kind of "
+               "device (a TUN device, or not a tun/tap device at all), or its flags differ",
+               name, step);
+      break;
+    default:
+      snprintf(msg, sizeof msg, "tap %s: %s: %s", name, step, strerror(err));
+  }
+  napi_throw_error(env, errno_code(err), msg);
+}
+
+/* Interface names: 1..15 bytes, no '/', ':' or whitespace (the kernel's
+ * dev_valid_name rules; "%d" is allowed and lets the kernel pick a number). */
+static int valid_ifname(const char *name, size_t len) {
+  if (len == 0 || len >= IFNAMSIZ) return 0;
+  if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) return 0;
+  for (size_t i = 0; i < len; i++) {
+    char c = name[i];
+    if (c == '/' || c == ':' || c == ' ' || c == '\t' || c == '\n' || c == '\0') return 0;
+  }
+  return 1;
+}
+
+static tap_device *get_device(napi_env env, napi_value value) {
+  void *data = NULL;
+  if (napi_get_value_external(env, value, &data) != napi_ok || data == NULL) {
+    napi_throw_type_error(env, NULL, "tap: expected a device handle");
+    return NULL;
+  }
+  return (tap_device *)data;
+}
+
+/* The bytes of a Buffer / Uint8Array (any ArrayBufferView, in bytes). */
+static int get_bytes(napi_env env, napi_value value, void **data, size_t *len) {
+  bool is_typed = false;
+  if (napi_is_typedarray(env, value, &is_typed) == napi_ok && is_typed) {
+    napi_typedarray_type type;
+    size_t count, offset;
+    napi_value ab;
+    if (napi_get_typedarray_info(env, value, &type, &count, data, &ab, &offset) != napi_ok)
+      return 0;
+    if (type != napi_uint8_array && type != napi_uint8_clamped_array && type != napi_int8_array)
+      return 0;
+    *len = count;
+    return 1;
+  }
+  bool is_buffer = false;
+  if (napi_is_buffer(env, value, &is_buffer) == napi_ok && is_buffer)
+    return napi_get_buffer_info(env, value, data, len) == napi_ok;
+  return 0;
+}
+
+/* ------------------------------------------------------------- close/free */
+
+static void on_poll_closed(uv_handle_t *handle) { free(handle); }
+
+/* Stop polling first (libuv must not watch a closed fd), then close the fd.
+ * After this no callback reaches JavaScript. Safe to call twice. */
+static void device_close(tap_device *dev) {
+  if (dev->closed) return;
+  dev->closed = 1;
+  if (dev->poll != NULL) {
+    uv_poll_stop(dev->poll);
+    uv_close((uv_handle_t *)dev->poll, on_poll_closed);
+    dev->poll = NULL;
+  }
+  if (dev->fd >= 0) {
+    close(dev->fd);
+    dev->fd = -1;
+  }
+  if (dev->callback != NULL) {
+    napi_delete_reference(dev->env, dev->callback);
+    dev->callback = NULL;
+  }
+  if (dev->async_context != NULL) {
+    napi_async_destroy(dev->env, dev->async_context);
+    dev->async_context = NULL;
+  }
+}
+
+/* The handle was garbage collected: close the device if JS forgot to. */
+static void device_finalize(napi_env env, void *data, void *hint) {
+  tap_device *dev = (tap_device *)data;
+  device_close(dev);
+  free(dev->scratch);
+  free(dev);
+}
+
+/* ------------------------------------------------------------------- open */
+
+static napi_value tap_open(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+
+  char name[IFNAMSIZ + 8];
+  size_t len = 0;
+  if (argc < 1 ||
+      napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "tap: open(name) needs the interface name as a string");
+    return NULL;
+  }
+  if (!valid_ifname(name, len)) {
+    char msg[160];
+    snprintf(msg, sizeof msg,
+             "tap: bad interface name \"%.*s\": use 1 to 15 characters without '/', ':' "
+             "or spaces", (int)(len > 40 ? 40 : len), name);
+    napi_throw_error(env, "EINVAL", msg);
+    return NULL;
+  }
+
+  int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    throw_open_error(env, name, "open /dev/net/tun", errno);
+    return NULL;
+  }
+
+  /* TUNSETIFF attaches this fd to the device NAME, creating it if it does not exist
+   * (then it lives as long as the fd, unless made persistent). IFF_TAP: Ethernet
+   * frames; IFF_NO_PI: no 4-byte packet-information prefix before each frame. */
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+  memcpy(ifr.ifr_name, name, len);
+  if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+    int err = errno;
+    close(fd);
+    throw_open_error(env, name, "TUNSETIFF", err);
+    return NULL;
+  }
+
+  /* The kernel side's MAC, asked through the tun fd itself (works even after the
+   * device has moved to another network namespace). Optional: null if it fails. */
+  struct ifreq hw;
+  memset(&hw, 0, sizeof hw);
+  int have_mac = ioctl(fd, SIOCGIFHWADDR, &hw) == 0;
+
+  tap_device *dev = calloc(1, sizeof *dev);
+  uint8_t *scratch = malloc(TAP_READ_BUFFER);
+  if (dev == NULL || scratch == NULL) {
+    free(dev);
+    free(scratch);
+    close(fd);
+    napi_throw_error(env, "ENOMEM", "tap: out of memory");
+    return NULL;
+  }
+  dev->fd = fd;
+  dev->env = env;
+  dev->scratch = scratch;
+  memcpy(dev->name, ifr.ifr_name, IFNAMSIZ);
+  dev->name[IFNAMSIZ - 1] = '\0';
+
+  napi_value result, handle, actual_name, mac;
+  if (napi_create_external(env, dev, device_finalize, NULL, &handle) != napi_ok) {
+    close(fd);
+    free(scratch);
+    free(dev);
+    napi_throw_error(env, NULL, "tap: could not create the device handle");
+    return NULL;
+  }
+  NAPI_CALL(env, napi_create_object(env, &result));
+  NAPI_CALL(env, napi_create_string_utf8(env, dev->name, NAPI_AUTO_LENGTH, &actual_name));
+  if (have_mac) {
+    NAPI_CALL(env, napi_create_buffer_copy(env, 6, hw.ifr_hwaddr.sa_data, NULL, &mac));
+  } else {
+    NAPI_CALL(env, napi_get_null(env, &mac));
+  }
+  NAPI_CALL(env, napi_set_named_property(env, result, "handle", handle));
+  NAPI_CALL(env, napi_set_named_property(env, result, "name", actual_name));
+  NAPI_CALL(env, napi_set_named_property(env, result, "mac", mac));
+  return result;
+}
+
+/* ------------------------------------------------------------------- read */
+
+/* Call the JS receiver with `arg0` (frames or null) and optional `arg1` (error). */
+static void call_js(tap_device *dev, napi_value arg0, napi_value arg1) {
+  napi_env env = dev->env;
+  napi_value fn, recv, ignored;
+  if (napi_get_reference_value(env, dev->callback, &fn) != napi_ok || fn == NULL) return;
+  /* napi_make_callback wants an object as `this`; the global object will do. */
+  napi_get_global(env, &recv);
+  napi_value args[2] = {arg0, arg1};
+  napi_make_callback(env, dev->async_context, recv, fn, arg1 ? 2 : 1, args, &ignored);
+  bool pending = false;
+  if (napi_is_exception_pending(env, &pending) == napi_ok && pending) {
+    /* The receiver threw: report it like any uncaught exception. */
+    napi_value error;
+    napi_get_and_clear_last_exception(env, &error);
+    napi_fatal_exception(env, error);
+  }
+}
+
+static void on_readable(uv_poll_t *poll, int status, int events) {
+  tap_device *dev = (tap_device *)poll->data;
+  if (dev == NULL || dev->closed) return;
+  napi_env env = dev->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+
+  napi_value frames;
+  napi_create_array(env, &frames);
+  uint32_t count = 0;
+  int fatal = status < 0 ? -status : 0;
+
+  /* Drain: every ready frame, up to TAP_MAX_BATCH. One read() is one frame. */
+  while (!fatal && count < TAP_MAX_BATCH) {
+    ssize_t n = read(dev->fd, dev->scratch, TAP_READ_BUFFER);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      fatal = errno; /* e.g. EBADFD: the interface was deleted under us */
+      break;
+    }
+    if (n == 0) break;
+    /* A fresh Buffer per frame: JS may keep it, we never touch it again. */
+    napi_value buf;
+    if (napi_create_buffer_copy(env, (size_t)n, dev->scratch, NULL, &buf) != napi_ok) break;
+    napi_set_element(env, frames, count++, buf);
+  }
+
+  if (count > 0) {
+    dev->rx_frames += count;
+    dev->rx_batches++;
+    call_js(dev, frames, NULL);
+  }
+
+  /* The receiver may have closed the device; otherwise report a failure once. */
+  if (fatal && !dev->closed) {
+    dev->rx_errors++;
+    if (dev->poll != NULL) uv_poll_stop(dev->poll);
+    char msg[256];
+    snprintf(msg, sizeof msg, "tap %s: reading the device failed: %s", dev->name,
+             strerror(fatal));
+    napi_value code, text, error, null_value;
+    napi_create_string_utf8(env, errno_code(fatal), NAPI_AUTO_LENGTH, &code);
+    napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &text);
+    napi_create_error(env, code, text, &error);
+    napi_get_null(env, &null_value);
+    call_js(dev, null_value, error);
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+static napi_value tap_start(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  tap_device *dev = argc >= 1 ? get_device(env, argv[0]) : NULL;
+  if (dev == NULL) return NULL;
+  napi_valuetype type;
+  if (argc < 2 || napi_typeof(env, argv[1], &type) != napi_ok || type != napi_function) {
+    napi_throw_type_error(env, NULL, "tap: start(handle, callback) needs a function");
+    return NULL;
+  }
+  if (dev->closed) {
+    napi_throw_error(env, "ERR_CLOSED", "tap: the device is closed");
+    return NULL;
+  }
+  if (dev->poll != NULL) {
+    napi_throw_error(env, "ERR_STARTED", "tap: start() was already called");
+    return NULL;
+  }
+
+  NAPI_CALL(env, napi_create_reference(env, argv[1], 1, &dev->callback));
+  napi_value resource, resource_name;
+  NAPI_CALL(env, napi_create_object(env, &resource));
+  NAPI_CALL(env, napi_create_string_utf8(env, "tapstack:tap", NAPI_AUTO_LENGTH, &resource_name));
+  NAPI_CALL(env, napi_async_init(env, resource, resource_name, &dev->async_context));
+
+  uv_loop_t *loop;
+  NAPI_CALL(env, napi_get_uv_event_loop(env, &loop));
+  dev->poll = calloc(1, sizeof(uv_poll_t));
+  if (dev->poll == NULL) {
+    napi_throw_error(env, "ENOMEM", "tap: out of memory");
+    return NULL;
+  }
+  int rc = uv_poll_init(loop, dev->poll, dev->fd);
+  if (rc == 0) {
+    dev->poll->data = dev;
+    rc = uv_poll_start(dev->poll, UV_READABLE, on_readable);
+    if (rc != 0) {
+      uv_close((uv_handle_t *)dev->poll, on_poll_closed);
+      dev->poll = NULL;
+    }
+  } else {
+    free(dev->poll);
+    dev->poll = NULL;
+  }
+  if (rc != 0) {
+    char msg[200];
+    snprintf(msg, sizeof msg, "tap %s: cannot poll the device: %s", dev->name, uv_strerror(rc));
+    napi_throw_error(env, uv_err_name(rc), msg);
+    return NULL;
+  }
+  return NULL;
+}
+
+/* ------------------------------------------------------------------ write */
+
+/* One write() is one frame. The fd is non-blocking: if the kernel cannot take the
+ * frame now (EAGAIN) it is dropped and counted, never waited for. */
+static int write_frame(tap_device *dev, const void *data, size_t len) {
+  for (;;) {
+    ssize_t n = write(dev->fd, data, len);
+    if (n >= 0) {
+      dev->tx_frames++;
+      return 1;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
+      dev->tx_drops_full++;
+    } else {
+      dev->tx_errors++; /* e.g. EINVAL for a frame shorter than an Ethernet header */
+    }
+    return 0;
+  }
+}
+
+static napi_value tap_write(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], result;
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  tap_device *dev = argc >= 1 ? get_device(env, argv[0]) : NULL;
+  if (dev == NULL) return NULL;
+  void *data;
+  size_t len;
+  if (argc < 2 || !get_bytes(env, argv[1], &data, &len)) {
+    napi_throw_type_error(env, NULL, "tap: write(handle, frame) needs a Buffer or Uint8Array");
+    return NULL;
+  }
+  int ok = 0;
+  if (dev->closed) {
+    dev->tx_errors++;
+  } else {
+    ok = write_frame(dev, data, len);
+  }
+  NAPI_CALL(env, napi_get_boolean(env, ok, &result));
+  return result;
+}
+
+static napi_value tap_write_batch(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], result;
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  tap_device *dev = argc >= 1 ? get_device(env, argv[0]) : NULL;
+  if (dev == NULL) return NULL;
+  bool is_array = false;
+  if (argc < 2 || napi_is_array(env, argv[1], &is_array) != napi_ok || !is_array) {
+    napi_throw_type_error(env, NULL, "tap: writeBatch(handle, frames) needs an array");
+    return NULL;
+  }
+  uint32_t length = 0, written = 0;
+  NAPI_CALL(env, napi_get_array_length(env, argv[1], &length));
+  for (uint32_t i = 0; i < length; i++) {
+    napi_value element;
+    void *data;
+    size_t len;
+    NAPI_CALL(env, napi_get_element(env, argv[1], i, &element));
+    if (!get_bytes(env, element, &data, &len)) {
+      napi_throw_type_error(env, NULL, "tap: writeBatch: every frame must be a Uint8Array");
+      return NULL;
+    }
+    if (dev->closed) {
+      dev->tx_errors++;
+      continue;
+    }
+    written += write_frame(dev, data, len);
+  }
+  NAPI_CALL(env, napi_create_uint32(env, written, &result));
+  return result;
+}
+
+/* ------------------------------------------------------- stats, ref, close */
+
+static napi_value tap_stats(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], result, value;
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  tap_device *dev = argc >= 1 ? get_device(env, argv[0]) : NULL;
+  if (dev == NULL) return NULL;
+  NAPI_CALL(env, napi_create_object(env, &result));
+#define STAT(js_name, field)                                              \
+  NAPI_CALL(env, napi_create_double(env, (double)dev->field, &value));    \
+  NAPI_CALL(env, napi_set_named_property(env, result, js_name, value));
+  STAT("rxFrames", rx_frames)
+  STAT("rxBatches", rx_batches)
+  STAT("rxErrors", rx_errors)
+  STAT("txFrames", tx_frames)
+  STAT("txDropsFull", tx_drops_full)
+  STAT("txErrors", tx_errors)
+#undef STAT
+  return result;
+}
+
+static napi_value tap_ref(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  tap_device *dev = argc >= 1 ? get_device(env, argv[0]) : NULL;
+  if (dev == NULL) return NULL;
+  bool keep = true;
+  if (argc >= 2) napi_get_value_bool(env, argv[1], &keep);
+  if (dev->poll != NULL) {
+    if (keep)
+      uv_ref((uv_handle_t *)dev->poll);
+    else
+      uv_unref((uv_handle_t *)dev->poll);
+  }
+  return NULL;
+}
+
+static napi_value tap_close(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  tap_device *dev = argc >= 1 ? get_device(env, argv[0]) : NULL;
+  if (dev == NULL) return NULL;
+  device_close(dev);
+  return NULL;
+}
+
+/* ------------------------------------------------------------------- init */
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"open", NULL, tap_open, NULL, NULL, NULL, napi_default, NULL},
+      {"start", NULL, tap_start, NULL, NULL, NULL, napi_default, NULL},
+      {"write", NULL, tap_write, NULL, NULL, NULL, napi_default, NULL},
+      {"writeBatch", NULL, tap_write_batch, NULL, NULL, NULL, napi_default, NULL},
+      {"stats", NULL, tap_stats, NULL, NULL, NULL, napi_default, NULL},
+      {"ref", NULL, tap_ref, NULL, NULL, NULL, napi_default, NULL},
+      {"close", NULL, tap_close, NULL, NULL, NULL, napi_default, NULL},
+  };
+  NAPI_CALL(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
