@@ -25,3 +25,42 @@ describeTap('TAP binding smoke test', () => {
     expect(net.link.stats.rxFrames).toBeGreaterThanOrEqual(1);
   });
 });
+
+// The demo's layout: one namespace, a bridge with the kernel address, two TAPs.
+describeTap('createTestNet with two TAPs on a bridge', () => {
+  let net: TestNet;
+  beforeAll(async () => {
+    net = await createTestNet('bridge', { taps: 2, bridge: true });
+  });
+  afterAll(async () => {
+    await net?.destroy();
+  });
+
+  it('enslaves both TAPs to br0, which carries the kernel address', async () => {
+    expect(net.links).toHaveLength(2);
+    expect(net.bridge).toBe('br0');
+    expect(net.kernelDev).toBe('br0');
+    for (const dev of net.devs) {
+      const r = await net.exec('ip', ['-o', 'link', 'show', 'dev', dev]);
+      expect(r.stdout).toMatch(/master br0/);
+    }
+    const addr = await net.exec('ip', ['-o', '-4', 'addr', 'show', 'dev', 'br0']);
+    expect(addr.stdout).toContain('10.0.0.1/24');
+  });
+
+  it('floods a broadcast frame written into one TAP out of the other', async () => {
+    const seen: Uint8Array[] = [];
+    net.links[1]!.onReceive((frames) => seen.push(...frames));
+    const frame = Uint8Array.from([
+      0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0, 0, 0, 0, 0x0a, 0x88, 0xb5, // local experimental EtherType
+      ...Array.from({ length: 46 }, (_, i) => i),
+    ]);
+    expect(net.links[0]!.send(frame)).toBe(true);
+    const until = Date.now() + 3000;
+    while (!seen.some((f) => f[12] === 0x88 && f[13] === 0xb5) && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const copy = seen.find((f) => f[12] === 0x88 && f[13] === 0xb5);
+    expect(copy && [...copy]).toEqual([...frame]);
+  });
+});

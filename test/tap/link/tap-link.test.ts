@@ -1,0 +1,212 @@
+import { readdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TapLink } from '../../../src/link/tap.js';
+import { describeTap } from '../support/gate.js';
+import { createTestNet, type TestNet } from '../support/netns.js';
+
+// ---- hand-built frames: the link is tested without relying on the wire codecs ----
+
+const OUR_MAC = Uint8Array.of(0x02, 0x00, 0x00, 0x00, 0x00, 0x02);
+const BROADCAST = Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0xff, 0xff);
+const ipBytes = (dotted: string): number[] => dotted.split('.').map(Number);
+
+/** ARP request (RFC 826): "who has `target`? tell `senderIp` at `senderMac`". */
+function arpRequest(senderMac: Uint8Array, senderIp: string, target: string): Uint8Array {
+  return Uint8Array.from([
+    ...BROADCAST, ...senderMac, 0x08, 0x06, // Ethernet II: dst, src, EtherType ARP
+    0x00, 0x01, 0x08, 0x00, 6, 4, 0x00, 0x01, // Ethernet, IPv4, hlen, plen, op=request
+    ...senderMac, ...ipBytes(senderIp),
+    0, 0, 0, 0, 0, 0, ...ipBytes(target),
+  ]);
+}
+const isArp = (f: Uint8Array) => f.length >= 42 && f[12] === 0x08 && f[13] === 0x06;
+const arpOp = (f: Uint8Array) => (f[20]! << 8) | f[21]!;
+const macText = (m: Uint8Array) => [...m].map((b) => b.toString(16).padStart(2, '0')).join(':');
+
+async function waitFor(check: () => boolean, ms = 3000): Promise<boolean> {
+  const until = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > until) return false;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return true;
+}
+
+const openFds = () => readdirSync('/proc/self/fd').length;
+
+/** The kernel sends `count` UDP datagrams to 10.0.0.2 (needs a neighbour entry). */
+const udpBurst = (count: number, size = 100) =>
+  `import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n` +
+  `for _ in range(${count}): s.sendto(b"x" * ${size}, ("10.0.0.2", 9))\n`;
+
+describeTap('TapLink against the Linux kernel', () => {
+  let net: TestNet;
+  beforeAll(async () => {
+    net = await createTestNet('link');
+    // A static neighbour entry, so the kernel sends IP to "us" without asking ARP.
+    const r = await net.exec('ip', ['neigh', 'add', '10.0.0.2', 'lladdr', macText(OUR_MAC),
+      'dev', net.dev, 'nud', 'permanent']);
+    expect(r.code, r.stderr).toBe(0);
+  });
+  afterAll(async () => {
+    await net?.destroy();
+  });
+
+  it('delivers frames that queued before the receiver was set in one batch', async () => {
+    // Nothing reads yet: the 100 datagrams wait in the device's queue (500 frames).
+    const r = await net.exec('python3', ['-c', udpBurst(100)]);
+    expect(r.code, r.stderr).toBe(0);
+    const batches: Uint8Array[][] = [];
+    net.link.onReceive((frames) => batches.push(frames));
+    expect(await waitFor(() => batches.flat().length >= 100)).toBe(true);
+    expect(batches[0]!.length).toBe(100);
+    // Each frame is its own buffer, 14 + 20 + 8 + 100 bytes, UDP (IPv4 protocol 17).
+    const [a, b] = batches[0]!;
+    expect(a!.length).toBe(142);
+    expect(a![23]).toBe(17);
+    expect(a!.buffer).not.toBe(b!.buffer);
+    expect([...a!.subarray(0, 6)]).toEqual([...OUR_MAC]);
+  });
+
+  it('frames written by JS reach the kernel, which answers our ARP request', async () => {
+    const replies: Uint8Array[] = [];
+    net.link.onReceive((frames) => replies.push(...frames.filter((f) => isArp(f) && arpOp(f) === 2)));
+    expect(net.link.send(arpRequest(OUR_MAC, '10.0.0.2', '10.0.0.1'))).toBe(true);
+    expect(await waitFor(() => replies.length > 0)).toBe(true);
+    const reply = replies[0]!;
+    expect([...reply.subarray(0, 6)]).toEqual([...OUR_MAC]); // unicast back to us
+    expect([...reply.subarray(28, 32)]).toEqual([10, 0, 0, 1]); // sender protocol address
+    // The sender hardware address is the kernel side's MAC, which the binding reports.
+    expect(net.link.kernelMac).not.toBeNull();
+    expect(macText(reply.subarray(22, 28))).toBe(macText(net.link.kernelMac!));
+  });
+
+  it('sendBatch writes every frame in one call, and the kernel counts them', async () => {
+    const rxPackets = async () =>
+      Number((await net.exec('cat', [`/sys/class/net/${net.dev}/statistics/rx_packets`])).stdout);
+    const before = await rxPackets();
+    const txBefore = net.link.stats.txFrames;
+    const frames = Array.from({ length: 10 }, (_, i) =>
+      arpRequest(OUR_MAC, '10.0.0.2', `10.0.0.${100 + i}`));
+    expect(net.link.sendBatch(frames)).toBe(10);
+    expect(net.link.stats.txFrames - txBefore).toBe(10);
+    expect(await rxPackets()).toBe(before + 10);
+  });
+
+  it('counts a frame shorter than an Ethernet header as a tx error', () => {
+    const before = net.link.stats;
+    expect(net.link.send(Uint8Array.of(1, 2, 3, 4))).toBe(false);
+    expect(net.link.stats.txErrors).toBe(before.txErrors + 1);
+    expect(net.link.stats.txFrames).toBe(before.txFrames);
+  });
+});
+
+describeTap('TapLink lifecycle', () => {
+  let net: TestNet;
+  beforeAll(async () => {
+    net = await createTestNet('life');
+    const r = await net.exec('ip', ['neigh', 'add', '10.0.0.2', 'lladdr', macText(OUR_MAC),
+      'dev', net.dev, 'nud', 'permanent']);
+    expect(r.code, r.stderr).toBe(0);
+  });
+  afterAll(async () => {
+    await net?.destroy();
+  });
+
+  /** Open a TAP and move it into the test namespace straight away. */
+  async function openInNs(name: string): Promise<TapLink> {
+    const link = TapLink.open({ name });
+    const r = spawnSync('ip', ['link', 'set', name, 'netns', net.ns]);
+    if (r.status !== 0) {
+      await link.close();
+      throw new Error(`move ${name}: ${r.stderr}`);
+    }
+    return link;
+  }
+
+  it('opens and closes repeatedly without leaking file descriptors or devices', async () => {
+    const name = `tsl${process.pid.toString(36)}`;
+    const warmup = await openInNs(name);
+    warmup.onReceive(() => {});
+    await warmup.close();
+    const fdsBefore = openFds();
+    for (let i = 0; i < 20; i++) {
+      const link = await openInNs(name);
+      link.onReceive(() => {});
+      await link.close();
+      await link.close(); // idempotent
+    }
+    expect(openFds()).toBe(fdsBefore);
+    // A device the binding created goes away with its fd.
+    const r = await net.exec('ip', ['-o', 'link', 'show']);
+    expect(r.stdout).not.toContain(name);
+  });
+
+  it('runs no receive callback after close, even when closed inside one', async () => {
+    let calls = 0;
+    const link = net.link;
+    link.onReceive(() => {
+      calls++;
+      void link.close();
+    });
+    await net.exec('python3', ['-c', udpBurst(20)]);
+    expect(await waitFor(() => calls > 0)).toBe(true);
+    await net.exec('python3', ['-c', udpBurst(20)]);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(calls).toBe(1);
+    expect(link.send(arpRequest(OUR_MAC, '10.0.0.2', '10.0.0.1'))).toBe(false);
+  });
+
+  it('refuses a second open of a device in use with EBUSY', async () => {
+    const name = `tsb${process.pid.toString(36)}`;
+    const first = TapLink.open({ name });
+    try {
+      expect(() => TapLink.open({ name })).toThrow(expect.objectContaining({
+        code: 'EBUSY',
+        message: expect.stringMatching(/device in use/),
+      }));
+    } finally {
+      spawnSync('ip', ['link', 'set', name, 'netns', net.ns]);
+      await first.close();
+    }
+  });
+
+  it('reports the device vanishing under an open link through onError', async () => {
+    const name = `tsv${process.pid.toString(36)}`;
+    const link = await openInNs(name);
+    const errors: Error[] = [];
+    link.onError((e) => errors.push(e));
+    link.onReceive(() => {});
+    await net.exec('ip', ['link', 'delete', name]);
+    expect(await waitFor(() => errors.length > 0)).toBe(true);
+    expect(errors[0]!.message).toMatch(new RegExp(`tap ${name}: reading the device failed`));
+    expect(link.stats.rxErrors).toBe(1);
+    await link.close();
+  });
+});
+
+describe('TapLink errors', () => {
+  it('rejects a bad interface name with a clear message', () => {
+    for (const bad of ['', 'a-name-much-too-long', 'a/b', 'has space']) {
+      expect(() => TapLink.open({ name: bad })).toThrow(/bad interface name .*1 to 15 characters/);
+    }
+  });
+
+  it('rejects an out-of-range mtu before touching the device', () => {
+    expect(() => TapLink.open({ name: 'tap0', mtu: 10 })).toThrow(/mtu must be/);
+  });
+});
+
+describeTap('TapLink without CAP_NET_ADMIN', () => {
+  it('says that CAP_NET_ADMIN is needed and how to do without it', () => {
+    const tapModule = fileURLToPath(new URL('../../../build/Release/tap.node', import.meta.url));
+    const script =
+      `try { require(${JSON.stringify(tapModule)}).open('tsnocap0'); console.log('opened'); }` +
+      ` catch (e) { console.log(e.code + ' ' + e.message); }`;
+    const r = spawnSync('setpriv', ['--inh-caps=-all', '--bounding-set=-net_admin',
+      process.execPath, '-e', script], { encoding: 'utf8' });
+    expect(r.stdout).toMatch(/^EPERM .*needs CAP_NET_ADMIN.*ip tuntap add dev tsnocap0 mode tap user/);
+  });
+});
