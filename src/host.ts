@@ -1,0 +1,83 @@
+import type { Link } from './link/link.js';
+import type { Clock } from './stack/clock.js';
+import type { Counters } from './stack/counters.js';
+import { IpHost, type IpHostOptions } from './stack/ip-host.js';
+import type { Logger } from './stack/log.js';
+import type { PingOptions, PingReply } from './stack/ping.js';
+import type { Random } from './stack/random.js';
+import type { Ipv4Address, MacAddress } from './wire/address.js';
+
+/**
+ * The composition root of one full host: the IP layers of stack/ plus the transports.
+ * stack/ must not import tcp/ or udp/ (imports point down), so the pieces are put
+ * together here, at the top of src/, and the CLI and tests build hosts with
+ * `createHost`.
+ */
+
+export interface HostOptions extends IpHostOptions {
+  /** The link the host sends and receives on; `Host.close()` closes it. */
+  link: Link;
+}
+
+export class Host {
+  /** The IPv4/ARP/ICMP layers; also the HostContext the transports attach to. */
+  readonly ip: IpHost;
+  readonly link: Link;
+
+  // --- transports attach here ------------------------------------------------------
+  // TCP: `readonly tcp: Tcp;` with `this.tcp = new Tcp(this.ip, options.tcp)` (src/tcp/index.ts)
+  // UDP: `readonly udp: Udp;` with `this.udp = new Udp(this.ip)`               (src/udp/index.ts)
+  // ----------------------------------------------------------------------------------
+
+  private closing: Promise<void> | undefined;
+
+  constructor(options: HostOptions) {
+    const { link, ...ipOptions } = options;
+    this.link = link;
+    this.ip = new IpHost(link, ipOptions);
+    // --- transports are constructed here (see above) ---
+  }
+
+  get address(): Ipv4Address {
+    return this.ip.address;
+  }
+
+  get mac(): MacAddress {
+    return this.ip.mac;
+  }
+
+  get counters(): Counters {
+    return this.ip.counters;
+  }
+
+  get clock(): Clock {
+    return this.ip.clock;
+  }
+
+  get random(): Random {
+    return this.ip.random;
+  }
+
+  get log(): Logger {
+    return this.ip.log;
+  }
+
+  /** Send one ICMP echo request and wait for the reply. */
+  ping(dst: Ipv4Address | string, options?: PingOptions): Promise<PingReply> {
+    return this.ip.ping(dst, options);
+  }
+
+  /** Close the transports, then the IP layers, then the link. Safe to call twice. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      // --- transports close here, before IP (e.g. `await this.tcp.close()`) ---
+      await this.ip.close();
+      await this.link.close();
+    })();
+    return this.closing;
+  }
+}
+
+export function createHost(options: HostOptions): Host {
+  return new Host(options);
+}
