@@ -1,0 +1,141 @@
+import type { HostContext, IcmpError, IpDatagram, ProtocolHandler } from '../stack/network.js';
+import { IPPROTO_UDP } from '../stack/network.js';
+import type { Logger } from '../stack/log.js';
+import { NetError } from '../tcp/api.js';
+import { formatIpv4, type Ipv4Address } from '../wire/address.js';
+import { encodeUdpHeader, parseUdp } from '../wire/udp.js';
+import type { UdpApi } from './api.js';
+import { UdpSocket, type UdpSocketOwner } from './socket.js';
+
+/** IANA dynamic/private ports (RFC 6335 6): where ephemeral ports come from. */
+export const EPHEMERAL_FIRST = 49152;
+export const EPHEMERAL_LAST = 65535;
+
+// ICMP destination unreachable (RFC 792) codes, and the errno a socket sees for each.
+const ICMP_DEST_UNREACHABLE = 3;
+const UNREACHABLE_ERRNO: Record<number, string> = {
+  0: 'ENETUNREACH', // net unreachable
+  1: 'EHOSTUNREACH', // host unreachable
+  2: 'ECONNREFUSED', // protocol unreachable
+  3: 'ECONNREFUSED', // port unreachable
+  4: 'EMSGSIZE', // fragmentation needed and DF set
+};
+/** RFC 792 code 3: port unreachable, what a host sends for a port nobody has bound. */
+export const UNREACH_PORT = 3;
+
+/**
+ * UDP for one host (RFC 768): a table of bound ports. Incoming datagrams are
+ * checked and handed to the socket of their destination port; a datagram for a port
+ * nobody has bound is answered with ICMP port unreachable (RFC 1122 4.1.3.1).
+ */
+export class Udp implements UdpApi, ProtocolHandler, UdpSocketOwner {
+  private readonly sockets = new Map<number, UdpSocket>();
+  private readonly log: Logger;
+
+  constructor(private readonly ctx: HostContext) {
+    this.log = ctx.log.child({ layer: 'udp' });
+    ctx.ip.register(IPPROTO_UDP, this);
+  }
+
+  get localAddress(): Ipv4Address {
+    return this.ctx.ip.address;
+  }
+
+  /** Bind a port (a random ephemeral one when none is given). Throws EADDRINUSE. */
+  bind(options: { port?: number } = {}): UdpSocket {
+    const port = options.port === undefined || options.port === 0 ? this.ephemeralPort() : options.port;
+    if (!Number.isInteger(port) || port < 1 || port > 0xffff) throw new RangeError(`port must be an integer in 1-65535, got ${port}`);
+    if (this.sockets.has(port)) throw new NetError('EADDRINUSE', `UDP port ${port} is already bound`);
+    const socket = new UdpSocket(this, port);
+    this.sockets.set(port, socket);
+    this.ctx.counters.inc('udp.bind');
+    return socket;
+  }
+
+  /** Bound ports, for --stats and tests. */
+  get boundPorts(): number[] {
+    return [...this.sockets.keys()].sort((a, b) => a - b);
+  }
+
+  /**
+   * RFC 6056 3.2 ("simple port randomization"): a random start in the dynamic range,
+   * then the next free one. Random ports make off-path spoofing of answers (DNS above
+   * all) a guessing game.
+   */
+  private ephemeralPort(): number {
+    const span = EPHEMERAL_LAST - EPHEMERAL_FIRST + 1;
+    const start = this.ctx.random.int(0, span - 1);
+    for (let i = 0; i < span; i++) {
+      const port = EPHEMERAL_FIRST + ((start + i) % span);
+      if (!this.sockets.has(port)) return port;
+    }
+    throw new NetError('EADDRINUSE', 'no free ephemeral UDP port');
+  }
+
+  receive(datagram: IpDatagram): void {
+    const { counters } = this.ctx;
+    const parsed = parseUdp(datagram.payload, datagram.src, datagram.dst);
+    if (!parsed.ok) {
+      counters.inc(`udp.rx.${parsed.error.kind}`);
+      this.log.debug({ src: formatIpv4(datagram.src), reason: parsed.error.message }, 'UDP datagram dropped');
+      return;
+    }
+    const { header, payload } = parsed.datagram;
+    const socket = this.sockets.get(header.dstPort);
+    if (!socket) {
+      counters.inc('udp.rx.no_port');
+      // RFC 1122 4.1.3.1: SHOULD send ICMP port unreachable (the host rate-limits it
+      // and never answers broadcasts).
+      this.ctx.ip.sendUnreachable(datagram, UNREACH_PORT);
+      return;
+    }
+    counters.inc('udp.rx.datagrams');
+    // A Buffer view of the payload: the link hands over frames it will not reuse.
+    const data = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+    socket.deliver(data, { address: formatIpv4(datagram.src), port: header.srcPort, family: 'IPv4', size: payload.length });
+  }
+
+  /** RFC 1122 3.2.2.1 / 4.1.3.3: an ICMP error about a datagram we sent goes to its socket. */
+  icmpError(error: IcmpError): void {
+    const { counters } = this.ctx;
+    if (error.quoted.length < 4) {
+      counters.inc('udp.icmp.short_quote');
+      return;
+    }
+    const srcPort = (error.quoted[0]! << 8) | error.quoted[1]!;
+    const dstPort = (error.quoted[2]! << 8) | error.quoted[3]!;
+    const socket = this.sockets.get(srcPort);
+    if (!socket) {
+      counters.inc('udp.icmp.no_socket');
+      return;
+    }
+    const code = error.type === ICMP_DEST_UNREACHABLE ? UNREACHABLE_ERRNO[error.code] : undefined;
+    if (!code) {
+      counters.inc('udp.icmp.ignored');
+      return;
+    }
+    counters.inc(`udp.icmp.${code.toLowerCase()}`);
+    const err = Object.assign(
+      new NetError(code, `ICMP unreachable (code ${error.code}) from ${formatIpv4(error.reporter)} for ${formatIpv4(error.dst)}:${dstPort}`),
+      { address: formatIpv4(error.dst), port: dstPort },
+    );
+    if (!socket.emitError(err)) counters.inc('udp.icmp.unhandled');
+  }
+
+  /** @internal */
+  sendDatagram(localPort: number, data: Uint8Array, dst: Ipv4Address, dstPort: number): void {
+    const header = encodeUdpHeader({ src: this.ctx.ip.address, dst, srcPort: localPort, dstPort, payload: data });
+    if (this.ctx.ip.send({ dst, protocol: IPPROTO_UDP, payload: [header, data] })) {
+      this.ctx.counters.inc('udp.tx.datagrams');
+    } else {
+      // UDP is unreliable: a datagram IP could not route is lost, as on the wire.
+      this.ctx.counters.inc('udp.tx.dropped');
+    }
+    this.ctx.requestFlush();
+  }
+
+  /** @internal */
+  unbind(socket: UdpSocket): void {
+    if (this.sockets.get(socket.localPort) === socket) this.sockets.delete(socket.localPort);
+  }
+}
