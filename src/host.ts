@@ -6,6 +6,7 @@ import type { Logger } from './stack/log.js';
 import type { PingOptions, PingReply } from './stack/ping.js';
 import type { Random } from './stack/random.js';
 import type { Ipv4Address, MacAddress } from './wire/address.js';
+import { Udp } from './udp/index.js';
 
 /**
  * The composition root of one full host: the IP layers of stack/ plus the transports.
@@ -27,6 +28,7 @@ export class Host {
   // --- transports attach here ------------------------------------------------------
   // TCP: `readonly tcp: Tcp;` with `this.tcp = new Tcp(this.ip, options.tcp)` (src/tcp/index.ts)
   // UDP: `readonly udp: Udp;` with `this.udp = new Udp(this.ip)`               (src/udp/index.ts)
+  readonly udp: Udp;
   // ----------------------------------------------------------------------------------
 
   private closing: Promise<void> | undefined;
@@ -36,6 +38,7 @@ export class Host {
     this.link = link;
     this.ip = new IpHost(link, ipOptions);
     // --- transports are constructed here (see above) ---
+    this.udp = new Udp(this.ip);
   }
 
   get address(): Ipv4Address {
