@@ -1,6 +1,11 @@
 import type { Command } from 'commander';
+import { register as ping } from './ping.js';
+import { register as up } from './up.js';
 
 /** Each command lives in its own file and exports `register(program)`; list it here. */
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [];
+export const commands: RegisterCommand[] = [
+  up,
+  ping,
+];
