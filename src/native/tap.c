@@ -12,6 +12,7 @@
  *
  * JavaScript API (wrapped by src/link/tap.ts, which is the only user):
  *   open(name)               -> { handle, name, mac }   throws Error with .code
+ *   openFd(name, blocking)   -> { fd, name }  a bare fd, for the benchmark only
  *   start(handle, callback)  callback(frames: Buffer[]) per wake-up,
  *                            or callback(null, error) once if the device fails
  *   write(handle, frame)     -> true if the kernel took it, false if dropped
@@ -194,6 +195,48 @@ static void device_finalize(napi_env env, void *data, void *hint) {
 
 /* ------------------------------------------------------------------- open */
 
+/* Open /dev/net/tun and attach the fd to the TAP device NAME (creating it if it
+ * does not exist). Returns the fd, or -1 with a JS exception pending. */
+static int tap_attach(napi_env env, const char *name, size_t len, int nonblocking,
+                      struct ifreq *ifr) {
+  int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | (nonblocking ? O_NONBLOCK : 0));
+  if (fd < 0) {
+    throw_open_error(env, name, "open /dev/net/tun", errno);
+    return -1;
+  }
+
+  /* TUNSETIFF attaches this fd to the device NAME, creating it if it does not exist
+   * (then it lives as long as the fd, unless made persistent). IFF_TAP: Ethernet
+   * frames; IFF_NO_PI: no 4-byte packet-information prefix before each frame. */
+  memset(ifr, 0, sizeof *ifr);
+  ifr->ifr_flags = IFF_TAP | IFF_NO_PI;
+  memcpy(ifr->ifr_name, name, len);
+  if (ioctl(fd, TUNSETIFF, ifr) < 0) {
+    int err = errno;
+    close(fd);
+    throw_open_error(env, name, "TUNSETIFF", err);
+    return -1;
+  }
+  return fd;
+}
+
+/* The name argument of open()/openFd(), checked. Returns 0 with an exception pending. */
+static int get_ifname(napi_env env, napi_value value, char *name, size_t size, size_t *len) {
+  if (napi_get_value_string_utf8(env, value, name, size, len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "tap: open(name) needs the interface name as a string");
+    return 0;
+  }
+  if (!valid_ifname(name, *len)) {
+    char msg[160];
+    snprintf(msg, sizeof msg,
+             "tap: bad interface name \"%.*s\": use 1 to 15 characters without '/', ':' "
+             "or spaces", (int)(*len > 40 ? 40 : *len), name);
+    napi_throw_error(env, "EINVAL", msg);
+    return 0;
+  }
+  return 1;
+}
+
 static napi_value tap_open(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -201,39 +244,11 @@ static napi_value tap_open(napi_env env, napi_callback_info info) {
 
   char name[IFNAMSIZ + 8];
   size_t len = 0;
-  if (argc < 1 ||
-      napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len) != napi_ok) {
-    napi_throw_type_error(env, NULL, "tap: open(name) needs the interface name as a string");
-    return NULL;
-  }
-  if (!valid_ifname(name, len)) {
-    char msg[160];
-    snprintf(msg, sizeof msg,
-             "tap: bad interface name \"%.*s\": use 1 to 15 characters without '/', ':' "
-             "or spaces", (int)(len > 40 ? 40 : len), name);
-    napi_throw_error(env, "EINVAL", msg);
-    return NULL;
-  }
+  if (argc < 1 || !get_ifname(env, argv[0], name, sizeof name, &len)) return NULL;
 
-  int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) {
-    throw_open_error(env, name, "open /dev/net/tun", errno);
-    return NULL;
-  }
-
-  /* TUNSETIFF attaches this fd to the device NAME, creating it if it does not exist
-   * (then it lives as long as the fd, unless made persistent). IFF_TAP: Ethernet
-   * frames; IFF_NO_PI: no 4-byte packet-information prefix before each frame. */
   struct ifreq ifr;
-  memset(&ifr, 0, sizeof ifr);
-  ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
-  memcpy(ifr.ifr_name, name, len);
-  if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
-    int err = errno;
-    close(fd);
-    throw_open_error(env, name, "TUNSETIFF", err);
-    return NULL;
-  }
+  int fd = tap_attach(env, name, len, 1, &ifr);
+  if (fd < 0) return NULL;
 
   /* The kernel side's MAC, asked through the tun fd itself (works even after the
    * device has moved to another network namespace). Optional: null if it fails. */
@@ -274,6 +289,31 @@ static napi_value tap_open(napi_env env, napi_callback_info info) {
   NAPI_CALL(env, napi_set_named_property(env, result, "handle", handle));
   NAPI_CALL(env, napi_set_named_property(env, result, "name", actual_name));
   NAPI_CALL(env, napi_set_named_property(env, result, "mac", mac));
+  return result;
+}
+
+/* openFd(name, blocking) -> { fd, name }: a bare fd on the device, owned by the
+ * caller (close it with fs.closeSync). Not used by the stack: it exists so that the
+ * benchmark can compare our reader with plain fs reads on the same kind of fd. */
+static napi_value tap_open_fd(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], result, value;
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  char name[IFNAMSIZ + 8];
+  size_t len = 0;
+  if (argc < 1 || !get_ifname(env, argv[0], name, sizeof name, &len)) return NULL;
+  bool blocking = false;
+  if (argc >= 2) napi_get_value_bool(env, argv[1], &blocking);
+  struct ifreq ifr;
+  int fd = tap_attach(env, name, len, !blocking, &ifr);
+  if (fd < 0) return NULL;
+  /* Like every fd of ours it is O_CLOEXEC: processes we spawn do not inherit it. */
+  NAPI_CALL(env, napi_create_object(env, &result));
+  NAPI_CALL(env, napi_create_int32(env, fd, &value));
+  NAPI_CALL(env, napi_set_named_property(env, result, "fd", value));
+  ifr.ifr_name[IFNAMSIZ - 1] = '\0';
+  NAPI_CALL(env, napi_create_string_utf8(env, ifr.ifr_name, NAPI_AUTO_LENGTH, &value));
+  NAPI_CALL(env, napi_set_named_property(env, result, "name", value));
   return result;
 }
 
@@ -531,6 +571,7 @@ static napi_value tap_close(napi_env env, napi_callback_info info) {
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"open", NULL, tap_open, NULL, NULL, NULL, napi_default, NULL},
+      {"openFd", NULL, tap_open_fd, NULL, NULL, NULL, napi_default, NULL},
       {"start", NULL, tap_start, NULL, NULL, NULL, napi_default, NULL},
       {"write", NULL, tap_write, NULL, NULL, NULL, napi_default, NULL},
       {"writeBatch", NULL, tap_write_batch, NULL, NULL, NULL, napi_default, NULL},
