@@ -231,7 +231,7 @@ function makeReply(code: number, lines: string[]): FtpReply {
  * Remove Telnet commands (RFC 854): IAC IAC is a literal 0xff, IAC WILL/WONT/DO/DONT
  * take one option byte, other IAC commands (IP, DM, ...) are two bytes.
  */
-function stripTelnet(bytes: Buffer): Buffer {
+export function stripTelnet(bytes: Buffer): Buffer {
   const out = Buffer.allocUnsafe(bytes.length);
   let n = 0;
   for (let i = 0; i < bytes.length; i++) {
