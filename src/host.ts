@@ -7,6 +7,7 @@ import type { PingOptions, PingReply } from './stack/ping.js';
 import type { Random } from './stack/random.js';
 import type { Ipv4Address, MacAddress } from './wire/address.js';
 import { Udp } from './udp/index.js';
+import { Tcp, type TcpOptions } from './tcp/index.js';
 
 /**
  * The composition root of one full host: the IP layers of stack/ plus the transports.
@@ -18,6 +19,8 @@ import { Udp } from './udp/index.js';
 export interface HostOptions extends IpHostOptions {
   /** The link the host sends and receives on; `Host.close()` closes it. */
   link: Link;
+  /** TCP tunables (TIME-WAIT length, buffers, RTO bounds...). */
+  tcp?: TcpOptions;
 }
 
 export class Host {
@@ -29,16 +32,18 @@ export class Host {
   // TCP: `readonly tcp: Tcp;` with `this.tcp = new Tcp(this.ip, options.tcp)` (src/tcp/index.ts)
   // UDP: `readonly udp: Udp;` with `this.udp = new Udp(this.ip)`               (src/udp/index.ts)
   readonly udp: Udp;
+  readonly tcp: Tcp;
   // ----------------------------------------------------------------------------------
 
   private closing: Promise<void> | undefined;
 
   constructor(options: HostOptions) {
-    const { link, ...ipOptions } = options;
+    const { link, tcp, ...ipOptions } = options;
     this.link = link;
     this.ip = new IpHost(link, ipOptions);
     // --- transports are constructed here (see above) ---
     this.udp = new Udp(this.ip);
+    this.tcp = new Tcp(this.ip, tcp);
   }
 
   get address(): Ipv4Address {

@@ -1,0 +1,1141 @@
+import type { Clock } from '../stack/clock.js';
+import type { Counters } from '../stack/counters.js';
+import type { Logger } from '../stack/log.js';
+import { formatIpv4 } from '../wire/address.js';
+import { TcpFlags, type SackBlock, type TcpHeader, type TcpHeaderFields, type TcpOptions } from '../wire/tcp.js';
+import { NetError } from './api.js';
+import { NewReno } from './congestion.js';
+import { ReassemblyQueue } from './receive-buffer.js';
+import { RtoEstimator } from './rto.js';
+import { SackScoreboard } from './sack.js';
+import { SendBuffer } from './send-buffer.js';
+import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt, seqMax } from './seq.js';
+import { canReceiveData, isSynchronized, type TcpState } from './state.js';
+import { DeadlineTimer } from './timer.js';
+
+/** Tunables of one TCP instance; defaults follow Linux where the RFCs leave a choice. */
+export interface TcpConfig {
+  /** Receive buffer: the most we advertise (bytes). */
+  receiveBufferBytes: number;
+  /** Send buffer: writes beyond it wait for ACKs (backpressure). */
+  sendBufferBytes: number;
+  /** Out-of-order queue bound (bytes). */
+  outOfOrderLimitBytes: number;
+  /** TIME-WAIT lasts 2*MSL (RFC 9293 3.4.2); Linux holds it 60 s. */
+  timeWaitMs: number;
+  minRtoMs: number;
+  maxRtoMs: number;
+  initialRtoMs: number;
+  /** SYN retransmissions before ETIMEDOUT (Linux tcp_syn_retries = 6). */
+  synRetries: number;
+  /** Data retransmissions before ETIMEDOUT (Linux tcp_retries2 = 15). */
+  maxRetries: number;
+  /** Delayed ACK timeout (RFC 1122 4.2.3.2: < 0.5 s; Linux 40 ms). */
+  delayedAckMs: number;
+  windowScaling: boolean;
+  timestamps: boolean;
+  sack: boolean;
+  /** RFC 5961 7: challenge ACKs allowed per second (whole stack). */
+  challengeAckPerSecond: number;
+  keepAliveIntervalMs: number;
+  keepAliveProbes: number;
+}
+
+export const DEFAULT_TCP_CONFIG: TcpConfig = {
+  receiveBufferBytes: 1 << 20,
+  sendBufferBytes: 1 << 20,
+  outOfOrderLimitBytes: 1 << 20,
+  timeWaitMs: 60_000,
+  minRtoMs: 200,
+  maxRtoMs: 120_000,
+  initialRtoMs: 1000,
+  synRetries: 6,
+  maxRetries: 15,
+  delayedAckMs: 40,
+  windowScaling: true,
+  timestamps: true,
+  sack: true,
+  challengeAckPerSecond: 100,
+  keepAliveIntervalMs: 75_000,
+  keepAliveProbes: 9,
+};
+
+/** What a connection needs from the TCP instance that owns it. */
+export interface ConnectionEnvironment {
+  readonly clock: Clock;
+  readonly counters: Counters;
+  readonly log: Logger;
+  readonly config: TcpConfig;
+  /** Encode and send one segment now (the host batches it with the rest). */
+  transmit(conn: TcpConnection, fields: TcpHeaderFields, payload: Uint8Array): void;
+  /** Ask for `conn.output()` at the next flush. */
+  requestOutput(conn: TcpConnection): void;
+  /** The connection reached CLOSED: forget it. */
+  release(conn: TcpConnection): void;
+  /** RFC 5961 7: may we send one more challenge ACK now? */
+  allowChallengeAck(): boolean;
+}
+
+/** The application side of a connection (the socket). */
+export interface ConnectionUser {
+  onEstablished(): void;
+  onData(data: Uint8Array): void;
+  /** The peer's FIN arrived in order: no more data. */
+  onEof(): void;
+  /** Acknowledged data left the send buffer. */
+  onSendSpace(): void;
+  /** The connection failed (reset, refused, timed out); it is CLOSED now. */
+  onError(err: NetError): void;
+  /** Bytes delivered but not yet read by the application (shrinks our window). */
+  readonly readableBacklog: number;
+}
+
+/** Who a passive connection reports to until it is accepted. */
+export interface ConnectionListener {
+  onEstablished(conn: TcpConnection): void;
+  onAborted(conn: TcpConnection): void;
+}
+
+export interface FourTuple {
+  localAddr: number;
+  localPort: number;
+  remoteAddr: number;
+  remotePort: number;
+}
+
+const MAX_WINDOW_SHIFT = 14; // RFC 7323 2.3
+const DEFAULT_MSS = 536; // RFC 9293 3.7.1: assume 536 when the peer sends no MSS option
+
+/**
+ * One connection: the transmission control block and the event processing of
+ * RFC 9293 3.10 (OPEN, SEND, RECEIVE, CLOSE, ABORT, SEGMENT ARRIVES, timeouts).
+ *
+ * Input handlers only update state and note what must be said ("ACK now", "data
+ * to send"); `output()` runs at the flush after a batch and turns that into
+ * segments, so ten arriving segments produce one coalesced ACK (the smoltcp
+ * dispatch model). Retransmissions triggered by ACKs go out immediately.
+ */
+export class TcpConnection {
+  state: TcpState = 'CLOSED';
+  user: ConnectionUser | null = null;
+  listener: ConnectionListener | null = null;
+
+  // --- Send sequence space (RFC 9293 3.3.1) ---
+  iss = 0;
+  sndUna = 0;
+  sndNxt = 0;
+  /** Highest sequence number sent + 1 (SND.NXT can move back for retransmission). */
+  sndMax = 0;
+  sndWnd = 0;
+  sndWl1 = 0;
+  sndWl2 = 0;
+  /** Largest window the peer ever offered (sender SWS avoidance, RFC 1122 4.2.3.4). */
+  maxSndWnd = 0;
+  /** Sequence number of sendBuffer byte 0. */
+  private bufSeq = 0;
+  readonly sendBuffer = new SendBuffer();
+  /** The application called end(): a FIN follows the last byte. */
+  finQueued = false;
+
+  // --- Receive sequence space ---
+  irs = 0;
+  rcvNxt = 0;
+  /** Right edge of the window we last advertised (never moves left, RFC 9293 3.8.6.2.2). */
+  private rcvAdvRight = 0;
+  private readonly reassembly: ReassemblyQueue;
+  /** Sequence number of a FIN that arrived out of order. */
+  private rcvFinSeq: number | undefined;
+  private eofDelivered = false;
+
+  // --- Negotiated options ---
+  /** Largest segment (data + options) the peer accepts. */
+  sndMss = DEFAULT_MSS;
+  /** The MSS we announce (from our MTU). */
+  readonly ourMss: number;
+  sndWscale = 0;
+  rcvWscale = 0;
+  tsOk = false;
+  sackOk = false;
+  /** Both SYNs carried a window scale option (RFC 7323 2.2). */
+  wsOk = false;
+  private tsRecent = 0;
+  private tsOffset: number;
+  private lastAckSent = 0;
+
+  // --- Timers, RTT, congestion ---
+  readonly rto: RtoEstimator;
+  readonly cc: NewReno;
+  private readonly scoreboard = new SackScoreboard();
+  private readonly rtxTimer: DeadlineTimer;
+  private readonly delackTimer: DeadlineTimer;
+  private readonly timeWaitTimer: DeadlineTimer;
+  private readonly keepAliveTimer: DeadlineTimer;
+  private connectTimer: DeadlineTimer | undefined;
+  /** Consecutive expiries of the retransmission timer. */
+  private retries = 0;
+  private dupAcks = 0;
+  /** Next hole to retransmit in fast recovery. */
+  private rexmitHigh = 0;
+  /** Karn: timing one segment when timestamps are off. */
+  private rttSeq: number | undefined;
+  private rttStart = 0;
+
+  // --- Pending output ---
+  private ackNow = false;
+  private segsSinceAck = 0;
+  /** Persist: send one byte even though the window is closed. */
+  private forceProbe = false;
+  nagle = true;
+  keepAlive = false;
+  private keepAliveDelayMs = 7_200_000;
+  private keepAliveSent = 0;
+
+  bytesReceived = 0;
+
+  private readonly pendingData: Uint8Array[] = [];
+  private pendingEof = false;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly env: ConnectionEnvironment,
+    readonly tuple: FourTuple,
+    mtu: number,
+    tsOffset: number,
+  ) {
+    const c = env.config;
+    this.ourMss = Math.max(DEFAULT_MSS, mtu - 40);
+    this.rto = new RtoEstimator({ minMs: c.minRtoMs, maxMs: c.maxRtoMs, initialMs: c.initialRtoMs });
+    this.cc = new NewReno(DEFAULT_MSS);
+    this.reassembly = new ReassemblyQueue(c.outOfOrderLimitBytes);
+    this.rtxTimer = new DeadlineTimer(env.clock, () => this.onRetransmitTimer());
+    this.delackTimer = new DeadlineTimer(env.clock, () => this.onDelayedAckTimer());
+    this.timeWaitTimer = new DeadlineTimer(env.clock, () => this.onTimeWaitTimer());
+    this.keepAliveTimer = new DeadlineTimer(env.clock, () => this.onKeepAliveTimer());
+    this.tsOffset = tsOffset >>> 0;
+    this.log = env.log.child({
+      conn: `${formatIpv4(tuple.localAddr)}:${tuple.localPort}-${formatIpv4(tuple.remoteAddr)}:${tuple.remotePort}`,
+    });
+    // Window scale we would offer: the smallest shift that covers the buffer.
+    let ws = 0;
+    while (ws < MAX_WINDOW_SHIFT && 0xffff * 2 ** ws < c.receiveBufferBytes) ws++;
+    this.rcvWscale = c.windowScaling ? ws : 0;
+  }
+
+  // ===================================================================== user calls
+
+  /** RFC 9293 3.10.1 OPEN, active: send a SYN. */
+  openActive(iss: number, timeoutMs?: number): void {
+    this.iss = iss;
+    this.sndUna = iss;
+    this.sndNxt = iss;
+    this.sndMax = iss;
+    this.bufSeq = seqAdd(iss, 1);
+    this.setState('SYN-SENT');
+    if (timeoutMs !== undefined && timeoutMs > 0) {
+      this.connectTimer = new DeadlineTimer(this.env.clock, () => {
+        if (this.state === 'SYN-SENT' || this.state === 'SYN-RECEIVED') this.fail('ETIMEDOUT', 'connect timed out');
+      });
+      this.connectTimer.start(timeoutMs);
+    }
+    this.env.requestOutput(this);
+  }
+
+  /** RFC 9293 3.10.7.2: a SYN reached a listening port; answer with SYN,ACK. */
+  openPassive(iss: number, syn: TcpHeader): void {
+    this.iss = iss;
+    this.sndUna = iss;
+    this.sndNxt = iss;
+    this.sndMax = iss;
+    this.bufSeq = seqAdd(iss, 1);
+    this.irs = syn.seq;
+    this.rcvNxt = seqAdd(syn.seq, 1);
+    this.rcvAdvRight = this.rcvNxt;
+    this.negotiate(syn, true);
+    this.sndWnd = syn.window; // RFC 7323 2.2: the window in a SYN is never scaled
+    this.maxSndWnd = this.sndWnd;
+    this.sndWl1 = syn.seq;
+    this.sndWl2 = iss;
+    this.setState('SYN-RECEIVED');
+    this.env.requestOutput(this);
+  }
+
+  /** Attach the socket; data that arrived before it existed is handed over now. */
+  attachUser(user: ConnectionUser): void {
+    this.user = user;
+    for (const d of this.pendingData.splice(0)) user.onData(d);
+    if (this.pendingEof) user.onEof();
+  }
+
+  /** The socket went away gracefully; the connection finishes on its own. */
+  detachUser(): void {
+    this.user = null;
+  }
+
+  /** RFC 9293 3.10.2 SEND. */
+  send(data: Uint8Array): void {
+    this.sendBuffer.push(data);
+    this.env.requestOutput(this);
+  }
+
+  /** Room left in the send buffer. */
+  get sendSpace(): number {
+    return this.env.config.sendBufferBytes - this.sendBuffer.length;
+  }
+
+  /** RFC 9293 3.10.4 CLOSE: queue a FIN after the data already sent. */
+  close(): void {
+    if (this.finQueued) return;
+    this.finQueued = true;
+    if (this.state === 'ESTABLISHED') this.setState('FIN-WAIT-1');
+    else if (this.state === 'CLOSE-WAIT') this.setState('LAST-ACK');
+    // SYN-SENT / SYN-RECEIVED: the FIN is sent once established (see establish()).
+    this.env.requestOutput(this);
+  }
+
+  /** RFC 9293 3.10.5 ABORT: send a reset (when synchronized) and forget everything. */
+  abort(): void {
+    if (this.state === 'CLOSED') return;
+    if (this.state === 'TIME-WAIT') {
+      this.user = null; // TIME-WAIT runs its course; there is nothing left to reset
+      return;
+    }
+    if (this.state !== 'SYN-SENT' && this.state !== 'LISTEN') {
+      this.env.counters.inc('tcp.tx.rst_abort');
+      this.sendControl(this.sndNxt, 0, TcpFlags.RST | TcpFlags.ACK);
+    }
+    this.user = null;
+    this.enterClosed();
+  }
+
+  /** The application read data: open the window again if it had shrunk (RFC 1122 4.2.3.3). */
+  onAppRead(): void {
+    if (!isSynchronized(this.state) && this.state !== 'SYN-RECEIVED') return;
+    const advertised = seqDiff(this.rcvAdvRight, this.rcvNxt);
+    const free = this.freeReceiveSpace();
+    const threshold = Math.min(this.env.config.receiveBufferBytes / 2, this.ourMss);
+    if (free - advertised >= threshold && (advertised < this.ourMss || free >= 2 * advertised)) {
+      this.env.counters.inc('tcp.tx.window_update');
+      this.ackNow = true;
+      this.env.requestOutput(this);
+    }
+  }
+
+  setKeepAlive(enable: boolean, initialDelayMs: number): void {
+    this.keepAlive = enable;
+    if (initialDelayMs > 0) this.keepAliveDelayMs = initialDelayMs;
+    if (enable && isSynchronized(this.state)) this.keepAliveTimer.start(this.keepAliveDelayMs);
+    if (!enable) this.keepAliveTimer.stop();
+  }
+
+  // ===================================================================== arrivals
+
+  /** RFC 9293 3.10.7: SEGMENT ARRIVES for a connection that is not LISTEN/CLOSED. */
+  segmentArrives(h: TcpHeader, payload: Uint8Array): void {
+    const c = this.env.counters;
+    if (this.state === 'SYN-SENT') {
+      this.synSentArrives(h, payload);
+      return;
+    }
+    if (this.state === 'CLOSED') return;
+    if (this.keepAlive) {
+      this.keepAliveSent = 0;
+      this.keepAliveTimer.start(this.keepAliveDelayMs);
+    }
+    const syn = (h.flags & TcpFlags.SYN) !== 0;
+    const rst = (h.flags & TcpFlags.RST) !== 0;
+    const fin = (h.flags & TcpFlags.FIN) !== 0;
+
+    // A retransmitted SYN in SYN-RECEIVED: our SYN,ACK was lost; send it again.
+    if (this.state === 'SYN-RECEIVED' && syn && !rst && h.seq === this.irs && !(h.flags & TcpFlags.ACK)) {
+      c.inc('tcp.rx.syn_retransmit');
+      this.sndNxt = this.iss;
+      this.env.requestOutput(this);
+      return;
+    }
+
+    // RFC 7323 5.3: PAWS, reject old duplicates by their timestamp.
+    const ts = h.options.timestamp;
+    if (this.tsOk && ts && !rst && this.tsRecent !== 0 && seqLt(ts.value, this.tsRecent)) {
+      c.inc('tcp.rx.drop.paws');
+      this.ackNow = true;
+      this.env.requestOutput(this);
+      return;
+    }
+
+    // First: sequence number check (RFC 9293 3.10.7.4).
+    const segLen = payload.length + (syn ? 1 : 0) + (fin ? 1 : 0);
+    const rcvWnd = Math.max(0, seqDiff(this.rcvAdvRight, this.rcvNxt));
+    if (!this.acceptable(h.seq, segLen, rcvWnd)) {
+      if (!(rcvWnd === 0 && h.seq === this.rcvNxt && !rst)) {
+        c.inc('tcp.rx.drop.unacceptable');
+        if (this.state === 'TIME-WAIT' && fin) this.timeWaitTimer.start(this.env.config.timeWaitMs);
+        if (!rst) {
+          // RFC 9293 3.10.7.4: answer an unacceptable segment with an ACK.
+          this.ackNow = true;
+          this.env.requestOutput(this);
+        }
+        return;
+      }
+      // Zero window: keep the ACK, RST and window of the segment but not its data.
+      c.inc('tcp.rx.drop.zero_window_data');
+      payload = payload.subarray(0, 0);
+      this.ackNow = true;
+      this.env.requestOutput(this);
+    }
+
+    // RFC 7323 4.3: remember the timestamp to echo.
+    if (this.tsOk && ts && seqLe(h.seq, this.lastAckSent) && seqGe(ts.value, this.tsRecent)) this.tsRecent = ts.value;
+
+    // Second: RST (RFC 9293 3.10.7.4 with RFC 5961 3.2).
+    if (rst) {
+      if (h.seq !== this.rcvNxt) {
+        this.challengeAck('rst_in_window');
+        return;
+      }
+      c.inc('tcp.rx.rst');
+      this.onReset();
+      return;
+    }
+
+    // Fourth: SYN in a synchronized state (RFC 5961 4.2): challenge ACK.
+    if (syn) {
+      this.challengeAck('syn_in_window');
+      return;
+    }
+
+    // Fifth: the ACK field.
+    if (!(h.flags & TcpFlags.ACK)) {
+      c.inc('tcp.rx.drop.no_ack');
+      return;
+    }
+    if (this.state === 'SYN-RECEIVED') {
+      if (seqLt(this.sndUna, h.ack) && seqLe(h.ack, this.sndMax)) {
+        this.sndWnd = h.window << this.sndWscale;
+        this.maxSndWnd = Math.max(this.maxSndWnd, this.sndWnd);
+        this.sndWl1 = h.seq;
+        this.sndWl2 = h.ack;
+        this.establish();
+      } else {
+        c.inc('tcp.tx.rst_bad_ack');
+        this.sendControl(h.ack, 0, TcpFlags.RST);
+        return;
+      }
+    }
+    if (!this.processAck(h, payload.length)) return;
+    const after = this.state as TcpState; // processAck may have moved the state
+    if (after === 'CLOSED' || after === 'TIME-WAIT') {
+      if (after === 'TIME-WAIT' && fin) {
+        // RFC 9293 3.10.7.4: a retransmitted FIN in TIME-WAIT is acked and restarts 2 MSL.
+        this.ackNow = true;
+        this.timeWaitTimer.start(this.env.config.timeWaitMs);
+        this.env.requestOutput(this);
+      }
+      return;
+    }
+
+    // Seventh: the segment text.
+    if (payload.length > 0) {
+      if (canReceiveData(this.state)) this.receiveData(h.seq, payload);
+      else c.inc('tcp.rx.drop.data_after_fin');
+    }
+
+    // Eighth: FIN.
+    if (fin) {
+      const finSeq = seqAdd(h.seq, payload.length);
+      if (finSeq === this.rcvNxt) this.receiveFin();
+      else if (seqGt(finSeq, this.rcvNxt)) this.rcvFinSeq = finSeq;
+    }
+  }
+
+  /** RFC 9293 3.10.7.3: SEGMENT ARRIVES in SYN-SENT. */
+  private synSentArrives(h: TcpHeader, payload: Uint8Array): void {
+    const c = this.env.counters;
+    const hasAck = (h.flags & TcpFlags.ACK) !== 0;
+    if (hasAck && (seqLe(h.ack, this.iss) || seqGt(h.ack, this.sndMax))) {
+      c.inc('tcp.rx.drop.bad_ack_syn_sent');
+      if (!(h.flags & TcpFlags.RST)) this.sendControl(h.ack, 0, TcpFlags.RST);
+      return;
+    }
+    if (h.flags & TcpFlags.RST) {
+      if (hasAck) {
+        c.inc('tcp.rx.rst_refused');
+        this.fail('ECONNREFUSED', `connection refused by ${formatIpv4(this.tuple.remoteAddr)}:${this.tuple.remotePort}`);
+      }
+      return;
+    }
+    if (!(h.flags & TcpFlags.SYN)) return;
+    this.irs = h.seq;
+    this.rcvNxt = seqAdd(h.seq, 1);
+    this.rcvAdvRight = this.rcvNxt;
+    this.negotiate(h, false);
+    if (this.tsOk && h.options.timestamp) this.tsRecent = h.options.timestamp.value;
+    this.sndWnd = h.window;
+    this.maxSndWnd = this.sndWnd;
+    this.sndWl1 = h.seq;
+    this.sndWl2 = h.ack;
+    if (hasAck) {
+      this.ackReceived(h.ack, h);
+      this.ackNow = true;
+      this.establish();
+      if (payload.length > 0) this.receiveData(seqAdd(h.seq, 1), payload);
+      if (h.flags & TcpFlags.FIN && seqAdd(h.seq, 1 + payload.length) === this.rcvNxt) this.receiveFin();
+    } else {
+      // Simultaneous open (RFC 9293 3.5 figure 8): answer SYN,ACK from SYN-RECEIVED.
+      c.inc('tcp.simultaneous_open');
+      this.setState('SYN-RECEIVED');
+      this.sndNxt = this.iss;
+    }
+    this.env.requestOutput(this);
+  }
+
+  private acceptable(seq: number, segLen: number, rcvWnd: number): boolean {
+    const nxt = this.rcvNxt;
+    if (segLen === 0) {
+      if (rcvWnd === 0) return seq === nxt;
+      return seqLe(nxt, seq) && seqLt(seq, seqAdd(nxt, rcvWnd));
+    }
+    if (rcvWnd === 0) return false;
+    const end = seqAdd(nxt, rcvWnd);
+    const last = seqAdd(seq, segLen - 1);
+    return (seqLe(nxt, seq) && seqLt(seq, end)) || (seqLe(nxt, last) && seqLt(last, end));
+  }
+
+  /** Fifth step for synchronized states; returns false when the segment must be dropped. */
+  private processAck(h: TcpHeader, dataLen: number): boolean {
+    const c = this.env.counters;
+    const ack = h.ack;
+    if (seqGt(ack, this.sndMax)) {
+      // RFC 9293 3.10.7.4: an ACK for something not yet sent: ACK and drop.
+      c.inc('tcp.rx.drop.ack_unsent');
+      this.ackNow = true;
+      this.env.requestOutput(this);
+      return false;
+    }
+    // RFC 5961 5.2: an ACK far below SND.UNA is suspicious.
+    if (seqLt(ack, seqAdd(this.sndUna, -Math.max(this.maxSndWnd, 1)))) {
+      this.challengeAck('old_ack');
+      return false;
+    }
+    if (this.sackOk && h.options.sack) this.scoreboard.update(h.options.sack, this.sndUna, this.sndMax);
+
+    const oldWnd = this.sndWnd;
+    // RFC 9293 3.10.7.4: update the send window from the newest segment only.
+    if (seqLt(this.sndWl1, h.seq) || (this.sndWl1 === h.seq && seqLe(this.sndWl2, ack))) {
+      this.sndWnd = h.window << this.sndWscale;
+      this.sndWl1 = h.seq;
+      this.sndWl2 = ack;
+      if (this.sndWnd > this.maxSndWnd) this.maxSndWnd = this.sndWnd;
+      if (this.sndWnd > oldWnd) this.env.requestOutput(this);
+    }
+
+    if (seqGt(ack, this.sndUna)) {
+      this.ackReceived(ack, h);
+    } else if (
+      ack === this.sndUna &&
+      dataLen === 0 &&
+      !(h.flags & (TcpFlags.SYN | TcpFlags.FIN)) &&
+      this.sndWnd === oldWnd &&
+      this.sndMax !== this.sndUna
+    ) {
+      this.onDuplicateAck();
+    }
+
+    // State changes when our FIN is acknowledged (RFC 9293 3.10.7.4).
+    if (this.finQueued && this.finAcked()) {
+      switch (this.state) {
+        case 'FIN-WAIT-1':
+          this.setState('FIN-WAIT-2');
+          if (!this.user) this.timeWaitTimer.start(this.env.config.timeWaitMs); // orphan FIN-WAIT-2 timeout
+          break;
+        case 'CLOSING':
+          this.enterTimeWait();
+          break;
+        case 'LAST-ACK':
+          this.enterClosed();
+          return false;
+        default:
+          break;
+      }
+    }
+    return true;
+  }
+
+  /** New data acknowledged: free the buffer, sample the RTT, grow cwnd. */
+  private ackReceived(ack: number, h: TcpHeader): void {
+    const c = this.env.counters;
+    const acked = seqDiff(ack, this.sndUna);
+    const flightBefore = seqDiff(this.sndMax, this.sndUna);
+    const dataAcked = Math.min(Math.max(0, seqDiff(ack, this.bufSeq)), this.sendBuffer.length);
+    if (dataAcked > 0) {
+      this.sendBuffer.consume(dataAcked);
+      this.bufSeq = seqAdd(this.bufSeq, dataAcked);
+    }
+    this.sndUna = ack;
+    if (seqLt(this.sndNxt, ack)) this.sndNxt = ack;
+    this.scoreboard.advance(ack);
+
+    // RTT: from the echoed timestamp (RFC 7323 4.1), or the timed segment (Karn).
+    const ts = h.options.timestamp;
+    if (this.tsOk && ts && ts.echo !== 0) {
+      this.rttSample(seqDiff(this.tsNow(), ts.echo));
+    } else if (this.rttSeq !== undefined && seqGe(ack, this.rttSeq)) {
+      this.rttSample(this.env.clock.now() - this.rttStart);
+      this.rttSeq = undefined;
+    }
+    this.retries = 0;
+
+    if (this.cc.inRecovery) {
+      if (seqGe(ack, this.cc.recover)) {
+        this.cc.onFullAck(seqDiff(this.sndMax, this.sndUna));
+        this.log.debug({ cwnd: this.cc.cwnd, ssthresh: this.cc.ssthresh }, 'fast recovery done');
+        this.dupAcks = 0;
+      } else {
+        // RFC 6582 3.2 step 5: partial ACK, retransmit the next unacknowledged segment.
+        c.inc('tcp.rx.partial_ack');
+        this.cc.onPartialAck(acked);
+        if (seqGe(this.sndUna, this.rexmitHigh)) this.retransmitHole(this.sndUna);
+        if (this.sackOk) this.retransmitNextHole();
+      }
+    } else {
+      this.dupAcks = 0;
+      this.cc.onAck(Math.min(acked, flightBefore));
+    }
+
+    if (this.sndUna === this.sndMax) {
+      this.rtxTimer.stop();
+      this.forceProbe = false;
+    } else {
+      this.rtxTimer.start(this.rto.rto); // RFC 6298 5.3
+    }
+    if (dataAcked > 0) {
+      this.user?.onSendSpace();
+      this.env.requestOutput(this);
+    }
+  }
+
+  private onDuplicateAck(): void {
+    const c = this.env.counters;
+    c.inc('tcp.rx.dup_ack');
+    this.dupAcks++;
+    if (this.cc.inRecovery) {
+      this.cc.onDupAckInRecovery();
+      if (this.sackOk) this.retransmitNextHole();
+      this.env.requestOutput(this);
+      return;
+    }
+    // RFC 6582 4.1: only start a new recovery once the previous one is passed.
+    if (this.dupAcks === 3 && seqGe(this.sndUna, this.cc.recover)) {
+      c.inc('tcp.retransmit.fast');
+      this.cc.enterRecovery(seqDiff(this.sndMax, this.sndUna), this.sndMax);
+      this.log.debug({ cwnd: this.cc.cwnd, ssthresh: this.cc.ssthresh }, 'fast retransmit, enter recovery');
+      this.rexmitHigh = this.sndUna;
+      this.rttSeq = undefined;
+      this.retransmitHole(this.sndUna);
+      this.env.requestOutput(this);
+    }
+  }
+
+  /** With SACK: resend the next hole below the highest SACKed byte. */
+  private retransmitNextHole(): void {
+    const highest = this.scoreboard.highest;
+    if (highest === undefined) return;
+    const from = this.scoreboard.skip(seqMax(this.sndUna, this.rexmitHigh));
+    if (seqLt(from, highest)) this.retransmitHole(from);
+  }
+
+  /** Send one segment starting at `seq` without moving SND.NXT. */
+  private retransmitHole(seq: number): void {
+    seq = this.scoreboard.skip(seq);
+    if (seqGe(seq, this.sndMax)) return;
+    const c = this.env.counters;
+    const offset = seqDiff(seq, this.bufSeq);
+    const dataLeft = this.sendBuffer.length - offset;
+    let limit = this.maxPayload(true);
+    const nextSacked = this.scoreboard.nextSacked(seq);
+    if (nextSacked !== undefined) limit = Math.min(limit, Math.max(1, seqDiff(nextSacked, seq)));
+    const len = Math.max(0, Math.min(limit, dataLeft, seqDiff(this.sndMax, seq)));
+    const fin = this.finQueued && offset + len === this.sendBuffer.length && seqLt(this.finSeq, this.sndMax);
+    if (len === 0 && !fin) return;
+    c.inc('tcp.retransmit.segments');
+    c.inc('tcp.retransmit.bytes', len);
+    this.sendData(seq, this.sendBuffer.read(offset, len), fin);
+    this.rexmitHigh = seqMax(this.rexmitHigh, seqAdd(seq, len + (fin ? 1 : 0)));
+    this.rtxTimer.ensure(this.rto.rto);
+  }
+
+  private receiveData(seq: number, payload: Uint8Array): void {
+    const c = this.env.counters;
+    // Trim what we already have (left) and what is beyond the window (right).
+    if (seqLt(seq, this.rcvNxt)) {
+      const skip = seqDiff(this.rcvNxt, seq);
+      c.inc('tcp.rx.duplicate_bytes', Math.min(skip, payload.length));
+      payload = payload.subarray(skip);
+      seq = this.rcvNxt;
+    }
+    const room = seqDiff(this.rcvAdvRight, seq);
+    if (payload.length > room) {
+      c.inc('tcp.rx.drop.beyond_window_bytes', payload.length - Math.max(0, room));
+      payload = payload.subarray(0, Math.max(0, room));
+    }
+    if (payload.length === 0) return;
+
+    if (seq !== this.rcvNxt) {
+      // Out of order: queue it and ACK at once (a duplicate ACK with SACK, RFC 5681 4.2).
+      const added = this.reassembly.insert(seq, payload);
+      if (added < 0) c.inc('tcp.rx.drop.ooo_queue_full');
+      else c.inc('tcp.rx.out_of_order_bytes', added);
+      c.inc('tcp.rx.out_of_order_segments');
+      this.ackNow = true;
+      this.env.requestOutput(this);
+      return;
+    }
+    this.deliver(payload);
+    if (!this.reassembly.empty) {
+      const { chunks, next } = this.reassembly.take(this.rcvNxt);
+      if (chunks.length > 0) {
+        // Filling a hole: ACK immediately (RFC 5681 4.2).
+        this.ackNow = true;
+        for (const ch of chunks) this.deliver(ch);
+        this.rcvNxt = next;
+      }
+    }
+    if (this.rcvFinSeq !== undefined && this.rcvFinSeq === this.rcvNxt) this.receiveFin();
+
+    // RFC 1122 4.2.3.2 / RFC 5681 4.2: ACK at least every second full-sized segment,
+    // otherwise within the delayed-ACK timeout.
+    this.segsSinceAck++;
+    if (this.segsSinceAck >= 2 || !this.reassembly.empty) this.ackNow = true;
+    else this.delackTimer.ensure(this.env.config.delayedAckMs);
+    this.env.requestOutput(this);
+  }
+
+  private deliver(data: Uint8Array): void {
+    this.rcvNxt = seqAdd(this.rcvNxt, data.length);
+    this.bytesReceived += data.length;
+    if (this.user) this.user.onData(data);
+    else this.pendingData.push(data);
+  }
+
+  private receiveFin(): void {
+    if (this.eofDelivered) return;
+    this.eofDelivered = true;
+    this.rcvFinSeq = undefined;
+    this.rcvNxt = seqAdd(this.rcvNxt, 1);
+    this.env.counters.inc('tcp.rx.fin');
+    this.ackNow = true;
+    this.env.requestOutput(this);
+    switch (this.state) {
+      case 'SYN-RECEIVED':
+      case 'ESTABLISHED':
+        this.setState('CLOSE-WAIT');
+        break;
+      case 'FIN-WAIT-1':
+        if (this.finAcked()) this.enterTimeWait();
+        else this.setState('CLOSING');
+        break;
+      case 'FIN-WAIT-2':
+        this.enterTimeWait();
+        break;
+      default:
+        break;
+    }
+    if (this.user) this.user.onEof();
+    else this.pendingEof = true;
+  }
+
+  private onReset(): void {
+    switch (this.state) {
+      case 'SYN-RECEIVED':
+        if (this.listener) {
+          // RFC 9293 3.10.7.4: a passive open returns to LISTEN (the listener keeps going).
+          this.listener.onAborted(this);
+          this.enterClosed();
+          return;
+        }
+        this.fail('ECONNREFUSED', 'connection refused');
+        return;
+      case 'ESTABLISHED':
+      case 'FIN-WAIT-1':
+      case 'FIN-WAIT-2':
+      case 'CLOSE-WAIT':
+        this.fail('ECONNRESET', 'connection reset by peer');
+        return;
+      case 'TIME-WAIT':
+        // RFC 1337: ignore RSTs in TIME-WAIT (no assassination).
+        this.env.counters.inc('tcp.rx.drop.rst_time_wait');
+        return;
+      default:
+        this.enterClosed();
+    }
+  }
+
+  private challengeAck(reason: string): void {
+    const c = this.env.counters;
+    c.inc(`tcp.rx.challenge.${reason}`);
+    if (!this.env.allowChallengeAck()) {
+      c.inc('tcp.tx.challenge_ack_suppressed');
+      return;
+    }
+    c.inc('tcp.tx.challenge_ack');
+    this.sendAck();
+  }
+
+  // ===================================================================== options
+
+  /** Options negotiated as Linux does: each feature only if both SYNs carry it. */
+  private negotiate(syn: TcpHeader, passive: boolean): void {
+    const o = syn.options;
+    const cfg = this.env.config;
+    this.sndMss = Math.min(o.mss ?? DEFAULT_MSS, this.ourMss);
+    if (this.sndMss < 64) this.sndMss = 64;
+    if (cfg.windowScaling && o.windowScale !== undefined) {
+      this.wsOk = true;
+      this.sndWscale = Math.min(o.windowScale, MAX_WINDOW_SHIFT);
+    } else {
+      this.wsOk = false;
+      this.sndWscale = 0;
+      this.rcvWscale = 0;
+    }
+    this.sackOk = cfg.sack && o.sackPermitted === true;
+    this.tsOk = cfg.timestamps && o.timestamp !== undefined;
+    if (this.tsOk) this.tsRecent = o.timestamp!.value;
+    this.cc.mss = this.maxPayload(false);
+    this.cc.cwnd = Math.min(10 * this.cc.mss, Math.max(2 * this.cc.mss, 14600));
+    void passive;
+  }
+
+  private synOptions(): TcpOptions {
+    const cfg = this.env.config;
+    const o: TcpOptions = { mss: this.ourMss };
+    const offerAll = this.state === 'SYN-SENT';
+    if (cfg.sack && (offerAll || this.sackOk)) o.sackPermitted = true;
+    if (cfg.timestamps && (offerAll || this.tsOk)) o.timestamp = { value: this.tsNow(), echo: offerAll ? 0 : this.tsRecent };
+    if (cfg.windowScaling && (offerAll || this.wsOk)) o.windowScale = this.rcvWscale;
+    return o;
+  }
+
+  private tsNow(): number {
+    return (Math.floor(this.env.clock.now()) + this.tsOffset) >>> 0;
+  }
+
+  /** Data bytes per segment: the MSS less the options every segment carries. */
+  private maxPayload(withSack: boolean): number {
+    let n = this.sndMss - (this.tsOk ? 12 : 0);
+    if (withSack && this.sackOk && !this.reassembly.empty) n -= 4 + 8 * Math.min(this.tsOk ? 3 : 4, this.reassembly.sackBlocks(4).length);
+    return Math.max(1, n);
+  }
+
+  private get finSeq(): number {
+    return seqAdd(this.bufSeq, this.sendBuffer.length);
+  }
+
+  private finAcked(): boolean {
+    return this.finQueued && seqGt(this.sndUna, this.finSeq);
+  }
+
+  // ===================================================================== output
+
+  /**
+   * Send whatever is due: a SYN, data the windows allow (Nagle and sender SWS
+   * avoidance applied), a FIN riding on the last data segment, or a bare ACK.
+   * Called at flush time, so one batch of arrivals gets one ACK.
+   */
+  output(): void {
+    const st = this.state;
+    if (st === 'CLOSED' || st === 'LISTEN') return;
+    if (st === 'SYN-SENT' || st === 'SYN-RECEIVED') {
+      if (this.sndNxt === this.iss) {
+        const flags = st === 'SYN-SENT' ? TcpFlags.SYN : TcpFlags.SYN | TcpFlags.ACK;
+        this.transmit(this.iss, flags, this.synOptions(), EMPTY);
+        this.sndNxt = seqAdd(this.iss, 1);
+        this.sndMax = seqMax(this.sndMax, this.sndNxt);
+        this.rtxTimer.ensure(this.rto.rto);
+      }
+      return;
+    }
+    if (st === 'TIME-WAIT') {
+      if (this.ackNow) this.sendAck();
+      return;
+    }
+    let sent = false;
+    const mss = this.maxPayload(true);
+    for (;;) {
+      if (seqLt(this.sndNxt, this.sndMax)) {
+        const skipped = this.scoreboard.skip(this.sndNxt);
+        if (skipped !== this.sndNxt) this.sndNxt = seqLt(skipped, this.sndMax) ? skipped : this.sndMax;
+      }
+      const offset = seqDiff(this.sndNxt, this.bufSeq);
+      const unsent = this.sendBuffer.length - offset; // may be -1 after the FIN
+      const inFlight = seqDiff(this.sndNxt, this.sndUna);
+      const wnd = Math.min(this.sndWnd, this.cc.cwnd);
+      let usable = wnd - inFlight;
+      if (this.forceProbe && usable < 1 && unsent > 0) usable = 1;
+      let len = Math.max(0, Math.min(mss, unsent, usable));
+      const retransmitting = seqLt(this.sndNxt, this.sndMax);
+      if (retransmitting) {
+        const nextSacked = this.scoreboard.nextSacked(this.sndNxt);
+        if (nextSacked !== undefined) len = Math.min(len, Math.max(0, seqDiff(nextSacked, this.sndNxt)));
+      }
+      // The FIN rides on the segment that carries the last byte (or goes alone).
+      const fin = this.finQueued && unsent >= 0 && len === unsent;
+      if (len === 0 && !fin) break;
+      if (!retransmitting && !fin && len < mss && !this.forceProbe) {
+        if (len < unsent) {
+          // Sender SWS avoidance (RFC 1122 4.2.3.4): a window-limited runt waits
+          // unless it is at least half the largest window the peer offered.
+          if (len < this.maxSndWnd / 2 && inFlight > 0) break;
+        } else if (this.nagle && inFlight > 0) {
+          // Nagle (RFC 9293 3.7.4): hold a small segment while data is unacknowledged.
+          break;
+        }
+      }
+      this.forceProbe = false;
+      const data = this.sendBuffer.read(offset, len);
+      if (retransmitting) {
+        this.env.counters.inc('tcp.retransmit.segments');
+        this.env.counters.inc('tcp.retransmit.bytes', len);
+      } else if (len > 0 && !this.tsOk && this.rttSeq === undefined && this.retries === 0) {
+        this.rttSeq = seqAdd(this.sndNxt, len);
+        this.rttStart = this.env.clock.now();
+      }
+      this.sendData(this.sndNxt, data, fin);
+      sent = true;
+      this.sndNxt = seqAdd(this.sndNxt, len + (fin ? 1 : 0));
+      if (seqGt(this.sndNxt, this.sndMax)) this.sndMax = this.sndNxt;
+      this.rtxTimer.ensure(this.rto.rto);
+      if (fin) break;
+    }
+    // Zero window with data waiting and nothing in flight: the retransmission timer
+    // doubles as the persist timer (RFC 9293 3.8.6.1).
+    if (this.sndWnd === 0 && this.sendBuffer.length > seqDiff(this.sndNxt, this.bufSeq) && this.sndUna === this.sndMax) {
+      this.rtxTimer.ensure(this.rto.rto);
+    }
+    if (this.ackNow && !sent) this.sendAck();
+  }
+
+  private sendData(seq: number, data: Uint8Array, fin: boolean): void {
+    let flags = TcpFlags.ACK;
+    if (data.length > 0 && seqDiff(seqAdd(seq, data.length), this.bufSeq) === this.sendBuffer.length) flags |= TcpFlags.PSH;
+    if (fin) flags |= TcpFlags.FIN;
+    this.transmit(seq, flags, this.dataOptions(), data);
+  }
+
+  private sendAck(): void {
+    this.transmit(this.sndNxt, TcpFlags.ACK, this.dataOptions(), EMPTY);
+  }
+
+  private dataOptions(): TcpOptions | undefined {
+    let o: TcpOptions | undefined;
+    if (this.tsOk) o = { timestamp: { value: this.tsNow(), echo: this.tsRecent } };
+    if (this.sackOk && !this.reassembly.empty) {
+      o ??= {};
+      o.sack = this.reassembly.sackBlocks(this.tsOk ? 3 : 4);
+    }
+    return o;
+  }
+
+  /** Every segment of a synchronized connection carries our ACK and window. */
+  private transmit(seq: number, flags: number, options: TcpOptions | undefined, payload: Uint8Array): void {
+    let window = 0;
+    let ack = 0;
+    if (flags & TcpFlags.ACK) {
+      ack = this.rcvNxt;
+      window = this.advertiseWindow(flags & TcpFlags.SYN ? 0 : this.rcvWscale);
+      this.lastAckSent = ack;
+      this.ackNow = false;
+      this.segsSinceAck = 0;
+      this.delackTimer.stop();
+    }
+    if (flags & TcpFlags.SYN && !(flags & TcpFlags.ACK)) window = Math.min(0xffff, this.env.config.receiveBufferBytes);
+    this.env.counters.inc('tcp.tx.segments');
+    this.env.transmit(
+      this,
+      { srcPort: this.tuple.localPort, dstPort: this.tuple.remotePort, seq, ack, flags, window, options },
+      payload,
+    );
+  }
+
+  private freeReceiveSpace(): number {
+    const backlog = this.user ? this.user.readableBacklog : this.pendingData.reduce((n, d) => n + d.length, 0);
+    return Math.max(0, this.env.config.receiveBufferBytes - backlog);
+  }
+
+  /**
+   * The window field: free buffer space, moved right only in steps of at least
+   * min(buffer/2, MSS) (receiver SWS avoidance, RFC 1122 4.2.3.3), never shrunk.
+   */
+  private advertiseWindow(shift: number): number {
+    const free = this.freeReceiveSpace();
+    const current = Math.max(0, seqDiff(this.rcvAdvRight, this.rcvNxt));
+    const threshold = Math.min(this.env.config.receiveBufferBytes / 2, this.ourMss);
+    let wnd = free - current >= threshold ? free : current;
+    wnd = Math.min(wnd, 0xffff * 2 ** shift);
+    const field = Math.floor(wnd / 2 ** shift);
+    const right = seqAdd(this.rcvNxt, field * 2 ** shift);
+    if (seqGt(right, this.rcvAdvRight)) this.rcvAdvRight = right;
+    if (field === 0) this.env.counters.inc('tcp.tx.zero_window');
+    return field;
+  }
+
+  /** A segment outside the normal flow: RST or bare control, with our current numbers. */
+  private sendControl(seq: number, ack: number, flags: number): void {
+    this.env.counters.inc('tcp.tx.segments');
+    if (flags & TcpFlags.RST) this.env.counters.inc('tcp.tx.rst');
+    this.env.transmit(
+      this,
+      { srcPort: this.tuple.localPort, dstPort: this.tuple.remotePort, seq, ack: flags & TcpFlags.ACK ? this.rcvNxt : ack, flags, window: 0 },
+      EMPTY,
+    );
+  }
+
+  // ===================================================================== timers
+
+  private onRetransmitTimer(): void {
+    const c = this.env.counters;
+    const st = this.state;
+    if (st === 'CLOSED' || st === 'TIME-WAIT') return;
+    if (this.sndUna === this.sndMax && !(this.sndWnd === 0 && this.sendBuffer.length > 0)) return;
+
+    if (this.sndWnd === 0 && isSynchronized(st) && this.sendBuffer.length > 0 && seqDiff(this.sndMax, this.sndUna) <= 1) {
+      // Persist timer: probe the closed window with one byte (RFC 9293 3.8.6.1).
+      c.inc('tcp.tx.window_probe');
+      this.retries++;
+      if (this.retries > this.env.config.maxRetries) {
+        this.fail('ETIMEDOUT', 'peer window stayed closed');
+        return;
+      }
+      this.rto.backoff();
+      this.sndNxt = this.sndUna;
+      this.forceProbe = true;
+      this.env.requestOutput(this);
+      return;
+    }
+
+    this.retries++;
+    const limit = st === 'SYN-SENT' || st === 'SYN-RECEIVED' ? this.env.config.synRetries : this.env.config.maxRetries;
+    if (this.retries > limit) {
+      c.inc('tcp.timeout.retries_exhausted');
+      this.fail('ETIMEDOUT', `no answer after ${limit} retransmissions`);
+      return;
+    }
+    c.inc(st === 'SYN-SENT' || st === 'SYN-RECEIVED' ? 'tcp.retransmit.syn' : 'tcp.retransmit.rto');
+    const flight = seqDiff(this.sndMax, this.sndUna);
+    if (isSynchronized(st)) {
+      this.cc.onRto(flight);
+      // A second timeout in a row: the peer may have dropped what it SACKed (RFC 2018 8).
+      if (this.rto.backoffs >= 1) this.scoreboard.clear();
+    }
+    this.rto.backoff();
+    this.log.debug({ rto: this.rto.rto, cwnd: this.cc.cwnd, ssthresh: this.cc.ssthresh, retries: this.retries }, 'retransmission timeout');
+    this.rttSeq = undefined; // Karn's rule
+    this.dupAcks = 0;
+    this.sndNxt = this.sndUna;
+    if (st === 'SYN-SENT' || st === 'SYN-RECEIVED') this.sndNxt = this.iss;
+    this.rexmitHigh = this.sndUna;
+    this.rtxTimer.start(this.rto.rto);
+    this.env.requestOutput(this);
+  }
+
+  private onDelayedAckTimer(): void {
+    if (this.state === 'CLOSED') return;
+    this.env.counters.inc('tcp.tx.delayed_ack');
+    this.ackNow = true;
+    this.env.requestOutput(this);
+  }
+
+  private onTimeWaitTimer(): void {
+    if (this.state === 'TIME-WAIT' || this.state === 'FIN-WAIT-2') {
+      this.env.counters.inc(this.state === 'TIME-WAIT' ? 'tcp.time_wait.expired' : 'tcp.fin_wait_2.timeout');
+      this.enterClosed();
+    }
+  }
+
+  private onKeepAliveTimer(): void {
+    if (!this.keepAlive || !isSynchronized(this.state) || this.state === 'TIME-WAIT') return;
+    if (this.keepAliveSent >= this.env.config.keepAliveProbes) {
+      this.fail('ETIMEDOUT', 'keepalive: peer stopped answering');
+      return;
+    }
+    // RFC 1122 4.2.3.6: a probe is a segment with SEG.SEQ = SND.NXT-1 and no data.
+    this.env.counters.inc('tcp.tx.keepalive');
+    this.keepAliveSent++;
+    this.transmit(seqAdd(this.sndUna, -1), TcpFlags.ACK, this.dataOptions(), EMPTY);
+    this.keepAliveTimer.start(this.env.config.keepAliveIntervalMs);
+  }
+
+  // ===================================================================== states
+
+  private rttSample(rtt: number): void {
+    this.rto.sample(rtt);
+  }
+
+  private establish(): void {
+    this.setState('ESTABLISHED');
+    this.connectTimer?.stop();
+    this.rtxTimer.stop();
+    this.retries = 0;
+    if (this.sndUna !== this.sndMax) this.rtxTimer.start(this.rto.rto);
+    if (this.keepAlive) this.keepAliveTimer.start(this.keepAliveDelayMs);
+    if (this.finQueued) this.setState('FIN-WAIT-1');
+    if (this.listener) {
+      const l = this.listener;
+      this.listener = null;
+      l.onEstablished(this);
+    } else {
+      this.user?.onEstablished();
+    }
+    this.env.requestOutput(this);
+  }
+
+  private enterTimeWait(): void {
+    this.setState('TIME-WAIT');
+    this.rtxTimer.stop();
+    this.keepAliveTimer.stop();
+    this.timeWaitTimer.start(this.env.config.timeWaitMs);
+  }
+
+  private enterClosed(): void {
+    if (this.state === 'CLOSED') return;
+    this.setState('CLOSED');
+    this.rtxTimer.stop();
+    this.delackTimer.stop();
+    this.timeWaitTimer.stop();
+    this.keepAliveTimer.stop();
+    this.connectTimer?.stop();
+    this.reassembly.clear();
+    this.env.release(this);
+  }
+
+  /** Fail the connection: tell the user, and forget it. */
+  private fail(code: string, message: string): void {
+    this.env.counters.inc(`tcp.error.${code.toLowerCase()}`);
+    const user = this.user;
+    const listener = this.listener;
+    this.user = null;
+    this.enterClosed();
+    if (listener) listener.onAborted(this);
+    user?.onError(new NetError(code, message));
+  }
+
+  setState(next: TcpState): void {
+    if (next === this.state) return;
+    this.log.debug({ from: this.state, to: next }, 'state');
+    this.env.counters.inc(`tcp.state.${next.toLowerCase()}`);
+    this.state = next;
+  }
+
+  /** True when a new SYN may take over this TIME-WAIT pair (as Linux allows). */
+  acceptsNewSyn(h: TcpHeader): boolean {
+    if (this.state !== 'TIME-WAIT') return false;
+    const ts = h.options.timestamp;
+    if (this.tsOk && ts) return seqGt(ts.value, this.tsRecent);
+    return seqGt(h.seq, this.rcvNxt);
+  }
+
+  /** Sack blocks we would send now (for tests). */
+  get sackBlocks(): SackBlock[] {
+    return this.reassembly.sackBlocks(4);
+  }
+}
+
+const EMPTY = new Uint8Array(0);

@@ -1,0 +1,277 @@
+import type { HostContext, IcmpError, IpDatagram, ProtocolHandler } from '../stack/network.js';
+import { IPPROTO_TCP } from '../stack/network.js';
+import { formatIpv4, parseIpv4 } from '../wire/address.js';
+import { encodeTcp, parseTcp, TcpFlags, type TcpHeader, type TcpHeaderFields } from '../wire/tcp.js';
+import {
+  NetError,
+  type TcpApi,
+  type TcpConnectOptions,
+  type TcpListenOptions,
+  type TcpServerLike,
+  type TcpSocketLike,
+} from './api.js';
+import { DEFAULT_TCP_CONFIG, TcpConnection, type ConnectionEnvironment, type TcpConfig } from './connection.js';
+import { IsnGenerator } from './isn.js';
+import { Listener } from './listener.js';
+import { seqAdd } from './seq.js';
+import { TcpServer } from './server.js';
+import { TcpSocket } from './socket.js';
+
+export { TcpSocket } from './socket.js';
+export { TcpServer } from './server.js';
+export type { TcpConfig } from './connection.js';
+export type { TcpState } from './state.js';
+
+export type TcpOptions = Partial<TcpConfig>;
+
+const EPHEMERAL_LOW = 49152;
+const EPHEMERAL_HIGH = 65535;
+
+/**
+ * The TCP of one host: demultiplexes arriving segments by four-tuple to their
+ * connection (or a listener, or answers with RST), hands out ports, and sends each
+ * connection's pending output at the host's flush, after the whole batch of
+ * arrivals was processed.
+ */
+export class Tcp implements TcpApi, ProtocolHandler {
+  readonly config: TcpConfig;
+  private readonly connections = new Map<string, TcpConnection>();
+  private readonly listeners = new Map<number, Listener>();
+  private readonly dirty = new Set<TcpConnection>();
+  private readonly isn: IsnGenerator;
+  private readonly env: ConnectionEnvironment;
+  private challengeWindowStart = 0;
+  private challengeCount = 0;
+
+  constructor(
+    private readonly ctx: HostContext,
+    options: TcpOptions = {},
+  ) {
+    this.config = { ...DEFAULT_TCP_CONFIG, ...options };
+    this.isn = new IsnGenerator(ctx.clock, ctx.random);
+    const log = ctx.log.child({ layer: 'tcp' });
+    this.env = {
+      clock: ctx.clock,
+      counters: ctx.counters,
+      log,
+      config: this.config,
+      transmit: (conn, fields, payload) => this.transmit(conn.tuple.localAddr, conn.tuple.remoteAddr, fields, payload),
+      requestOutput: (conn) => {
+        this.dirty.add(conn);
+        ctx.requestFlush();
+      },
+      release: (conn) => this.release(conn),
+      allowChallengeAck: () => this.allowChallengeAck(),
+    };
+    ctx.ip.register(IPPROTO_TCP, this);
+    ctx.onFlush(() => this.flush());
+  }
+
+  /** Connections currently known (any state but CLOSED), for tests and `--stats`. */
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  /** Look up a connection (tests and teaching tools). */
+  findConnection(localPort: number, remoteAddr: string, remotePort: number): TcpConnection | undefined {
+    const addr = parseIpv4(remoteAddr);
+    return addr === null ? undefined : this.connections.get(key(addr, remotePort, localPort));
+  }
+
+  // ------------------------------------------------------------------ API
+
+  listen(options: TcpListenOptions, onConnection?: (socket: TcpSocketLike) => void): TcpServerLike {
+    const port = options.port;
+    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+      throw new NetError('ERR_SOCKET_BAD_PORT', `port must be 1-65535, got ${port}`);
+    }
+    if (this.listeners.has(port)) throw new NetError('EADDRINUSE', `port ${port} is already listening`);
+    const backlog = Math.max(1, options.backlog ?? 511);
+    let server: TcpServer;
+    const listener = new Listener(port, backlog, this.ctx.counters, (conn) => {
+      const socket = new TcpSocket(conn, this.ctx.clock, { allowHalfOpen: options.allowHalfOpen, connected: true });
+      server.emit('connection', socket);
+    });
+    this.listeners.set(port, listener);
+    server = new TcpServer(this.ctx.ip.address, port, () => {
+      listener.close();
+      this.listeners.delete(port);
+    });
+    if (onConnection) server.on('connection', onConnection);
+    return server;
+  }
+
+  connect(options: TcpConnectOptions, onConnect?: () => void): TcpSocketLike {
+    const remoteAddr = parseIpv4(options.host);
+    const localAddr = this.ctx.ip.address;
+    let error: NetError | undefined;
+    let localPort = options.localPort ?? 0;
+    if (remoteAddr === null) error = new NetError('EINVAL', `not an IPv4 address: ${options.host}`);
+    else if (!Number.isInteger(options.port) || options.port < 1 || options.port > 65535) {
+      error = new NetError('ERR_SOCKET_BAD_PORT', `port must be 1-65535, got ${options.port}`);
+    } else if (options.localPort !== undefined) {
+      const existing = this.connections.get(key(remoteAddr, options.port, localPort));
+      if (existing && existing.state === 'TIME-WAIT') {
+        // Reuse the pair as Linux does with timestamps: the new ISN is above the old one.
+        this.ctx.counters.inc('tcp.time_wait.reused');
+        existing.abort();
+        this.release(existing);
+      } else if (existing) {
+        error = new NetError('EADDRINUSE', `${formatIpv4(localAddr)}:${localPort} -> ${options.host}:${options.port} is in use`);
+      }
+    } else {
+      localPort = this.ephemeralPort(remoteAddr, options.port);
+      if (localPort === 0) error = new NetError('EADDRNOTAVAIL', 'no free ephemeral port');
+    }
+    const tuple = { localAddr, localPort, remoteAddr: remoteAddr ?? 0, remotePort: options.port };
+    const conn = this.newConnection(tuple);
+    const socket = new TcpSocket(conn, this.ctx.clock, { allowHalfOpen: options.allowHalfOpen });
+    if (onConnect) socket.once('connect', onConnect);
+    if (error) {
+      const err = error;
+      process.nextTick(() => socket.onError(err));
+      return socket;
+    }
+    this.connections.set(key(tuple.remoteAddr, tuple.remotePort, tuple.localPort), conn);
+    this.ctx.counters.inc('tcp.active_open');
+    conn.openActive(this.isn.next(localAddr, localPort, tuple.remoteAddr, tuple.remotePort), options.timeout);
+    return socket;
+  }
+
+  // ------------------------------------------------------------------ input
+
+  receive(dg: IpDatagram): void {
+    const c = this.ctx.counters;
+    c.inc('tcp.rx.segments');
+    const parsed = parseTcp(dg.payload, { src: dg.src, dst: dg.dst });
+    if (!parsed.ok) {
+      c.inc(`tcp.rx.${parsed.error}`);
+      c.inc('tcp.rx.drop.malformed');
+      return;
+    }
+    const { header: h, payload } = parsed.segment;
+    if (dg.dst !== this.ctx.ip.address) {
+      c.inc('tcp.rx.drop.not_for_us');
+      return;
+    }
+    const k = key(dg.src, h.srcPort, h.dstPort);
+    let conn = this.connections.get(k);
+    if (conn && conn.state === 'TIME-WAIT' && h.flags & TcpFlags.SYN && !(h.flags & TcpFlags.ACK) && this.listeners.has(h.dstPort)) {
+      if (conn.acceptsNewSyn(h)) {
+        c.inc('tcp.time_wait.reused');
+        this.release(conn);
+        conn = undefined;
+      }
+    }
+    if (conn) {
+      conn.segmentArrives(h, payload);
+      return;
+    }
+    const listener = this.listeners.get(h.dstPort);
+    if (listener) {
+      this.listenArrives(listener, dg, h);
+      return;
+    }
+    c.inc('tcp.rx.drop.no_socket');
+    this.resetFor(dg, h, payload.length);
+  }
+
+  icmpError(error: IcmpError): void {
+    // RFC 5461: soft errors for established connections; we only count them.
+    this.ctx.counters.inc(`tcp.rx.icmp_error.${error.type}_${error.code}`);
+  }
+
+  /** RFC 9293 3.10.7.2: SEGMENT ARRIVES in LISTEN. */
+  private listenArrives(listener: Listener, dg: IpDatagram, h: TcpHeader): void {
+    const c = this.ctx.counters;
+    if (h.flags & TcpFlags.RST) return;
+    if (h.flags & TcpFlags.ACK) {
+      c.inc('tcp.rx.drop.ack_to_listener');
+      this.sendReset(dg.dst, dg.src, h.dstPort, h.srcPort, h.ack, 0, false);
+      return;
+    }
+    if (!(h.flags & TcpFlags.SYN)) {
+      c.inc('tcp.rx.drop.listen_no_syn');
+      return;
+    }
+    if (!listener.hasRoom) {
+      c.inc('tcp.rx.drop.syn_queue_full');
+      return;
+    }
+    c.inc('tcp.passive_open');
+    const tuple = { localAddr: dg.dst, localPort: h.dstPort, remoteAddr: dg.src, remotePort: h.srcPort };
+    const conn = this.newConnection(tuple);
+    this.connections.set(key(dg.src, h.srcPort, h.dstPort), conn);
+    listener.add(conn);
+    conn.openPassive(this.isn.next(tuple.localAddr, tuple.localPort, tuple.remoteAddr, tuple.remotePort), h);
+  }
+
+  /** RFC 9293 3.10.7.1: a segment for no connection gets a RST (unless it is one). */
+  private resetFor(dg: IpDatagram, h: TcpHeader, dataLen: number): void {
+    if (h.flags & TcpFlags.RST) return;
+    this.ctx.counters.inc('tcp.tx.rst_closed_port');
+    if (h.flags & TcpFlags.ACK) {
+      this.sendReset(dg.dst, dg.src, h.dstPort, h.srcPort, h.ack, 0, false);
+    } else {
+      const len = dataLen + (h.flags & TcpFlags.SYN ? 1 : 0) + (h.flags & TcpFlags.FIN ? 1 : 0);
+      this.sendReset(dg.dst, dg.src, h.dstPort, h.srcPort, 0, seqAdd(h.seq, len), true);
+    }
+  }
+
+  private sendReset(src: number, dst: number, srcPort: number, dstPort: number, seq: number, ack: number, withAck: boolean): void {
+    this.ctx.counters.inc('tcp.tx.rst');
+    this.ctx.counters.inc('tcp.tx.segments');
+    const flags = TcpFlags.RST | (withAck ? TcpFlags.ACK : 0);
+    this.transmit(src, dst, { srcPort, dstPort, seq, ack, flags, window: 0 }, new Uint8Array(0));
+  }
+
+  // ------------------------------------------------------------------ output
+
+  private transmit(src: number, dst: number, fields: TcpHeaderFields, payload: Uint8Array): void {
+    const header = encodeTcp(fields, payload, { src, dst });
+    this.ctx.ip.send({ dst, src, protocol: IPPROTO_TCP, payload: payload.length > 0 ? [header, payload] : header });
+  }
+
+  private flush(): void {
+    for (let round = 0; round < 4 && this.dirty.size > 0; round++) {
+      const conns = [...this.dirty];
+      this.dirty.clear();
+      for (const conn of conns) conn.output();
+    }
+  }
+
+  // ------------------------------------------------------------------ bookkeeping
+
+  private newConnection(tuple: TcpConnection['tuple']): TcpConnection {
+    return new TcpConnection(this.env, tuple, this.ctx.ip.mtu, this.ctx.random.uint32());
+  }
+
+  private release(conn: TcpConnection): void {
+    const k = key(conn.tuple.remoteAddr, conn.tuple.remotePort, conn.tuple.localPort);
+    if (this.connections.get(k) === conn) this.connections.delete(k);
+    this.dirty.delete(conn);
+  }
+
+  private ephemeralPort(remoteAddr: number, remotePort: number): number {
+    const span = EPHEMERAL_HIGH - EPHEMERAL_LOW + 1;
+    const start = this.ctx.random.int(0, span - 1);
+    for (let i = 0; i < span; i++) {
+      const port = EPHEMERAL_LOW + ((start + i) % span);
+      if (!this.listeners.has(port) && !this.connections.has(key(remoteAddr, remotePort, port))) return port;
+    }
+    return 0;
+  }
+
+  private allowChallengeAck(): boolean {
+    const now = this.ctx.clock.now();
+    if (now - this.challengeWindowStart >= 1000) {
+      this.challengeWindowStart = now;
+      this.challengeCount = 0;
+    }
+    return this.challengeCount++ < this.config.challengeAckPerSecond;
+  }
+}
+
+function key(remoteAddr: number, remotePort: number, localPort: number): string {
+  return `${remoteAddr}:${remotePort}:${localPort}`;
+}

@@ -1,0 +1,209 @@
+import { Duplex } from 'node:stream';
+import { formatIpv4 } from '../wire/address.js';
+import { NetError, type TcpAddressInfo, type TcpSocketLike } from './api.js';
+import type { ConnectionUser, TcpConnection } from './connection.js';
+import type { TcpState } from './state.js';
+import { DeadlineTimer } from './timer.js';
+import type { Clock } from '../stack/clock.js';
+
+export interface TcpSocketOptions {
+  allowHalfOpen?: boolean;
+  /** The connection is already established (accepted by a server). */
+  connected?: boolean;
+}
+
+/**
+ * A connection as a stream.Duplex, like net.Socket. Writes go into the send buffer
+ * (the write callback waits while it is full: backpressure); arriving data is pushed
+ * to the readable side, and what the application has not read yet shrinks the
+ * window we advertise, so a slow reader slows the sender down.
+ */
+export class TcpSocket extends Duplex implements TcpSocketLike, ConnectionUser {
+  private conn: TcpConnection | null;
+  private _bytesRead = 0;
+  private _bytesWritten = 0;
+  private pendingWrite: ((err?: Error | null) => void) | null = null;
+  private idleTimer: DeadlineTimer | null = null;
+  private idleMs = 0;
+  /** True until the handshake completes, as net.Socket#connecting. */
+  connecting: boolean;
+  private lastState: TcpState = 'CLOSED';
+
+  constructor(
+    conn: TcpConnection,
+    private readonly clock: Clock,
+    options: TcpSocketOptions = {},
+  ) {
+    super({
+      allowHalfOpen: options.allowHalfOpen ?? false,
+      readableHighWaterMark: 64 * 1024,
+      writableHighWaterMark: 64 * 1024,
+    });
+    this.conn = conn;
+    this.connecting = !options.connected;
+    conn.attachUser(this);
+  }
+
+  // ------------------------------------------------------------------ properties
+
+  /** The RFC 9293 state of the connection, for teaching ('CLOSED' once gone). */
+  get state(): TcpState {
+    if (this.conn) this.lastState = this.conn.state;
+    return this.conn ? this.conn.state : this.lastState === 'TIME-WAIT' ? 'TIME-WAIT' : 'CLOSED';
+  }
+
+  get remoteAddress(): string | undefined {
+    return this.tuple ? formatIpv4(this.tuple.remoteAddr) : undefined;
+  }
+  get remotePort(): number | undefined {
+    return this.tuple?.remotePort;
+  }
+  get remoteFamily(): string {
+    return 'IPv4';
+  }
+  get localAddress(): string | undefined {
+    return this.tuple ? formatIpv4(this.tuple.localAddr) : undefined;
+  }
+  get localPort(): number | undefined {
+    return this.tuple?.localPort;
+  }
+  get bytesRead(): number {
+    return this._bytesRead;
+  }
+  get bytesWritten(): number {
+    return this._bytesWritten;
+  }
+
+  private tupleCache: TcpConnection['tuple'] | undefined;
+  private get tuple(): TcpConnection['tuple'] | undefined {
+    if (this.conn) this.tupleCache = this.conn.tuple;
+    return this.tupleCache;
+  }
+
+  address(): TcpAddressInfo | Record<string, never> {
+    const t = this.tuple;
+    return t ? { address: formatIpv4(t.localAddr), family: 'IPv4', port: t.localPort } : {};
+  }
+
+  setNoDelay(noDelay = true): this {
+    if (this.conn) this.conn.nagle = !noDelay;
+    return this;
+  }
+
+  setKeepAlive(enable = false, initialDelay = 0): this {
+    this.conn?.setKeepAlive(enable, initialDelay);
+    return this;
+  }
+
+  setTimeout(ms: number, callback?: () => void): this {
+    if (callback) {
+      if (ms === 0) this.removeListener('timeout', callback);
+      else this.once('timeout', callback);
+    }
+    this.idleMs = ms;
+    if (ms === 0) {
+      this.idleTimer?.stop();
+      return this;
+    }
+    this.idleTimer ??= new DeadlineTimer(this.clock, () => this.emit('timeout'));
+    this.idleTimer.start(ms);
+    return this;
+  }
+
+  private touch(): void {
+    if (this.idleMs > 0) this.idleTimer?.start(this.idleMs);
+  }
+
+  // ------------------------------------------------------------------ ConnectionUser
+
+  onEstablished(): void {
+    this.connecting = false;
+    this.emit('connect');
+    this.emit('ready');
+  }
+
+  onData(data: Uint8Array): void {
+    this._bytesRead += data.length;
+    this.touch();
+    this.push(data);
+  }
+
+  onEof(): void {
+    this.push(null);
+  }
+
+  onSendSpace(): void {
+    if (this.pendingWrite && this.conn && this.conn.sendSpace > 0) {
+      const cb = this.pendingWrite;
+      this.pendingWrite = null;
+      cb();
+    }
+  }
+
+  onError(err: NetError): void {
+    this.conn = null;
+    this.connecting = false;
+    this.destroy(err);
+  }
+
+  get readableBacklog(): number {
+    return this.readableLength;
+  }
+
+  // ------------------------------------------------------------------ Duplex
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
+    this.queue([chunk], callback);
+  }
+
+  override _writev(chunks: { chunk: Buffer }[], callback: (err?: Error | null) => void): void {
+    this.queue(
+      chunks.map((c) => c.chunk),
+      callback,
+    );
+  }
+
+  private queue(chunks: Uint8Array[], callback: (err?: Error | null) => void): void {
+    const conn = this.conn;
+    if (!conn) {
+      callback(new NetError('EPIPE', 'the connection is closed'));
+      return;
+    }
+    for (const c of chunks) {
+      // Copy: the caller may reuse its buffer once the callback ran, and we keep
+      // the bytes until they are acknowledged.
+      conn.send(new Uint8Array(c));
+      this._bytesWritten += c.length;
+    }
+    this.touch();
+    if (conn.sendSpace > 0) callback();
+    else this.pendingWrite = callback;
+  }
+
+  override _final(callback: (err?: Error | null) => void): void {
+    // end(): half-close, the FIN follows the data already written (RFC 9293 3.10.4).
+    this.conn?.close();
+    callback();
+  }
+
+  override _read(): void {
+    this.conn?.onAppRead();
+  }
+
+  override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
+    const conn = this.conn;
+    this.conn = null;
+    this.idleTimer?.stop();
+    if (conn) {
+      this.lastState = conn.state;
+      // After a graceful close both ways the connection finishes by itself (LAST-ACK,
+      // TIME-WAIT); destroy() in mid-stream aborts it with a RST, as in the brief.
+      if (this.writableFinished && this.readableEnded) conn.detachUser();
+      else conn.abort();
+    }
+    const pending = this.pendingWrite;
+    this.pendingWrite = null;
+    pending?.(err ?? new NetError('EPIPE', 'socket destroyed'));
+    callback(err);
+  }
+}
