@@ -31,8 +31,8 @@ import {
  * Types: A, CNAME, NS, MX, TXT, PTR. Every $ORIGIN is a zone: names in it that have
  * no record get NXDOMAIN, names outside every zone get REFUSED. An absolute name
  * outside all declared zones creates a zone of its parent domain (as --record does).
- * Each zone gets a synthesized SOA (serial 1, negative TTL = $TTL) used in negative
- * answers (RFC 2308 3).
+ * Each zone gets a synthesized SOA (serial 1, MINIMUM = the last $TTL given in the
+ * zone, default 300) used in negative answers (RFC 2308 3).
  */
 
 export interface Zone {
@@ -148,6 +148,8 @@ export function parseZoneFile(text: string, into: ZoneData): string[] {
         return;
       }
       ttl = Number(t);
+      // The current zone's negative answers live as long as its records ($TTL).
+      if (origin !== null) into.addZone(origin).negativeTtl = ttl;
       return;
     }
     const absolute = (n: string): string | null => {
