@@ -3,6 +3,9 @@ import { IpHost, type IpHostOptions } from '../../src/stack/ip-host.js';
 import { SeededRandom } from '../../src/stack/random.js';
 import { MemoryHub } from '../../src/link/memory.js';
 import type { Link } from '../../src/link/link.js';
+import { Counters } from '../../src/stack/counters.js';
+import { silentLogger } from '../../src/stack/log.js';
+import { parseIpv4 } from '../../src/wire/address.js';
 
 /**
  * Test helpers: IpHosts on one MemoryHub with a VirtualClock. Each host gets its own
@@ -61,4 +64,27 @@ export function hex(text: string): Uint8Array {
 
 export function toHex(bytes: Uint8Array): string {
   return Buffer.from(bytes).toString('hex');
+}
+
+/** StackServices for testing one layer alone: transmitted frames are collected. */
+export function fakeServices(options: { address?: string; seed?: number } = {}): {
+  services: import('../../src/stack/services.js').StackServices;
+  clock: VirtualClock;
+  counters: import('../../src/stack/counters.js').Counters;
+  sent: Uint8Array[];
+} {
+  const clock = new VirtualClock();
+  const counters = new Counters();
+  const sent: Uint8Array[] = [];
+  const services = {
+    mac: Uint8Array.from([2, 0, 0, 0, 0, 1]),
+    address: parseIpv4(options.address ?? '10.0.0.1')!,
+    prefixLength: 24,
+    clock,
+    random: new SeededRandom(options.seed ?? 1),
+    counters,
+    log: silentLogger,
+    transmit: (frame: Uint8Array) => sent.push(frame),
+  };
+  return { services, clock, counters, sent };
 }
