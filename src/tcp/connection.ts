@@ -301,7 +301,7 @@ export class TcpConnection {
     }
     if (this.state !== 'SYN-SENT' && this.state !== 'LISTEN') {
       this.env.counters.inc('tcp.tx.rst_abort');
-      this.sendControl(this.sndNxt, 0, TcpFlags.RST | TcpFlags.ACK);
+      this.sendControl(this.sndMax, 0, TcpFlags.RST | TcpFlags.ACK);
     }
     this.user = null;
     this.enterClosed();
@@ -921,7 +921,10 @@ export class TcpConnection {
   }
 
   private sendAck(): void {
-    this.transmit(this.sndNxt, TcpFlags.ACK, this.dataOptions(), EMPTY);
+    // SND.MAX, not SND.NXT: while we go back to retransmit, SND.NXT points at old
+    // sequence numbers, and a bare ACK carrying one would be unacceptable to the peer
+    // (RFC 9293 3.10.7.4 first check) and dropped with its acknowledgment.
+    this.transmit(this.sndMax, TcpFlags.ACK, this.dataOptions(), EMPTY);
   }
 
   private dataOptions(): TcpOptions | undefined {

@@ -27,7 +27,8 @@ export class TcpSocket extends Duplex implements TcpSocketLike, ConnectionUser {
   private idleMs = 0;
   /** True until the handshake completes, as net.Socket#connecting. */
   connecting: boolean;
-  private lastState: TcpState = 'CLOSED';
+  /** The connection, kept (read-only) after the socket let go of it. */
+  private readonly control: TcpConnection;
 
   constructor(
     conn: TcpConnection,
@@ -40,16 +41,19 @@ export class TcpSocket extends Duplex implements TcpSocketLike, ConnectionUser {
       writableHighWaterMark: 64 * 1024,
     });
     this.conn = conn;
+    this.control = conn;
     this.connecting = !options.connected;
     conn.attachUser(this);
   }
 
   // ------------------------------------------------------------------ properties
 
-  /** The RFC 9293 state of the connection, for teaching ('CLOSED' once gone). */
+  /**
+   * The RFC 9293 state of the connection, for teaching. It keeps following the
+   * connection after the socket closed (LAST-ACK, TIME-WAIT, then CLOSED).
+   */
   get state(): TcpState {
-    if (this.conn) this.lastState = this.conn.state;
-    return this.conn ? this.conn.state : this.lastState === 'TIME-WAIT' ? 'TIME-WAIT' : 'CLOSED';
+    return this.control.state;
   }
 
   get remoteAddress(): string | undefined {
@@ -74,10 +78,8 @@ export class TcpSocket extends Duplex implements TcpSocketLike, ConnectionUser {
     return this._bytesWritten;
   }
 
-  private tupleCache: TcpConnection['tuple'] | undefined;
   private get tuple(): TcpConnection['tuple'] | undefined {
-    if (this.conn) this.tupleCache = this.conn.tuple;
-    return this.tupleCache;
+    return this.control.tuple;
   }
 
   address(): TcpAddressInfo | Record<string, never> {
@@ -195,7 +197,6 @@ export class TcpSocket extends Duplex implements TcpSocketLike, ConnectionUser {
     this.conn = null;
     this.idleTimer?.stop();
     if (conn) {
-      this.lastState = conn.state;
       // After a graceful close both ways the connection finishes by itself (LAST-ACK,
       // TIME-WAIT); destroy() in mid-stream aborts it with a RST, as in the brief.
       if (this.writableFinished && this.readableEnded) conn.detachUser();
