@@ -1,0 +1,841 @@
+import { EventEmitter } from 'node:events';
+import { createReadStream, createWriteStream, promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { Readable, Transform, Writable, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { RealClock, type Clock, type Timer } from '../../stack/clock.js';
+import type { TcpApi, TcpServerLike, TcpSocketLike } from '../../tcp/api.js';
+import { encodeEprtArgument, encodeHostPort, parseEpsvReply, parsePasvReply } from '../common/hostport.js';
+import { parseFtpTime, parseList, parseMlsd, splitLines, type ListEntry } from '../common/list-parse.js';
+import type { FtpReply } from '../common/reply.js';
+import { CrlfToLf, LfToCrlf } from './ascii.js';
+import { ControlConnection } from './control.js';
+import { FtpConnectionError, FtpReplyError, FtpUsageError } from './errors.js';
+import { partialPath, safeLocalPath } from './local-path.js';
+
+/** RFC 959 3.1.1: A = ASCII (lines end in CRLF on the wire), I = image (bytes as they are). */
+export type TransferType = 'A' | 'I';
+/** Who opens the data connection: the server (active, PORT/EPRT) or we (passive, PASV/EPSV). */
+export type DataMode = 'active' | 'passive';
+
+export interface FtpClientOptions {
+  /** Our TCP (or any TcpApi): the client opens every connection through it. */
+  tcp: TcpApi;
+  /** For every timeout. Default: the real clock. */
+  clock?: Clock;
+  /** Name to IPv4 address, e.g. our DNS resolver's resolve4. Needed only for names. */
+  lookup?: (name: string) => Promise<string>;
+  /** Default 'passive'. */
+  mode?: DataMode;
+  /** Type for transfers. Default 'I'. (The server starts in 'A': RFC 959 3.1.1.5.) */
+  type?: TransferType;
+  /** Active mode: first local data port; each transfer takes the next one (5001, 5002, ...). Default 5001. */
+  activePortBase?: number;
+  /** Active mode: how many ports from the base before wrapping around. Default 1000. */
+  activePortCount?: number;
+  /** Active mode: send EPRT (falling back to PORT) instead of PORT. Default false, as in the seed session. */
+  useEprt?: boolean;
+  /** Passive mode: try EPSV before PASV. Default true. */
+  useEpsv?: boolean;
+  /**
+   * Passive mode: connect to the address inside a 227 reply. Default false: connect to
+   * the control connection's peer, as curl and basic-ftp do, because servers behind
+   * NAT announce private addresses and a hostile server could aim us elsewhere.
+   */
+  trustPasvAddress?: boolean;
+  /** Milliseconds to set up the control or a data connection. Default 15 000. */
+  connectTimeout?: number;
+  /** Milliseconds to wait for a reply. Default 30 000. */
+  replyTimeout?: number;
+  /** Milliseconds a data connection may stay idle in the middle of a transfer. Default 30 000. */
+  dataTimeout?: number;
+}
+
+export interface TransferOptions {
+  /** Called as bytes move: bytes so far (including a resumed offset) and the total when known. */
+  onProgress?: (bytes: number, total: number | undefined) => void;
+  /** Transfer type for this transfer; default: the client's `type`. */
+  type?: TransferType;
+}
+
+export interface DownloadOptions extends TransferOptions {
+  /** Start at this byte of the remote file (REST, RFC 3659 5). */
+  offset?: number;
+  /** End the destination stream when done. Default true. */
+  end?: boolean;
+}
+
+export interface GetOptions extends TransferOptions {
+  /** Continue a download: start from the size of the partial (or existing) local file. */
+  resume?: boolean;
+}
+
+export interface PutOptions extends TransferOptions {
+  /** APPE instead of STOR. */
+  append?: boolean;
+  /** Continue an upload: ask SIZE, then append the rest of the local file. */
+  resume?: boolean;
+}
+
+export interface GetResult {
+  path: string;
+  /** Bytes received in this transfer (not counting a resumed offset). */
+  bytes: number;
+  /** Where the transfer started. */
+  offset: number;
+}
+
+const IPV4 = /^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/;
+
+/**
+ * An FTP client (RFC 959, with RFC 2428 EPRT/EPSV and RFC 3659 SIZE/MDTM/REST/MLSD)
+ * on any TcpApi. Methods return promises and run one at a time in call order.
+ *
+ * Events: 'command' (line as sent, PASS masked; what BSD ftp prints as `---> ...` in
+ * verbose mode), 'reply' (FtpReply), 'data' ({ mode, local, remote } when a data
+ * connection is up), 'close'.
+ */
+export class FtpClient extends EventEmitter {
+  mode: DataMode;
+  type: TransferType;
+  trustPasvAddress: boolean;
+  useEprt: boolean;
+  useEpsv: boolean;
+
+  private readonly tcp: TcpApi;
+  private readonly clock: Clock;
+  private readonly lookup: ((name: string) => Promise<string>) | undefined;
+  private readonly activePortBase: number;
+  private readonly activePortCount: number;
+  private readonly connectTimeout: number;
+  private readonly replyTimeout: number;
+  private readonly dataTimeout: number;
+
+  private control: ControlConnection | undefined;
+  private serverType: TransferType = 'A';
+  private nextPortIndex = 0;
+  private epsvRefused = false;
+  private eprtRefused = false;
+  private featureCache: Map<string, string> | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(options: FtpClientOptions) {
+    super();
+    this.tcp = options.tcp;
+    this.clock = options.clock ?? new RealClock();
+    this.lookup = options.lookup;
+    this.mode = options.mode ?? 'passive';
+    this.type = options.type ?? 'I';
+    this.activePortBase = options.activePortBase ?? 5001;
+    this.activePortCount = options.activePortCount ?? 1000;
+    this.useEprt = options.useEprt ?? false;
+    this.useEpsv = options.useEpsv ?? true;
+    this.trustPasvAddress = options.trustPasvAddress ?? false;
+    this.connectTimeout = options.connectTimeout ?? 15_000;
+    this.replyTimeout = options.replyTimeout ?? 30_000;
+    this.dataTimeout = options.dataTimeout ?? 30_000;
+  }
+
+  /** True while a control connection is open. */
+  get connected(): boolean {
+    return this.control !== undefined && !this.control.closed;
+  }
+
+  /** The server's address and port, once connected. */
+  get remote(): { address: string; port: number } | undefined {
+    const s = this.control?.socket;
+    return s?.remoteAddress ? { address: s.remoteAddress, port: s.remotePort ?? 0 } : undefined;
+  }
+
+  // -------------------------------------------------------------------------
+  // Session
+  // -------------------------------------------------------------------------
+
+  /** Open the control connection to `host` (a name or dotted quad) and read the greeting. */
+  connect(host: string, port = 21): Promise<FtpReply> {
+    return this.serial(async () => {
+      if (this.control) this.control.destroy();
+      const address = IPV4.test(host) ? host : await this.resolve(host);
+      const socket = this.tcp.connect({ host: address, port, timeout: this.connectTimeout });
+      const control = new ControlConnection(socket, this.clock);
+      control.on('command', (line: string) => this.emit('command', line));
+      control.on('reply', (reply: FtpReply) => this.emit('reply', reply));
+      control.on('close', (err?: Error) => this.emit('close', err));
+      this.control = control;
+      this.serverType = 'A';
+      this.epsvRefused = false;
+      this.eprtRefused = false;
+      this.featureCache = undefined;
+      await this.waitConnected(socket, `${address}:${port}`);
+      // RFC 959 5.4: 120 (ready in n minutes) may come before 220.
+      let greeting = await control.nextReply(this.replyTimeout);
+      while (greeting.code < 200) greeting = await control.nextReply(this.replyTimeout);
+      if (greeting.code >= 400) {
+        control.destroy();
+        throw new FtpReplyError('connect', greeting);
+      }
+      return greeting;
+    });
+  }
+
+  /**
+   * USER, then PASS if asked (331), then ACCT if asked (332) (RFC 959 4.1.1).
+   * Default: anonymous with an e-mail-style password.
+   */
+  login(user = 'anonymous', password = 'anonymous@', account?: string): Promise<FtpReply> {
+    return this.serial(async () => {
+      let reply = await this.command(`USER ${user}`);
+      if (reply.code === 331) reply = await this.command(`PASS ${password}`, 'PASS XXXX');
+      if (reply.code === 332) {
+        if (account === undefined) throw new FtpReplyError('PASS', reply);
+        reply = await this.command(`ACCT ${account}`);
+      }
+      if (reply.code >= 300) throw new FtpReplyError('login', reply);
+      return reply;
+    });
+  }
+
+  /** QUIT, then close. Never throws for a connection that is already gone. */
+  quit(): Promise<FtpReply | undefined> {
+    return this.serial(async () => {
+      const control = this.control;
+      if (!control) return undefined;
+      let reply: FtpReply | undefined;
+      try {
+        control.send('QUIT');
+        reply = await control.nextReply(this.replyTimeout);
+      } catch {
+        reply = undefined;
+      }
+      control.end();
+      control.destroy();
+      this.control = undefined;
+      return reply;
+    });
+  }
+
+  /** Drop the connection without QUIT. */
+  close(): void {
+    this.control?.destroy();
+    this.control = undefined;
+  }
+
+  // -------------------------------------------------------------------------
+  // Simple commands
+  // -------------------------------------------------------------------------
+
+  /** FEAT (RFC 2389): feature name (upper case) -> parameters. Cached per connection. */
+  features(): Promise<Map<string, string>> {
+    return this.serial(async () => {
+      if (this.featureCache) return this.featureCache;
+      const out = new Map<string, string>();
+      try {
+        const reply = await this.command('FEAT');
+        // RFC 2389 3.2: feature lines start with a space, between the first and last line.
+        for (const line of reply.lines.slice(1, -1)) {
+          const t = line.trim();
+          if (!line.startsWith(' ') || t === '') continue;
+          const sp = t.indexOf(' ');
+          out.set((sp < 0 ? t : t.slice(0, sp)).toUpperCase(), sp < 0 ? '' : t.slice(sp + 1));
+        }
+      } catch (err) {
+        if (!(err instanceof FtpReplyError)) throw err; // 500/502: no FEAT, no features
+      }
+      this.featureCache = out;
+      return out;
+    });
+  }
+
+  /** PWD: the quoted directory name of a 257 reply (RFC 959 7, "" is a literal quote). */
+  pwd(): Promise<string> {
+    return this.serial(async () => {
+      const reply = await this.command('PWD');
+      return parseQuotedPath(reply.text) ?? reply.text;
+    });
+  }
+
+  cwd(dir: string): Promise<FtpReply> {
+    return this.serial(() => this.command(`CWD ${dir}`));
+  }
+
+  cdup(): Promise<FtpReply> {
+    return this.serial(() => this.command('CDUP'));
+  }
+
+  /** MKD; returns the created directory as the server names it (257) or `dir`. */
+  mkdir(dir: string): Promise<string> {
+    return this.serial(async () => {
+      const reply = await this.command(`MKD ${dir}`);
+      return parseQuotedPath(reply.text) ?? dir;
+    });
+  }
+
+  rmdir(dir: string): Promise<FtpReply> {
+    return this.serial(() => this.command(`RMD ${dir}`));
+  }
+
+  delete(file: string): Promise<FtpReply> {
+    return this.serial(() => this.command(`DELE ${file}`));
+  }
+
+  /** RNFR (expects 350) then RNTO. */
+  rename(from: string, to: string): Promise<FtpReply> {
+    return this.serial(async () => {
+      const first = await this.command(`RNFR ${from}`);
+      if (first.code !== 350) throw new FtpReplyError(`RNFR ${from}`, first);
+      return this.command(`RNTO ${to}`);
+    });
+  }
+
+  /** SIZE (RFC 3659 4): bytes in the current type (servers differ for TYPE A; we send TYPE I). */
+  size(file: string): Promise<number> {
+    return this.serial(async () => {
+      await this.setType('I');
+      const reply = await this.command(`SIZE ${file}`);
+      const n = Number(reply.text.trim());
+      if (reply.code !== 213 || !Number.isSafeInteger(n) || n < 0) throw new FtpReplyError(`SIZE ${file}`, reply);
+      return n;
+    });
+  }
+
+  /** MDTM (RFC 3659 3): modification time, UTC. */
+  mdtm(file: string): Promise<Date> {
+    return this.serial(async () => {
+      const reply = await this.command(`MDTM ${file}`);
+      const d = parseFtpTime(reply.text);
+      if (reply.code !== 213 || !d) throw new FtpReplyError(`MDTM ${file}`, reply);
+      return d;
+    });
+  }
+
+  site(args: string): Promise<FtpReply> {
+    return this.serial(() => this.command(`SITE ${args}`));
+  }
+
+  /**
+   * Send any command line and return the final reply, whatever its code (the shell's
+   * `quote`). Only a lost connection throws.
+   */
+  raw(line: string): Promise<FtpReply> {
+    return this.serial(async () => {
+      const control = this.requireControl();
+      this.dropUnread(control);
+      control.send(line, /^pass /i.test(line) ? 'PASS XXXX' : line);
+      let reply = await control.nextReply(this.replyTimeout);
+      while (reply.code < 200) reply = await control.nextReply(this.replyTimeout);
+      if (/^type /i.test(line) && reply.code < 300) {
+        const t = line.slice(5).trim().toUpperCase();
+        if (t === 'A' || t === 'I') this.serverType = t;
+      }
+      return reply;
+    });
+  }
+
+  // -------------------------------------------------------------------------
+  // Listings
+  // -------------------------------------------------------------------------
+
+  /** LIST, as text (the server's own format). */
+  listRaw(dir?: string): Promise<string> {
+    return this.serial(async () => (await this.receiveText(dir ? `LIST ${dir}` : 'LIST')).text);
+  }
+
+  /** LIST, parsed (Unix ls -l, MS-DOS or MLSD-looking lines); lines we can't read are skipped. */
+  async list(dir?: string, now?: Date): Promise<ListEntry[]> {
+    return parseList(await this.listRaw(dir), now).entries;
+  }
+
+  /** NLST: bare names, one per line. */
+  nlst(dir?: string): Promise<string[]> {
+    return this.serial(async () => splitLines((await this.receiveText(dir ? `NLST ${dir}` : 'NLST')).text));
+  }
+
+  /** MLSD (RFC 3659 7): machine-readable listing. */
+  mlsd(dir?: string): Promise<ListEntry[]> {
+    return this.serial(async () => parseMlsd((await this.receiveText(dir ? `MLSD ${dir}` : 'MLSD')).text).entries);
+  }
+
+  // -------------------------------------------------------------------------
+  // Transfers
+  // -------------------------------------------------------------------------
+
+  /** RETR into a stream. Returns the bytes received (after line-end conversion for TYPE A). */
+  download(remote: string, destination: Writable, options: DownloadOptions = {}): Promise<number> {
+    return this.serial(() => this.retrieve(remote, destination, options));
+  }
+
+  /** STOR (or APPE) from a stream. Returns the bytes sent. */
+  upload(source: Readable, remote: string, options: TransferOptions & { append?: boolean } = {}): Promise<number> {
+    return this.serial(() => this.store(source, remote, options.append ? 'APPE' : 'STOR', options, 0));
+  }
+
+  /**
+   * Download `remote` to a local file. `local` may be a file path or an existing
+   * directory (default: the current directory); when we pick the name from the remote
+   * path, only its last component is used and it can't leave that directory. The file
+   * is written as `.name.part` and renamed when complete; a failed download leaves the
+   * `.part` file for `resume`.
+   */
+  async get(remote: string, local?: string, options: GetOptions = {}): Promise<GetResult> {
+    const target = await chooseLocalPath(remote, local);
+    const part = partialPath(target);
+    let offset = 0;
+    if (options.resume) {
+      offset = (await fileSize(part)) ?? -1;
+      if (offset < 0) {
+        // BSD reget: continue the file that already has the final name.
+        const existing = await fileSize(target);
+        offset = existing ?? 0;
+        if (existing !== undefined) await fsp.rename(target, part);
+      }
+    }
+    const out = createWriteStream(part, { flags: offset > 0 ? 'a' : 'w' });
+    const bytes = await this.download(remote, out, { ...options, offset });
+    await fsp.rename(part, target);
+    return { path: target, bytes, offset };
+  }
+
+  /** Upload a local file; `remote` defaults to its base name. Returns bytes sent. */
+  put(local: string, remote = path.basename(local), options: PutOptions = {}): Promise<number> {
+    return this.serial(async () => {
+      let offset = 0;
+      if (options.resume) {
+        offset = await this.remoteSizeOrZero(remote);
+      }
+      const source = createReadStream(local, { start: offset });
+      const verb = options.append || offset > 0 ? 'APPE' : 'STOR';
+      return this.store(source, remote, verb, options, offset);
+    });
+  }
+
+  // -------------------------------------------------------------------------
+  // Internals
+  // -------------------------------------------------------------------------
+
+  /** Run `fn` after everything called before it: one command sequence at a time. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private requireControl(): ControlConnection {
+    if (!this.control || this.control.closed) throw new FtpConnectionError('ENOTCONN', 'not connected');
+    return this.control;
+  }
+
+  private async resolve(name: string): Promise<string> {
+    if (!this.lookup) throw new FtpUsageError(`cannot resolve ${name}: no resolver given (use an IPv4 address)`);
+    const address = await this.lookup(name);
+    if (!IPV4.test(address)) throw new FtpUsageError(`resolver gave no IPv4 address for ${name}`);
+    return address;
+  }
+
+  /** A 421 that arrived unasked means the server is closing; anything else is noise. */
+  private dropUnread(control: ControlConnection): void {
+    for (const r of control.takeUnread()) {
+      if (r.code === 421) {
+        control.destroy(new FtpConnectionError('ECONNRESET', `server closed the session: ${r.code} ${r.text}`));
+        throw new FtpReplyError('(unsolicited)', r);
+      }
+    }
+  }
+
+  /** Send a command and return its final reply; 4yz and 5yz throw FtpReplyError. */
+  private async command(line: string, display = line): Promise<FtpReply> {
+    const control = this.requireControl();
+    this.dropUnread(control);
+    control.send(line, display);
+    let reply = await control.nextReply(this.replyTimeout);
+    while (reply.code < 200) reply = await control.nextReply(this.replyTimeout);
+    if (reply.code >= 400) throw new FtpReplyError(display, reply);
+    return reply;
+  }
+
+  private async setType(type: TransferType): Promise<void> {
+    if (this.serverType === type) return;
+    await this.command(`TYPE ${type}`);
+    this.serverType = type;
+  }
+
+  private async remoteSizeOrZero(remote: string): Promise<number> {
+    await this.setType('I');
+    try {
+      const reply = await this.command(`SIZE ${remote}`);
+      const n = Number(reply.text.trim());
+      return Number.isSafeInteger(n) && n >= 0 ? n : 0;
+    } catch (err) {
+      if (err instanceof FtpReplyError && err.code === 550) return 0; // not there yet
+      throw err;
+    }
+  }
+
+  private waitConnected(socket: TcpSocketLike, what: string): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const timer = this.clock.setTimer(this.connectTimeout, () => {
+        cleanup();
+        socket.destroy();
+        reject(new FtpConnectionError('ETIMEDOUT', `connecting to ${what} took longer than ${this.connectTimeout} ms`));
+      });
+      timer.unref();
+      const onConnect = () => {
+        cleanup();
+        resolve();
+      };
+      const onError = (err: Error & { code?: string }) => {
+        cleanup();
+        reject(new FtpConnectionError(err.code ?? 'ECONNREFUSED', `connecting to ${what}: ${err.message}`, err));
+      };
+      const onClose = () => {
+        cleanup();
+        reject(new FtpConnectionError('ECONNRESET', `connection to ${what} closed before it was established`));
+      };
+      const cleanup = () => {
+        timer.cancel();
+        socket.off('connect', onConnect);
+        socket.off('error', onError);
+        socket.off('close', onClose);
+      };
+      socket.once('connect', onConnect);
+      socket.once('error', onError);
+      socket.once('close', onClose);
+    });
+  }
+
+  /** The next local port for active mode: base, base+1, ... wrapping after `activePortCount`. */
+  private takeActivePort(): number {
+    const port = this.activePortBase + (this.nextPortIndex % this.activePortCount);
+    this.nextPortIndex++;
+    return port;
+  }
+
+  /**
+   * Prepare a data connection. Passive: EPSV (or PASV) and connect now. Active: listen
+   * on our next data port and announce it with PORT (or EPRT). Either way the socket
+   * is awaited later, with `ready()`, after the transfer command has been sent.
+   */
+  private async openData(): Promise<DataConnection> {
+    const control = this.requireControl();
+    const peer = control.socket.remoteAddress ?? '';
+    if (this.mode === 'passive') {
+      let host = peer;
+      let port: number | undefined;
+      if (this.useEpsv && !this.epsvRefused) {
+        try {
+          const reply = await this.command('EPSV');
+          const p = parseEpsvReply(reply.text);
+          if (!p.ok) throw new FtpConnectionError('EPROTO', `${p.error}: ${reply.text}`);
+          port = p.value;
+        } catch (err) {
+          if (!(err instanceof FtpReplyError) || err.code < 500) throw err;
+          this.epsvRefused = true; // RFC 2428 3: 500/501/502/522: use PASV instead.
+        }
+      }
+      if (port === undefined) {
+        const reply = await this.command('PASV');
+        const p = parsePasvReply(reply.text);
+        if (!p.ok) throw new FtpConnectionError('EPROTO', `${p.error}: ${reply.text}`);
+        port = p.value.port;
+        if (this.trustPasvAddress) host = p.value.address;
+      }
+      const socket = this.tcp.connect({ host, port, timeout: this.connectTimeout });
+      const connected = this.waitConnected(socket, `data port ${host}:${port}`).then(() => {
+        this.emit('data', { mode: 'passive', local: socket.localPort, remote: `${host}:${port}` });
+        return socket;
+      });
+      connected.catch(() => undefined); // awaited later; don't report it as unhandled meanwhile
+      return { connectsFirst: true, ready: () => connected, cancel: () => socket.destroy() };
+    }
+
+    // Active mode: RFC 959 3.2, the server connects (from its port 20) to the port we give.
+    const local = control.socket.localAddress;
+    if (!local) throw new FtpConnectionError('ENOTCONN', 'control connection has no local address');
+    let server: TcpServerLike | undefined;
+    let port = 0;
+    for (let tries = 0; tries < this.activePortCount && !server; tries++) {
+      port = this.takeActivePort();
+      try {
+        server = this.tcp.listen({ port, backlog: 1 });
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'EADDRINUSE') throw err;
+      }
+    }
+    if (!server) throw new FtpConnectionError('EADDRINUSE', 'no free data port for active mode');
+    const listener = server;
+    let accepted: TcpSocketLike | undefined;
+    let rejectWait: ((err: Error) => void) | undefined;
+    const connection = new Promise<TcpSocketLike>((resolve, reject) => {
+      rejectWait = reject;
+      listener.on('connection', (socket: TcpSocketLike) => {
+        // Only the server we talk to may connect: anyone else is trying to steal the data.
+        if (accepted || socket.remoteAddress !== peer) {
+          socket.destroy();
+          return;
+        }
+        accepted = socket;
+        listener.close();
+        this.emit('data', { mode: 'active', local: port, remote: `${socket.remoteAddress}:${socket.remotePort}` });
+        resolve(socket);
+      });
+      listener.on('error', (err: Error) => reject(err));
+    });
+    connection.catch(() => undefined);
+    const cancel = () => {
+      rejectWait?.(new FtpConnectionError('ECONNABORTED', 'data connection cancelled'));
+      if (listener.listening) listener.close();
+      accepted?.destroy();
+    };
+    try {
+      await this.announcePort({ address: local, port });
+    } catch (err) {
+      cancel();
+      throw err;
+    }
+    const ready = () =>
+      new Promise<TcpSocketLike>((resolve, reject) => {
+        const timer = this.clock.setTimer(this.connectTimeout, () => {
+          cancel();
+          reject(new FtpConnectionError('ETIMEDOUT', `the server did not connect to data port ${port} within ${this.connectTimeout} ms`));
+        });
+        timer.unref();
+        connection.then(
+          (s) => {
+            timer.cancel();
+            resolve(s);
+          },
+          (e: unknown) => {
+            timer.cancel();
+            reject(e);
+          },
+        );
+      });
+    return { connectsFirst: false, ready, cancel };
+  }
+
+  private async announcePort(hp: { address: string; port: number }): Promise<void> {
+    if (this.useEprt && !this.eprtRefused) {
+      try {
+        await this.command(`EPRT ${encodeEprtArgument(hp)}`);
+        return;
+      } catch (err) {
+        if (!(err instanceof FtpReplyError) || err.code < 500) throw err;
+        this.eprtRefused = true; // RFC 2428 2: fall back to PORT.
+      }
+    }
+    await this.command(`PORT ${encodeHostPort(hp)}`);
+  }
+
+  /**
+   * One transfer: data connection, optional REST, the command, its 1yz, the bytes
+   * (moved by `io`), and the final 2yz. Whatever fails (a negative reply, the data
+   * connection, a timeout) rejects; the control connection stays in step.
+   */
+  private async transfer(
+    commandLine: string,
+    type: TransferType,
+    offset: number,
+    io: (socket: TcpSocketLike, announced: number | undefined) => Promise<void>,
+  ): Promise<FtpReply> {
+    const control = this.requireControl();
+    await this.setType(type);
+    const data = await this.openData();
+    try {
+      if (offset > 0) {
+        const rest = await this.command(`REST ${offset}`);
+        if (rest.code !== 350) throw new FtpReplyError(`REST ${offset}`, rest);
+      }
+      // Passive: we connect before sending the command, so a refused connection never
+      // leaves the server waiting for us (and us for its reply).
+      const early = data.connectsFirst ? await data.ready() : undefined;
+      this.dropUnread(control);
+      control.send(commandLine);
+      const first = await control.nextReply(this.replyTimeout);
+      if (first.code >= 400) throw new FtpReplyError(commandLine, first);
+      if (first.code >= 200) return first; // done without data (some servers, empty listings)
+
+      // 1yz: the data connection is (about to be) open.
+      const finalReply = control.nextReply();
+      finalReply.catch(() => undefined);
+      const socket = early ?? (await data.ready());
+      try {
+        await io(socket, announcedSize(first.text));
+      } catch (err) {
+        socket.destroy();
+        // The server will still send its final reply (426/451): read it to stay in step.
+        await withTimeout(this.clock, finalReply, this.replyTimeout).catch(() => this.control?.destroy());
+        throw err;
+      }
+      const last = await withTimeout(this.clock, finalReply, this.replyTimeout).catch((err: unknown) => {
+        control.destroy(new FtpConnectionError('ETIMEDOUT', `no reply after the transfer within ${this.replyTimeout} ms`));
+        throw err;
+      });
+      if (last.code >= 400) throw new FtpReplyError(commandLine, last);
+      return last;
+    } finally {
+      data.cancel();
+    }
+  }
+
+  /** A meter in the pipe: counts bytes, reports progress, and fails an idle transfer. */
+  private meter(socket: TcpSocketLike, start: number, total: number | undefined, onProgress?: TransferOptions['onProgress']) {
+    let bytes = 0;
+    let timer: Timer | undefined;
+    const arm = () => {
+      timer?.cancel();
+      timer = this.clock.setTimer(this.dataTimeout, () =>
+        socket.destroy(new FtpConnectionError('ETIMEDOUT', `data connection idle for ${this.dataTimeout} ms`)),
+      );
+      timer.unref();
+    };
+    arm();
+    const stream = new Transform({
+      transform(chunk: Buffer, _enc, done: TransformCallback) {
+        bytes += chunk.length;
+        arm();
+        onProgress?.(start + bytes, total);
+        done(null, chunk);
+      },
+      flush(done: TransformCallback) {
+        timer?.cancel();
+        done();
+      },
+    });
+    return { stream, bytes: () => bytes, stop: () => timer?.cancel() };
+  }
+
+  private async retrieve(remote: string, destination: Writable, options: DownloadOptions): Promise<number> {
+    const type = options.type ?? this.type;
+    const offset = options.offset ?? 0;
+    let received = 0;
+    await this.transfer(`RETR ${remote}`, type, offset, async (socket, announced) => {
+      const m = this.meter(socket, offset, announced === undefined ? undefined : offset + announced, options.onProgress);
+      try {
+        await pipeline([socket, ...(type === 'A' ? [new CrlfToLf()] : []), m.stream, destination], { end: options.end ?? true });
+      } finally {
+        m.stop();
+        received = m.bytes();
+      }
+      await unexpectedEnd(socket);
+    });
+    return received;
+  }
+
+  private async store(source: Readable, remote: string, verb: 'STOR' | 'APPE', options: TransferOptions, offset: number): Promise<number> {
+    const type = options.type ?? this.type;
+    let sent = 0;
+    try {
+      await this.transfer(`${verb} ${remote}`, type, 0, async (socket) => {
+        const m = this.meter(socket, offset, undefined, options.onProgress);
+        try {
+          await pipeline([source, ...(type === 'A' ? [new LfToCrlf()] : []), m.stream, socket]);
+        } finally {
+          m.stop();
+          sent = m.bytes();
+        }
+      });
+    } finally {
+      source.destroy();
+    }
+    return sent;
+  }
+
+  private async receiveText(commandLine: string, type: TransferType = this.serverType): Promise<{ text: string }> {
+    const chunks: Buffer[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        chunks.push(chunk);
+        done();
+      },
+    });
+    // Listings are sent in whatever type is current; we don't change it just for a LIST
+    // (the seed session has no TYPE command), and read lines ending in CRLF or LF.
+    await this.transfer(commandLine, type, 0, async (socket) => {
+      const m = this.meter(socket, 0, undefined);
+      try {
+        await pipeline(socket, m.stream, sink);
+      } finally {
+        m.stop();
+      }
+    });
+    return { text: Buffer.concat(chunks).toString('utf8') };
+  }
+}
+
+interface DataConnection {
+  /** Passive mode: connect before the transfer command. Active: the server connects after it. */
+  connectsFirst: boolean;
+  /** The connected data socket (waits for the server's connect in active mode). */
+  ready(): Promise<TcpSocketLike>;
+  /** Tear down whatever is left (listener, socket). */
+  cancel(): void;
+}
+
+/** "Opening BINARY mode data connection for readme.txt (1715 bytes)." -> 1715 */
+function announcedSize(text: string): number | undefined {
+  const m = /\((\d+) bytes\)/i.exec(text);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** A socket destroyed with an error (idle timeout) may still end the pipeline quietly. */
+async function unexpectedEnd(socket: TcpSocketLike): Promise<void> {
+  const err = (socket as unknown as { errored?: Error | null }).errored;
+  if (err) throw err;
+}
+
+/** RFC 959 7 (257 reply): the path between the first quote and the matching close; "" is a quote. */
+export function parseQuotedPath(text: string): string | undefined {
+  const start = text.indexOf('"');
+  if (start < 0) return undefined;
+  let out = '';
+  for (let i = start + 1; i < text.length; i++) {
+    const ch = text[i];
+    if (ch === '"') {
+      if (text[i + 1] === '"') {
+        out += '"';
+        i++;
+      } else {
+        return out;
+      }
+    } else {
+      out += ch;
+    }
+  }
+  return undefined;
+}
+
+function withTimeout<T>(clock: Clock, promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = clock.setTimer(ms, () => reject(new FtpConnectionError('ETIMEDOUT', `no reply within ${ms} ms`)));
+    timer.unref();
+    promise.then(
+      (v) => {
+        timer.cancel();
+        resolve(v);
+      },
+      (e: unknown) => {
+        timer.cancel();
+        reject(e);
+      },
+    );
+  });
+}
+
+async function fileSize(p: string): Promise<number | undefined> {
+  try {
+    const st = await fsp.stat(p);
+    return st.isFile() ? st.size : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function chooseLocalPath(remote: string, local: string | undefined): Promise<string> {
+  if (local === undefined) return safeLocalPath(process.cwd(), remote);
+  let isDirectory = false;
+  try {
+    isDirectory = (await fsp.stat(local)).isDirectory();
+  } catch {
+    // not there yet: a file name chosen by the user
+  }
+  return isDirectory ? safeLocalPath(local, remote) : path.resolve(local);
+}

@@ -1,0 +1,5 @@
+export { FtpClient, parseQuotedPath } from './client.js';
+export type { DataMode, DownloadOptions, FtpClientOptions, GetOptions, GetResult, PutOptions, TransferOptions, TransferType } from './client.js';
+export { FtpConnectionError, FtpReplyError, FtpUsageError } from './errors.js';
+export { partialPath, safeLocalPath } from './local-path.js';
+export { parseFtpUrl, type FtpUrl } from './url.js';
