@@ -145,7 +145,8 @@ export function openTap(name: string, mtu: number): TapLink {
     return TapLink.open({ name, mtu });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    const message = `cannot open TAP device ${name}: ${e.message}`;
+    // The binding's messages name the device and say what to do (e.g. CAP_NET_ADMIN).
+    const message = e.message.includes(name) ? e.message : `cannot open TAP device ${name}: ${e.message}`;
     if (e.code === 'EPERM' || e.code === 'EACCES' || e.code === 'EINVAL' || e.code === 'EBUSY') usageError(message);
     fatal(message);
   }
