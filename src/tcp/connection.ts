@@ -186,6 +186,8 @@ export class TcpConnection {
   /** Persist: send one byte even though the window is closed. */
   private forceProbe = false;
   nagle = true;
+  /** End of the last small segment sent (Minshall's Nagle). */
+  private sndSml = 0;
   keepAlive = false;
   private keepAliveDelayMs = 7_200_000;
   private keepAliveSent = 0;
@@ -311,7 +313,7 @@ export class TcpConnection {
   onAppRead(): void {
     if (!isSynchronized(this.state) && this.state !== 'SYN-RECEIVED') return;
     const advertised = seqDiff(this.rcvAdvRight, this.rcvNxt);
-    const free = this.freeReceiveSpace();
+    const free = Math.min(this.freeReceiveSpace(), 0xffff * 2 ** this.rcvWscale);
     const threshold = Math.min(this.env.config.receiveBufferBytes / 2, this.ourMss);
     if (free - advertised >= threshold && (advertised < this.ourMss || free >= 2 * advertised)) {
       this.env.counters.inc('tcp.tx.window_update');
@@ -350,6 +352,14 @@ export class TcpConnection {
       c.inc('tcp.rx.syn_retransmit');
       this.sndNxt = this.iss;
       this.env.requestOutput(this);
+      return;
+    }
+
+    // Simultaneous open (RFC 9293 figure 8, line 6): the peer's SYN,ACK repeats its
+    // SYN; take it as the ACK of ours (its SYN was already counted in RCV.NXT).
+    if (this.state === 'SYN-RECEIVED' && syn && !rst && h.seq === this.irs && h.flags & TcpFlags.ACK && !this.listener) {
+      h = { ...h, seq: seqAdd(h.seq, 1), flags: h.flags & ~TcpFlags.SYN };
+      this.segmentArrives(h, payload);
       return;
     }
 
@@ -884,8 +894,9 @@ export class TcpConnection {
           // Sender SWS avoidance (RFC 1122 4.2.3.4): a window-limited runt waits
           // unless it is at least half the largest window the peer offered.
           if (len < this.maxSndWnd / 2 && inFlight > 0) break;
-        } else if (this.nagle && inFlight > 0) {
-          // Nagle (RFC 9293 3.7.4): hold a small segment while data is unacknowledged.
+        } else if (this.nagle && inFlight > 0 && seqGt(this.sndSml, this.sndUna)) {
+          // Nagle (RFC 9293 3.7.4), in Minshall's variant as Linux: hold a small
+          // segment while an earlier small segment is still unacknowledged.
           break;
         }
       }
@@ -900,6 +911,7 @@ export class TcpConnection {
       }
       this.sendData(this.sndNxt, data, fin);
       sent = true;
+      if (len < mss) this.sndSml = seqAdd(this.sndNxt, len);
       this.sndNxt = seqAdd(this.sndNxt, len + (fin ? 1 : 0));
       if (seqGt(this.sndNxt, this.sndMax)) this.sndMax = this.sndNxt;
       this.rtxTimer.ensure(this.rto.rto);

@@ -189,7 +189,30 @@ export class TcpSocket extends Duplex implements TcpSocketLike, ConnectionUser {
   }
 
   override _read(): void {
-    this.conn?.onAppRead();
+    this.scheduleWindowCheck();
+  }
+
+  /**
+   * Every consumption of buffered data passes through read() (flowing mode, pipe,
+   * async iteration). Node calls _read only once until the next push, so we look at
+   * the window after each read instead: when the reader has caught up, the window
+   * opens and the peer hears about it (RFC 1122 4.2.3.3). Checked once per tick,
+   * after the read has removed the data from the buffer.
+   */
+  override read(size?: number): any {
+    const chunk: unknown = super.read(size);
+    if (chunk !== null) this.scheduleWindowCheck();
+    return chunk;
+  }
+
+  private windowCheckScheduled = false;
+  private scheduleWindowCheck(): void {
+    if (this.windowCheckScheduled) return;
+    this.windowCheckScheduled = true;
+    queueMicrotask(() => {
+      this.windowCheckScheduled = false;
+      this.conn?.onAppRead();
+    });
   }
 
   override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
