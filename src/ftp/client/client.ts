@@ -539,12 +539,15 @@ export class FtpClient extends EventEmitter {
         if (this.trustPasvAddress) host = p.value.address;
       }
       const socket = this.tcp.connect({ host, port, timeout: this.connectTimeout });
+      // Errors during the transfer reach us through the pipeline; a late one (a RST
+      // after we are done) must not crash the process as an unhandled 'error'.
+      socket.on('error', () => undefined);
       const connected = this.waitConnected(socket, `data port ${host}:${port}`).then(() => {
         this.emit('data', { mode: 'passive', local: socket.localPort, remote: `${host}:${port}` });
         return socket;
       });
       connected.catch(() => undefined); // awaited later; don't report it as unhandled meanwhile
-      return { connectsFirst: true, ready: () => connected, cancel: () => socket.destroy() };
+      return { connectsFirst: true, ready: () => connected, cancel: () => this.release(socket) };
     }
 
     // Active mode: RFC 959 3.2, the server connects (from its port 20) to the port we give.
@@ -567,6 +570,7 @@ export class FtpClient extends EventEmitter {
     const connection = new Promise<TcpSocketLike>((resolve, reject) => {
       rejectWait = reject;
       listener.on('connection', (socket: TcpSocketLike) => {
+        socket.on('error', () => undefined); // as for passive sockets above
         // Only the server we talk to may connect: anyone else is trying to steal the data.
         if (accepted || socket.remoteAddress !== peer) {
           socket.destroy();
@@ -583,7 +587,7 @@ export class FtpClient extends EventEmitter {
     const cancel = () => {
       rejectWait?.(new FtpConnectionError('ECONNABORTED', 'data connection cancelled'));
       if (listener.listening) listener.close();
-      accepted?.destroy();
+      if (accepted) this.release(accepted);
     };
     try {
       await this.announcePort({ address: local, port });
@@ -610,6 +614,24 @@ export class FtpClient extends EventEmitter {
         );
       });
     return { connectsFirst: false, ready, cancel };
+  }
+
+  /**
+   * Done with a data socket. A transfer that failed has already destroyed it (RST);
+   * otherwise close it the polite way (FIN, as a kernel close() does with nothing
+   * unread), and only if the server never closes its side, abort it later.
+   */
+  private release(socket: TcpSocketLike): void {
+    if (socket.destroyed) return;
+    if (socket.writableFinished && socket.readableEnded) {
+      socket.destroy();
+      return;
+    }
+    socket.end();
+    socket.resume(); // read (and drop) anything left so the server's FIN is seen
+    const timer = this.clock.setTimer(this.dataTimeout, () => socket.destroy());
+    timer.unref();
+    socket.once('close', () => timer.cancel());
   }
 
   private async announcePort(hp: { address: string; port: number }): Promise<void> {
