@@ -62,7 +62,7 @@ export class IcmpLayer implements ProtocolHandler {
       case 'echo-request':
         counters.inc('icmp.rx.echo_request');
         // RFC 1122 3.2.2.6: answering broadcast echo requests is optional; we do not.
-        if (this.ip.wasBroadcast(d)) {
+        if (this.ip.wasBroadcast(d) || d.src === 0) {
           counters.inc('icmp.rx.echo_broadcast_ignored');
           return;
         }

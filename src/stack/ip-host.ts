@@ -211,6 +211,7 @@ export class IpHost implements HostContext {
     this.outbox = [];
     this.counters.inc('eth.tx.frames', out.length);
     this.counters.inc('host.tx.batches');
+    if (this.ethLog.isLevelEnabled('debug')) this.ethLog.debug({ frames: out.length }, 'batch out');
     this.link.sendBatch(out);
   }
 
@@ -231,6 +232,9 @@ export class IpHost implements HostContext {
       counters.inc(isMulticastMac(eth.dst) ? 'eth.rx.multicast' : 'eth.rx.not_for_us');
       this.ethLog.debug({ dst: formatMac(eth.dst), type: eth.etherType }, 'drop frame: not for us');
       return;
+    }
+    if (this.ethLog.isLevelEnabled('debug')) {
+      this.ethLog.debug({ src: formatMac(eth.src), type: `0x${eth.etherType.toString(16).padStart(4, '0')}`, len: frame.length }, 'frame in');
     }
     if (eth.vlan !== undefined) {
       counters.inc('eth.rx.vlan');

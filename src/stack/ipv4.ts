@@ -213,7 +213,8 @@ export class Ipv4Layer implements NetworkLayer {
       const size = Math.min(chunk, length - offset);
       const more = offset + size < length;
       const frame = new Uint8Array(ETHERNET_HEADER_LEN + IPV4_MIN_HEADER_LEN + size);
-      writeEthernetHeader(frame, 0, { dst: dstMac ?? BROADCAST_MAC, src: this.services.mac, etherType: ETHERTYPE_IPV4 });
+      // Without a known MAC the destination stays zero until ARP fills it in (neighbour.ts).
+      writeEthernetHeader(frame, 0, { dst: dstMac ?? UNRESOLVED_MAC, src: this.services.mac, etherType: ETHERTYPE_IPV4 });
       writeIpv4Header(frame, ETHERNET_HEADER_LEN, {
         ...fields,
         totalLength: IPV4_MIN_HEADER_LEN + size,
@@ -251,6 +252,8 @@ export class Ipv4Layer implements NetworkLayer {
     return { src: readIpv4(header, 12), dst: readIpv4(header, 16), protocol: header[9]!, ttl: header[8]!, header, payload: data };
   }
 }
+
+const UNRESOLVED_MAC: MacAddress = new Uint8Array(6);
 
 /** RFC 1112 6.4: 01:00:5e followed by the low 23 bits of the group address. */
 function multicastMac(group: Ipv4Address): MacAddress {
