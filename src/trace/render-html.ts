@@ -1,0 +1,190 @@
+/**
+ * The sequence diagram as one self-contained HTML page: inline SVG drawn here (no
+ * library, no network), one `<g class="message">` per message; clicking a message
+ * (or focusing it and pressing Enter) shows its decoded headers in a side panel.
+ */
+import { formatIpv4 } from '../wire/address.js';
+import { wrapText } from './render-text.js';
+import { endpointKey, type SessionModel } from './session.js';
+
+const LEFT = 70; // frame numbers
+const COL = 118; // between two lifelines
+const PARTICIPANT_GAP = 24;
+const HEADER = 92;
+const REMARK_WIDTH = 470;
+const LINE = 15;
+
+function xml(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+/** JSON that is safe inside <script>: no "</script>", no HTML comment openers. */
+function scriptJson(value: unknown): string {
+  return JSON.stringify(value).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+}
+
+export function renderHtml(model: SessionModel, options: { title?: string } = {}): string {
+  const title = options.title ?? 'tapstack sequence diagram';
+  // Columns.
+  const x = new Map<string, number>();
+  const boxes: string[] = [];
+  let pos = LEFT + 40;
+  for (const p of model.participants) {
+    const first = pos;
+    for (const c of p.columns) {
+      x.set(c.key, pos);
+      pos += COL;
+    }
+    const last = pos - COL;
+    boxes.push(
+      `<g class="participant"><rect x="${first - 50}" y="8" width="${last - first + 100}" height="44" rx="6"/>` +
+        `<text x="${(first + last) / 2}" y="26" class="pname">${xml(p.label)}</text>` +
+        `<text x="${(first + last) / 2}" y="44" class="paddr">${xml(formatIpv4(p.address))}</text>` +
+        p.columns.map((c) => `<text x="${x.get(c.key)}" y="72" class="port">${c.endpoint.transport === 'udp' ? `${c.endpoint.port}/udp` : c.endpoint.port}</text>`).join('') +
+        `</g>`,
+    );
+    pos += PARTICIPANT_GAP;
+  }
+  const diagramRight = pos - PARTICIPANT_GAP - COL + 60;
+  const remarkX = diagramRight + 20;
+  const width = remarkX + REMARK_WIDTH;
+
+  // Rows.
+  const rows: string[] = [];
+  const details: unknown[] = [];
+  let y = HEADER;
+  const firstTime = model.messages[0]?.timestampNs ?? 0n;
+  model.items.forEach((item) => {
+    if (item.type === 'section') {
+      rows.push(`<g class="section"><rect x="10" y="${y + 6}" width="${width - 20}" height="26"/><text x="20" y="${y + 24}">${xml(item.title)}</text></g>`);
+      y += 40;
+    } else if (item.type === 'step') {
+      rows.push(`<g class="step"><text x="${remarkX}" y="${y + 14}">${xml(item.title)}</text></g>`);
+      y += 22;
+    } else {
+      const m = item.message;
+      const index = details.length;
+      const from = x.get(endpointKey(m.from))!;
+      const to = x.get(endpointKey(m.to))!;
+      const name = m.labels.length > 0 ? `${m.name} [${m.labels.join(', ')}]` : m.name;
+      const remark = wrapText(m.explanation, 70);
+      const height = Math.max(50, (remark.length + 1) * LINE + 12);
+      const ay = y + 22;
+      const dir = to >= from ? 1 : -1;
+      const tip = to - dir * 2;
+      const anomaly = m.labels.length > 0 ? ' anomaly' : '';
+      rows.push(
+        `<g class="message${anomaly}" data-index="${index}" data-frame="${m.frame}" tabindex="0" role="button" aria-label="${xml(`${m.frame} ${name}`)}">` +
+          `<title>${xml(`${name}\n${m.fields}\n${m.explanation}`)}</title>` +
+          `<rect class="hit" x="10" y="${y}" width="${width - 20}" height="${height}"/>` +
+          `<text x="${LEFT}" y="${ay + 4}" class="frame">${m.frame}</text>` +
+          `<line x1="${from}" y1="${ay}" x2="${tip}" y2="${ay}"/>` +
+          `<polygon points="${tip},${ay} ${tip - dir * 9},${ay - 4} ${tip - dir * 9},${ay + 4}"/>` +
+          `<text x="${(from + to) / 2}" y="${ay - 6}" class="name">${xml(name)}</text>` +
+          `<text x="${(from + to) / 2}" y="${ay + 15}" class="fields">${xml(m.fields.length > 70 ? `${m.fields.slice(0, 67)}...` : m.fields)}</text>` +
+          `<text x="${remarkX}" y="${y + 14}" class="remark">${remark.map((r, i) => `<tspan x="${remarkX}" dy="${i === 0 ? 0 : LINE}">${xml(r)}</tspan>`).join('')}</text>` +
+          `</g>`,
+      );
+      details.push({
+        frame: m.frame,
+        time: `${(Number(m.timestampNs - firstTime) / 1e6).toFixed(3)} ms`,
+        name,
+        from: `${formatIpv4(m.from.address)}:${m.from.port}`,
+        to: `${formatIpv4(m.to.address)}:${m.to.port}`,
+        fields: m.fields,
+        explanation: m.explanation,
+        tcp: m.tcp,
+        comment: m.captureComment,
+        layers: m.layers,
+      });
+      y += height;
+    }
+  });
+  const height = y + 30;
+  const lifelines = [...x.values()].map((lx) => `<line class="lifeline" x1="${lx}" y1="${HEADER - 12}" x2="${lx}" y2="${height - 10}"/>`).join('');
+
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>${xml(title)}</title>
+<style>
+  body { margin: 0; font: 14px system-ui, sans-serif; color: #1d2330; background: #fff; }
+  header { padding: 10px 18px; border-bottom: 1px solid #d8dde8; }
+  header h1 { font-size: 18px; margin: 0 0 4px; }
+  main { display: flex; align-items: flex-start; }
+  #diagram { flex: 1 1 auto; overflow: auto; }
+  svg text { font-size: 12px; }
+  .participant rect { fill: #eef2fa; stroke: #6b7a99; }
+  .pname { font-weight: 600; text-anchor: middle; font-size: 13px; }
+  .paddr, .port { text-anchor: middle; fill: #4a5670; }
+  .lifeline { stroke: #b5bfd3; stroke-dasharray: 4 3; }
+  .section rect { fill: #1d3f72; }
+  .section text { fill: #fff; font-weight: 600; font-size: 13px; }
+  .step text { font-style: italic; fill: #1d3f72; font-weight: 600; }
+  .message line { stroke: #1d2330; stroke-width: 1.4; }
+  .message polygon { fill: #1d2330; }
+  .message .hit { fill: transparent; }
+  .message:hover .hit, .message:focus .hit, .message.selected .hit { fill: #fff6d6; }
+  .message { cursor: pointer; outline: none; }
+  .message .name { text-anchor: middle; font-weight: 600; }
+  .message .fields { text-anchor: middle; fill: #4a5670; font-size: 11px; font-family: ui-monospace, monospace; }
+  .message .frame { fill: #8a93a6; text-anchor: end; }
+  .message .remark { fill: #333b4d; }
+  .message.anomaly line { stroke: #b3261e; }
+  .message.anomaly polygon, .message.anomaly .name { fill: #b3261e; }
+  #details { position: sticky; top: 0; width: 340px; max-height: 100vh; overflow: auto; border-left: 1px solid #d8dde8; padding: 12px 16px; box-sizing: border-box; font-size: 13px; }
+  #details h2 { font-size: 15px; margin: 4px 0 8px; }
+  #details h3 { font-size: 13px; margin: 12px 0 4px; color: #1d3f72; }
+  #details table { border-collapse: collapse; width: 100%; }
+  #details td { border-top: 1px solid #eef0f4; padding: 2px 4px; vertical-align: top; font-family: ui-monospace, monospace; font-size: 12px; word-break: break-all; }
+  #details td:first-child { color: #4a5670; width: 45%; font-family: system-ui, sans-serif; }
+</style>
+</head>
+<body>
+<header><h1>${xml(title)}</h1><div>${model.messages.length} messages from ${model.frames} frames. Click a message to see its decoded headers.</div></header>
+<main>
+<div id="diagram">
+<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">
+${boxes.join('\n')}
+${lifelines}
+${rows.join('\n')}
+</svg>
+</div>
+<aside id="details"><p>Click a message in the diagram.</p></aside>
+</main>
+<script type="application/json" id="messages">${scriptJson(details)}</script>
+<script>
+(function () {
+  var messages = JSON.parse(document.getElementById('messages').textContent);
+  var panel = document.getElementById('details');
+  function el(tag, text) { var e = document.createElement(tag); if (text !== undefined) e.textContent = text; return e; }
+  function table(rows) {
+    var t = el('table');
+    rows.forEach(function (r) { var tr = el('tr'); tr.appendChild(el('td', r[0])); tr.appendChild(el('td', r[1])); t.appendChild(tr); });
+    return t;
+  }
+  function show(g) {
+    var m = messages[Number(g.getAttribute('data-index'))];
+    document.querySelectorAll('.message.selected').forEach(function (s) { s.classList.remove('selected'); });
+    g.classList.add('selected');
+    panel.textContent = '';
+    panel.appendChild(el('h2', 'Frame ' + m.frame + ': ' + m.name));
+    panel.appendChild(el('p', m.explanation));
+    var summary = [['Time', m.time], ['From', m.from], ['To', m.to], ['Fields', m.fields]];
+    if (m.tcp) summary.push(['Relative seq / ack', m.tcp.seq + ' / ' + m.tcp.ack], ['Flags', m.tcp.flags], ['Data bytes', String(m.tcp.length)], ['Window', String(m.tcp.window)]);
+    if (m.comment) summary.push(['Capture comment', m.comment]);
+    panel.appendChild(table(summary));
+    m.layers.forEach(function (layer) { panel.appendChild(el('h3', layer.layer)); panel.appendChild(table(layer.fields)); });
+  }
+  document.querySelectorAll('g.message').forEach(function (g) {
+    g.addEventListener('click', function () { show(g); });
+    g.addEventListener('keydown', function (e) { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); show(g); } });
+  });
+  document.body.setAttribute('data-ready', String(messages.length));
+})();
+</script>
+</body>
+</html>
+`;
+}

@@ -1,0 +1,47 @@
+/**
+ * The sequence diagram as Mermaid `sequenceDiagram` source (https://mermaid.js.org):
+ * one participant per port, grouped in a box per host role (FTP Client, DNS, FTP
+ * Server), sections and steps as notes across the diagram, each message an arrow
+ * labelled with its name and fields, and its explanation as a note under it.
+ */
+import { formatIpv4 } from '../wire/address.js';
+import { endpointKey, type SessionModel } from './session.js';
+
+/** Mermaid reads `;` and `#` specially and `<`/`>` as markup: write them as entities. */
+function escape(text: string): string {
+  const entities: Record<string, string> = { '#': '#35;', ';': '#59;', '<': '#lt;', '>': '#gt;' };
+  return text.replace(/[#;<>]/g, (c) => entities[c]!).replace(/[\r\n]+/g, ' ');
+}
+
+export function renderMermaid(model: SessionModel, options: { title?: string } = {}): string {
+  const out: string[] = ['sequenceDiagram'];
+  if (options.title) out.unshift('---', `title: ${escape(options.title)}`, '---');
+  const ids = new Map<string, string>();
+  let n = 0;
+  for (const p of model.participants) {
+    out.push(`  box rgb(244,246,250) ${escape(`${p.label} ${formatIpv4(p.address)}`)}`);
+    for (const c of p.columns) {
+      const id = `p${n++}`;
+      ids.set(c.key, id);
+      const port = c.endpoint.transport === 'udp' ? `${c.endpoint.port}/udp` : String(c.endpoint.port);
+      out.push(`    participant ${id} as ${escape(`${p.label} port ${port}`)}`);
+    }
+    out.push('  end');
+  }
+  const all = [...ids.values()];
+  const span = all.length > 1 ? `${all[0]},${all[all.length - 1]}` : (all[0] ?? 'p0');
+  for (const item of model.items) {
+    if (item.type === 'section') out.push(`  Note over ${span}: ${escape(item.title)}`);
+    else if (item.type === 'step') out.push(`  Note over ${span}: ${escape(`» ${item.title}`)}`);
+    else {
+      const m = item.message;
+      const from = ids.get(endpointKey(m.from))!;
+      const to = ids.get(endpointKey(m.to))!;
+      const name = m.labels.length > 0 ? `${m.name} [${m.labels.join(', ')}]` : m.name;
+      const label = m.fields ? `${name}<br/>${m.fields}` : name;
+      out.push(`  ${from}->>${to}: ${m.frame}. ${escape(label).replace(/#lt;br\/#gt;/g, '<br/>')}`);
+      if (m.explanation) out.push(`  Note over ${from === to ? from : `${from},${to}`}: ${escape(m.explanation)}`);
+    }
+  }
+  return out.join('\n') + '\n';
+}

@@ -1,0 +1,602 @@
+/**
+ * The model behind `tapstack diagram`: a capture becomes a list of typed events in
+ * the shape of the seed's sequence diagram (../shared/seeds/): participants with
+ * their ports as columns, section headings, small step headings, and one message per
+ * TCP segment or DNS datagram with its name ("TCP SYN", "FTP 220", "PORT ..."), its
+ * fields as the seed writes them (`srcport = 1175, dstport = 21, syn = 1`) and an
+ * explanation in the seed's words.
+ *
+ * The analyzer is incremental: `add()` takes one frame and returns its message at
+ * once, so the same code can explain frames while a capture is being written (the
+ * pcapng comments of `tapstack demo`) and draw a whole file afterwards.
+ *
+ * It recognises DNS (UDP port 53), the FTP control connection (TCP port 21) and the
+ * FTP data connections, whose endpoints it learns from PORT/EPRT commands and
+ * PASV/EPSV replies on the control connection (plus port 20 as a fallback for
+ * captures that start in the middle of a session).
+ */
+import { formatIpv4, parseIpv4, type Ipv4Address } from '../wire/address.js';
+import { formatTcpFlags, TcpFlags } from '../wire/tcp.js';
+import { parseEprtArgument, parseEpsvReply, parsePasvReply, parsePortArgument } from '../ftp/common/hostport.js';
+import { dissect, dnsTypeName, LINKTYPE_ETHERNET, type DissectedTcp, type DissectedUdp, type HeaderLayer } from './dissect.js';
+import { FtpLineReader, type FtpCommandLine, type FtpLine, type FtpReplyLine } from './ftp-lines.js';
+import { TcpConnectionAnalysis, type SegmentAnalysis } from './tcp-analysis.js';
+import * as words from './words.js';
+
+export type Transport = 'tcp' | 'udp';
+
+export interface Endpoint {
+  transport: Transport;
+  address: Ipv4Address;
+  port: number;
+}
+
+export type MessageKind = 'dns' | 'ftp-control' | 'ftp-data' | 'tcp' | 'udp';
+
+export interface SessionMessage {
+  /** Frame number in the capture, 1-based as in Wireshark (frames we skip count too). */
+  frame: number;
+  timestampNs: bigint;
+  from: Endpoint;
+  to: Endpoint;
+  kind: MessageKind;
+  /** "TCP SYN", "FTP 220", "USER ftp", "FTP DATA+FIN", "DNS Query"... */
+  name: string;
+  /** The seed's field line: "srcport = 1175, dstport = 21, syn = 1". */
+  fields: string;
+  /** What happens, in the seed's words. */
+  explanation: string;
+  /** Wireshark-style analysis labels: "TCP Retransmission", "TCP Dup ACK #2"... */
+  labels: string[];
+  /** Every decoded header, for the HTML page. */
+  layers: HeaderLayer[];
+  /** Relative sequence numbers of a TCP segment. */
+  tcp?: { seq: number; ack: number; length: number; flags: string; window: number };
+  /** The pcapng comment the capture already carried for this frame, if any. */
+  captureComment?: string;
+}
+
+export type TimelineItem =
+  | { type: 'section'; title: string }
+  | { type: 'step'; title: string }
+  | { type: 'message'; message: SessionMessage };
+
+export type Role = 'ftp-client' | 'dns' | 'ftp-server' | 'host';
+
+export interface Column {
+  /** `tcp:192.168.0.2:41338` */
+  key: string;
+  endpoint: Endpoint;
+}
+
+export interface Participant {
+  role: Role;
+  /** "FTP Client", "DNS", "FTP Server", "Host 10.0.0.9" */
+  label: string;
+  address: Ipv4Address;
+  columns: Column[];
+}
+
+export interface SessionModel {
+  participants: Participant[];
+  items: TimelineItem[];
+  messages: SessionMessage[];
+  /** Frames that are not drawn (ARP, ICMP, IPv6, other protocols), by summary. */
+  skipped: Record<string, number>;
+  /** Frames that did not parse, by "layer: error". */
+  malformed: Record<string, number>;
+  frames: number;
+}
+
+export function endpointKey(e: Endpoint): string {
+  return `${e.transport}:${formatIpv4(e.address)}:${e.port}`;
+}
+
+type Purpose = { verb: string; arg: string };
+
+interface Connection {
+  key: string;
+  role: 'control' | 'data' | 'other';
+  /** Endpoint that opened the connection (sent the SYN), or the first sender seen. */
+  initiator: string;
+  analysis: TcpConnectionAnalysis;
+  /** For data connections: the transfer command (LIST, RETR...) it serves. */
+  purpose?: Purpose;
+  /** Endpoints (keys) that sent a FIN, in order. */
+  fins: string[];
+  synSeen: boolean;
+  handshakeDone: boolean;
+  dataSeen: boolean;
+  readers?: Map<string, FtpLineReader>;
+  /** Name of the last payload segment of each sender, and where it ended (relative). */
+  lastPayload: Map<string, { name: string; end: number }>;
+}
+
+type SectionKind = 'dns' | 'login' | 'transfer' | 'cwd' | 'logout' | 'other';
+
+interface OpenSection {
+  item: { type: 'section'; title: string };
+  kind: SectionKind;
+  /** Transfer sections: the PORT-like verb seen, and whether the transfer command came. */
+  portVerb?: string;
+  transferVerb?: string;
+  transferDone?: boolean;
+}
+
+const TRANSFER_VERBS = new Set(['LIST', 'NLST', 'MLSD', 'RETR', 'STOR', 'STOU', 'APPE']);
+const PREPARE_VERBS = new Set(['PORT', 'EPRT', 'PASV', 'EPSV', 'LPRT', 'LPSV', 'TYPE', 'SIZE', 'REST', 'MODE', 'STRU', 'ALLO']);
+const PORT_VERBS = new Set(['PORT', 'EPRT', 'PASV', 'EPSV']);
+
+export interface AddFrame {
+  data: Uint8Array;
+  timestampNs?: bigint;
+  linktype?: number;
+  comment?: string;
+}
+
+export class SessionAnalyzer {
+  private frames = 0;
+  private readonly items: TimelineItem[] = [];
+  private readonly messages: SessionMessage[] = [];
+  private readonly skipped: Record<string, number> = {};
+  private readonly malformed: Record<string, number> = {};
+  private readonly connections = new Map<string, Connection>();
+  /** Data endpoints announced on the control connection: key -> who will connect. */
+  private readonly expectedData = new Map<string, 'server-connects' | 'client-connects'>();
+  private control: Connection | null = null;
+  private ftpClient: Ipv4Address | null = null;
+  private ftpServer: Ipv4Address | null = null;
+  /** FTP commands waiting for their final reply (RFC 959 replies come in order). */
+  private readonly pendingCommands: FtpCommandLine[] = [];
+  private user = '';
+  /** The latest transfer command, and whether a PORT/PASV came after it. */
+  private lastTransfer: Purpose | null = null;
+  private portSinceTransfer = true;
+  private section: OpenSection | null = null;
+  private readonly endpointOrder: Endpoint[] = [];
+  private readonly endpointSeen = new Set<string>();
+
+  /** Analyze the next frame of the capture; returns its message, or null when not drawn. */
+  add(frame: AddFrame): SessionMessage | null {
+    this.frames++;
+    const d = dissect(frame.data, frame.linktype ?? LINKTYPE_ETHERNET);
+    let message: SessionMessage | null = null;
+    if (d.kind === 'tcp') message = this.tcp(d, frame);
+    else if (d.kind === 'udp') message = this.udp(d, frame);
+    else if (d.kind === 'other') this.skipped[d.summary] = (this.skipped[d.summary] ?? 0) + 1;
+    else {
+      const why = `${d.layer}: ${d.error}`;
+      this.malformed[why] = (this.malformed[why] ?? 0) + 1;
+    }
+    if (message) {
+      if (frame.comment !== undefined) message.captureComment = frame.comment;
+      this.note(message.from);
+      this.note(message.to);
+      this.messages.push(message);
+      this.items.push({ type: 'message', message });
+    }
+    return message;
+  }
+
+  /** The model so far (call after the last frame). */
+  model(): SessionModel {
+    return {
+      participants: this.participants(),
+      items: this.items.filter((item, i) => !(item.type !== 'message' && this.items[i + 1]?.type === 'section')),
+      messages: this.messages,
+      skipped: { ...this.skipped },
+      malformed: { ...this.malformed },
+      frames: this.frames,
+    };
+  }
+
+  // -------------------------------------------------------------------------------
+  // UDP and DNS
+
+  private udp(d: DissectedUdp, frame: AddFrame): SessionMessage {
+    const from: Endpoint = { transport: 'udp', address: d.ip.src, port: d.udp.srcPort };
+    const to: Endpoint = { transport: 'udp', address: d.ip.dst, port: d.udp.dstPort };
+    const base = { frame: this.frames, timestampNs: frame.timestampNs ?? 0n, from, to, labels: [], layers: d.layers };
+    if (!d.dns) {
+      return { ...base, kind: 'udp', name: 'UDP', fields: `srcport = ${from.port}, dstport = ${to.port}, length = ${d.payload.length}`, explanation: words.udpDatagram(d.payload.length) };
+    }
+    const m = d.dns;
+    if (!this.control && this.section?.kind !== 'dns') this.openSection('dns', words.SECTION_DNS);
+    const rd = m.header.rd ? 1 : 0;
+    const q = m.questions[0];
+    if (!m.header.qr) {
+      const fields = [`recdesired = ${rd}`, `queries = ${m.questions.length}`];
+      if (q) fields.push(`name = ${q.name}`, `type = ${dnsTypeName(q.type)}`, `class = ${q.class === 1 ? 'IN' : q.class}`);
+      return { ...base, kind: 'dns', name: 'DNS Query', fields: fields.join(', '), explanation: words.dnsQuery(q?.name ?? '(no question)') };
+    }
+    const addresses = m.answers.flatMap((a) => (a.data.kind === 'A' ? [formatIpv4(a.data.address)] : []));
+    const fields = [`recdesired = ${rd}`, `answers = ${m.answers.length}`];
+    if (addresses.length > 0) fields.push(`IP Address = ${addresses.join(', ')}`);
+    if (m.header.rcode !== 0) fields.push(`rcode = ${m.header.rcode}`);
+    return { ...base, kind: 'dns', name: 'DNS Response', fields: fields.join(', '), explanation: words.dnsResponse(addresses, m.header.rcode) };
+  }
+
+  // -------------------------------------------------------------------------------
+  // TCP
+
+  private tcp(d: DissectedTcp, frame: AddFrame): SessionMessage {
+    const from: Endpoint = { transport: 'tcp', address: d.ip.src, port: d.tcp.srcPort };
+    const to: Endpoint = { transport: 'tcp', address: d.ip.dst, port: d.tcp.dstPort };
+    const fromKey = endpointKey(from);
+    const toKey = endpointKey(to);
+    const flags = d.tcp.flags;
+    const syn = (flags & TcpFlags.SYN) !== 0;
+    const ack = (flags & TcpFlags.ACK) !== 0;
+    const fin = (flags & TcpFlags.FIN) !== 0;
+    const rst = (flags & TcpFlags.RST) !== 0;
+
+    const conn = this.connection(fromKey, toKey, from, to, syn && !ack);
+    const a = conn.analysis.analyze(fromKey, toKey, d.tcp, d.payload.length);
+    const isRetransmission = a.anomaly === 'retransmission';
+    const fromClient = fromKey === conn.initiator;
+
+    // The name of the segment by its control bits, the seed's way.
+    let name = syn && ack ? 'TCP SYN+ACK' : syn ? 'TCP SYN' : rst ? (ack ? 'TCP RST+ACK' : 'TCP RST') : fin ? (ack ? 'TCP FIN+ACK' : 'TCP FIN') : 'TCP ACK';
+    const flagFields = [syn && 'syn = 1', ack && 'ack = 1', fin && 'fin = 1', rst && 'rst = 1'].filter(Boolean).join(', ');
+    let fields = `srcport = ${from.port}, dstport = ${to.port}${flagFields ? `, ${flagFields}` : ''}`;
+    const kind: MessageKind = conn.role === 'control' ? 'ftp-control' : conn.role === 'data' ? 'ftp-data' : 'tcp';
+    let explanation = '';
+    const step = (title: string) => this.items.push({ type: 'step', title });
+
+    if (d.payload.length > 0 && conn.role === 'control') {
+      const reader = conn.readers!.get(fromKey)!;
+      const lines = isRetransmission ? reader.peek(d.payload) : reader.push(d.payload).lines;
+      const described = this.describeControl(lines, fromClient, isRetransmission, step);
+      name = described.name;
+      fields = described.fields;
+      explanation = described.explanation;
+    } else if (d.payload.length > 0 && conn.role === 'data') {
+      const purpose = this.purposeOf(conn);
+      if (!conn.dataSeen && !isRetransmission) {
+        conn.dataSeen = true;
+        step(words.stepDataTransfer(purpose?.verb));
+      }
+      name = fin ? 'FTP DATA+FIN' : 'FTP DATA';
+      explanation = fin ? words.DATA_WITH_FIN : words.dataSegment(purpose, d.payload.length);
+    } else if (d.payload.length > 0) {
+      name = fin ? 'TCP DATA+FIN' : 'TCP DATA';
+      explanation = words.tcpData(d.payload.length);
+    } else {
+      explanation = this.describeBareSegment(conn, fromKey, toKey, { syn, ack, fin, rst }, a, step);
+    }
+    if (d.payload.length > 0) conn.lastPayload.set(fromKey, { name, end: a.seq + a.length });
+    if (fin && !conn.fins.includes(fromKey)) conn.fins.push(fromKey);
+
+    const labels: string[] = [];
+    const analysisNote = analysisExplanation(a);
+    if (a.anomaly === 'retransmission') labels.push('TCP Retransmission');
+    else if (a.anomaly === 'out-of-order') labels.push('TCP Out-Of-Order');
+    else if (a.anomaly === 'previous-segment-lost') labels.push('TCP Previous segment not captured');
+    else if (a.anomaly === 'duplicate-ack') {
+      labels.push(`TCP Dup ACK #${a.duplicateCount}`);
+      name = 'TCP Dup ACK';
+    }
+    if (analysisNote) explanation = explanation ? `${analysisNote} ${explanation}` : analysisNote;
+    return {
+      frame: this.frames,
+      timestampNs: frame.timestampNs ?? 0n,
+      from,
+      to,
+      kind,
+      name,
+      fields,
+      explanation,
+      labels,
+      layers: d.layers,
+      tcp: { seq: a.seq, ack: a.ack, length: d.payload.length, flags: formatTcpFlags(flags), window: d.tcp.window },
+    };
+  }
+
+  /** Find or create the connection of a segment, and decide what it is for. */
+  private connection(fromKey: string, toKey: string, from: Endpoint, to: Endpoint, pureSyn: boolean): Connection {
+    const key = fromKey < toKey ? `${fromKey}|${toKey}` : `${toKey}|${fromKey}`;
+    let conn = this.connections.get(key);
+    if (conn && pureSyn && conn.fins.length >= 2) conn = undefined; // the 4-tuple is reused by a new connection
+    if (conn) return conn;
+    conn = {
+      key,
+      role: 'other',
+      initiator: fromKey,
+      analysis: new TcpConnectionAnalysis(fromKey),
+      fins: [],
+      synSeen: pureSyn,
+      handshakeDone: false,
+      dataSeen: false,
+      lastPayload: new Map(),
+    };
+    // The side that owns port 21 is the server, whichever way the first segment went.
+    if (to.port === 21 || from.port === 21) {
+      conn.role = 'control';
+      if (from.port === 21 && to.port !== 21) conn.initiator = toKey;
+      const client = conn.initiator === fromKey ? from : to;
+      const server = conn.initiator === fromKey ? to : from;
+      this.ftpClient ??= client.address;
+      this.ftpServer ??= server.address;
+      conn.readers = new Map([
+        [endpointKey(client), new FtpLineReader('client')],
+        [endpointKey(server), new FtpLineReader('server')],
+      ]);
+      this.control = conn;
+      this.openSection('login', words.SECTION_LOGIN);
+    } else if (this.expectedData.has(toKey) || this.expectedData.has(fromKey) || from.port === 20 || to.port === 20) {
+      conn.role = 'data';
+      this.expectedData.delete(toKey);
+      this.expectedData.delete(fromKey);
+    }
+    this.connections.set(key, conn);
+    return conn;
+  }
+
+  /** SYN, SYN+ACK, ACK, FIN and RST segments without data. */
+  private describeBareSegment(
+    conn: Connection,
+    fromKey: string,
+    toKey: string,
+    f: { syn: boolean; ack: boolean; fin: boolean; rst: boolean },
+    a: SegmentAnalysis,
+    step: (title: string) => void,
+  ): string {
+    const fromClient = fromKey === conn.initiator;
+    const who = this.sideName(conn, fromKey);
+    const control = conn.role === 'control';
+    const data = conn.role === 'data';
+    const port = Number(toKey.slice(toKey.lastIndexOf(':') + 1));
+    if (f.rst) return words.reset(who);
+    if (f.syn && !f.ack) {
+      if (a.anomaly === 'retransmission') return '';
+      conn.synSeen = true;
+      if (control) {
+        step(words.STEP_CONTROL_SETUP);
+        return words.CONTROL_SYN;
+      }
+      if (data) {
+        step(words.stepDataSetup(this.purposeOf(conn)?.verb));
+        return words.dataSyn(port);
+      }
+      return words.genericSyn(port);
+    }
+    if (f.syn && f.ack) return control ? words.CONTROL_SYNACK : words.synAck(who);
+    if (f.fin) {
+      const first = conn.fins.length === 0 || (conn.fins.length === 1 && conn.fins[0] === fromKey);
+      if (first) {
+        if (control) {
+          step(words.STEP_CONTROL_RELEASE);
+          return fromClient ? words.CONTROL_FIN_BY_CLIENT : words.CONTROL_FIN_BY_SERVER;
+        }
+        if (data) {
+          step(words.stepDataRelease(this.purposeOf(conn)?.verb));
+          return words.dataFinFirst(who, this.purposeOf(conn));
+        }
+        return words.finFirst(who);
+      }
+      return control ? words.controlFinSecond(who) : words.finSecond(who);
+    }
+    // A pure ACK: which part of the conversation does it close?
+    if (conn.synSeen && !conn.handshakeDone && fromClient && a.seq === 1 && a.ack === 1) {
+      conn.handshakeDone = true;
+      return control ? words.CONTROL_HANDSHAKE_ACK : words.DATA_HANDSHAKE_ACK;
+    }
+    const otherKey = toKey;
+    if (conn.fins.length === 2 && conn.fins[1] === otherKey && a.ack >= conn.analysis.highestSeq(otherKey)) {
+      return control ? words.CONTROL_RELEASED : words.DATA_RELEASED;
+    }
+    if (conn.fins.length >= 1 && conn.fins[0] === otherKey && a.ack >= conn.analysis.highestSeq(otherKey)) {
+      return words.ackOfFin(who);
+    }
+    const last = conn.lastPayload.get(otherKey);
+    if (last && a.ack >= last.end) return words.ackOf(who, last.name, control && last.name === 'FTP 220');
+    return words.pureAck(who, a.ack);
+  }
+
+  /** "FTP client", "FTP server", "client" or "server": who sent a segment. */
+  private sideName(conn: Connection, fromKey: string): string {
+    if (conn.role === 'other') return fromKey === conn.initiator ? 'client' : 'server';
+    const address = fromKey.split(':')[1]!;
+    if (this.ftpClient !== null && address === formatIpv4(this.ftpClient)) return 'FTP client';
+    if (this.ftpServer !== null && address === formatIpv4(this.ftpServer)) return 'FTP server';
+    return fromKey === conn.initiator ? 'client' : 'server';
+  }
+
+  private purposeOf(conn: Connection): Purpose | undefined {
+    if (!conn.purpose && this.lastTransfer && !this.portSinceTransfer) conn.purpose = this.lastTransfer;
+    return conn.purpose;
+  }
+
+  // -------------------------------------------------------------------------------
+  // The FTP control connection
+
+  private describeControl(
+    lines: FtpLine[],
+    fromClient: boolean,
+    retransmitted: boolean,
+    step: (title: string) => void,
+  ): { name: string; fields: string; explanation: string } {
+    if (lines.length === 0) return { name: 'FTP', fields: '', explanation: words.partialLine(fromClient) };
+    const names: string[] = [];
+    const fields: string[] = [];
+    const explanations: string[] = [];
+    for (const line of lines) {
+      if (line.kind === 'command' && fromClient) {
+        const { name, explanation } = this.command(line, retransmitted, step);
+        names.push(name);
+        fields.push(line.arg ? `ftp.request.command = ${line.verb}, ftp.request.arg = ${line.arg}` : `ftp.request.command = ${line.verb}`);
+        if (explanation) explanations.push(explanation);
+      } else if (line.kind === 'reply') {
+        const { explanation } = this.reply(line, retransmitted, step);
+        const name = line.code > 0 ? `FTP ${line.code}` : 'FTP';
+        if (names[names.length - 1] !== name) names.push(name);
+        fields.push(line.continuation || line.code === 0 ? `arg = ${line.text}` : `code = ${line.code}, arg = ${line.text}`);
+        if (explanation && !explanations.includes(explanation)) explanations.push(explanation);
+      }
+    }
+    return { name: names.join(' + ') || 'FTP', fields: fields.join('; '), explanation: explanations.join(' ') };
+  }
+
+  private command(line: FtpCommandLine, retransmitted: boolean, step: (title: string) => void): { name: string; explanation: string } {
+    const verb = line.verb;
+    let name = line.arg ? `${verb} ${line.arg}` : verb;
+    let hostPort: { address: string; port: number } | null = null;
+    if (verb === 'PORT') {
+      const p = parsePortArgument(line.arg);
+      if (p.ok) hostPort = p.value;
+    } else if (verb === 'EPRT') {
+      const p = parseEprtArgument(line.arg);
+      if (p.ok) hostPort = p.value;
+    }
+    if (hostPort) name = `${verb} ${hostPort.address} Port ${hostPort.port}`;
+    if (retransmitted) return { name, explanation: '' };
+
+    // Sections follow the commands (the seed's headings).
+    if (verb === 'USER' || verb === 'PASS' || verb === 'ACCT') {
+      if (this.section?.kind !== 'login') this.openSection('login', words.SECTION_LOGIN);
+    } else if (PREPARE_VERBS.has(verb)) {
+      if (!(this.section?.kind === 'transfer' && !this.section.transferDone)) this.openSection('transfer', words.SECTION_PREPARE);
+      if (PORT_VERBS.has(verb)) {
+        this.section!.portVerb ??= verb;
+        this.portSinceTransfer = true;
+      }
+    } else if (TRANSFER_VERBS.has(verb)) {
+      if (!(this.section?.kind === 'transfer' && !this.section.transferDone)) this.openSection('transfer', '');
+      const s = this.section!;
+      s.transferVerb = verb;
+      s.transferDone = true;
+      s.item.title = words.transferSection(verb, s.portVerb);
+      this.lastTransfer = { verb, arg: line.arg };
+      this.portSinceTransfer = false;
+    } else if (verb === 'CWD' || verb === 'CDUP' || verb === 'XCWD') {
+      if (this.section?.kind !== 'cwd') this.openSection('cwd', words.SECTION_CWD);
+    } else if (verb === 'QUIT') {
+      this.openSection('logout', words.SECTION_LOGOUT);
+      step(words.STEP_QUIT);
+    }
+    if (hostPort) {
+      const address = parseIpv4(hostPort.address);
+      if (address !== null) this.expectedData.set(endpointKey({ transport: 'tcp', address, port: hostPort.port }), 'server-connects');
+    }
+    if (verb === 'USER') this.user = line.arg;
+    this.pendingCommands.push(line);
+    return { name, explanation: words.command(line, { anonymous: isAnonymous(this.user), hostPort }) };
+  }
+
+  private reply(line: FtpReplyLine, retransmitted: boolean, step: (title: string) => void): { explanation: string } {
+    const answering = this.pendingCommands[0];
+    if (retransmitted) return { explanation: '' };
+    if (line.code === 220 && !line.continuation && this.pendingCommands.length === 0) step(words.STEP_LOGIN);
+    const completesTransfer = answering && TRANSFER_VERBS.has(answering.verb) && line.final && line.code >= 200;
+    if (completesTransfer && answering.verb !== 'LIST' && answering.verb !== 'NLST' && answering.verb !== 'MLSD') step(words.STEP_TRANSFER_DONE);
+    // PASV/EPSV: the server names the endpoint the client will connect to.
+    if (line.code === 227 && line.final) {
+      const p = parsePasvReply(line.text);
+      const address = p.ok ? parseIpv4(p.value.address) : null;
+      if (p.ok && address !== null) this.expectedData.set(endpointKey({ transport: 'tcp', address, port: p.value.port }), 'client-connects');
+    } else if (line.code === 229 && line.final && this.ftpServer !== null) {
+      const p = parseEpsvReply(line.text);
+      if (p.ok) this.expectedData.set(endpointKey({ transport: 'tcp', address: this.ftpServer, port: p.value }), 'client-connects');
+    }
+    const explanation = words.reply(line, answering, { anonymous: isAnonymous(this.user) });
+    if (line.final && line.code >= 200) this.pendingCommands.shift();
+    return { explanation };
+  }
+
+  private openSection(kind: SectionKind, title: string): void {
+    const item = { type: 'section' as const, title };
+    this.section = { item, kind };
+    this.items.push(item);
+  }
+
+  // -------------------------------------------------------------------------------
+  // Participants and columns
+
+  private note(e: Endpoint): void {
+    const key = endpointKey(e);
+    if (this.endpointSeen.has(key)) return;
+    this.endpointSeen.add(key);
+    this.endpointOrder.push(e);
+  }
+
+  private participants(): Participant[] {
+    const byKey = new Map<string, Participant>();
+    const order: Participant[] = [];
+    const get = (role: Role, address: Ipv4Address, label: string): Participant => {
+      const key = `${role}:${address}`;
+      let p = byKey.get(key);
+      if (!p) {
+        p = { role, label, address, columns: [] };
+        byKey.set(key, p);
+        order.push(p);
+      }
+      return p;
+    };
+    for (const e of this.endpointOrder) {
+      let p: Participant;
+      if (e.transport === 'udp' && e.port === 53) p = get('dns', e.address, 'DNS');
+      else if (this.ftpServer !== null && e.address === this.ftpServer && e.transport === 'tcp') p = get('ftp-server', e.address, 'FTP Server');
+      else if (this.ftpClient !== null && e.address === this.ftpClient) p = get('ftp-client', e.address, 'FTP Client');
+      else if (this.ftpServer !== null && e.address === this.ftpServer) p = get('ftp-server', e.address, 'FTP Server');
+      else p = get('host', e.address, `Host ${formatIpv4(e.address)}`);
+      p.columns.push({ key: endpointKey(e), endpoint: e });
+    }
+    const rank: Record<Role, number> = { 'ftp-client': 0, dns: 1, 'ftp-server': 2, host: 3 };
+    for (const p of order) {
+      // The server's well-known ports first: 21, then 20 (the seed's "Port 21 20").
+      if (p.role === 'ftp-server') p.columns.sort((a, b) => wellKnown(a.endpoint.port) - wellKnown(b.endpoint.port));
+    }
+    return order.sort((a, b) => rank[a.role] - rank[b.role]);
+  }
+}
+
+function wellKnown(port: number): number {
+  return port === 21 ? 0 : port === 20 ? 1 : 2;
+}
+
+function isAnonymous(user: string): boolean {
+  return user === 'ftp' || user === 'anonymous';
+}
+
+function analysisExplanation(a: SegmentAnalysis): string {
+  switch (a.anomaly) {
+    case 'retransmission':
+      return words.retransmission(a.seq, a.length);
+    case 'out-of-order':
+      return words.outOfOrder(a.seq);
+    case 'previous-segment-lost':
+      return words.previousLost(a.seq);
+    case 'duplicate-ack':
+      return words.duplicateAck(a.duplicateCount ?? 1, a.ack);
+    default:
+      return '';
+  }
+}
+
+/** Build the model of a whole capture. */
+export function buildSession(packets: Iterable<AddFrame>): SessionModel {
+  const analyzer = new SessionAnalyzer();
+  for (const p of packets) analyzer.add(p);
+  return analyzer.model();
+}
+
+/**
+ * A commenter for CaptureLink (src/link/capture.ts): explains each frame, in wire
+ * order, as the capture writes it, so `tapstack demo` can put the seed's words into
+ * the pcapng packet comments. Frames outside the story (ARP, ICMP...) get a short note.
+ */
+export function createFrameExplainer(): (frame: Uint8Array) => string | undefined {
+  const analyzer = new SessionAnalyzer();
+  return (frame) => {
+    const m = analyzer.add({ data: frame });
+    if (m) return messageComment(m);
+    const d = dissect(frame);
+    return d.kind === 'other' ? words.notInSession(d.summary) : d.kind === 'malformed' ? words.malformed(d.layer, d.error) : undefined;
+  };
+}
+
+/** One line for a pcapng comment: "TCP SYN: FTP client initiates ..." */
+export function messageComment(m: SessionMessage): string {
+  const head = m.labels.length > 0 ? `${m.name} [${m.labels.join(', ')}]` : m.name;
+  return m.explanation ? `${head}: ${m.explanation}` : head;
+}

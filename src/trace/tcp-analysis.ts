@@ -1,0 +1,134 @@
+/**
+ * What a capture can tell about one TCP connection, the way Wireshark's "TCP
+ * analysis" does it: relative sequence numbers, and for each segment whether it is
+ * new data, a retransmission, an out-of-order arrival, a jump over a missing
+ * segment, or a duplicate ACK. Everything is judged from the capture point: a
+ * segment lost before it reached the capture point is simply never seen.
+ */
+import { TcpFlags, type TcpHeader } from '../wire/tcp.js';
+
+export type SegmentAnomaly =
+  /** These bytes (or this SYN/FIN) were seen before: the sender sent them again. */
+  | 'retransmission'
+  /** Never seen before, but bytes after them were: they arrive late. */
+  | 'out-of-order'
+  /** The segment starts after the highest byte seen: something in between is missing. */
+  | 'previous-segment-lost'
+  /** A pure ACK repeating the previous ACK while data is outstanding (RFC 5681 2). */
+  | 'duplicate-ack';
+
+export interface SegmentAnalysis {
+  /** Sequence number relative to the sender's ISN (the SYN is 0, first data byte 1). */
+  seq: number;
+  /** Acknowledgment number relative to the peer's ISN (0 when ACK is not set). */
+  ack: number;
+  /** Sequence space the segment occupies: data bytes, plus one each for SYN and FIN. */
+  length: number;
+  anomaly?: SegmentAnomaly;
+  /** For duplicate ACKs: 1 for the first duplicate, 2 for the second, ... */
+  duplicateCount?: number;
+}
+
+/** One direction of a connection. */
+class Flow {
+  /** Initial sequence number (or the first seq seen minus one, without a SYN). */
+  base: number | undefined;
+  /** Highest relative sequence number seen + 1. */
+  maxEnd = 0;
+  /** Merged, sorted [start, end) ranges of sequence space seen. */
+  private seen: [number, number][] = [];
+  lastAck: number | undefined;
+  lastWindow: number | undefined;
+  duplicateAcks = 0;
+  /** Relative sequence numbers the peer asked for again with duplicate ACKs. */
+  readonly askedFor = new Set<number>();
+
+  rel(seq: number): number {
+    return (seq - (this.base ?? 0)) >>> 0;
+  }
+
+  /** How much of [start, end) was seen before: 'none', 'some' or 'all'. */
+  coverage(start: number, end: number): 'none' | 'some' | 'all' {
+    let covered = 0;
+    for (const [s, e] of this.seen) {
+      const lo = Math.max(s, start);
+      const hi = Math.min(e, end);
+      if (hi > lo) covered += hi - lo;
+    }
+    return covered === 0 ? 'none' : covered >= end - start ? 'all' : 'some';
+  }
+
+  add(start: number, end: number): void {
+    const ranges = [...this.seen, [start, end] as [number, number]].sort((a, b) => a[0] - b[0]);
+    const merged: [number, number][] = [];
+    for (const r of ranges) {
+      const last = merged[merged.length - 1];
+      if (last && r[0] <= last[1]) last[1] = Math.max(last[1], r[1]);
+      else merged.push([r[0], r[1]]);
+    }
+    this.seen = merged;
+    this.maxEnd = Math.max(this.maxEnd, end);
+  }
+}
+
+/** Tracks both directions of one connection; feed it every segment in capture order. */
+export class TcpConnectionAnalysis {
+  private readonly flows = new Map<string, Flow>();
+
+  constructor(
+    /** Key of the endpoint that sent the first segment we saw (normally the SYN). */
+    readonly initiator: string,
+  ) {}
+
+  private flow(sender: string): Flow {
+    let f = this.flows.get(sender);
+    if (!f) this.flows.set(sender, (f = new Flow()));
+    return f;
+  }
+
+  /** Bytes of sequence space seen from `sender` so far (relative). */
+  highestSeq(sender: string): number {
+    return this.flows.get(sender)?.maxEnd ?? 0;
+  }
+
+  analyze(sender: string, receiver: string, tcp: TcpHeader, payloadLength: number): SegmentAnalysis {
+    const own = this.flow(sender);
+    const peer = this.flow(receiver);
+    const syn = (tcp.flags & TcpFlags.SYN) !== 0;
+    const fin = (tcp.flags & TcpFlags.FIN) !== 0;
+    const rst = (tcp.flags & TcpFlags.RST) !== 0;
+    const hasAck = (tcp.flags & TcpFlags.ACK) !== 0;
+    if (own.base === undefined) own.base = syn ? tcp.seq : (tcp.seq - 1) >>> 0;
+
+    const length = payloadLength + (syn ? 1 : 0) + (fin ? 1 : 0);
+    const seq = own.rel(tcp.seq);
+    const ack = hasAck && peer.base !== undefined ? peer.rel(tcp.ack) : 0;
+    const out: SegmentAnalysis = { seq, ack, length };
+
+    if (length > 0) {
+      const end = seq + length;
+      if (seq > own.maxEnd && own.maxEnd > 0) out.anomaly = 'previous-segment-lost';
+      else if (seq < own.maxEnd) {
+        // Bytes never seen before that fill a gap: if the receiver had asked for them
+        // with duplicate ACKs, the sender is answering (fast retransmit, RFC 5681 3.2);
+        // otherwise the network delivered them late.
+        const fresh = own.coverage(seq, end) === 'none';
+        out.anomaly = fresh && !own.askedFor.has(seq) ? 'out-of-order' : 'retransmission';
+      }
+      own.add(seq, end);
+      own.duplicateAcks = 0;
+    } else if (hasAck && !rst && own.lastAck === tcp.ack && own.lastWindow === tcp.window && ack < peer.maxEnd) {
+      // RFC 5681 2: same ACK, no data, no SYN/FIN, window unchanged, data outstanding.
+      out.anomaly = 'duplicate-ack';
+      out.duplicateCount = ++own.duplicateAcks;
+      peer.askedFor.add(ack);
+    } else {
+      own.duplicateAcks = 0;
+    }
+    if (hasAck) {
+      own.lastAck = tcp.ack;
+      own.lastWindow = tcp.window;
+    }
+    return out;
+  }
+}
