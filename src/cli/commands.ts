@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { register as diagram } from './diagram.js';
 import { register as ping } from './ping.js';
 import { register as up } from './up.js';
 
@@ -8,4 +9,5 @@ export type RegisterCommand = (program: Command) => void;
 export const commands: RegisterCommand[] = [
   up,
   ping,
+  diagram,
 ];
