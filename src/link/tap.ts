@@ -20,6 +20,7 @@ interface NativeStats {
   rxFrames: number;
   rxBatches: number;
   rxErrors: number;
+  rxDrops: number;
   txFrames: number;
   txDropsFull: number;
   txErrors: number;
@@ -56,6 +57,8 @@ export interface TapStats {
   rxBatches: number;
   /** Read failures (the device went away); reception stops after one. */
   rxErrors: number;
+  /** Frames read but lost before JS saw them (out of memory). */
+  rxDrops: number;
   /** Frames the kernel accepted. */
   txFrames: number;
   /** Frames dropped because the kernel could not take them right now (EAGAIN). */
@@ -116,6 +119,7 @@ export class TapLink implements Link {
       rxFrames: s.rxFrames,
       rxBatches: s.rxBatches,
       rxErrors: s.rxErrors,
+      rxDrops: s.rxDrops,
       txFrames: s.txFrames,
       txDrops: s.txDropsFull,
       txErrors: s.txErrors,

@@ -4,7 +4,7 @@
  * It opens a Linux TAP device (layer 2: whole Ethernet frames), waits for it with
  * libuv (uv_poll on the non-blocking file descriptor, on the main thread), and on
  * each wake-up reads every frame that is ready and hands them to JavaScript in ONE
- * call, as an array of Buffers. Writes go straight to the device from the calling
+ * call, as an array of Uint8Arrays (views into pooled chunks, see "chunk pool"). Writes go straight to the device from the calling
  * thread: one frame, or a batch of frames in one call into C.
  *
  * Why this shape (and not fs streams on the libuv thread pool): see
@@ -13,12 +13,12 @@
  * JavaScript API (wrapped by src/link/tap.ts, which is the only user):
  *   open(name)               -> { handle, name, mac }   throws Error with .code
  *   openFd(name, blocking)   -> { fd, name }  a bare fd, for the benchmark only
- *   start(handle, callback)  callback(frames: Buffer[]) per wake-up,
+ *   start(handle, callback)  callback(frames: Uint8Array[]) per wake-up,
  *                            or callback(null, error) once if the device fails
  *   write(handle, frame)     -> true if the kernel took it, false if dropped
  *   writeBatch(handle, arr)  -> how many frames the kernel took
- *   stats(handle)            -> { rxFrames, rxBatches, rxErrors, txFrames,
- *                                 txDropsFull, txErrors }
+ *   stats(handle)            -> { rxFrames, rxBatches, rxErrors, rxDrops,
+ *                                 txFrames, txDropsFull, txErrors }
  *   ref(handle, bool)        keep (or do not keep) the event loop alive
  *   close(handle)            stop polling, close the fd; idempotent
  */
@@ -26,6 +26,7 @@
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,12 @@
 /* At most this many frames per wake-up, so one busy device cannot starve the
  * event loop. libuv polls level-triggered: what is left wakes us again next turn. */
 #define TAP_MAX_BATCH 256
+/* Room for a full batch of 1514-byte frames, plus one largest frame. */
+#define TAP_SLAB (TAP_MAX_BATCH * 1536 + TAP_READ_BUFFER)
+/* Frames reach JS in chunks of this size, several frames per chunk (see the pool). */
+#define TAP_CHUNK (64 * 1024)
+/* Free chunks kept for reuse: 8 MiB at most. */
+#define TAP_POOL_MAX 128
 
 typedef struct {
   int fd;                /* -1 once closed */
@@ -51,8 +58,9 @@ typedef struct {
   napi_env env;
   napi_ref callback;     /* the JS receiver */
   napi_async_context async_context;
-  uint8_t *scratch;      /* TAP_READ_BUFFER bytes: read() lands here first */
-  uint64_t rx_frames, rx_batches, rx_errors;
+  uint8_t *scratch;      /* TAP_SLAB bytes: a wake-up's frames land here first */
+  uint32_t ends[TAP_MAX_BATCH]; /* where each frame of the batch ends in scratch */
+  uint64_t rx_frames, rx_batches, rx_errors, rx_drops;
   uint64_t tx_frames, tx_drops_full, tx_errors;
 } tap_device;
 
@@ -257,7 +265,7 @@ static napi_value tap_open(napi_env env, napi_callback_info info) {
   int have_mac = ioctl(fd, SIOCGIFHWADDR, &hw) == 0;
 
   tap_device *dev = calloc(1, sizeof *dev);
-  uint8_t *scratch = malloc(TAP_READ_BUFFER);
+  uint8_t *scratch = malloc(TAP_SLAB);
   if (dev == NULL || scratch == NULL) {
     free(dev);
     free(scratch);
@@ -317,7 +325,7 @@ static napi_value tap_open_fd(napi_env env, napi_callback_info info) {
   return result;
 }
 
-/* ------------------------------------------------------------------- read */
+/* --------------------------------------------------------------- callback */
 
 /* Call the JS receiver with `arg0` (frames or null) and optional `arg1` (error). */
 static void call_js(tap_device *dev, napi_value arg0, napi_value arg1) {
@@ -337,6 +345,97 @@ static void call_js(tap_device *dev, napi_value arg0, napi_value arg1) {
   }
 }
 
+/* ------------------------------------------------------------ chunk pool
+ *
+ * Frames reach JS in chunks: blocks of TAP_CHUNK bytes holding several frames, each
+ * frame a Uint8Array view into its chunk. JS may keep any frame for as long as it
+ * likes, so a chunk is reused only after V8 has collected every view of it and run
+ * its finalizer (chunk_release). Reusing blocks matters: fresh memory for every batch
+ * costs a page fault per 4 KiB touched, which was more than the read() itself.
+ * The pool is process-wide (chunks can outlive their device) and locked, because
+ * each worker thread that loads the addon has its own JS thread. */
+
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static void *pool_free[TAP_POOL_MAX];
+static int pool_count = 0;
+
+static void *chunk_acquire(void) {
+  void *block = NULL;
+  pthread_mutex_lock(&pool_lock);
+  if (pool_count > 0) block = pool_free[--pool_count];
+  pthread_mutex_unlock(&pool_lock);
+  return block != NULL ? block : malloc(TAP_CHUNK);
+}
+
+/* Finalizer of a chunk's ArrayBuffer: no view of it is left anywhere. */
+static void chunk_release(napi_env env, void *block, void *hint) {
+  pthread_mutex_lock(&pool_lock);
+  if (pool_count < TAP_POOL_MAX) {
+    pool_free[pool_count++] = block;
+    block = NULL;
+  }
+  pthread_mutex_unlock(&pool_lock);
+  free(block);
+}
+
+/* An ArrayBuffer holding a copy of `size` bytes (size <= TAP_CHUNK: a pooled block;
+ * larger, i.e. a jumbo frame: a buffer of its own). */
+static int chunk_to_js(napi_env env, const uint8_t *bytes, size_t size, napi_value *arraybuffer,
+                       size_t *base) {
+  *base = 0;
+  if (size > TAP_CHUNK) {
+    void *data;
+    napi_value buffer;
+    napi_typedarray_type type;
+    size_t length;
+    if (napi_create_buffer_copy(env, size, bytes, &data, &buffer) != napi_ok) return 0;
+    return napi_get_typedarray_info(env, buffer, &type, &length, NULL, arraybuffer, base) ==
+           napi_ok;
+  }
+  void *block = chunk_acquire();
+  if (block == NULL) return 0;
+  memcpy(block, bytes, size);
+  if (napi_create_external_arraybuffer(env, block, size, chunk_release, NULL, arraybuffer) !=
+      napi_ok) {
+    chunk_release(env, block, NULL);
+    return 0;
+  }
+  return 1;
+}
+
+/* Hand the frames of one wake-up (in dev->scratch, ending at dev->ends[]) to JS as
+ * an array of Uint8Array views, several frames per chunk. NULL if allocation failed. */
+static napi_value batch_to_js(tap_device *dev, uint32_t count) {
+  napi_env env = dev->env;
+  napi_value frames;
+  if (napi_create_array_with_length(env, count, &frames) != napi_ok) return NULL;
+  uint32_t i = 0;
+  size_t start = 0;
+  while (i < count) {
+    /* The chunk: frames i..j-1, at least one, as many as fit in TAP_CHUNK. */
+    uint32_t j = i + 1;
+    while (j < count && dev->ends[j] - start <= TAP_CHUNK) j++;
+    napi_value arraybuffer;
+    size_t base;
+    if (!chunk_to_js(env, dev->scratch + start, dev->ends[j - 1] - start, &arraybuffer, &base))
+      return NULL;
+    size_t offset = 0;
+    for (; i < j; i++) {
+      size_t len = dev->ends[i] - start - offset;
+      napi_value view;
+      if (napi_create_typedarray(env, napi_uint8_array, len, arraybuffer, base + offset, &view) !=
+              napi_ok ||
+          napi_set_element(env, frames, i, view) != napi_ok)
+        return NULL;
+      offset += len;
+    }
+    start = dev->ends[j - 1];
+  }
+  return frames;
+}
+
+/* ------------------------------------------------------------------- read */
+
 static void on_readable(uv_poll_t *poll, int status, int events) {
   tap_device *dev = (tap_device *)poll->data;
   if (dev == NULL || dev->closed) return;
@@ -344,14 +443,14 @@ static void on_readable(uv_poll_t *poll, int status, int events) {
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
 
-  napi_value frames;
-  napi_create_array(env, &frames);
+  /* Drain: every ready frame, up to TAP_MAX_BATCH, one after the other into
+   * dev->scratch (one read() is one frame). Each read is offered at least TAP_READ_BUFFER
+   * bytes, so no frame can be truncated. */
   uint32_t count = 0;
+  size_t used = 0;
   int fatal = status < 0 ? -status : 0;
-
-  /* Drain: every ready frame, up to TAP_MAX_BATCH. One read() is one frame. */
-  while (!fatal && count < TAP_MAX_BATCH) {
-    ssize_t n = read(dev->fd, dev->scratch, TAP_READ_BUFFER);
+  while (!fatal && count < TAP_MAX_BATCH && TAP_SLAB - used >= TAP_READ_BUFFER) {
+    ssize_t n = read(dev->fd, dev->scratch + used, TAP_SLAB - used);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
@@ -359,16 +458,21 @@ static void on_readable(uv_poll_t *poll, int status, int events) {
       break;
     }
     if (n == 0) break;
-    /* A fresh Buffer per frame: JS may keep it, we never touch it again. */
-    napi_value buf;
-    if (napi_create_buffer_copy(env, (size_t)n, dev->scratch, NULL, &buf) != napi_ok) break;
-    napi_set_element(env, frames, count++, buf);
+    dev->ends[count++] = (uint32_t)(used += (size_t)n);
   }
 
-  if (count > 0) {
+  napi_value frames = count > 0 ? batch_to_js(dev, count) : NULL;
+  if (frames != NULL) {
     dev->rx_frames += count;
     dev->rx_batches++;
     call_js(dev, frames, NULL);
+  } else if (count > 0) {
+    /* Out of memory: the frames are lost, like a full queue would lose them. */
+    dev->rx_drops += count;
+    bool pending = false;
+    napi_value ignored;
+    if (napi_is_exception_pending(env, &pending) == napi_ok && pending)
+      napi_get_and_clear_last_exception(env, &ignored);
   }
 
   /* The receiver may have closed the device; otherwise report a failure once. */
@@ -532,6 +636,7 @@ static napi_value tap_stats(napi_env env, napi_callback_info info) {
   STAT("rxFrames", rx_frames)
   STAT("rxBatches", rx_batches)
   STAT("rxErrors", rx_errors)
+  STAT("rxDrops", rx_drops)
   STAT("txFrames", tx_frames)
   STAT("txDropsFull", tx_drops_full)
   STAT("txErrors", tx_errors)
