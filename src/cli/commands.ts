@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { register as diagram } from './diagram.js';
 import { register as ping } from './ping.js';
+import { register as resolve } from './resolve.js';
+import { register as dnsServer } from './dns-server.js';
 import { register as up } from './up.js';
 
 /** Each command lives in its own file and exports `register(program)`; list it here. */
@@ -10,4 +12,6 @@ export const commands: RegisterCommand[] = [
   up,
   ping,
   diagram,
+  resolve,
+  dnsServer,
 ];

@@ -11,9 +11,10 @@ export class DnsError extends NetError {
     code: string,
     readonly hostname: string,
     readonly syscall: string,
-    message: string,
+    /** Why, without code and name: "no answer from 10.0.0.1 after 2000 ms". */
+    readonly reason: string,
   ) {
-    super(code, `${syscall} ${hostname}: ${message}`);
+    super(code, `${syscall} ${hostname}: ${reason}`);
     this.name = 'DnsError';
   }
 }
