@@ -1,5 +1,6 @@
 import { readdirSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TapLink } from '../../../src/link/tap.js';
@@ -35,6 +36,7 @@ async function waitFor(check: () => boolean, ms = 3000): Promise<boolean> {
 }
 
 const openFds = () => readdirSync('/proc/self/fd').length;
+const addonPath = fileURLToPath(new URL('../../../build/Release/tap.node', import.meta.url));
 
 /** The kernel sends `count` UDP datagrams to 10.0.0.2 (needs a neighbour entry). */
 const udpBurst = (count: number, size = 100) =>
@@ -177,6 +179,59 @@ describeTap('TapLink lifecycle', () => {
     } finally {
       spawnSync('ip', ['link', 'set', name, 'netns', net.ns]);
       await first.close();
+    }
+  });
+
+  it('keeps frames JS holds intact when their memory pool is recycled after GC', async () => {
+    // A child node with --expose-gc: it keeps every 7th frame of a first burst, lets
+    // the rest be collected (their chunks return to the pool), receives a second burst
+    // with other bytes, and checks that the kept frames did not change.
+    const name = `tsg${process.pid.toString(36)}`;
+    const script = `
+      const tap = require(${JSON.stringify(addonPath)});
+      const dev = tap.open(${JSON.stringify(name)});
+      const say = (s) => process.stdout.write(s + '\\n');
+      let frames = [], kept = [], copies = [];
+      tap.start(dev.handle, (batch) => { frames.push(...batch); check(); });
+      let phase = 1;
+      async function check() {
+        if (phase === 1 && frames.length >= 300) {
+          phase = 2;
+          kept = frames.filter((_, i) => i % 7 === 0);
+          copies = kept.map((f) => f.slice());
+          frames = [];
+          for (let i = 0; i < 5; i++) { gc(); await new Promise((r) => setImmediate(r)); }
+          say('burst2');
+        } else if (phase === 2 && frames.length >= 300) {
+          phase = 3;
+          const intact = kept.every((f, i) => Buffer.compare(f, copies[i]) === 0);
+          const second = frames.every((f) => f[42] === 0x62);
+          say(intact && second ? 'ok' : 'corrupt ' + intact + ' ' + second);
+          tap.close(dev.handle);
+        }
+      }
+      say('ready');
+    `;
+    const child = spawn(process.execPath, ['--expose-gc', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+    const next = async () => String((await lines.next()).value);
+    try {
+      expect(await next()).toBe('ready');
+      const setup = [
+        ['link', 'set', name, 'netns', net.ns],
+        ['-n', net.ns, 'addr', 'add', '10.9.0.1/24', 'dev', name],
+        ['-n', net.ns, 'link', 'set', name, 'up'],
+        ['-n', net.ns, 'neigh', 'add', '10.9.0.2', 'lladdr', macText(OUR_MAC), 'dev', name, 'nud', 'permanent'],
+      ];
+      for (const args of setup) expect(spawnSync('ip', args).status).toBe(0);
+      const burst = (byte: string) =>
+        net.exec('python3', ['-c', udpBurst(300).replace('b"x"', `b"${byte}"`).replace('10.0.0.2', '10.9.0.2')]);
+      await burst('a');
+      expect(await next()).toBe('burst2');
+      await burst('b');
+      expect(await next()).toBe('ok');
+    } finally {
+      child.kill();
     }
   });
 
