@@ -272,11 +272,10 @@ export class SessionAnalyzer {
     if (a.anomaly === 'retransmission') labels.push('TCP Retransmission');
     else if (a.anomaly === 'out-of-order') labels.push('TCP Out-Of-Order');
     else if (a.anomaly === 'previous-segment-lost') labels.push('TCP Previous segment not captured');
-    else if (a.anomaly === 'duplicate-ack') {
-      labels.push(`TCP Dup ACK #${a.duplicateCount}`);
-      name = 'TCP Dup ACK';
-    }
-    if (analysisNote) explanation = explanation ? `${analysisNote} ${explanation}` : analysisNote;
+    else if (a.anomaly === 'duplicate-ack') labels.push(`TCP Dup ACK #${a.duplicateCount}`);
+    // A duplicate ACK is all its note says; other anomalies keep what the segment carries.
+    if (a.anomaly === 'duplicate-ack') explanation = analysisNote;
+    else if (analysisNote) explanation = explanation ? `${analysisNote} ${explanation}` : analysisNote;
     return {
       frame: this.frames,
       timestampNs: frame.timestampNs ?? 0n,

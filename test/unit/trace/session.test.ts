@@ -198,7 +198,7 @@ describe('SessionAnalyzer on the seed session', () => {
   it('labels and explains the lost segment, the duplicate ACK and the retransmissions', () => {
     expect(byFrame(model, marks.gap!).labels).toEqual(['TCP Previous segment not captured']);
     const dup = byFrame(model, marks.dupack!);
-    expect([dup.name, dup.labels]).toEqual(['TCP Dup ACK', ['TCP Dup ACK #1']]);
+    expect([dup.name, dup.labels]).toEqual(['TCP ACK', ['TCP Dup ACK #1']]);
     expect(dup.explanation).toMatch(/RFC 5681/);
     const fast = byFrame(model, marks.fastretransmit!);
     expect([fast.name, fast.labels]).toEqual(['FTP DATA', ['TCP Retransmission']]);
@@ -213,7 +213,7 @@ describe('SessionAnalyzer on the seed session', () => {
     const comments = frames.map((f) => explain(f));
     expect(comments.every((c) => typeof c === 'string' && c.length > 10)).toBe(true);
     expect(comments[2]).toBe('TCP SYN: FTP client initiates establishment of the telnet session TCP connection by sending a SYN to TCP port 21');
-    expect(comments[marks.dupack! - 1]).toMatch(/^TCP Dup ACK \[TCP Dup ACK #1\]: Duplicate ACK #1/);
+    expect(comments[marks.dupack! - 1]).toMatch(/^TCP ACK \[TCP Dup ACK #1\]: Duplicate ACK #1: the receiver again asks for byte 501 /);
   });
 });
 
