@@ -215,7 +215,12 @@ export class IpHost implements HostContext {
     this.link.sendBatch(out);
   }
 
-  /** Ethernet demultiplexing: keep frames for our MAC or broadcast, by EtherType. */
+  /**
+   * Ethernet demultiplexing. Protocols we do not speak are dropped first, by
+   * EtherType, whatever the destination (so `eth.rx.ipv6` counts the kernel's router
+   * solicitations and MLD reports to 33:33:..); then ARP and IPv4 must be addressed to
+   * our MAC or to broadcast.
+   */
   private receiveFrame(frame: Uint8Array): void {
     const { counters } = this;
     counters.inc('eth.rx.frames');
@@ -226,38 +231,39 @@ export class IpHost implements HostContext {
       return;
     }
     const eth = parsed.value;
+    const debug = this.ethLog.isLevelEnabled('debug');
+    const type = eth.etherType;
+    if (eth.vlan !== undefined || (type !== ETHERTYPE_IPV4 && type !== ETHERTYPE_ARP)) {
+      counters.inc(
+        eth.vlan !== undefined
+          ? 'eth.rx.vlan'
+          : type === ETHERTYPE_IPV6
+            ? 'eth.rx.ipv6'
+            : type === ETHERTYPE_LLDP
+              ? 'eth.rx.lldp'
+              : 'eth.rx.unknown_ethertype',
+      );
+      if (debug) this.ethLog.debug({ src: formatMac(eth.src), type: hex16(type), vlan: eth.vlan }, 'drop frame: not spoken here');
+      return;
+    }
     const broadcast = isBroadcastMac(eth.dst);
     if (!broadcast && !macEquals(eth.dst, this.mac)) {
       // A real NIC filters these in hardware; on a TAP device we see everything.
       counters.inc(isMulticastMac(eth.dst) ? 'eth.rx.multicast' : 'eth.rx.not_for_us');
-      this.ethLog.debug({ dst: formatMac(eth.dst), type: eth.etherType }, 'drop frame: not for us');
+      if (debug) this.ethLog.debug({ dst: formatMac(eth.dst), type: hex16(type) }, 'drop frame: not for us');
       return;
     }
-    if (this.ethLog.isLevelEnabled('debug')) {
-      this.ethLog.debug({ src: formatMac(eth.src), type: `0x${eth.etherType.toString(16).padStart(4, '0')}`, len: frame.length }, 'frame in');
+    if (debug) this.ethLog.debug({ src: formatMac(eth.src), type: hex16(type), len: frame.length }, 'frame in');
+    if (type === ETHERTYPE_IPV4) {
+      counters.inc('eth.rx.ipv4');
+      this.ip.receive(eth.payload, broadcast);
+    } else {
+      counters.inc('eth.rx.arp');
+      this.arp.receive(eth.payload);
     }
-    if (eth.vlan !== undefined) {
-      counters.inc('eth.rx.vlan');
-      return;
-    }
-    switch (eth.etherType) {
-      case ETHERTYPE_IPV4:
-        counters.inc('eth.rx.ipv4');
-        this.ip.receive(eth.payload, broadcast);
-        return;
-      case ETHERTYPE_ARP:
-        counters.inc('eth.rx.arp');
-        this.arp.receive(eth.payload);
-        return;
-      case ETHERTYPE_IPV6:
-        counters.inc('eth.rx.ipv6');
-        break;
-      case ETHERTYPE_LLDP:
-        counters.inc('eth.rx.lldp');
-        break;
-      default:
-        counters.inc('eth.rx.unknown_ethertype');
-    }
-    this.ethLog.debug({ type: `0x${eth.etherType.toString(16).padStart(4, '0')}` }, 'drop frame: EtherType not spoken');
   }
+}
+
+function hex16(n: number): string {
+  return `0x${n.toString(16).padStart(4, '0')}`;
 }

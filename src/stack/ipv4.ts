@@ -141,7 +141,8 @@ export class Ipv4Layer implements NetworkLayer {
       payload = whole.payload;
     }
 
-    const datagram: IpDatagram = { src: h.src, dst: h.dst, protocol: h.protocol, ttl: h.ttl, payload, header: headerBytes };
+    // For a reassembled datagram, header (and TTL) are those of fragment 0.
+    const datagram: IpDatagram = { src: h.src, dst: h.dst, protocol: h.protocol, ttl: headerBytes[8]!, payload, header: headerBytes };
     if (broadcast) this.broadcasts.add(datagram);
     counters.inc('ipv4.rx.datagrams');
     if (this.log.isLevelEnabled('debug')) {

@@ -133,3 +133,27 @@ describeTap('IpHost on a TAP device with the Linux kernel as peer', () => {
     expect(c.get('host.rx.handler_error')).toBe(0);
   });
 });
+
+describeTap('IpHost with IPv6 enabled in the namespace', () => {
+  let net6: TestNet;
+  let host6: Host;
+
+  beforeAll(async () => {
+    net6 = await createTestNet('stack6', { disableIpv6: false });
+    host6 = createHost({ link: net6.link, address: '10.0.0.2', prefixLength: 24 });
+  });
+
+  afterAll(async () => {
+    await host6?.close();
+    await net6?.destroy();
+  });
+
+  it("counts and drops the kernel's IPv6 chatter (MLD, router solicitations) and still answers ping", async () => {
+    const deadline = Date.now() + 10_000;
+    while (host6.counters.get('eth.rx.ipv6') === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(host6.counters.get('eth.rx.ipv6')).toBeGreaterThan(0);
+    const r = await net6.exec('ping', ['-c', '2', '-i', '0.2', '-W', '2', '10.0.0.2']);
+    expect(r.stdout).toContain('2 packets transmitted, 2 received');
+    expect(host6.counters.get('host.rx.handler_error')).toBe(0);
+  });
+});

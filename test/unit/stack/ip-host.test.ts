@@ -136,6 +136,7 @@ describe('IpHost against golden Linux frames', () => {
       withDst(linuxFrame('icmp-echo-request'), [0x02, 0xaa, 0, 0, 0, 0x33]), // someone else's MAC
       linuxFrame('ipv6'), // MLD to 33:33:00:00:00:16
       withDst(linuxFrame('ipv6'), ours), // IPv6 to our MAC
+      withDst(linuxFrame('icmp-echo-request'), [0x01, 0x00, 0x5e, 0, 0, 1]), // IPv4 to a multicast MAC
       ethertype(0x88cc), // LLDP
       ethertype(0x1234), // nobody's EtherType
       badChecksum,
@@ -147,9 +148,9 @@ describe('IpHost against golden Linux frames', () => {
     );
     expect(counters.snapshot('eth.rx.')).toEqual({
       'eth.rx.arp': 2,
-      'eth.rx.frames': 12,
+      'eth.rx.frames': 13,
       'eth.rx.ipv4': 4,
-      'eth.rx.ipv6': 1,
+      'eth.rx.ipv6': 2,
       'eth.rx.lldp': 1,
       'eth.rx.multicast': 1,
       'eth.rx.not_for_us': 1,
