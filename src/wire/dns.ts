@@ -2,7 +2,6 @@ import { readIpv4, writeIpv4 } from './address.js';
 import { type DnsError, type DnsErrorKind, nameToLabels, readName } from './dns-name.js';
 import {
   DnsType,
-  type DnsHeader,
   type DnsHeaderCounts,
   type DnsMessage,
   type DnsQuestion,
