@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { Resolver, type ResolverOptions } from '../../../src/dns/resolver.js';
 import type { UdpSocketLike } from '../../../src/udp/api.js';
-import { DnsRcode, DnsType, encodeDnsMessage } from '../../../src/wire/dns.js';
+import { DnsTcpDeframer } from '../../../src/dns/tcp-framing.js';
+import { DnsRcode, DnsType, encodeDnsMessage, frameDnsTcp, parseDnsMessage, type DnsMessage } from '../../../src/wire/dns.js';
 import { DnsWorld, a, cname, reply, soa } from './world.js';
 
 const NAME = 'ftp.any-domain.com';
@@ -229,5 +230,45 @@ describe('Resolver over the memory hub (scripted servers, virtual clock)', () =>
     const r = resolverFor(w, ['10.0.0.53']);
     expect((await w.settle(r.resolve4(NAME))).value).toEqual(['192.0.2.21']);
     expect(w.client.counters.get('dns.rx.truncated_answer')).toBe(1);
+  });
+});
+
+describe('Resolver TC=1 -> TCP with a scripted TCP server', () => {
+  it('a UDP answer cut short with TC=1 is asked again over TCP, length-prefixed', async () => {
+    const w = new DnsWorld(5);
+    const addrs = Array.from({ length: 50 }, (_, i) => `198.51.100.${i + 1}`);
+    const full = (q: DnsMessage) => encodeDnsMessage(reply(q, addrs.map((x) => a(NAME, x))));
+    // Over UDP: the first 512 bytes of the full answer with TC set (cut mid-record,
+    // as some servers do), which only the header of can be read.
+    const host = w.server('10.0.0.53', (q) => {
+      const cut = full(q).slice(0, 512);
+      cut[2]! |= 0x02;
+      return cut;
+    });
+    const tcpQueries: DnsMessage[] = [];
+    host.tcp.listen({ port: 53 }, (conn) => {
+      const deframer = new DnsTcpDeframer();
+      conn.on('data', (chunk: Buffer) => {
+        for (const bytes of deframer.push(chunk)) {
+          const parsed = parseDnsMessage(bytes);
+          if (!parsed.ok) throw new Error(parsed.error.message);
+          tcpQueries.push(parsed.message);
+          // Write the answer in two pieces to exercise reassembly of the frame.
+          const framed = frameDnsTcp(full(parsed.message));
+          conn.write(framed.subarray(0, 100));
+          conn.write(framed.subarray(100));
+        }
+      });
+      conn.on('end', () => conn.end());
+    });
+    const c = w.client;
+    const r = new Resolver({ udp: c.udp, tcp: c.tcp, servers: ['10.0.0.53'], clock: w.clock, random: c.random, counters: c.counters });
+    const out = await w.settle(r.resolve4(NAME));
+    expect(out.error).toBeUndefined();
+    expect(out.value).toEqual(addrs);
+    expect(tcpQueries).toHaveLength(1);
+    // The same question and ID over TCP as over UDP (RFC 7766 5).
+    expect(tcpQueries[0]!.header.id).toBe(w.received[0]!.message.header.id);
+    expect(tcpQueries[0]!.questions).toEqual(w.received[0]!.message.questions);
   });
 });
