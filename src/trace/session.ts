@@ -448,7 +448,8 @@ export class SessionAnalyzer {
       if (p.ok) hostPort = p.value;
     }
     if (hostPort) name = `${verb} ${hostPort.address} Port ${hostPort.port}`;
-    if (retransmitted) return { name, explanation: '' };
+    // A retransmitted copy says the same, but changes nothing: it was counted already.
+    if (retransmitted) return { name, explanation: words.command(line, { anonymous: isAnonymous(this.user), hostPort }) };
 
     // Sections follow the commands (the seed's headings).
     if (verb === 'USER' || verb === 'PASS' || verb === 'ACCT') {

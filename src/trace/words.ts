@@ -16,7 +16,8 @@ const The = (who: string) => `The ${who}`;
 // Sections (the seed's list of steps) -------------------------------------------------
 
 export const SECTION_DNS = 'DNS Query to obtain the IP address for the FTP Server';
-export const SECTION_LOGIN = 'FTP Telnet connection setup and login (USER and PASS commands)';
+// The seed writes this heading with a full stop after "login"; kept verbatim.
+export const SECTION_LOGIN = 'FTP Telnet connection setup and login. (USER and PASS commands)';
 export const SECTION_PREPARE = 'Preparing a data transfer';
 export const SECTION_CWD = 'Changing directory (CWD command)';
 export const SECTION_LOGOUT = 'Logging out';

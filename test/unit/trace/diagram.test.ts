@@ -22,7 +22,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const SEED_SECTIONS = (port: string, pasv = port) => [
   'DNS Query to obtain the IP address for the FTP Server',
-  'FTP Telnet connection setup and login (USER and PASS commands)',
+  'FTP Telnet connection setup and login. (USER and PASS commands)',
   `Obtaining a directory listing (${port} and LIST command)`,
   'Changing directory (CWD command)',
   `Downloading a file using FTP get (${pasv} and RETR command)`,

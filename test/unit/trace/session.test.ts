@@ -137,7 +137,7 @@ describe('SessionAnalyzer on the seed session', () => {
   it('finds the seed sections in order', () => {
     expect(sections(model)).toEqual([
       'DNS Query to obtain the IP address for the FTP Server',
-      'FTP Telnet connection setup and login (USER and PASS commands)',
+      'FTP Telnet connection setup and login. (USER and PASS commands)',
       'Obtaining a directory listing (PORT and LIST command)',
       'Changing directory (CWD command)',
       'Downloading a file using FTP get (PORT and RETR command)',
@@ -253,7 +253,7 @@ describe('SessionAnalyzer details', () => {
     const m = buildSession([...ctl.frames, ...data.frames].map((d) => ({ data: d })));
     expect(m.messages.map((x) => x.name)).toEqual(['TCP SYN', 'TCP SYN+ACK', 'TCP ACK', 'PASV', 'FTP 227', 'FTP', 'RETR big.iso', 'TCP SYN', 'TCP SYN+ACK', 'TCP ACK', 'FTP DATA']);
     expect(m.messages[10]!.explanation).toBe('TCP segments carrying contents of big.iso.');
-    expect(sections(m)).toEqual(['FTP Telnet connection setup and login (USER and PASS commands)', 'Downloading a file using FTP get (PASV and RETR command)']);
+    expect(sections(m)).toEqual(['FTP Telnet connection setup and login. (USER and PASS commands)', 'Downloading a file using FTP get (PASV and RETR command)']);
     expect(m.participants.map((p) => [p.label, p.columns.map((c) => c.endpoint.port)])).toEqual([
       ['FTP Client', [40000, 40001]],
       ['FTP Server', [21, 30000]],
@@ -269,5 +269,28 @@ describe('SessionAnalyzer details', () => {
     expect(m.skipped).toEqual({ ARP: 1 });
     expect(m.malformed).toEqual({ 'Ethernet: truncated': 1 });
     expect(m.frames).toBe(2);
+  });
+});
+
+describe('SessionAnalyzer on a retransmitted command', () => {
+  it('names the copy like the original, labels it, and does not count the command twice', () => {
+    const ctl = new Conversation({ addr: CLIENT, port: 1175 }, { addr: SERVER, port: 21 });
+    ctl.send('a', F.SYN);
+    ctl.send('b', F.SYN | F.ACK);
+    ctl.send('a', F.ACK);
+    ctl.send('b', PA, '220 ready\r\n');
+    const userSeq = ctl.next('a');
+    ctl.send('a', PA, 'USER ftp\r\n');
+    ctl.send('a', PA, 'USER ftp\r\n', { seq: userSeq }); // the ACK was slow: sent again
+    ctl.send('b', PA, '331 Anonymous access allowed, send identity (e-mail name) as password.\r\n');
+    ctl.send('a', PA, 'PASS abc@any-domain.com\r\n');
+    ctl.send('b', PA, '230 Anonymous user logged in.\r\n');
+    const m = buildSession(ctl.frames.map((data) => ({ data })));
+    const copy = m.messages[5]!;
+    expect([copy.name, copy.labels]).toEqual(['USER ftp', ['TCP Retransmission']]);
+    expect(copy.explanation).toMatch(/^Retransmission: sequence numbers 1 to 10 were already sent once.* User's login name is transported/);
+    // The replies still pair with the right commands: 331 answers USER, 230 answers PASS.
+    expect(m.messages[6]!.explanation).toBe('FTP server indicates that anonymous FTP is allowed.');
+    expect(m.messages[8]!.explanation).toBe('User login notification.');
   });
 });
