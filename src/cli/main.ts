@@ -16,6 +16,12 @@ program
     process.exit(2);
   });
 
+// `tapstack ... | head` closes our stdout early: that is the reader's choice, not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw err;
+});
+
 for (const register of commands) register(program);
 
 await program.parseAsync(process.argv);

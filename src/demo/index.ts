@@ -1,0 +1,186 @@
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { DnsResponder, Resolver, ZoneData, parseRecordArgument } from '../dns/index.js';
+import { FtpClient } from '../ftp/client/index.js';
+import { FtpServer } from '../ftp/server/server.js';
+import { createHost, type Host } from '../host.js';
+import { CaptureLink } from '../link/capture.js';
+import { FaultLink } from '../link/faults.js';
+import type { Link } from '../link/link.js';
+import { MemoryHub } from '../link/memory.js';
+import { RealClock, type Clock } from '../stack/clock.js';
+import { silentLogger, type Logger } from '../stack/log.js';
+import { SeededRandom } from '../stack/random.js';
+import { renderHtml } from '../trace/render-html.js';
+import { renderMermaid } from '../trace/render-mermaid.js';
+import { renderText } from '../trace/render-text.js';
+import { buildSession, createFrameExplainer, type SessionModel } from '../trace/session.js';
+import { readCapture } from '../wire/pcapng.js';
+import { createDemoNetwork, type DemoNetwork } from './netns.js';
+import { runSeedSession } from './scenario.js';
+import { createServedTree, DEMO_DIRECTORY, DEMO_FILE } from './served-tree.js';
+
+/** The seed's cast: the client is 192.168.0.2; one server host runs DNS and FTP. */
+export const DEMO_HOSTNAME = 'ftp.any-domain.com';
+export const CLIENT_ADDRESS = '192.168.0.2';
+export const SERVER_ADDRESS = '192.168.0.1';
+const PREFIX_LENGTH = 24;
+
+export interface DemoOptions {
+  /** 'tap': two TAP devices on a bridge in the tapstack-demo namespace (root); 'memory': in-process hub. */
+  link: 'tap' | 'memory';
+  outDir: string;
+  /** Probability that a frame is lost / held back to be overtaken, on the client's link (both directions). */
+  loss?: number;
+  reorder?: number;
+  /** Seeds the hosts' randomness (ISNs, ports, DNS IDs) and the fault injector. */
+  seed?: number;
+  /** Wall-clock time of the start, for the capture's timestamps. */
+  epochMs?: number;
+  /** One line of console output (the BSD ftp -v transcript). */
+  print?: (line: string) => void;
+  log?: Logger;
+  clock?: Clock;
+}
+
+export interface DemoResult {
+  outDir: string;
+  files: { pcapng: string; text: string; mermaid: string; html: string; download: string };
+  model: SessionModel;
+  /** The downloaded readme.txt is byte-identical to the served one. */
+  downloadMatches: boolean;
+  client: Host;
+  server: Host;
+}
+
+/**
+ * Run the seed session between two of our stacks and write what crossed the wire:
+ * the pcapng capture (a comment on every frame) and the sequence diagram as text,
+ * Mermaid and HTML. The capture sits on the client's interface, so it holds every
+ * frame of the session, as Wireshark on the client machine would see it.
+ */
+export async function runDemo(options: DemoOptions): Promise<DemoResult> {
+  const print = options.print ?? (() => undefined);
+  const clock = options.clock ?? new RealClock();
+  const log = options.log ?? silentLogger;
+  const seed = options.seed ?? 1;
+  const outDir = path.resolve(options.outDir);
+  const served = path.join(outDir, 'served');
+  const downloads = path.join(outDir, 'downloads');
+  const files = {
+    pcapng: path.join(outDir, 'session.pcapng'),
+    text: path.join(outDir, 'session.txt'),
+    mermaid: path.join(outDir, 'session.mmd'),
+    html: path.join(outDir, 'session.html'),
+    download: path.join(downloads, DEMO_FILE),
+  };
+  await createServedTree(served);
+  await mkdir(downloads, { recursive: true });
+
+  let network: DemoNetwork | undefined;
+  let clientLink: Link;
+  let serverLink: Link;
+  if (options.link === 'tap') {
+    network = await createDemoNetwork();
+    [clientLink, serverLink] = network.links;
+  } else {
+    const hub = new MemoryHub(clock);
+    clientLink = hub.attach('client');
+    serverLink = hub.attach('server');
+  }
+
+  // stack -> capture -> faults -> wire: the capture shows what the client sent and
+  // what reached it, so a lost segment appears once and then as a retransmission.
+  if (options.loss || options.reorder) {
+    clientLink = new FaultLink(clientLink, {
+      random: new SeededRandom(seed ^ 0x5eed),
+      clock,
+      loss: options.loss ?? 0,
+      reorder: options.reorder ?? 0,
+    });
+  }
+  const capture = new CaptureLink(clientLink, {
+    path: files.pcapng,
+    clock,
+    epochMs: options.epochMs ?? 0,
+    comment: createFrameExplainer(),
+  });
+
+  // TCP's timers do not keep the process alive (an idle stack must not stop Node from
+  // exiting), and the in-memory link has no OS handle that would: hold the event loop
+  // open ourselves until the session is over.
+  const keepAlive = clock.setTimer(24 * 3600_000, () => undefined);
+
+  const server = createHost({ link: serverLink, address: SERVER_ADDRESS, prefixLength: PREFIX_LENGTH, clock, random: new SeededRandom(seed), log: log.child({ host: 'server' }) });
+  const client = createHost({ link: capture, address: CLIENT_ADDRESS, prefixLength: PREFIX_LENGTH, clock, random: new SeededRandom(seed + 1), log: log.child({ host: 'client' }) });
+
+  try {
+    // The server host: an authoritative DNS responder for the seed's name, and the FTP server.
+    const zones = new ZoneData();
+    const record = parseRecordArgument(`${DEMO_HOSTNAME}=${SERVER_ADDRESS}`);
+    if (typeof record === 'string') throw new Error(record);
+    zones.add(record);
+    const responder = new DnsResponder({ zones, udp: server.udp, tcp: server.tcp, clock, counters: server.counters });
+    responder.start();
+    const ftpServer = new FtpServer({ tcp: server.tcp, clock, root: served, random: server.random, logger: log.child({ host: 'server', layer: 'ftp' }), counters: server.counters });
+    await ftpServer.listen();
+
+    // The client host: a resolver pointed at the server, and an FTP client in active mode
+    // (PORT) with ASCII transfers, so no TYPE command appears, as in the seed.
+    const resolver = new Resolver({ udp: client.udp, tcp: client.tcp, servers: [SERVER_ADDRESS], clock, random: client.random, counters: client.counters });
+    const ftp = new FtpClient({
+      tcp: client.tcp,
+      clock,
+      lookup: async (name) => (await resolver.resolve4(name))[0]!,
+      mode: 'active',
+      type: 'A',
+    });
+
+    await runSeedSession({ client: ftp, hostname: DEMO_HOSTNAME, downloadDir: downloads, print, now: () => clock.now() });
+    // Let the last FINs and ACKs cross before the capture closes.
+    await waitForQuiet(capture, clock);
+    await ftpServer.close();
+    responder.close();
+  } finally {
+    keepAlive.cancel();
+    await client.close();
+    await server.close();
+    await network?.destroy();
+  }
+
+  const [servedBytes, downloadedBytes, captureBytes] = await Promise.all([
+    readFile(path.join(served, DEMO_DIRECTORY, DEMO_FILE)),
+    readFile(files.download),
+    readFile(files.pcapng),
+  ]);
+  const capture2 = readCapture(captureBytes);
+  if (!capture2.ok) throw new Error(`cannot read back ${files.pcapng}: ${capture2.error}`);
+  const model = buildSession(capture2.value.packets);
+  const title = 'tapstack demo: the seed FTP session';
+  await writeFile(files.text, renderText(model, { title }));
+  await writeFile(files.mermaid, renderMermaid(model, { title }));
+  await writeFile(files.html, renderHtml(model, { title }));
+
+  return { outDir, files, model, downloadMatches: sha256(servedBytes) === sha256(downloadedBytes), client, server };
+}
+
+function sha256(data: Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** Resolve once no frame has crossed the captured link for `quietMs` (or after `maxMs`). */
+async function waitForQuiet(capture: CaptureLink, clock: Clock, quietMs = 300, maxMs = 5000): Promise<void> {
+  const start = clock.now();
+  let seen = capture.stats.frames;
+  let since = clock.now();
+  while (clock.now() - start < maxMs) {
+    await new Promise<void>((resolve) => clock.setTimer(50, resolve));
+    if (capture.stats.frames !== seen) {
+      seen = capture.stats.frames;
+      since = clock.now();
+    } else if (clock.now() - since >= quietMs) {
+      return;
+    }
+  }
+}
