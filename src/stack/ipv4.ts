@@ -8,7 +8,7 @@ import {
   type MacAddress,
 } from '../wire/address.js';
 import { ETHERNET_HEADER_LEN, ETHERTYPE_IPV4, writeEthernetHeader } from '../wire/ethernet.js';
-import { ICMP_DEST_UNREACHABLE, ICMP_TIME_EXCEEDED, TIME_EXCEEDED_REASSEMBLY, UNREACH_PROTOCOL } from '../wire/icmp.js';
+import { ICMP_DEST_UNREACHABLE, ICMP_TIME_EXCEEDED, TIME_EXCEEDED_REASSEMBLY, UNREACH_HOST, UNREACH_PROTOCOL } from '../wire/icmp.js';
 import {
   IPV4_BROADCAST,
   IPV4_MAX_DATAGRAM,
@@ -73,6 +73,7 @@ export class Ipv4Layer implements NetworkLayer {
     this.defaultTtl = options.defaultTtl ?? 64;
     this.nextIdentification = services.random.int(0, 0xffff);
     this.log = services.log.child({ layer: 'ipv4' });
+    arp.neighbours.onUnresolved = (_ip, frames) => this.reportUnresolved(frames);
     this.reassembler = new Reassembler(services, options.reassembly, (header, data) => {
       // RFC 792: time exceeded, code 1 "fragment reassembly time exceeded".
       this.icmp?.sendError(this.datagramFromHeader(header, data), ICMP_TIME_EXCEEDED, TIME_EXCEEDED_REASSEMBLY);
@@ -246,6 +247,33 @@ export class Ipv4Layer implements NetworkLayer {
 
   close(): void {
     this.reassembler.clear();
+  }
+
+  /**
+   * ARP gave up on a next hop: tell the protocols whose datagrams were lost, as if a
+   * router had sent "host unreachable" (RFC 1122 2.3.2.2; Linux does the same, and
+   * ping prints "From <us> ... Destination Host Unreachable").
+   */
+  private reportUnresolved(frames: readonly Uint8Array[]): void {
+    for (const frame of frames) {
+      const parsed = parseIpv4Packet(frame.subarray(ETHERNET_HEADER_LEN), { verifyChecksum: false });
+      if (!parsed.ok) continue;
+      const h = parsed.value.header;
+      // One report per datagram: the fragment at offset 0 carries the transport header.
+      if (h.fragmentOffset !== 0 || h.src !== this.address) continue;
+      const handler = this.handlers.get(h.protocol);
+      if (!handler?.icmpError) continue;
+      this.services.counters.inc('ipv4.tx.unreachable_reported');
+      handler.icmpError({
+        type: ICMP_DEST_UNREACHABLE,
+        code: UNREACH_HOST,
+        reporter: this.address,
+        src: h.src,
+        dst: h.dst,
+        protocol: h.protocol,
+        quoted: parsed.value.payload.subarray(0, 8),
+      });
+    }
   }
 
   /** A datagram as far as a stored header and its first data bytes describe it. */

@@ -42,6 +42,11 @@ export interface NeighbourSnapshot {
 }
 
 export class NeighbourCache {
+  /**
+   * Called with the frames that were waiting when resolution failed (RFC 1122 2.3.2.2
+   * asks that the loss be reported to the sender where possible; IPv4 does so).
+   */
+  onUnresolved: ((ip: Ipv4Address, frames: Uint8Array[]) => void) | undefined;
   private readonly entries = new Map<Ipv4Address, Entry>();
   private readonly reachableMs: number;
   private readonly refreshBeforeMs: number;
@@ -187,6 +192,7 @@ export class NeighbourCache {
         this.services.counters.inc('arp.resolve.failed');
         this.services.counters.inc('arp.pending.dropped', e.pending.length);
         this.log.debug({ ip: formatIpv4(ip), dropped: e.pending.length }, 'no ARP reply, giving up');
+        this.onUnresolved?.(ip, e.pending);
       })
       .unref();
   }

@@ -45,17 +45,32 @@ describe('ICMP echo between two IpHosts on a MemoryHub', () => {
     expect(a.counters.get('ipv4.reasm.ok')).toBe(1);
   });
 
-  it('times out when nobody answers ARP, and drops the queued datagram', async () => {
+  it('times out when no reply comes in time', async () => {
     const lan = createTestLan();
     const a = lan.host(1);
     let error: unknown;
-    void a.ping('10.0.0.9', { timeoutMs: 5000 }).catch((e) => (error = e));
+    void a.ping('10.0.0.9', { timeoutMs: 500 }).catch((e) => (error = e));
     await lan.clock.runUntil(() => error !== undefined);
     expect(error).toBeInstanceOf(PingError);
     expect((error as PingError).code).toBe('ETIMEDOUT');
+    expect(lan.clock.now()).toBe(500);
+    expect(a.counters.get('ping.timeout')).toBe(1);
+  });
+
+  it('reports "Destination Host Unreachable" from itself when ARP gives up, like Linux', async () => {
+    const lan = createTestLan();
+    const a = lan.host(1);
+    let error: unknown;
+    void a.ping('10.0.0.9', { timeoutMs: 10_000 }).catch((e) => (error = e));
+    await lan.clock.runUntil(() => error !== undefined);
+    expect(error).toBeInstanceOf(PingError);
+    expect((error as PingError).code).toBe('EHOSTUNREACH');
+    expect((error as PingError).message).toBe('From 10.0.0.1 icmp_seq=1 Destination Host Unreachable');
+    expect(lan.clock.now()).toBe(3000); // three requests, one second apart
     expect(a.counters.get('arp.tx.request')).toBe(3);
     expect(a.counters.get('arp.resolve.failed')).toBe(1);
     expect(a.counters.get('arp.pending.dropped')).toBe(1);
+    expect(a.counters.get('ipv4.tx.unreachable_reported')).toBe(1);
   });
 
   it('reports protocol unreachable for a protocol nobody registered', async () => {
