@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { register as demo } from './demo.js';
 import { register as diagram } from './diagram.js';
 import { register as ping } from './ping.js';
 import { register as resolve } from './resolve.js';
@@ -9,6 +10,7 @@ import { register as up } from './up.js';
 export type RegisterCommand = (program: Command) => void;
 
 export const commands: RegisterCommand[] = [
+  demo,
   up,
   ping,
   diagram,
