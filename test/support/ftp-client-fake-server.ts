@@ -241,8 +241,17 @@ export class FakeFtpServer {
         case 'REST':
           rest = Number(arg);
           return reply(350, `Restart position accepted (${rest}).`);
-        case 'LIST':
         case 'NLST':
+          if (arg.includes('*')) {
+            // A glob in the last component, as vsftpd expands it: names come back with the given directory.
+            const slash = arg.lastIndexOf('/');
+            const prefix = slash < 0 ? '' : arg.slice(0, slash + 1);
+            const re = new RegExp(`^${arg.slice(slash + 1).replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`);
+            const names = listing(abs(prefix || '.'), 'NLST').toString().split('\r\n').filter((n) => n && re.test(n));
+            return sendData(arg, Buffer.from(names.map((n) => `${prefix}${n}\r\n`).join('')));
+          }
+        // falls through
+        case 'LIST':
         case 'MLSD': {
           const d = abs(arg.startsWith('-') ? '' : arg);
           return sendData(d, listing(d, verb));

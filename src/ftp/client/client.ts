@@ -390,7 +390,15 @@ export class FtpClient extends EventEmitter {
       }
     }
     const out = createWriteStream(part, { flags: offset > 0 ? 'a' : 'w' });
-    const bytes = await this.download(remote, out, { ...options, offset });
+    let bytes: number;
+    try {
+      bytes = await this.download(remote, out, { ...options, offset });
+    } catch (err) {
+      if (!out.closed) await new Promise((resolve) => out.destroy().once('close', resolve));
+      // A transfer that never delivered a byte (550 No such file) leaves nothing behind.
+      if (offset === 0 && (await fileSize(part)) === 0) await fsp.unlink(part).catch(() => undefined);
+      throw err;
+    }
     await fsp.rename(part, target);
     return { path: target, bytes, offset };
   }

@@ -3,3 +3,4 @@ export type { DataMode, DownloadOptions, FtpClientOptions, GetOptions, GetResult
 export { FtpConnectionError, FtpReplyError, FtpUsageError } from './errors.js';
 export { partialPath, safeLocalPath } from './local-path.js';
 export { parseFtpUrl, type FtpUrl } from './url.js';
+export { FtpShell, splitCommands, splitWords, type ProgressDisplay, type ShellOptions } from './shell.js';

@@ -1,0 +1,60 @@
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import type { Command } from 'commander';
+import { addFtpOptions, createClient, progressBar, type FtpCommonCliOptions } from './ftp.js';
+import { describe, urlArg } from './get.js';
+import { addHostOptions, startHost, stopHost, usageError } from './common.js';
+
+interface PutCliOptions extends FtpCommonCliOptions {
+  append?: boolean;
+  continue?: boolean;
+}
+
+/**
+ * `tapstack put FILE ftp://[user[:pass]@]host[:port]/dir/[name]`: one upload. A URL
+ * ending in '/' names a directory: the file keeps its local name there.
+ */
+export function register(program: Command): void {
+  addFtpOptions(
+    addHostOptions(
+      program
+        .command('put')
+        .description('upload one file to an ftp:// URL with our stack')
+        .argument('<file>', 'local file to send')
+        .argument('<url>', 'ftp://[user[:password]@]host[:port]/dir/[name] (percent-encoded)')
+        .option('-a, --append', 'append to the remote file (APPE)')
+        .option('-C, --continue', 'resume a partial upload (SIZE, then APPE of the rest)')
+        .option('-v, --verbose', 'show the protocol exchange on stderr'),
+    ),
+  )
+    .addHelpText('after', '\nExample:\n  tapstack put notes.txt ftp://alice:secret@192.168.0.1/upload/ --tap tap0 --ip 192.168.0.2/24')
+    .action(async (file: string, urlText: string, opts: PutCliOptions) => {
+      const url = urlArg(urlText);
+      const st = await fsp.stat(file).catch(() => undefined);
+      if (!st?.isFile()) usageError(`put: ${file}: no such file`);
+      const remote = url.isDirectory ? `${url.path}${path.basename(file)}` : url.path;
+      const run = startHost(opts);
+      const client = createClient(run, opts, opts.active ? 'active' : 'passive', 'I');
+      if (opts.verbose) {
+        client.on('command', (l: string) => process.stderr.write(`---> ${l}\n`));
+        client.on('reply', (r: { lines: string[] }) => process.stderr.write(`${r.lines.join('\n')}\n`));
+      }
+      const bar = progressBar(path.basename(file));
+      let code = 0;
+      try {
+        await client.connect(url.host, url.port);
+        await client.login(url.user ?? 'anonymous', url.password ?? (url.user === undefined ? 'guest@' : ''));
+        await client.put(file, remote, {
+          append: opts.append === true,
+          resume: opts.continue === true,
+          onProgress: (bytes) => bar?.update(bytes, st.size),
+        });
+      } catch (err) {
+        process.stderr.write(`tapstack: put ${file}: ${describe(err)}\n`);
+        code = 1;
+      }
+      bar?.stop();
+      if (client.connected) await client.quit().catch(() => undefined);
+      await stopHost(run, code);
+    });
+}
