@@ -130,6 +130,8 @@ export class PassiveEndpoint implements DataEndpoint {
       return;
     }
     this.accepted = socket;
+    // The client may reset it before any transfer uses it; that is not our error.
+    socket.on('error', () => this.counters.inc('ftp.data.error_before_use'));
     // One connection per PASV: stop listening now.
     this.server.close();
     if (this.waiter) this.waiter(socket);

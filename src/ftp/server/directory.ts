@@ -42,9 +42,13 @@ export async function readDirectory(root: VirtualRoot, realDir: string, limit: n
     return { entries: [], truncated: false };
   }
   const names = dirents.filter((d) => !TEMP_NAME.test(d.name) && !/[\r\n]/.test(d.name)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const truncated = names.length > limit;
+  let truncated = false;
   const entries: EntryInfo[] = [];
-  for (const d of names.slice(0, limit)) {
+  for (const d of names) {
+    if (entries.length === limit) {
+      truncated = true;
+      break;
+    }
     const full = posix.join(realDir, d.name);
     try {
       if (d.isSymbolicLink()) {

@@ -138,6 +138,9 @@ export class Transfer {
 /** Write `source` (through `transforms`) to the data connection, end it, and wait until it is closed. */
 async function sendStream(source: Readable, transforms: Transform[], socket: TcpSocketLike, t: Transfer): Promise<void> {
   source.on('error', (err) => t.markLocal(err));
+  // The client sends nothing on a download, but its FIN must be read for the
+  // connection to close: discard whatever comes in.
+  socket.resume();
   // pipeline() calls socket.end() after the last chunk: the FIN follows the data at once.
   await pipeline([source, ...transforms, socket]);
   await waitForClose(socket, t.clock, t.timeoutMs);
@@ -190,6 +193,8 @@ export async function receiveFile(o: ReceiveOptions, socket: TcpSocketLike, t: T
     await pipeline([socket, ...(o.ascii ? [new CrlfToLf()] : []), out]);
     // The data connection ended normally; the control connection may still have died.
     if (t.aborted) throw new Error(`upload aborted (${t.aborted})`);
+    // Our side of the data connection is done too.
+    socket.end();
     if (mode !== undefined) await local(chmod(temp, mode));
     if (o.exclusive) {
       // link() fails if the name was taken meanwhile: STOU never replaces a file.
