@@ -258,7 +258,7 @@ export class Resolver {
         }
         if (result.kind === 'unreachable') {
           counters?.inc('dns.unreachable');
-          lastError = { code: result.code === 'ECONNREFUSED' ? 'ECONNREFUSED' : 'ETIMEOUT', message: `${server.address}:${server.port} unreachable (${result.code})` };
+          lastError = { code: result.code, message: `${server.address}:${server.port} unreachable (${result.code})` };
           continue;
         }
         if (result.kind === 'truncated') continue; // (TCP never yields this)

@@ -6,7 +6,8 @@ import type { UdpRemoteInfo, UdpSocketLike } from './api.js';
 /** What a socket needs from its Udp layer (kept narrow so the socket stays simple). */
 export interface UdpSocketOwner {
   readonly localAddress: Ipv4Address;
-  sendDatagram(localPort: number, data: Uint8Array, dst: Ipv4Address, dstPort: number): void;
+  /** False when IP refused the datagram (no route, too big with DF, to ourselves). */
+  sendDatagram(localPort: number, data: Uint8Array, dst: Ipv4Address, dstPort: number): boolean;
   unbind(socket: UdpSocket): void;
 }
 
@@ -44,7 +45,10 @@ export class UdpSocket extends EventEmitter implements UdpSocketLike {
     if (this.closed) error = new NetError('ERR_SOCKET_DGRAM_NOT_RUNNING', 'socket is closed');
     else if (dst === null) error = new NetError('EINVAL', `not an IPv4 address: ${address}`);
     else if (data.length > UDP_MAX_PAYLOAD) error = new NetError('EMSGSIZE', `${data.length} bytes do not fit one UDP datagram`);
-    if (error === null) this.owner.sendDatagram(this.localPort, data, dst!, port);
+    if (error === null && !this.owner.sendDatagram(this.localPort, data, dst!, port)) {
+      // As the kernel would say for a destination it has no route to.
+      error = new NetError('ENETUNREACH', `cannot send to ${address}: no route (see the ipv4.tx counters)`);
+    }
     // dgram reports the outcome asynchronously; so do we.
     queueMicrotask(() => {
       if (callback) callback(error);

@@ -122,16 +122,13 @@ export class Udp implements UdpApi, ProtocolHandler, UdpSocketOwner {
     if (!socket.emitError(err)) counters.inc('udp.icmp.unhandled');
   }
 
-  /** @internal */
-  sendDatagram(localPort: number, data: Uint8Array, dst: Ipv4Address, dstPort: number): void {
+  /** @internal Returns false when the IPv4 layer refused the datagram (no route, say). */
+  sendDatagram(localPort: number, data: Uint8Array, dst: Ipv4Address, dstPort: number): boolean {
     const header = encodeUdpHeader({ src: this.ctx.ip.address, dst, srcPort: localPort, dstPort, payload: data });
-    if (this.ctx.ip.send({ dst, protocol: IPPROTO_UDP, payload: [header, data] })) {
-      this.ctx.counters.inc('udp.tx.datagrams');
-    } else {
-      // UDP is unreliable: a datagram IP could not route is lost, as on the wire.
-      this.ctx.counters.inc('udp.tx.dropped');
-    }
+    const sent = this.ctx.ip.send({ dst, protocol: IPPROTO_UDP, payload: [header, data] });
+    this.ctx.counters.inc(sent ? 'udp.tx.datagrams' : 'udp.tx.dropped');
     this.ctx.requestFlush();
+    return sent;
   }
 
   /** @internal */

@@ -272,3 +272,14 @@ describe('Resolver TC=1 -> TCP with a scripted TCP server', () => {
     expect(tcpQueries[0]!.questions).toEqual(w.received[0]!.message.questions);
   });
 });
+
+describe('Resolver with a server it cannot route to', () => {
+  it('fails at once with ENETUNREACH instead of waiting for timeouts', async () => {
+    const w = new DnsWorld(9);
+    const c = w.client;
+    const r = new Resolver({ udp: c.udp, servers: ['192.0.2.53'], clock: w.clock, random: c.random, timeoutMs: 2000 });
+    const out = await w.settle(r.resolve4(NAME));
+    expect(out.error?.code).toBe('ENETUNREACH');
+    expect(out.elapsed).toBe(0);
+  });
+});

@@ -44,3 +44,13 @@ describe('udp over full hosts on the memory hub', () => {
     expect(a.counters.get('udp.icmp.econnrefused')).toBe(1);
   });
 });
+
+describe('udp send errors from IPv4', () => {
+  it('a destination outside the prefix with no gateway: ENETUNREACH in the callback', async () => {
+    const { a } = twoHosts(21);
+    const s = a.udp.bind();
+    const err = await new Promise<Error | null>((resolve) => s.send(Buffer.from('x'), 53, '192.0.2.1', resolve));
+    expect((err as NodeJS.ErrnoException).code).toBe('ENETUNREACH');
+    expect(a.counters.get('udp.tx.dropped')).toBe(1);
+  });
+});
