@@ -5,6 +5,7 @@ import { register as ping } from './ping.js';
 import { register as resolve } from './resolve.js';
 import { register as dnsServer } from './dns-server.js';
 import { register as up } from './up.js';
+import { register as ftp } from './ftp.js';
 
 /** Each command lives in its own file and exports `register(program)`; list it here. */
 export type RegisterCommand = (program: Command) => void;
@@ -16,4 +17,5 @@ export const commands: RegisterCommand[] = [
   diagram,
   resolve,
   dnsServer,
+  ftp,
 ];

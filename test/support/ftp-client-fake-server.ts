@@ -250,7 +250,7 @@ export class FakeFtpServer {
             const names = listing(abs(prefix || '.'), 'NLST').toString().split('\r\n').filter((n) => n && re.test(n));
             return sendData(arg, Buffer.from(names.map((n) => `${prefix}${n}\r\n`).join('')));
           }
-        // falls through
+          return sendData(abs(arg), listing(abs(arg), 'NLST'));
         case 'LIST':
         case 'MLSD': {
           const d = abs(arg.startsWith('-') ? '' : arg);

@@ -394,7 +394,7 @@ export class FtpClient extends EventEmitter {
     try {
       bytes = await this.download(remote, out, { ...options, offset });
     } catch (err) {
-      if (!out.closed) await new Promise((resolve) => out.destroy().once('close', resolve));
+      if (!out.closed) await new Promise<void>((resolve) => out.destroy().once('close', () => resolve()));
       // A transfer that never delivered a byte (550 No such file) leaves nothing behind.
       if (offset === 0 && (await fileSize(part)) === 0) await fsp.unlink(part).catch(() => undefined);
       throw err;
