@@ -39,10 +39,13 @@ export class NewReno {
     }
   }
 
-  /** Third duplicate ACK: RFC 5681 3.2 steps 2-3, RFC 6582 3.2 step 2. */
-  enterRecovery(flightSize: number, sndMax: number): void {
+  /**
+   * Third duplicate ACK: RFC 5681 3.2 steps 2-3, RFC 6582 3.2 step 2. With SACK
+   * (RFC 6675 5) cwnd is simply ssthresh: pipe, not inflation, meters the sending.
+   */
+  enterRecovery(flightSize: number, sndMax: number, sack = false): void {
     this.ssthresh = Math.max(Math.floor(flightSize / 2), 2 * this.mss);
-    this.cwnd = this.ssthresh + 3 * this.mss;
+    this.cwnd = sack ? this.ssthresh : this.ssthresh + 3 * this.mss;
     this.inRecovery = true;
     this.recover = sndMax;
   }

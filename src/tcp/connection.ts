@@ -6,6 +6,7 @@ import { TcpFlags, type SackBlock, type TcpHeader, type TcpHeaderFields, type Tc
 import { NetError } from './api.js';
 import { NewReno } from './congestion.js';
 import { ReassemblyQueue } from './receive-buffer.js';
+import { SackRecovery } from './recovery.js';
 import { RtoEstimator } from './rto.js';
 import { SackScoreboard } from './sack.js';
 import { SendBuffer } from './send-buffer.js';
@@ -166,6 +167,7 @@ export class TcpConnection {
   readonly rto: RtoEstimator;
   readonly cc: NewReno;
   private readonly scoreboard = new SackScoreboard();
+  private readonly recovery = new SackRecovery();
   private readonly rtxTimer: DeadlineTimer;
   private readonly delackTimer: DeadlineTimer;
   private readonly timeWaitTimer: DeadlineTimer;
@@ -232,6 +234,7 @@ export class TcpConnection {
     this.sndNxt = iss;
     this.sndMax = iss;
     this.bufSeq = seqAdd(iss, 1);
+    this.cc.recover = iss;
     this.setState('SYN-SENT');
     if (timeoutMs !== undefined && timeoutMs > 0) {
       this.connectTimer = new DeadlineTimer(this.env.clock, () => {
@@ -249,6 +252,7 @@ export class TcpConnection {
     this.sndNxt = iss;
     this.sndMax = iss;
     this.bufSeq = seqAdd(iss, 1);
+    this.cc.recover = iss;
     this.irs = syn.seq;
     this.rcvNxt = seqAdd(syn.seq, 1);
     this.rcvAdvRight = this.rcvNxt;
@@ -526,7 +530,12 @@ export class TcpConnection {
       this.challengeAck('old_ack');
       return false;
     }
-    if (this.sackOk && h.options.sack) this.scoreboard.update(h.options.sack, this.sndUna, this.sndMax);
+    let newlySacked = false;
+    if (this.sackOk && h.options.sack) {
+      const before = this.scoreboard.sackedBetween(this.sndUna, this.sndMax);
+      this.scoreboard.update(h.options.sack, this.sndUna, this.sndMax);
+      newlySacked = this.scoreboard.sackedBetween(this.sndUna, this.sndMax) > before;
+    }
 
     const oldWnd = this.sndWnd;
     // RFC 9293 3.10.7.4: update the send window from the newest segment only.
@@ -542,10 +551,10 @@ export class TcpConnection {
       this.ackReceived(ack, h);
     } else if (
       ack === this.sndUna &&
-      dataLen === 0 &&
-      !(h.flags & (TcpFlags.SYN | TcpFlags.FIN)) &&
-      this.sndWnd === oldWnd &&
-      this.sndMax !== this.sndUna
+      this.sndMax !== this.sndUna &&
+      // RFC 5681 2 "duplicate acknowledgment"; with SACK (RFC 6675 2) any ACK that
+      // reports new SACKed data counts, even if it carries data or a new window.
+      (newlySacked || (dataLen === 0 && !(h.flags & (TcpFlags.SYN | TcpFlags.FIN)) && this.sndWnd === oldWnd))
     ) {
       this.onDuplicateAck();
     }
@@ -602,13 +611,18 @@ export class TcpConnection {
       } else {
         // RFC 6582 3.2 step 5: partial ACK, retransmit the next unacknowledged segment.
         c.inc('tcp.rx.partial_ack');
-        this.cc.onPartialAck(acked);
-        if (seqGe(this.sndUna, this.rexmitHigh)) this.retransmitHole(this.sndUna);
-        if (this.sackOk) this.retransmitNextHole();
+        if (this.sackOk) {
+          // RFC 6675: pipe decides in output(); no window deflation.
+          this.recovery.advance(this.sndUna);
+        } else {
+          this.cc.onPartialAck(acked);
+          if (seqGe(this.sndUna, this.rexmitHigh)) this.retransmitHole(this.sndUna);
+        }
       }
     } else {
       this.dupAcks = 0;
       this.cc.onAck(Math.min(acked, flightBefore));
+      this.maybeEnterSackRecovery();
     }
 
     if (this.sndUna === this.sndMax) {
@@ -628,49 +642,66 @@ export class TcpConnection {
     c.inc('tcp.rx.dup_ack');
     this.dupAcks++;
     if (this.cc.inRecovery) {
-      this.cc.onDupAckInRecovery();
-      if (this.sackOk) this.retransmitNextHole();
+      if (!this.sackOk) this.cc.onDupAckInRecovery();
       this.env.requestOutput(this);
       return;
     }
     // RFC 6582 4.1: only start a new recovery once the previous one is passed.
-    if (this.dupAcks === 3 && seqGe(this.sndUna, this.cc.recover)) {
-      c.inc('tcp.retransmit.fast');
-      this.cc.enterRecovery(seqDiff(this.sndMax, this.sndUna), this.sndMax);
-      this.log.debug({ cwnd: this.cc.cwnd, ssthresh: this.cc.ssthresh }, 'fast retransmit, enter recovery');
-      this.rexmitHigh = this.sndUna;
-      this.rttSeq = undefined;
-      this.retransmitHole(this.sndUna);
-      this.env.requestOutput(this);
-    }
+    if (this.dupAcks === this.dupThresh() && seqGe(this.sndUna, this.cc.recover)) this.enterRecovery();
+    else this.maybeEnterSackRecovery();
   }
 
-  /** With SACK: resend the next hole below the highest SACKed byte. */
-  private retransmitNextHole(): void {
-    const highest = this.scoreboard.highest;
-    if (highest === undefined) return;
-    const from = this.scoreboard.skip(seqMax(this.sndUna, this.rexmitHigh));
-    if (seqLt(from, highest)) this.retransmitHole(from);
+  /**
+   * Duplicate ACKs that signal a loss: 3 (RFC 5681), fewer when so little is in
+   * flight that three could never come back (early retransmit, RFC 5827).
+   */
+  private dupThresh(): number {
+    const segments = Math.ceil(seqDiff(this.sndMax, this.sndUna) / this.cc.mss);
+    return Math.max(1, Math.min(3, segments - 1));
   }
 
-  /** Send one segment starting at `seq` without moving SND.NXT. */
-  private retransmitHole(seq: number): void {
+  /**
+   * RFC 6675 5 (IsLost(SND.UNA)): with SACK, recovery also starts when three
+   * segments' worth of data above SND.UNA was SACKed, even if duplicate ACKs were lost.
+   */
+  private maybeEnterSackRecovery(): void {
+    if (!this.sackOk || this.cc.inRecovery || this.scoreboard.isEmpty || !seqGe(this.sndUna, this.cc.recover)) return;
+    // RFC 6675 4 IsLost: more than (DupThresh - 1) * SMSS bytes SACKed above it.
+    if (this.scoreboard.sackedBetween(this.sndUna, this.sndMax) > (this.dupThresh() - 1) * this.cc.mss) this.enterRecovery();
+  }
+
+  private enterRecovery(): void {
+    this.env.counters.inc('tcp.retransmit.fast');
+    this.cc.enterRecovery(seqDiff(this.sndMax, this.sndUna), this.sndMax, this.sackOk);
+    this.log.debug({ cwnd: this.cc.cwnd, ssthresh: this.cc.ssthresh }, 'fast retransmit, enter recovery');
+    this.rexmitHigh = this.sndUna;
+    this.rttSeq = undefined;
+    this.recovery.reset();
+    // RFC 5681 3.2 step 4 / RFC 6675 5 (4.2): the first unacknowledged segment goes now.
+    const len = this.retransmitHole(this.sndUna);
+    if (this.sackOk && len > 0) this.recovery.record(this.sndUna, len, this.sndMax);
+    this.env.requestOutput(this);
+  }
+
+  /** Send one segment starting at `seq` without moving SND.NXT; returns its length. */
+  private retransmitHole(seq: number, maxLen = Number.MAX_SAFE_INTEGER): number {
     seq = this.scoreboard.skip(seq);
-    if (seqGe(seq, this.sndMax)) return;
+    if (seqGe(seq, this.sndMax)) return 0;
     const c = this.env.counters;
     const offset = seqDiff(seq, this.bufSeq);
     const dataLeft = this.sendBuffer.length - offset;
-    let limit = this.maxPayload(true);
+    let limit = Math.min(maxLen, this.maxPayload(true));
     const nextSacked = this.scoreboard.nextSacked(seq);
     if (nextSacked !== undefined) limit = Math.min(limit, Math.max(1, seqDiff(nextSacked, seq)));
     const len = Math.max(0, Math.min(limit, dataLeft, seqDiff(this.sndMax, seq)));
     const fin = this.finQueued && offset + len === this.sendBuffer.length && seqLt(this.finSeq, this.sndMax);
-    if (len === 0 && !fin) return;
+    if (len === 0 && !fin) return 0;
     c.inc('tcp.retransmit.segments');
     c.inc('tcp.retransmit.bytes', len);
     this.sendData(seq, this.sendBuffer.read(offset, len), fin);
     this.rexmitHigh = seqMax(this.rexmitHigh, seqAdd(seq, len + (fin ? 1 : 0)));
     this.rtxTimer.ensure(this.rto.rto);
+    return len + (fin ? 1 : 0);
   }
 
   private receiveData(seq: number, payload: Uint8Array): void {
@@ -869,6 +900,23 @@ export class TcpConnection {
     }
     let sent = false;
     const mss = this.maxPayload(true);
+    // RFC 6675 5 (C): in SACK recovery, send while cwnd - pipe allows one segment,
+    // lost holes first, then new data.
+    const sackRecovery = this.sackOk && this.cc.inRecovery;
+    let pipe = 0;
+    if (sackRecovery) {
+      pipe = this.recovery.pipe(this.scoreboard, this.sndUna, this.sndMax);
+      while (this.cc.cwnd - pipe >= mss) {
+        const next = this.recovery.next(this.scoreboard, this.sndUna, mss);
+        if (!next) break;
+        const len = this.retransmitHole(next.seq, next.len);
+        if (len === 0) break;
+        if (next.again) this.env.counters.inc('tcp.retransmit.lost_retransmit');
+        this.recovery.record(next.seq, len, this.sndMax);
+        pipe += len;
+        sent = true;
+      }
+    }
     for (;;) {
       if (seqLt(this.sndNxt, this.sndMax)) {
         const skipped = this.scoreboard.skip(this.sndNxt);
@@ -877,8 +925,8 @@ export class TcpConnection {
       const offset = seqDiff(this.sndNxt, this.bufSeq);
       const unsent = this.sendBuffer.length - offset; // may be -1 after the FIN
       const inFlight = seqDiff(this.sndNxt, this.sndUna);
-      const wnd = Math.min(this.sndWnd, this.cc.cwnd);
-      let usable = wnd - inFlight;
+      const cwndLeft = sackRecovery ? this.cc.cwnd - pipe : this.cc.cwnd - inFlight;
+      let usable = Math.min(this.sndWnd - inFlight, cwndLeft);
       if (this.forceProbe && usable < 1 && unsent > 0) usable = 1;
       let len = Math.max(0, Math.min(mss, unsent, usable));
       const retransmitting = seqLt(this.sndNxt, this.sndMax);
@@ -911,6 +959,7 @@ export class TcpConnection {
       }
       this.sendData(this.sndNxt, data, fin);
       sent = true;
+      pipe += len;
       if (len < mss) this.sndSml = seqAdd(this.sndNxt, len);
       this.sndNxt = seqAdd(this.sndNxt, len + (fin ? 1 : 0));
       if (seqGt(this.sndNxt, this.sndMax)) this.sndMax = this.sndNxt;
@@ -1047,6 +1096,7 @@ export class TcpConnection {
     this.sndNxt = this.sndUna;
     if (st === 'SYN-SENT' || st === 'SYN-RECEIVED') this.sndNxt = this.iss;
     this.rexmitHigh = this.sndUna;
+    this.recovery.reset();
     this.rtxTimer.start(this.rto.rto);
     this.env.requestOutput(this);
   }

@@ -15,8 +15,8 @@ interface Piece {
 export class ReassemblyQueue {
   private pieces: Piece[] = [];
   private stored = 0;
-  /** Sequence number of the most recently queued segment (first SACK block). */
-  private lastSeq: number | undefined;
+  /** Sequence numbers of the most recently queued segments, newest first (SACK order). */
+  private recent: number[] = [];
 
   constructor(readonly limitBytes: number) {}
 
@@ -52,7 +52,7 @@ export class ReassemblyQueue {
     if (this.stored + added > this.limitBytes) return -1;
     for (const f of fresh) this.place(f);
     this.stored += added;
-    this.lastSeq = seq;
+    this.recent = [seq, ...this.recent.filter((r) => r !== seq)].slice(0, 8);
     return added;
   }
 
@@ -73,7 +73,8 @@ export class ReassemblyQueue {
 
   /**
    * SACK blocks (RFC 2018 4): contiguous queued ranges, the one holding the most
-   * recently received segment first, at most `max`.
+   * recently received segment first, then those of the next most recent segments
+   * (so a block is repeated in several ACKs and survives ACK loss), at most `max`.
    */
   sackBlocks(max: number): SackBlock[] {
     const blocks: SackBlock[] = [];
@@ -83,14 +84,17 @@ export class ReassemblyQueue {
       if (last && last.right === p.seq) last.right = pEnd;
       else blocks.push({ left: p.seq, right: pEnd });
     }
-    if (this.lastSeq !== undefined) {
-      const i = blocks.findIndex((b) => seqLe(b.left, this.lastSeq!) && seqLt(this.lastSeq!, b.right));
-      if (i > 0) blocks.unshift(...blocks.splice(i, 1));
+    const ordered: SackBlock[] = [];
+    for (const seq of this.recent) {
+      const b = blocks.find((x) => seqLe(x.left, seq) && seqLt(seq, x.right));
+      if (b && !ordered.includes(b)) ordered.push(b);
     }
-    return blocks.slice(0, max);
+    for (const b of blocks) if (!ordered.includes(b)) ordered.push(b);
+    return ordered.slice(0, max);
   }
 
   clear(): void {
+    this.recent = [];
     this.pieces = [];
     this.stored = 0;
   }

@@ -94,3 +94,34 @@ export async function writeAll(socket: TcpSocketLike, data: Uint8Array, chunk = 
   }
   socket.end();
 }
+
+/**
+ * Like VirtualClock.runUntil, but also waits for real I/O (fs streams): when no
+ * virtual timer is due it sleeps a real millisecond instead of giving up.
+ */
+export async function runWithIo(clock: import('../../src/stack/clock.js').VirtualClock, done: () => boolean, maxVirtualMs = 600_000, maxRealMs = 30_000): Promise<void> {
+  const limit = clock.now() + maxVirtualMs;
+  const realLimit = Date.now() + maxRealMs;
+  while (!done()) {
+    if (Date.now() > realLimit) throw new Error(`runWithIo: not done after ${maxRealMs} ms of real time`);
+    const due = clock.nextDue();
+    if (due === undefined) {
+      await new Promise((r) => setTimeout(r, 1));
+      continue;
+    }
+    if (due > limit) throw new Error(`runWithIo: not done within ${maxVirtualMs} ms of virtual time`);
+    await clock.advanceAsync(due - clock.now());
+  }
+}
+
+/** Run `fn`; on failure, name the seed so the run can be replayed. */
+export async function withSeed<T>(seed: number, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    const err = e as Error;
+    err.message = `[replay with seed ${seed}] ${err.message}`;
+    console.error(`tcp simulation failed with seed ${seed}`);
+    throw err;
+  }
+}
