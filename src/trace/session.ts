@@ -110,6 +110,8 @@ interface Connection {
   readers?: Map<string, FtpLineReader>;
   /** Name of the last payload segment of each sender, and where it ended (relative). */
   lastPayload: Map<string, { name: string; end: number }>;
+  /** A step heading to show before the next message of this connection. */
+  pendingStep?: string;
 }
 
 type SectionKind = 'dns' | 'login' | 'transfer' | 'cwd' | 'logout' | 'other';
@@ -242,6 +244,11 @@ export class SessionAnalyzer {
     const kind: MessageKind = conn.role === 'control' ? 'ftp-control' : conn.role === 'data' ? 'ftp-data' : 'tcp';
     let explanation = '';
     const step = (title: string) => this.items.push({ type: 'step', title });
+    if (conn.pendingStep) {
+      step(conn.pendingStep);
+      conn.pendingStep = undefined;
+    }
+    const firstFin = fin && !isRetransmission && conn.fins.length === 0;
 
     if (d.payload.length > 0 && conn.role === 'control') {
       const reader = conn.readers!.get(fromKey)!;
@@ -250,6 +257,15 @@ export class SessionAnalyzer {
       name = described.name;
       fields = described.fields;
       explanation = described.explanation;
+      if (fin) {
+        // The last reply and the FIN in one segment (what a server does after 221).
+        name += '+FIN';
+        fields += ', fin = 1';
+        if (firstFin) {
+          step(words.STEP_CONTROL_RELEASE);
+          explanation = `${explanation} ${fromClient ? words.CONTROL_FIN_BY_CLIENT : words.CONTROL_FIN_BY_SERVER}`.trim();
+        }
+      }
     } else if (d.payload.length > 0 && conn.role === 'data') {
       const purpose = this.purposeOf(conn);
       if (!conn.dataSeen && !isRetransmission) {
@@ -258,6 +274,8 @@ export class SessionAnalyzer {
       }
       name = fin ? 'FTP DATA+FIN' : 'FTP DATA';
       explanation = fin ? words.DATA_WITH_FIN : words.dataSegment(purpose, d.payload.length);
+      // The release starts with this segment: its heading goes above what follows.
+      if (firstFin) conn.pendingStep = words.stepDataRelease(purpose?.verb);
     } else if (d.payload.length > 0) {
       name = fin ? 'TCP DATA+FIN' : 'TCP DATA';
       explanation = words.tcpData(d.payload.length);
@@ -273,8 +291,9 @@ export class SessionAnalyzer {
     else if (a.anomaly === 'out-of-order') labels.push('TCP Out-Of-Order');
     else if (a.anomaly === 'previous-segment-lost') labels.push('TCP Previous segment not captured');
     else if (a.anomaly === 'duplicate-ack') labels.push(`TCP Dup ACK #${a.duplicateCount}`);
-    // A duplicate ACK is all its note says; other anomalies keep what the segment carries.
-    if (a.anomaly === 'duplicate-ack') explanation = analysisNote;
+    else if (a.anomaly === 'window-update') labels.push('TCP Window Update');
+    // A duplicate ACK or window update is all its note says; other anomalies keep what the segment carries.
+    if (a.anomaly === 'duplicate-ack' || a.anomaly === 'window-update') explanation = analysisNote;
     else if (analysisNote) explanation = explanation ? `${analysisNote} ${explanation}` : analysisNote;
     return {
       frame: this.frames,
@@ -568,6 +587,8 @@ function analysisExplanation(a: SegmentAnalysis): string {
       return words.previousLost(a.seq);
     case 'duplicate-ack':
       return words.duplicateAck(a.duplicateCount ?? 1, a.ack);
+    case 'window-update':
+      return words.windowUpdate(a.window);
     default:
       return '';
   }

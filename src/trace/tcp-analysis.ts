@@ -15,7 +15,9 @@ export type SegmentAnomaly =
   /** The segment starts after the highest byte seen: something in between is missing. */
   | 'previous-segment-lost'
   /** A pure ACK repeating the previous ACK while data is outstanding (RFC 5681 2). */
-  | 'duplicate-ack';
+  | 'duplicate-ack'
+  /** A pure ACK repeating the previous ACK, sent only to announce a new window. */
+  | 'window-update';
 
 export interface SegmentAnalysis {
   /** Sequence number relative to the sender's ISN (the SYN is 0, first data byte 1). */
@@ -27,6 +29,8 @@ export interface SegmentAnalysis {
   anomaly?: SegmentAnomaly;
   /** For duplicate ACKs: 1 for the first duplicate, 2 for the second, ... */
   duplicateCount?: number;
+  /** The advertised window field (unscaled, as carried). */
+  window: number;
 }
 
 /** One direction of a connection. */
@@ -103,7 +107,7 @@ export class TcpConnectionAnalysis {
     const length = payloadLength + (syn ? 1 : 0) + (fin ? 1 : 0);
     const seq = own.rel(tcp.seq);
     const ack = hasAck && peer.base !== undefined ? peer.rel(tcp.ack) : 0;
-    const out: SegmentAnalysis = { seq, ack, length };
+    const out: SegmentAnalysis = { seq, ack, length, window: tcp.window };
 
     if (length > 0) {
       const end = seq + length;
@@ -122,6 +126,10 @@ export class TcpConnectionAnalysis {
       out.anomaly = 'duplicate-ack';
       out.duplicateCount = ++own.duplicateAcks;
       peer.askedFor.add(ack);
+    } else if (hasAck && !rst && !syn && !fin && own.lastAck === tcp.ack && own.lastWindow !== undefined && own.lastWindow !== tcp.window) {
+      // RFC 9293 3.8.6: the receiver tells the sender its window changed.
+      out.anomaly = 'window-update';
+      own.duplicateAcks = 0;
     } else {
       own.duplicateAcks = 0;
     }

@@ -259,6 +259,10 @@ export function previousLost(seq: number): string {
   return `A gap before byte ${seq}: an earlier segment was lost before the capture point (or not captured).`;
 }
 
+export function windowUpdate(window: number): string {
+  return `Window update: the same ACK again, sent only to announce a new receive window (field value ${window}) so the sender may send more (RFC 9293 3.8.6).`;
+}
+
 export function duplicateAck(n: number, ack: number): string {
   return `Duplicate ACK #${n}: the receiver again asks for byte ${ack} because a later segment arrived while that one is missing; the third duplicate makes the sender retransmit at once (fast retransmit, RFC 5681 3.2).`;
 }

@@ -75,6 +75,7 @@ describe('a capture of our TCP through seeded faults, drawn by the diagram', () 
     // every segment it calls a (fast/spurious) retransmission or out-of-order, we
     // label as one of those two (the boundary between them is a heuristic in both).
     expect(ours.dupAck).toEqual(tsharkFrames(path, 'tcp.analysis.duplicate_ack'));
+    expect(labelled('TCP Window Update')).toEqual(tsharkFrames(path, 'tcp.analysis.window_update'));
     const theirs = tsharkFrames(path, 'tcp.analysis.retransmission || tcp.analysis.fast_retransmission || tcp.analysis.spurious_retransmission || tcp.analysis.out_of_order');
     expect(theirs.length).toBeGreaterThan(0);
     const oursLate = new Set([...ours.retransmission, ...ours.outOfOrder]);

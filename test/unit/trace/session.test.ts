@@ -294,3 +294,44 @@ describe('SessionAnalyzer on a retransmitted command', () => {
     expect(m.messages[8]!.explanation).toBe('User login notification.');
   });
 });
+
+describe('SessionAnalyzer on FINs that ride on data', () => {
+  it('names a 221 that carries the FIN, and puts the release headings where the release starts', () => {
+    const ctl = new Conversation({ addr: CLIENT, port: 1175 }, { addr: SERVER, port: 21 });
+    ctl.send('a', F.SYN);
+    ctl.send('b', F.SYN | F.ACK);
+    ctl.send('a', F.ACK);
+    ctl.send('a', PA, 'PORT 192,168,0,2,19,137\r\n');
+    ctl.send('b', PA, '200 PORT command successful.\r\n');
+    ctl.send('a', PA, 'LIST\r\n');
+    const data = new Conversation({ addr: SERVER, port: 20 }, { addr: CLIENT, port: 5001 });
+    data.send('a', F.SYN);
+    data.send('b', F.SYN | F.ACK);
+    data.send('a', F.ACK);
+    data.send('b', F.ACK, '', { window: 32768 }); // the receiver opens its window
+    data.send('a', F.FIN | PA, 'readme.txt\r\n');
+    data.send('b', F.ACK);
+    const ctl2 = new Conversation({ addr: CLIENT, port: 1175 }, { addr: SERVER, port: 21 }, ctl.next('a'), ctl.next('b'));
+    ctl2.send('a', PA, 'QUIT\r\n');
+    ctl2.send('b', F.FIN | PA, '221 Goodbye.\r\n');
+    ctl2.send('a', F.ACK);
+    const m = buildSession([...ctl.frames, ...data.frames, ...ctl2.frames].map((d) => ({ data: d })));
+    const flow = m.items.map((i) => (i.type === 'message' ? i.message.name + (i.message.labels.length ? ` [${i.message.labels}]` : '') : `# ${i.title}`));
+    expect(flow.slice(flow.indexOf('TCP ACK [TCP Window Update]'))).toEqual([
+      'TCP ACK [TCP Window Update]',
+      '# Display directory listing',
+      'FTP DATA+FIN',
+      '# Release the data port TCP connection on completion of the directory listing',
+      'TCP ACK',
+      '# Logging out',
+      '# Quitting the FTP client',
+      'QUIT',
+      '# Releasing the control TCP connection',
+      'FTP 221+FIN',
+      'TCP ACK',
+    ]);
+    const bye = m.messages.find((x) => x.name === 'FTP 221+FIN')!;
+    expect(bye.fields).toBe('code = 221, arg = Goodbye., fin = 1');
+    expect(bye.explanation).toMatch(/Control TCP connection release initiated\.$/);
+  });
+});
