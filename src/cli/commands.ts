@@ -5,6 +5,7 @@ import { register as ping } from './ping.js';
 import { register as resolve } from './resolve.js';
 import { register as dnsServer } from './dns-server.js';
 import { register as up } from './up.js';
+import { register as ftpServer } from './ftp-server.js';
 import { register as ftp } from './ftp.js';
 
 /** Each command lives in its own file and exports `register(program)`; list it here. */
@@ -14,6 +15,7 @@ export const commands: RegisterCommand[] = [
   demo,
   up,
   ping,
+  ftpServer,
   diagram,
   resolve,
   dnsServer,
