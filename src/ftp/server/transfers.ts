@@ -147,8 +147,12 @@ async function sendStream(source: Readable, transforms: Transform[], socket: Tcp
 }
 
 /** RETR: the file from `offset` (REST), LF -> CRLF in TYPE A. */
-export function sendFile(real: string, offset: number, ascii: boolean, socket: TcpSocketLike, t: Transfer): Promise<void> {
-  const source = createReadStream(real, { start: offset, highWaterMark: 64 * 1024 });
+export async function sendFile(real: string, offset: number, ascii: boolean, socket: TcpSocketLike, t: Transfer): Promise<void> {
+  // Read up to the size we know: the stream then ends right after its last chunk,
+  // without one more read to find EOF, so socket.end() follows the last write in the
+  // same tick and TCP puts the FIN on the last data segment (FTP DATA+FIN in the seed).
+  const { size } = await stat(real);
+  const source = size > offset ? createReadStream(real, { start: offset, end: size - 1, highWaterMark: 64 * 1024 }) : Readable.from([]);
   return sendStream(source, ascii ? [new LfToCrlf()] : [], socket, t);
 }
 

@@ -1,0 +1,23 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, expect, it } from 'vitest';
+import { runDemo } from '../../../src/demo/index.js';
+import { expectSeedSession } from '../../support/demo-check.js';
+import { describeTap } from '../support/gate.js';
+
+describeTap('tapstack demo over TAP devices', () => {
+  let outDir = '';
+  afterAll(async () => {
+    if (outDir) await rm(outDir, { recursive: true, force: true });
+  });
+
+  it('runs the seed session across a kernel bridge in its own namespace, and removes it', async () => {
+    outDir = await mkdtemp(path.join(tmpdir(), 'tapstack-demo-tap-'));
+    const result = await runDemo({ link: 'tap', outDir });
+    expectSeedSession(result);
+    const namespaces = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
+    expect(namespaces).not.toMatch(/^tapstack-demo\b/m);
+  }, 120_000);
+});
