@@ -554,7 +554,8 @@ export class TcpConnection {
       this.sndMax !== this.sndUna &&
       // RFC 5681 2 "duplicate acknowledgment"; with SACK (RFC 6675 2) any ACK that
       // reports new SACKed data counts, even if it carries data or a new window.
-      (newlySacked || (dataLen === 0 && !(h.flags & (TcpFlags.SYN | TcpFlags.FIN)) && this.sndWnd === oldWnd))
+      // Answers to zero-window probes are not duplicate ACKs.
+      (newlySacked || (dataLen === 0 && !(h.flags & (TcpFlags.SYN | TcpFlags.FIN)) && this.sndWnd === oldWnd && this.sndWnd > 0))
     ) {
       this.onDuplicateAck();
     }
