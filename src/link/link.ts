@@ -24,6 +24,15 @@ export interface Link {
   close(): Promise<void>;
 }
 
+/**
+ * The time source a link device or middleware needs (delivery latency, delays).
+ * Typed structurally so link/ does not import stack/: stack's Clock fits it.
+ */
+export interface LinkClock {
+  now(): number;
+  setTimer(delayMs: number, fn: () => void): { cancel(): void };
+}
+
 /** Base for middleware: forwards everything to the wrapped link. */
 export abstract class LinkDecorator implements Link {
   constructor(protected readonly inner: Link) {}

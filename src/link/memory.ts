@@ -1,5 +1,4 @@
-import type { Clock } from '../stack/clock.js';
-import type { Link } from './link.js';
+import type { Link, LinkClock } from './link.js';
 
 /**
  * An in-memory Ethernet hub: every frame one port sends reaches every other port
@@ -12,7 +11,7 @@ export class MemoryHub {
   private nextId = 1;
 
   constructor(
-    readonly clock: Clock,
+    readonly clock: LinkClock,
     readonly options: { latencyMs?: number; mtu?: number } = {},
   ) {}
 

@@ -63,13 +63,5 @@ export interface TcpApi {
   connect(options: TcpConnectOptions, onConnect?: () => void): TcpSocketLike;
 }
 
-/** An Error with a Node-style code, as net and dgram produce. */
-export class NetError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(`${code}: ${message}`);
-    this.name = 'NetError';
-  }
-}
+// Both transports raise it, so it lives below them, in stack/.
+export { NetError } from '../stack/net-error.js';

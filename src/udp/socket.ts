@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { NetError } from '../tcp/api.js';
+import { NetError } from '../stack/net-error.js';
 import { formatIpv4, parseIpv4, type Ipv4Address } from '../wire/address.js';
 import type { UdpRemoteInfo, UdpSocketLike } from './api.js';
 

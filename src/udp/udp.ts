@@ -1,7 +1,7 @@
 import type { HostContext, IcmpError, IpDatagram, ProtocolHandler } from '../stack/network.js';
 import { IPPROTO_UDP } from '../stack/network.js';
 import type { Logger } from '../stack/log.js';
-import { NetError } from '../tcp/api.js';
+import { NetError } from '../stack/net-error.js';
 import { formatIpv4, type Ipv4Address } from '../wire/address.js';
 import { encodeUdpHeader, parseUdp } from '../wire/udp.js';
 import type { UdpApi } from './api.js';
