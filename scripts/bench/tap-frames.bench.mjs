@@ -22,7 +22,7 @@
 // Both report how long a setImmediate waited to run (the event loop's lag).
 //
 // Usage: node scripts/bench/tap-frames.bench.mjs [--seconds S] [--rounds R]
-//                                                [--senders K] [--drain N]
+//                                                [--senders K] [--drain N] [--flood 0]
 // Needs root (CAP_NET_ADMIN) and python3. Nothing is configured outside the
 // namespace, which is deleted at the end, also after a failure or Ctrl-C.
 
@@ -60,6 +60,13 @@ function runReader(mode, dev, limit) {
 
   let frames = 0;
   let t0 = 0;
+  let cpu0 = null;
+  // CPU time this process spent (user + system, µs): steadier than wall time when
+  // other processes compete for the CPUs.
+  const cpuSince = () => {
+    const c = process.cpuUsage(cpu0);
+    return c.user + c.system;
+  };
   let lags = [];
   let finished = false;
   // Event loop lag: schedule a setImmediate every 2 ms and see how long it waits.
@@ -73,19 +80,20 @@ function runReader(mode, dev, limit) {
   const counted = () => {
     if (limit > 0 && frames >= limit && !finished) {
       finished = true;
-      out({ done: true, frames, ms: wallClock() - t0, lag: lags });
+      out({ done: true, frames, ms: wallClock() - t0, cpuUs: cpuSince(), lag: lags });
     }
   };
   const report = () => {
     if (limit > 0) return;
     setInterval(() => {
-      out({ t: wallClock(), frames, lag: lags });
+      out({ t: wallClock(), frames, lag: lags, rss: process.memoryUsage.rss() });
       lags = [];
     }, REPORT_MS);
   };
 
   process.stdin.once('data', () => {
     t0 = wallClock();
+    cpu0 = process.cpuUsage();
     if (mode === 'binding') {
       tap.start(opened.handle, (batch) => {
         if (batch) frames += batch.length;
@@ -113,7 +121,7 @@ function runReader(mode, dev, limit) {
         if (fs.readSync(opened.fd, buf, 0, buf.length, null) > 0) frames++;
         if (limit > 0 && frames >= limit) {
           const ms = wallClock() - t0;
-          out({ done: true, frames, ms, lag: [ms] });
+          out({ done: true, frames, ms, cpuUs: cpuSince(), lag: [ms] });
           return;
         }
         if ((frames & 255) === 0) {
@@ -133,13 +141,13 @@ function runReader(mode, dev, limit) {
 // ------------------------------------------------------------------- the parent
 
 function parseArgs() {
-  const opts = { seconds: 3, rounds: 3, senders: 1, warmup: 0.5, drain: 50000 };
+  const opts = { seconds: 3, rounds: 3, senders: 1, warmup: 0.5, drain: 50000, flood: 1 };
   const argv = process.argv.slice(2);
   for (let i = 0; i < argv.length; i += 2) {
     const key = argv[i]?.replace(/^--/, '');
     const value = Number(argv[i + 1]);
-    if (!(key in opts) || !Number.isFinite(value) || value <= 0) {
-      console.error('usage: tap-frames.bench.mjs [--seconds S] [--rounds R] [--senders K] [--drain N] [--warmup S]');
+    if (!(key in opts) || !Number.isFinite(value) || value < (key === 'flood' ? 0 : 1e-9)) {
+      console.error('usage: tap-frames.bench.mjs [--seconds S] [--rounds R] [--senders K] [--drain N] [--warmup S] [--flood 0]');
       process.exit(2);
     }
     opts[key] = value;
@@ -190,15 +198,18 @@ async function main() {
     const flood = Object.fromEntries(MODES.map((m) => [m, []]));
     const drain = Object.fromEntries(MODES.map((m) => [m, []]));
     for (let round = 1; round <= opts.rounds; round++) {
-      for (const mode of MODES) {
+      for (const mode of opts.flood ? MODES : []) {
         const r = await measureFlood(mode, devName(), ns, opts, live);
         flood[mode].push(r);
-        console.log(`  flood round ${round} ${mode.padEnd(8)} ${fmt(r.rate)} frames/s to JS (offered ${fmt(r.offeredRate)}/s)`);
+        console.log(
+          `  flood round ${round} ${mode.padEnd(8)} ${fmt(r.rate)} frames/s to JS (offered ${fmt(r.offeredRate)}/s` +
+            (r.rssMax ? `, reader RSS up to ${(r.rssMax / 2 ** 20).toFixed(0)} MiB)` : ')'),
+        );
       }
       for (const mode of MODES) {
         const r = await measureDrain(mode, devName(), ns, opts, live);
         drain[mode].push(r);
-        console.log(`  drain round ${round} ${mode.padEnd(8)} ${fmt(r.rate)} frames/s to JS (${(1e6 / r.rate).toFixed(2)} µs/frame)`);
+        console.log(`  drain round ${round} ${mode.padEnd(8)} ${fmt(r.rate)} frames/s to JS (CPU ${r.cpuPerFrame.toFixed(2)} µs/frame)`);
       }
     }
     report(flood, drain, opts);
@@ -315,6 +326,7 @@ async function measureFlood(mode, dev, ns, opts, live) {
       offeredRate: (delivered + dropped) / seconds,
       dropShare: delivered + dropped > 0 ? dropped / (delivered + dropped) : 0,
       lag: lagSummary(inWindow.slice(1).flatMap((m) => m.lag)),
+      rssMax: Math.max(0, ...reader.messages.map((m) => m.rss ?? 0)),
     };
   } finally {
     for (const s of senders) {
@@ -337,7 +349,7 @@ async function measureDrain(mode, dev, ns, opts, live) {
     if (k.dropped > 0) throw new Error(`the kernel dropped ${k.dropped} frames while filling the queue`);
     reader.go();
     const done = await reader.waitFor((m) => m.done, 120_000);
-    return { rate: (done.frames * 1000) / done.ms, lag: lagSummary(done.lag) };
+    return { rate: (done.frames * 1000) / done.ms, cpuPerFrame: done.cpuUs / done.frames, lag: lagSummary(done.lag) };
   } finally {
     await reader.stop();
   }
@@ -346,7 +358,8 @@ async function measureDrain(mode, dev, ns, opts, live) {
 function lagSummary(lags) {
   if (lags.length === 0) return null;
   const sorted = [...lags].sort((a, b) => a - b);
-  return { p99: sorted[Math.min(sorted.length - 1, Math.floor(0.99 * sorted.length))], max: sorted.at(-1) };
+  const p99 = sorted[Math.min(sorted.length - 1, Math.floor(0.99 * sorted.length))];
+  return { p99, max: sorted.at(-1), samples: sorted.length };
 }
 
 // ------------------------------------------------------------------- the report
@@ -356,6 +369,7 @@ function report(flood, drain, opts) {
   const lagText = (mode, lag) =>
     mode === 'sync' ? `blocked (${lag ? lag.max.toFixed(0) : '?'} ms at a time)` : lag ? `p99 ${lag.p99.toFixed(2)} ms, max ${lag.max.toFixed(2)} ms` : '-';
 
+  if (opts.flood) {
   console.log(`\nflood: ${opts.senders} sender(s), ${opts.seconds} s per reader after ${opts.warmup} s warm-up`);
   table(
     ['reader', 'frames/s to JS', 'read from kernel/s', 'offered/s', 'kernel dropped', 'event loop lag'],
@@ -364,25 +378,32 @@ function report(flood, drain, opts) {
       return [mode, fmt(r.rate), fmt(r.kernelRate), fmt(r.offeredRate), `${(100 * r.dropShare).toFixed(1)}%`, lagText(mode, r.lag)];
     }),
   );
+  }
 
   console.log(`\ndrain: ${fmt(opts.drain)} frames queued first, then read`);
+  const leastCpu = (runs) => Math.min(...runs.map((r) => r.cpuPerFrame));
   table(
-    ['reader', 'frames/s to JS', 'µs per frame', 'event loop lag'],
+    ['reader', 'frames/s to JS', 'wall µs/frame', 'CPU µs/frame (least)', 'event loop lag'],
     MODES.map((mode) => {
       const r = best(drain[mode]);
-      return [mode, fmt(r.rate), (1e6 / r.rate).toFixed(2), lagText(mode, r.lag)];
+      return [mode, fmt(r.rate), (1e6 / r.rate).toFixed(2), leastCpu(drain[mode]).toFixed(2), lagText(mode, r.lag)];
     }),
   );
 
   console.log('');
-  for (const [phase, runs] of [['flood', flood], ['drain', drain]]) {
+  for (const [phase, runs] of opts.flood ? [['flood', flood], ['drain', drain]] : [['drain', drain]]) {
     const ratio = best(runs.binding).rate / best(runs.sync).rate;
     const pool = best(runs.binding).rate / best(runs['fs.read']).rate;
     console.log(
-      `${phase}: binding = ${(ratio * 100).toFixed(0)}% of the sync loop ` +
+      `${phase}: binding = ${(ratio * 100).toFixed(0)}% of the sync loop's frames/s ` +
         `(target >= 80%: ${ratio >= 0.8 ? 'met' : 'NOT met'}), ${pool.toFixed(1)}x fs.read`,
     );
   }
+  const cpuRatio = leastCpu(drain.sync) / leastCpu(drain.binding);
+  console.log(
+    `drain, by CPU time per frame: binding = ${(cpuRatio * 100).toFixed(0)}% of the sync loop's speed ` +
+      `(${cpuRatio >= 0.8 ? 'met' : 'NOT met'})`,
+  );
 }
 
 function table(head, rows) {

@@ -45,8 +45,10 @@
 #define TAP_MAX_BATCH 256
 /* Room for a full batch of 1514-byte frames, plus one largest frame. */
 #define TAP_SLAB (TAP_MAX_BATCH * 1536 + TAP_READ_BUFFER)
-/* Frames reach JS in chunks of this size, several frames per chunk (see the pool). */
+/* Frames reach JS in chunks of up to this size, several frames per chunk; chunks
+ * of at least TAP_CHUNK_MIN bytes come from a pool (see "chunk pool"). */
 #define TAP_CHUNK (64 * 1024)
+#define TAP_CHUNK_MIN (16 * 1024)
 /* Free chunks kept for reuse: 8 MiB at most. */
 #define TAP_POOL_MAX 128
 
@@ -347,13 +349,21 @@ static void call_js(tap_device *dev, napi_value arg0, napi_value arg1) {
 
 /* ------------------------------------------------------------ chunk pool
  *
- * Frames reach JS in chunks: blocks of TAP_CHUNK bytes holding several frames, each
- * frame a Uint8Array view into its chunk. JS may keep any frame for as long as it
- * likes, so a chunk is reused only after V8 has collected every view of it and run
- * its finalizer (chunk_release). Reusing blocks matters: fresh memory for every batch
- * costs a page fault per 4 KiB touched, which was more than the read() itself.
- * The pool is process-wide (chunks can outlive their device) and locked, because
- * each worker thread that loads the addon has its own JS thread. */
+ * Frames reach JS in chunks: memory holding several frames of one wake-up, each frame
+ * a Uint8Array view into its chunk. JS may keep any frame for as long as it likes, so
+ * a chunk is never written again while a view of it is alive.
+ *
+ * Big chunks (a busy wake-up: TAP_CHUNK_MIN bytes or more) use blocks of TAP_CHUNK
+ * bytes from a pool: a block returns to the pool only when V8 has collected every
+ * view of it and run its finalizer (chunk_release). Reuse matters under load: fresh
+ * memory for every batch costs page faults and cache misses that add up to about as
+ * much as the read() itself. V8 is told the full block size (napi_adjust_external_
+ * memory), so that it collects often enough to refill the pool and to keep memory in
+ * check. Small chunks (a quiet wake-up, e.g. one frame) are plain exact-size Buffers,
+ * so a single kept frame never pins a whole block.
+ *
+ * The pool is process-wide (chunks can outlive their device) and locked, because each
+ * worker thread that loads the addon has its own JS thread. */
 
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static void *pool_free[TAP_POOL_MAX];
@@ -367,8 +377,7 @@ static void *chunk_acquire(void) {
   return block != NULL ? block : malloc(TAP_CHUNK);
 }
 
-/* Finalizer of a chunk's ArrayBuffer: no view of it is left anywhere. */
-static void chunk_release(napi_env env, void *block, void *hint) {
+static void chunk_recycle(void *block) {
   pthread_mutex_lock(&pool_lock);
   if (pool_count < TAP_POOL_MAX) {
     pool_free[pool_count++] = block;
@@ -378,12 +387,19 @@ static void chunk_release(napi_env env, void *block, void *hint) {
   free(block);
 }
 
-/* An ArrayBuffer holding a copy of `size` bytes (size <= TAP_CHUNK: a pooled block;
- * larger, i.e. a jumbo frame: a buffer of its own). */
+/* Finalizer of a pooled chunk's ArrayBuffer: no view of it is left anywhere. */
+static void chunk_release(napi_env env, void *block, void *hint) {
+  int64_t ignored;
+  napi_adjust_external_memory(env, -(int64_t)TAP_CHUNK, &ignored);
+  chunk_recycle(block);
+}
+
+/* An ArrayBuffer (and the offset of our bytes in it) holding a copy of `size` bytes. */
 static int chunk_to_js(napi_env env, const uint8_t *bytes, size_t size, napi_value *arraybuffer,
                        size_t *base) {
   *base = 0;
-  if (size > TAP_CHUNK) {
+  if (size < TAP_CHUNK_MIN || size > TAP_CHUNK) {
+    /* A quiet wake-up, or one jumbo frame: an exact-size Buffer of its own. */
     void *data;
     napi_value buffer;
     napi_typedarray_type type;
@@ -397,9 +413,11 @@ static int chunk_to_js(napi_env env, const uint8_t *bytes, size_t size, napi_val
   memcpy(block, bytes, size);
   if (napi_create_external_arraybuffer(env, block, size, chunk_release, NULL, arraybuffer) !=
       napi_ok) {
-    chunk_release(env, block, NULL);
+    chunk_recycle(block);
     return 0;
   }
+  int64_t ignored;
+  napi_adjust_external_memory(env, TAP_CHUNK, &ignored);
   return 1;
 }
 
