@@ -39,8 +39,11 @@ function deleteNamespaceSync(ns: string): void {
 }
 
 export async function createDemoNetwork(ns = 'tapstack-demo'): Promise<DemoNetwork> {
-  // A namespace of this name can only be a leftover of a demo that was killed hard.
-  deleteNamespaceSync(ns);
+  // Never delete a namespace we did not create in this run: it may be someone's.
+  const existing = (await run('ip', ['netns', 'list'])).stdout;
+  if (new RegExp(`^${ns}\\b`, 'm').test(existing)) {
+    throw new Error(`network namespace ${ns} already exists (left by a demo that was killed, or made by hand); remove it with: ip netns del ${ns}`);
+  }
   await ip(['netns', 'add', ns]);
   const links: TapLink[] = [];
   let destroyed = false;
