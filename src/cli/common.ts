@@ -5,7 +5,16 @@ import { TapLink } from '../link/tap.js';
 import { createHost, type Host } from '../host.js';
 import { RealClock, type Clock } from '../stack/clock.js';
 import { createLogger, type LogLevel, type Logger } from '../stack/log.js';
-import { formatIpv4, parseCidr, parseIpv4, parseMac, type Ipv4Address, type MacAddress } from '../wire/address.js';
+import {
+  formatIpv4,
+  parseCidr,
+  parseIpv4,
+  parseMac,
+  prefixMask,
+  sameSubnet,
+  type Ipv4Address,
+  type MacAddress,
+} from '../wire/address.js';
 
 /**
  * What every command shares: option parsing with one-line errors (exit code 2),
@@ -130,7 +139,17 @@ export function resolveHostOptions(opts: HostCliOptions): HostConfig {
     logLevel: parseLogLevelArg(opts.logLevel ?? 'warn'),
     stats: opts.stats === true,
   };
-  if (opts.gateway !== undefined) config.gateway = parseIpArg('--gateway', opts.gateway);
+  const mask = prefixMask(prefixLength);
+  const hostPart = (address & ~mask) >>> 0;
+  if (hostPart === 0 || hostPart === (~mask >>> 0)) {
+    usageError(`--ip: ${formatIpv4(address)} is the network or broadcast address of its /${prefixLength}`);
+  }
+  if (opts.gateway !== undefined) {
+    config.gateway = parseIpArg('--gateway', opts.gateway);
+    if (!sameSubnet(config.gateway, address, prefixLength) || config.gateway === address) {
+      usageError(`--gateway: ${opts.gateway} is not another host inside ${formatIpv4((address & mask) >>> 0)}/${prefixLength}`);
+    }
+  }
   if (opts.mac !== undefined) config.mac = parseMacArg('--mac', opts.mac);
   if (opts.pcap !== undefined) {
     if (opts.pcap === '') usageError('--pcap: file name is empty');

@@ -138,6 +138,8 @@ describeTap('tapstack up / ping on a TAP device', () => {
       ['up', '--tap', dev, '--ip', '10.0.0.2'],
       ['up', '--tap', dev, '--ip', '10.0.0.2/24', '--mac', '02:00:00:00:00'],
       ['up', '--tap', dev, '--ip', '10.0.0.2/24', '--gateway', '10.0.0'],
+      ['up', '--tap', dev, '--ip', '10.0.0.2/24', '--gateway', '192.168.1.1'],
+      ['up', '--tap', dev, '--ip', '10.0.0.255/24'],
       ['up', '--tap', dev, '--ip', '10.0.0.2/24', '--mtu', 'lots'],
       ['ping', '10.0.0.1', '--tap', dev, '--ip', '10.0.0.2/24', '-c', '0'],
       ['ping', 'nowhere', '--tap', dev, '--ip', '10.0.0.2/24'],
