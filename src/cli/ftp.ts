@@ -2,7 +2,7 @@ import { promises as fsp } from 'node:fs';
 import * as readline from 'node:readline';
 import { Writable } from 'node:stream';
 import cliProgress from 'cli-progress';
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { Resolver } from '../dns/resolver.js';
 import { FtpClient, type DataMode, type TransferType } from '../ftp/client/client.js';
 import { FtpShell, splitCommands, type ProgressDisplay } from '../ftp/client/shell.js';
@@ -36,8 +36,8 @@ const DNS_SERVER = /^(\d+\.\d+\.\d+\.\d+)(:\d{1,5})?$/;
 export function addFtpOptions(command: Command): Command {
   return command
     .option('--dns <server>', 'DNS server IPv4[:port] for host names; repeat for more', (v: string, acc: string[]) => [...acc, v], [] as string[])
-    .addOption(new Option('--active', 'active mode: the server connects to us (PORT)').conflicts('passive'))
-    .addOption(new Option('--passive', 'passive mode: we connect to the server (EPSV, then PASV)').conflicts('active'))
+    .option('--active', 'active mode: the server connects to us (PORT)')
+    .option('--passive', 'passive mode: we connect to the server (EPSV, then PASV)')
     .option('--active-port-base <port>', 'first local data port in active mode; each transfer takes the next', '5001')
     .option('--trust-pasv', 'connect to the address inside a 227 reply (default: the control peer)')
     .option('--timeout <ms>', 'connect, reply and data idle timeout', '30000');
@@ -45,6 +45,7 @@ export function addFtpOptions(command: Command): Command {
 
 /** Check the FTP options (exit 2 on a bad one). */
 export function checkFtpOptions(opts: FtpCommonCliOptions): { activePortBase: number; timeoutMs: number } {
+  if (opts.active && opts.passive) usageError('--active and --passive cannot be used together');
   for (const s of opts.dns) if (!DNS_SERVER.test(s)) usageError(`--dns: "${s}" is not IPv4[:port]`);
   return {
     activePortBase: parseIntArg('--active-port-base', opts.activePortBase ?? '5001', 1024, 65535),

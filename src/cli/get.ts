@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { FtpReplyError } from '../ftp/client/errors.js';
 import { safeLocalPath } from '../ftp/client/local-path.js';
 import { parseFtpUrl, type FtpUrl } from '../ftp/client/url.js';
-import { addFtpOptions, createClient, progressBar, type FtpCommonCliOptions } from './ftp.js';
+import { addFtpOptions, checkFtpOptions, createClient, progressBar, type FtpCommonCliOptions } from './ftp.js';
 import { addHostOptions, startHost, stopHost, usageError } from './common.js';
 
 interface GetCliOptions extends FtpCommonCliOptions {
@@ -40,6 +40,7 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExample:\n  tapstack get ftp://ftp.any-domain.com/pub/readme.txt --tap tap0 --ip 192.168.0.2/24 --dns 192.168.0.1')
     .action(async (urlText: string, opts: GetCliOptions) => {
       const url = urlArg(urlText);
+      checkFtpOptions(opts);
       if (url.isDirectory) usageError(`get: ${urlText} names a directory, not a file`);
       const toStdout = opts.output === '-';
       let target: string | undefined;

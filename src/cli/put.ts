@@ -1,7 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { addFtpOptions, createClient, progressBar, type FtpCommonCliOptions } from './ftp.js';
+import { addFtpOptions, checkFtpOptions, createClient, progressBar, type FtpCommonCliOptions } from './ftp.js';
 import { describe, urlArg } from './get.js';
 import { addHostOptions, startHost, stopHost, usageError } from './common.js';
 
@@ -30,6 +30,7 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExample:\n  tapstack put notes.txt ftp://alice:secret@192.168.0.1/upload/ --tap tap0 --ip 192.168.0.2/24')
     .action(async (file: string, urlText: string, opts: PutCliOptions) => {
       const url = urlArg(urlText);
+      checkFtpOptions(opts);
       const st = await fsp.stat(file).catch(() => undefined);
       if (!st?.isFile()) usageError(`put: ${file}: no such file`);
       const remote = url.isDirectory ? `${url.path}${path.basename(file)}` : url.path;

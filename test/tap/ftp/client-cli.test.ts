@@ -1,0 +1,187 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeTap } from '../support/gate.js';
+
+/**
+ * `tapstack ftp`, `tapstack get` and `tapstack put` as users run them: the compiled CLI
+ * runs INSIDE a fresh namespace on a persistent TAP device made there. The kernel side
+ * (10.0.0.1/24) runs dnsmasq (ftp.any-domain.com -> 10.0.0.1) and vsftpd, so the
+ * scripted session is the seed's: a DNS query, then USER, PASS, PORT, LIST, CWD,
+ * PORT, RETR, QUIT.
+ */
+const root = join(dirname(fileURLToPath(import.meta.url)), '../../..');
+const cli = join(root, 'dist/cli/main.js');
+const ns = `tapstack-ftpcli-${process.pid}`;
+const dev = `tsfc${process.pid.toString(36)}`.slice(0, 15);
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const readme = Buffer.from('Welcome to ftp.any-domain.com\nThis is readme.txt.\n');
+const big = randomBytes(400_000);
+let work: string;
+const peers: ChildProcess[] = [];
+
+function sh(cmd: string, args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 120_000 });
+  return { code: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+}
+
+function must(cmd: string, args: string[]): void {
+  const r = sh(cmd, args);
+  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr.trim()}`);
+}
+
+function newest(dir: string): number {
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
+  }
+  return t;
+}
+
+function ftpIds(): { uid: number; gid: number } {
+  const passwd = readFileSync('/etc/passwd', 'utf8').split('\n');
+  const line = passwd.find((l) => l.startsWith('ftp:')) ?? passwd.find((l) => l.startsWith('nobody:'))!;
+  const [, , uid, gid] = line.split(':');
+  return { uid: Number(uid), gid: Number(gid) };
+}
+
+/** Run the CLI inside the namespace; resolves with its exit code and output. */
+function tapstack(args: string[], cwd = work): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (b: Buffer) => (stdout += b.toString()));
+  child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  return new Promise((resolve) =>
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    }),
+  );
+}
+
+const host = ['--tap', dev, '--ip', '10.0.0.2/24', '--dns', '10.0.0.1'];
+
+describeTap('tapstack ftp / get / put on a TAP device against vsftpd', () => {
+  beforeAll(async () => {
+    if (!existsSync(cli) || newest(join(root, 'src')) > statSync(cli).mtimeMs) {
+      sh('npx', ['tsc', '-p', join(root, 'tsconfig.build.json')]);
+    }
+    work = mkdtempSync(join(tmpdir(), 'tapstack-ftpcli-'));
+    chmodSync(work, 0o755);
+    const anon = join(work, 'anon');
+    mkdirSync(join(anon, 'pub'), { recursive: true });
+    mkdirSync(join(anon, 'incoming'));
+    const { uid, gid } = ftpIds();
+    chownSync(join(anon, 'incoming'), uid, gid);
+    writeFileSync(join(anon, 'pub', 'readme.txt'), readme);
+    writeFileSync(join(anon, 'pub', 'big file.bin'), big);
+    mkdirSync(join(work, 'empty'));
+    mkdirSync(join(work, 'out'));
+    writeFileSync(
+      join(work, 'vsftpd.conf'),
+      [
+        'listen=YES',
+        'listen_address=10.0.0.1',
+        'background=NO',
+        'anonymous_enable=YES',
+        `anon_root=${anon}`,
+        'local_enable=NO',
+        'write_enable=YES',
+        'anon_upload_enable=YES',
+        `secure_chroot_dir=${join(work, 'empty')}`,
+        'seccomp_sandbox=NO',
+        'connect_from_port_20=YES',
+        'ftpd_banner=ftp.any-domain.com FTP server ready.',
+        'pasv_min_port=30000',
+        'pasv_max_port=30100',
+        '',
+      ].join('\n'),
+    );
+    must('ip', ['netns', 'add', ns]);
+    must('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv6.conf.default.disable_ipv6=1']);
+    must('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1']);
+    must('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+    must('ip', ['-n', ns, 'tuntap', 'add', 'dev', dev, 'mode', 'tap']);
+    must('ip', ['-n', ns, 'addr', 'add', '10.0.0.1/24', 'dev', dev]);
+    must('ip', ['-n', ns, 'link', 'set', dev, 'up']);
+    peers.push(
+      spawn('ip', ['netns', 'exec', ns, 'dnsmasq', '--no-daemon', '--no-resolv', '--no-hosts', '--conf-file=/dev/null', '--listen-address=10.0.0.1', '--bind-interfaces', '--local=/any-domain.com/', '--host-record=ftp.any-domain.com,10.0.0.1'], { stdio: 'ignore' }),
+      spawn('ip', ['netns', 'exec', ns, 'vsftpd', join(work, 'vsftpd.conf')], { stdio: 'ignore' }),
+    );
+    for (let i = 0; i < 100; i++) {
+      const ftp = sh('ip', ['netns', 'exec', ns, 'ss', '-Hltn', 'sport = :21']).stdout.includes(':21');
+      const dns = sh('ip', ['netns', 'exec', ns, 'ss', '-Hlun', 'sport = :53']).stdout.includes(':53');
+      if (ftp && dns) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  });
+
+  afterAll(() => {
+    for (const p of peers) p.kill('SIGTERM');
+    sh('ip', ['netns', 'delete', ns]);
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  it('a scripted session (-c) reproduces the seed: DNS, USER, PASS, PORT, LIST, CWD, PORT, RETR, QUIT', async () => {
+    const r = await tapstack(
+      ['ftp', 'ftp.any-domain.com', ...host, '--active', '--user', 'ftp', '--password', 'abc@any-domain.com', '-v', '-c', 'dir; cd pub; get readme.txt; bye'],
+      join(work, 'out'),
+    );
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const sent = r.stdout.split('\n').filter((l) => l.startsWith('---> ')).map((l) => l.slice(5).split(' ')[0]);
+    expect(sent).toEqual(['USER', 'PASS', 'PORT', 'LIST', 'CWD', 'PORT', 'RETR', 'QUIT']);
+    expect(r.stdout).toContain('---> PORT 10,0,0,2,19,137\n200 PORT command successful.');
+    expect(r.stdout).toContain('---> PORT 10,0,0,2,19,138\n');
+    expect(r.stdout).toContain('---> PASS XXXX\n');
+    expect(r.stdout).toContain('220 ftp.any-domain.com FTP server ready.');
+    expect(r.stdout).toMatch(/drwxr-xr-x +\d+ \d+ +\d+ +\d+ \w{3} [ \d]\d [\d:]+ pub\n/);
+    expect(r.stdout).toContain('221 Goodbye.');
+    expect(sha256(readFileSync(join(work, 'out', 'readme.txt')))).toBe(sha256(readme));
+  });
+
+  it('a script stops at the first failure with a non-zero exit', async () => {
+    const script = join(work, 'script.ftp');
+    writeFileSync(script, '# a comment\nbinary\ncd pub\nget nonexistent.txt\nget readme.txt\nbye\n');
+    const r = await tapstack(['ftp', '10.0.0.1', ...host, '--passive', '--script', script], join(work, 'out'));
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('550 Failed to open file.');
+    expect(readdirSync(join(work, 'out'))).not.toContain('nonexistent.txt');
+  });
+
+  it('tapstack get downloads a percent-encoded URL, by sha256', async () => {
+    const out = join(work, 'got.bin');
+    const r = await tapstack(['get', 'ftp://ftp.any-domain.com/pub/big%20file.bin', '-o', out, ...host]);
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    expect(sha256(readFileSync(out))).toBe(sha256(big));
+  });
+
+  it('tapstack put uploads into a directory URL (active mode), by sha256', async () => {
+    const file = join(work, 'upload me.bin');
+    const body = randomBytes(250_000);
+    writeFileSync(file, body);
+    const r = await tapstack(['put', file, 'ftp://anonymous:me%40example.org@ftp.any-domain.com/incoming/', ...host, '--active']);
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    expect(sha256(readFileSync(join(work, 'anon', 'incoming', 'upload me.bin')))).toBe(sha256(body));
+  });
+
+  it('bad arguments: one line on stderr, exit 2', async () => {
+    for (const args of [
+      ['get', 'http://example.org/x', ...host],
+      ['get', 'ftp://ftp.any-domain.com/pub/', ...host],
+      ['put', join(work, 'no-such-file'), 'ftp://ftp.any-domain.com/incoming/', ...host],
+      ['ftp', ...host, '--active', '--passive'],
+    ]) {
+      const r = await tapstack(args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);
+    }
+  });
+});
