@@ -20,6 +20,7 @@
  *   stats(handle)            -> { rxFrames, rxBatches, rxErrors, rxDrops,
  *                                 txFrames, txDropsFull, txErrors }
  *   ref(handle, bool)        keep (or do not keep) the event loop alive
+ *   pool()                   -> { free, reused, allocated } chunks of the pool
  *   close(handle)            stop polling, close the fd; idempotent
  */
 #include <errno.h>
@@ -368,11 +369,17 @@ static void call_js(tap_device *dev, napi_value arg0, napi_value arg1) {
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static void *pool_free[TAP_POOL_MAX];
 static int pool_count = 0;
+static uint64_t pool_reused = 0, pool_allocated = 0; /* for tests and curious readers */
 
 static void *chunk_acquire(void) {
   void *block = NULL;
   pthread_mutex_lock(&pool_lock);
-  if (pool_count > 0) block = pool_free[--pool_count];
+  if (pool_count > 0) {
+    block = pool_free[--pool_count];
+    pool_reused++;
+  } else {
+    pool_allocated++;
+  }
   pthread_mutex_unlock(&pool_lock);
   return block != NULL ? block : malloc(TAP_CHUNK);
 }
@@ -662,6 +669,21 @@ static napi_value tap_stats(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* pool() -> { free, reused, allocated }: the chunk pool, process-wide. */
+static napi_value tap_pool(napi_env env, napi_callback_info info) {
+  napi_value result, value;
+  pthread_mutex_lock(&pool_lock);
+  double numbers[3] = {pool_count, (double)pool_reused, (double)pool_allocated};
+  pthread_mutex_unlock(&pool_lock);
+  const char *names[3] = {"free", "reused", "allocated"};
+  NAPI_CALL(env, napi_create_object(env, &result));
+  for (int i = 0; i < 3; i++) {
+    NAPI_CALL(env, napi_create_double(env, numbers[i], &value));
+    NAPI_CALL(env, napi_set_named_property(env, result, names[i], value));
+  }
+  return result;
+}
+
 static napi_value tap_ref(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
@@ -700,6 +722,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"writeBatch", NULL, tap_write_batch, NULL, NULL, NULL, napi_default, NULL},
       {"stats", NULL, tap_stats, NULL, NULL, NULL, napi_default, NULL},
       {"ref", NULL, tap_ref, NULL, NULL, NULL, napi_default, NULL},
+      {"pool", NULL, tap_pool, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, tap_close, NULL, NULL, NULL, napi_default, NULL},
   };
   NAPI_CALL(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));

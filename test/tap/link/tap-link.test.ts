@@ -183,53 +183,64 @@ describeTap('TapLink lifecycle', () => {
   });
 
   it('keeps frames JS holds intact when their memory pool is recycled after GC', async () => {
-    // A child node with --expose-gc: it keeps every 7th frame of a first burst, lets
-    // the rest be collected (their chunks return to the pool), receives a second burst
-    // with other bytes, and checks that the kept frames did not change.
-    const name = `tsg${process.pid.toString(36)}`;
+    // A child node with --expose-gc and two devices. Each burst is queued in the
+    // kernel BEFORE reading starts, so it arrives as one big batch in pooled chunks.
+    // Burst 1 ('a'): keep the first 10 frames, drop the rest, collect (the chunks
+    // without a kept frame return to the pool). Burst 2 ('b', other device): reuses those chunks. The kept frames
+    // must not change, and the pool must really have been reused.
+    const names = [`tsg${process.pid.toString(36)}a`, `tsg${process.pid.toString(36)}b`];
     const script = `
       const tap = require(${JSON.stringify(addonPath)});
-      const dev = tap.open(${JSON.stringify(name)});
+      const devs = ${JSON.stringify(names)}.map((n) => tap.open(n));
       const say = (s) => process.stdout.write(s + '\\n');
-      let frames = [], kept = [], copies = [];
-      tap.start(dev.handle, (batch) => { frames.push(...batch); check(); });
-      let phase = 1;
+      let frames = [], kept = [], copies = [], reusedBefore = 0;
+      const receive = (batch) => { frames.push(...batch); check(); };
       async function check() {
-        if (phase === 1 && frames.length >= 300) {
-          phase = 2;
-          kept = frames.filter((_, i) => i % 7 === 0);
+        if (kept.length === 0 && frames.length >= 300) {
+          kept = frames.slice(0, 10); // pins the first chunk only
           copies = kept.map((f) => f.slice());
           frames = [];
           for (let i = 0; i < 5; i++) { gc(); await new Promise((r) => setImmediate(r)); }
-          say('burst2');
-        } else if (phase === 2 && frames.length >= 300) {
-          phase = 3;
+          reusedBefore = tap.pool().reused;
+          say('collected');
+        } else if (kept.length > 0 && frames.length >= 300) {
           const intact = kept.every((f, i) => Buffer.compare(f, copies[i]) === 0);
           const second = frames.every((f) => f[42] === 0x62);
-          say(intact && second ? 'ok' : 'corrupt ' + intact + ' ' + second);
-          tap.close(dev.handle);
+          const reused = tap.pool().reused - reusedBefore;
+          say(JSON.stringify({ intact, second, reused }));
+          devs.forEach((d) => tap.close(d.handle));
         }
       }
+      process.stdin.on('data', (d) => {
+        for (const c of String(d).trim().split(/\s+/)) tap.start(devs[Number(c)].handle, receive);
+      });
       say('ready');
     `;
-    const child = spawn(process.execPath, ['--expose-gc', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--expose-gc', '-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
     const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
     const next = async () => String((await lines.next()).value);
     try {
       expect(await next()).toBe('ready');
-      const setup = [
-        ['link', 'set', name, 'netns', net.ns],
-        ['-n', net.ns, 'addr', 'add', '10.9.0.1/24', 'dev', name],
-        ['-n', net.ns, 'link', 'set', name, 'up'],
-        ['-n', net.ns, 'neigh', 'add', '10.9.0.2', 'lladdr', macText(OUR_MAC), 'dev', name, 'nud', 'permanent'],
-      ];
-      for (const args of setup) expect(spawnSync('ip', args).status).toBe(0);
-      const burst = (byte: string) =>
-        net.exec('python3', ['-c', udpBurst(300).replace('b"x"', `b"${byte}"`).replace('10.0.0.2', '10.9.0.2')]);
-      await burst('a');
-      expect(await next()).toBe('burst2');
-      await burst('b');
-      expect(await next()).toBe('ok');
+      for (const [i, name] of names.entries()) {
+        const setup = [
+          ['link', 'set', name, 'netns', net.ns],
+          ['-n', net.ns, 'addr', 'add', `10.9.${i}.1/24`, 'dev', name],
+          ['-n', net.ns, 'link', 'set', name, 'up'],
+          ['-n', net.ns, 'neigh', 'add', `10.9.${i}.2`, 'lladdr', macText(OUR_MAC), 'dev', name, 'nud', 'permanent'],
+        ];
+        for (const args of setup) expect(spawnSync('ip', args).status).toBe(0);
+      }
+      // 300 datagrams of 1000 bytes: about 312 KB, i.e. several 64 KiB chunks.
+      const burst = (i: number, byte: string) =>
+        net.exec('python3', ['-c', udpBurst(300, 1000).replace('b"x"', `b"${byte}"`).replace('10.0.0.2', `10.9.${i}.2`)]);
+      await burst(0, 'a');
+      child.stdin!.write('0\n');
+      expect(await next()).toBe('collected');
+      await burst(1, 'b');
+      child.stdin!.write('1\n');
+      const result = JSON.parse(await next()) as { intact: boolean; second: boolean; reused: number };
+      expect(result).toMatchObject({ intact: true, second: true });
+      expect(result.reused).toBeGreaterThan(0);
     } finally {
       child.kill();
     }
