@@ -7,6 +7,7 @@ import { register as dnsServer } from './dns-server.js';
 import { register as up } from './up.js';
 import { register as ftpServer } from './ftp-server.js';
 import { register as ftp } from './ftp.js';
+import { register as nc } from './nc.js';
 
 /** Each command lives in its own file and exports `register(program)`; list it here. */
 export type RegisterCommand = (program: Command) => void;
@@ -20,4 +21,5 @@ export const commands: RegisterCommand[] = [
   resolve,
   dnsServer,
   ftp,
+  nc,
 ];
