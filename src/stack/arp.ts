@@ -24,8 +24,8 @@ export class ArpLayer {
     this.neighbours = new NeighbourCache(services, (ip, mac) => this.sendRequest(ip, mac), options);
   }
 
-  /** Handle an ARP packet (the Ethernet payload). */
-  receive(payload: Uint8Array): void {
+  /** Handle an ARP packet (the Ethernet payload; `ethSrc` is the frame's source MAC). */
+  receive(payload: Uint8Array, ethSrc: MacAddress): void {
     const { counters, address } = this.services;
     const parsed = parseArp(payload);
     if (!parsed.ok) {
@@ -34,6 +34,14 @@ export class ArpLayer {
       return;
     }
     const p = parsed.value;
+    // ARP carries no checksum. A sender MAC that differs from the frame's source is
+    // damage or spoofing, and believing it would send our traffic to nobody; hosts and
+    // proxy-ARP routers put their own MAC in both places.
+    if (!macEquals(p.senderMac, ethSrc)) {
+      counters.inc('arp.rx.sender_mismatch');
+      this.log.debug({ senderMac: formatMac(p.senderMac), ethSrc: formatMac(ethSrc) }, 'drop ARP: sender MAC differs from frame source');
+      return;
+    }
     counters.inc(p.operation === ARP_REQUEST ? 'arp.rx.request' : 'arp.rx.reply');
     if (this.log.isLevelEnabled('debug')) {
       this.log.debug(

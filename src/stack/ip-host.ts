@@ -259,7 +259,7 @@ export class IpHost implements HostContext {
       this.ip.receive(eth.payload, broadcast);
     } else {
       counters.inc('eth.rx.arp');
-      this.arp.receive(eth.payload);
+      this.arp.receive(eth.payload, eth.src);
     }
   }
 }

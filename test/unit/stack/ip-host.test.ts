@@ -67,6 +67,16 @@ describe('IpHost against golden Linux frames', () => {
     expect(counters.get('arp.tx.reply')).toBe(1);
   });
 
+  it('ignores ARP whose sender MAC differs from the frame source (damage or spoofing)', async () => {
+    const { inject, received, counters, host } = await setup();
+    const spoofed = linuxFrame('arp-request');
+    spoofed[14 + 8 + 5] ^= 0x01; // sender hardware address, one bit off
+    await inject(spoofed);
+    expect(counters.get('arp.rx.sender_mismatch')).toBe(1);
+    expect(received).toEqual([]);
+    expect(host.arp.neighbours.size).toBe(0);
+  });
+
   it('answers an echo request like Linux (same ICMP bytes, TTL 64)', async () => {
     const { inject, received, counters, host } = await setup();
     await inject(linuxFrame('arp-request'), linuxFrame('icmp-echo-request'));
