@@ -249,6 +249,8 @@ export class FtpSession {
     this.lastCode = 0;
     this.opts.counters.inc('ftp.server.command');
     const spec = COMMANDS[verb];
+    // Per-verb counters only for known verbs: a client cannot create counter names.
+    if (spec) this.opts.counters.inc(`ftp.server.cmd.${verb}`);
     if (verb === 'RNTO' || !spec) {
       // RNTO checks rnfr itself; anything else clears it below.
     } else if (this.rnfr) {
