@@ -227,10 +227,19 @@ export function describeHost(run: RunningHost): string {
   return `${config.tap} ${formatIpv4(config.address)}/${config.prefixLength} ${mac} mtu ${config.mtu}${gw}`;
 }
 
-/** Print the counters (for --stats) to stderr, so stdout keeps only program output. */
-export function printStats(host: Host): void {
+/** The ARP cache, one neighbour a line (empty once the host is closed: take it before). */
+export function neighbourTable(host: Host): string {
+  return host.ip.arp.neighbours
+    .snapshot()
+    .map((n) => `${n.ip.padEnd(15)}  ${n.state === 'reachable' ? n.mac : `incomplete (${n.pending} queued)`}`)
+    .join('\n');
+}
+
+/** Print the counters and the ARP cache (for --stats) to stderr, so stdout keeps only program output. */
+export function printStats(host: Host, neighbours = neighbourTable(host)): void {
   const table = host.counters.format();
   process.stderr.write(`--- counters ---\n${table}${table ? '\n' : ''}`);
+  if (neighbours) process.stderr.write(`--- neighbours ---\n${neighbours}\n`);
 }
 
 let stopping: Promise<void> | undefined;
@@ -238,13 +247,14 @@ let stopping: Promise<void> | undefined;
 /** Close host, capture and device (in that order, via Host.close), print stats, exit. */
 export function stopHost(run: RunningHost, code = 0): Promise<void> {
   stopping ??= (async () => {
+    const neighbours = neighbourTable(run.host);
     try {
       await run.host.close();
     } catch (err) {
       process.stderr.write(`tapstack: error while closing: ${(err as Error).message}\n`);
       code = code || 1;
     }
-    if (run.config.stats) printStats(run.host);
+    if (run.config.stats) printStats(run.host, neighbours);
     process.exit(code);
   })();
   return stopping;
