@@ -60,7 +60,9 @@ export class FtpServer extends EventEmitter {
     const o = this.options;
     this.root = await VirtualRoot.open(o.root);
     if (o.xferlog) this.xferlog = new XferLog(o.xferlog, o.now);
-    const listener = o.tcp.listen({ port: o.port, backlog: 128 }, (socket) => this.onConnection(socket));
+    // Half-open allowed: a client may send its last commands with its FIN and still
+    // deserves the answers (the session closes after them).
+    const listener = o.tcp.listen({ port: o.port, backlog: 128, allowHalfOpen: true }, (socket) => this.onConnection(socket));
     this.listener = listener;
     if (!listener.listening) {
       await new Promise<void>((resolve, reject) => {

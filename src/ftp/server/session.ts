@@ -88,6 +88,8 @@ export class FtpSession {
   private mlstFacts: MlstFact[] = [...MLST_FACTS];
   private transfer: Transfer | undefined;
   private quitAfterTransfer = false;
+  /** The client sent its FIN: close once the queued commands are answered. */
+  private clientEnded = false;
   /** Code of the last reply, for the per-command log line. */
   private lastCode = 0;
 
@@ -109,7 +111,12 @@ export class FtpSession {
   start(): void {
     this.opts.counters.inc('ftp.server.session.open');
     this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    this.socket.on('end', () => this.close('client closed'));
+    // A client may send its last commands and its FIN together (a script piped into
+    // nc): answer what was sent, then close.
+    this.socket.on('end', () => {
+      this.clientEnded = true;
+      if (!this.busy && this.queue.length === 0) this.close('client closed');
+    });
     this.socket.on('error', (err: Error) => {
       this.opts.counters.inc('ftp.server.control.error');
       this.log.debug({ err: err.message }, 'control connection error');
@@ -219,6 +226,7 @@ export class FtpSession {
     } finally {
       this.busy = false;
     }
+    if (this.clientEnded && !this.closed) this.close('client closed');
   }
 
   /** ABOR, STAT and QUIT while a transfer runs. */

@@ -68,6 +68,17 @@ describe('greeting and login (RFC 959 4.1.1)', () => {
     expect(c.ended).toBe(true);
   });
 
+  it('answers commands that arrive together with the client\'s FIN, then closes', async () => {
+    await setup();
+    const c = await fx.connect();
+    c.socket.end('USER ftp\r\nPASS me@x\r\nCWD pub\r\nPWD\r\n');
+    expect((await c.next()).code).toBe(331);
+    expect((await c.next()).code).toBe(230);
+    expect((await c.next()).code).toBe(250);
+    expect((await c.next()).lines).toEqual(['257 "/pub" is the current directory.']);
+    await c.closed();
+  });
+
   it('uses a configured banner and site name', async () => {
     await setup({ banner: 'tapstack test FTP', siteName: 'ftp.example.test' });
     const c = await ControlClient.connect(fx.net.client.tcp, '10.0.0.2', 21);
