@@ -233,7 +233,7 @@ export class SessionAnalyzer {
     const rst = (flags & TcpFlags.RST) !== 0;
 
     const conn = this.connection(fromKey, toKey, from, to, syn && !ack);
-    const a = conn.analysis.analyze(fromKey, toKey, d.tcp, d.payload.length);
+    const a = conn.analysis.analyze(fromKey, toKey, d.tcp, d.payload.length, frame.timestampNs ?? 0n);
     const isRetransmission = a.anomaly === 'retransmission';
     const fromClient = fromKey === conn.initiator;
 
@@ -580,13 +580,13 @@ function isAnonymous(user: string): boolean {
 function analysisExplanation(a: SegmentAnalysis): string {
   switch (a.anomaly) {
     case 'retransmission':
-      return words.retransmission(a.seq, a.length);
+      return words.retransmission(a.seq, a.length, { syn: a.syn === true, fin: a.fin === true });
     case 'out-of-order':
       return words.outOfOrder(a.seq);
     case 'previous-segment-lost':
       return words.previousLost(a.seq);
     case 'duplicate-ack':
-      return words.duplicateAck(a.duplicateCount ?? 1, a.ack);
+      return a.outstanding ? words.duplicateAck(a.duplicateCount ?? 1, a.ack) : words.repeatedAck(a.duplicateCount ?? 1, a.ack);
     case 'window-update':
       return words.windowUpdate(a.window);
     default:

@@ -29,6 +29,15 @@ export interface SegmentAnalysis {
   anomaly?: SegmentAnomaly;
   /** For duplicate ACKs: 1 for the first duplicate, 2 for the second, ... */
   duplicateCount?: number;
+  /**
+   * For duplicate ACKs: the peer has sent bytes beyond the ACK (a gap at the
+   * receiver, RFC 5681's duplicate); false when the receiver answers a copy of
+   * bytes it already had.
+   */
+  outstanding?: boolean;
+  /** The segment carries SYN / FIN (for the wording of a retransmission). */
+  syn?: boolean;
+  fin?: boolean;
   /** The advertised window field (unscaled, as carried). */
   window: number;
 }
@@ -62,7 +71,12 @@ class Flow {
     return covered === 0 ? 'none' : covered >= end - start ? 'all' : 'some';
   }
 
-  add(start: number, end: number): void {
+  /** When the highest sequence number last moved (ns). */
+  maxEndTime = 0n;
+  /** When this side sent its SYN (ns), to measure the handshake's round trip. */
+  synTime: bigint | undefined;
+
+  add(start: number, end: number, timeNs: bigint): void {
     const ranges = [...this.seen, [start, end] as [number, number]].sort((a, b) => a[0] - b[0]);
     const merged: [number, number][] = [];
     for (const r of ranges) {
@@ -71,13 +85,23 @@ class Flow {
       else merged.push([r[0], r[1]]);
     }
     this.seen = merged;
-    this.maxEnd = Math.max(this.maxEnd, end);
+    this.advance(end, timeNs);
+  }
+
+  /** Move the highest sequence number seen (a gap stays a gap in `seen`). */
+  advance(end: number, timeNs: bigint): void {
+    if (end > this.maxEnd) {
+      this.maxEnd = end;
+      this.maxEndTime = timeNs;
+    }
   }
 }
 
 /** Tracks both directions of one connection; feed it every segment in capture order. */
 export class TcpConnectionAnalysis {
   private readonly flows = new Map<string, Flow>();
+  /** Round trip of the three-way handshake (SYN to SYN+ACK), once seen. */
+  private handshakeRttNs: bigint | undefined;
 
   constructor(
     /** Key of the endpoint that sent the first segment we saw (normally the SYN). */
@@ -95,7 +119,7 @@ export class TcpConnectionAnalysis {
     return this.flows.get(sender)?.maxEnd ?? 0;
   }
 
-  analyze(sender: string, receiver: string, tcp: TcpHeader, payloadLength: number): SegmentAnalysis {
+  analyze(sender: string, receiver: string, tcp: TcpHeader, payloadLength: number, timeNs = 0n): SegmentAnalysis {
     const own = this.flow(sender);
     const peer = this.flow(receiver);
     const syn = (tcp.flags & TcpFlags.SYN) !== 0;
@@ -107,23 +131,28 @@ export class TcpConnectionAnalysis {
     const length = payloadLength + (syn ? 1 : 0) + (fin ? 1 : 0);
     const seq = own.rel(tcp.seq);
     const ack = hasAck && peer.base !== undefined ? peer.rel(tcp.ack) : 0;
-    const out: SegmentAnalysis = { seq, ack, length, window: tcp.window };
+    const out: SegmentAnalysis = { seq, ack, length, window: tcp.window, syn, fin };
+    if (syn && !hasAck) own.synTime ??= timeNs;
+    if (syn && hasAck && peer.synTime !== undefined) this.handshakeRttNs ??= timeNs - peer.synTime;
 
     if (length > 0) {
       const end = seq + length;
       if (seq > own.maxEnd && own.maxEnd > 0) out.anomaly = 'previous-segment-lost';
       else if (seq < own.maxEnd) {
-        // Bytes never seen before that fill a gap: if the receiver had asked for them
-        // with duplicate ACKs, the sender is answering (fast retransmit, RFC 5681 3.2);
-        // otherwise the network delivered them late.
-        const fresh = own.coverage(seq, end) === 'none';
-        out.anomaly = fresh && !own.askedFor.has(seq) ? 'out-of-order' : 'retransmission';
+        out.anomaly = own.coverage(seq, end) !== 'none' ? 'retransmission' : this.lateOrResent(own, seq, end, timeNs);
       }
-      own.add(seq, end);
+      own.add(seq, end, timeNs);
       own.duplicateAcks = 0;
-    } else if (hasAck && !rst && own.lastAck === tcp.ack && own.lastWindow === tcp.window && ack < peer.maxEnd) {
-      // RFC 5681 2: same ACK, no data, no SYN/FIN, window unchanged, data outstanding.
+    } else if (seq > own.maxEnd && own.maxEnd > 0 && !rst) {
+      // An empty segment whose sequence number jumps: the bytes before it were sent
+      // and did not reach the capture point (yet).
+      out.anomaly = 'previous-segment-lost';
+      own.advance(seq, timeNs);
+    } else if (hasAck && !rst && !syn && !fin && own.lastAck === tcp.ack && own.lastWindow === tcp.window && tcp.window !== 0) {
+      // Same ACK again, no data, window unchanged (Wireshark's rule; RFC 5681 2 also
+      // asks for outstanding data, see `outstanding`).
       out.anomaly = 'duplicate-ack';
+      out.outstanding = ack < peer.maxEnd;
       out.duplicateCount = ++own.duplicateAcks;
       peer.askedFor.add(ack);
     } else if (hasAck && !rst && !syn && !fin && own.lastAck === tcp.ack && own.lastWindow !== undefined && own.lastWindow !== tcp.window) {
@@ -138,5 +167,20 @@ export class TcpConnectionAnalysis {
       own.lastWindow = tcp.window;
     }
     return out;
+  }
+
+  /**
+   * Bytes never seen before that fill a gap: sent again, or delivered late? Like
+   * Wireshark: a retransmission if the receiver had asked for them with duplicate
+   * ACKs (fast retransmit, RFC 5681 3.2), if they end exactly where the sender's
+   * later segments began (the sender had sent them before those), or if they come
+   * more than a round trip (3 ms before one is known) after the highest sequence
+   * number moved; otherwise the network reordered them.
+   */
+  private lateOrResent(own: Flow, seq: number, end: number, timeNs: bigint): SegmentAnomaly {
+    if (own.askedFor.has(seq) || end === own.maxEnd) return 'retransmission';
+    const rtt = this.handshakeRttNs ?? 0n;
+    const threshold = rtt > 0n ? rtt : 3_000_000n;
+    return timeNs - own.maxEndTime < threshold ? 'out-of-order' : 'retransmission';
   }
 }

@@ -247,8 +247,12 @@ export function reply(line: FtpReplyLine, answering: FtpCommandLine | undefined,
 
 // TCP analysis ------------------------------------------------------------------------
 
-export function retransmission(seq: number, length: number): string {
-  return `Retransmission: sequence numbers ${seq} to ${seq + length - 1} were already sent once; the first copy or its ACK was lost, so the sender's retransmission timer (RFC 6298) or duplicate ACKs (RFC 5681) made it send them again.`;
+export function retransmission(seq: number, length: number, f: { syn: boolean; fin: boolean }): string {
+  const why = "the first copy or its ACK was lost, so the sender's retransmission timer (RFC 6298) or duplicate ACKs (RFC 5681) made it send";
+  if (f.syn) return `Retransmission: this SYN was sent before and no answer came back in time; the sender's timer (RFC 6298 5.7: 1 second, doubling) made it try again.`;
+  const data = f.fin ? length - 1 : length;
+  if (data <= 0) return `Retransmission: this FIN was sent before; ${why} it again.`;
+  return `Retransmission: sequence numbers ${seq} to ${seq + data - 1} were already sent once; ${why} them again.`;
 }
 
 export function outOfOrder(seq: number): string {
@@ -261,6 +265,10 @@ export function previousLost(seq: number): string {
 
 export function windowUpdate(window: number): string {
   return `Window update: the same ACK again, sent only to announce a new receive window (field value ${window}) so the sender may send more (RFC 9293 3.8.6).`;
+}
+
+export function repeatedAck(n: number, ack: number): string {
+  return `Duplicate ACK #${n}: the receiver got bytes it already had (a copy sent again) and repeats its ACK for byte ${ack}, telling the sender that nothing new arrived (RFC 9293 3.10.7.4).`;
 }
 
 export function duplicateAck(n: number, ack: number): string {
