@@ -66,7 +66,9 @@ export class IcmpLayer implements ProtocolHandler {
           counters.inc('icmp.rx.echo_broadcast_ignored');
           return;
         }
-        // RFC 792: same identifier, sequence and data, addresses swapped.
+        // RFC 792: same identifier, sequence and data, addresses swapped. RFC 1122
+        // 3.2.2.6 says Record Route / Timestamp options SHOULD be echoed back; we send
+        // no IP options at all, so the reply goes out with a plain 20-byte header.
         if (this.ip.send({ dst: d.src, protocol: IPPROTO_ICMP, payload: encodeIcmp({ ...m, kind: 'echo-reply' }) })) {
           counters.inc('icmp.tx.echo_reply');
         }

@@ -134,13 +134,16 @@ describeTap('IpHost on a TAP device with the Linux kernel as peer', () => {
   });
 });
 
-describeTap('IpHost with IPv6 enabled in the namespace', () => {
+describeTap('IpHost with IPv6 enabled in the namespace and a default gateway', () => {
   let net6: TestNet;
   let host6: Host;
 
   beforeAll(async () => {
     net6 = await createTestNet('stack6', { disableIpv6: false });
-    host6 = createHost({ link: net6.link, address: '10.0.0.2', prefixLength: 24 });
+    // An off-link address that the kernel (our gateway) owns, inside the namespace.
+    const r = await net6.exec('ip', ['addr', 'add', '198.51.100.1/32', 'dev', 'lo']);
+    if (r.code !== 0) throw new Error(r.stderr);
+    host6 = createHost({ link: net6.link, address: '10.0.0.2', prefixLength: 24, gateway: '10.0.0.1' });
   });
 
   afterAll(async () => {
@@ -155,5 +158,11 @@ describeTap('IpHost with IPv6 enabled in the namespace', () => {
     const r = await net6.exec('ping', ['-c', '2', '-i', '0.2', '-W', '2', '10.0.0.2']);
     expect(r.stdout).toContain('2 packets transmitted, 2 received');
     expect(host6.counters.get('host.rx.handler_error')).toBe(0);
+  });
+
+  it('reaches an off-link address through the gateway', async () => {
+    const reply = await host6.ping('198.51.100.1', { timeoutMs: 2000 });
+    expect(reply.from).toBe(0xc6336401);
+    expect(host6.ip.arp.neighbours.snapshot().map((n) => n.ip)).toEqual(['10.0.0.1']); // only the gateway was resolved
   });
 });
