@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { Logger } from '../../../../src/stack/log.js';
 import { formatXferLine } from '../../../../src/ftp/server/xferlog.js';
 import { pasv, readAll } from '../../../support/ftp-server-harness.js';
 import { ALICE_PASSWORD, createFtpFixture, type FtpFixture } from '../../../support/ftp-server-fixture.js';
@@ -13,7 +14,7 @@ afterEach(async () => {
   fx = undefined;
 });
 
-function memoryLogger(): { logger: ReturnType<typeof pino>; lines: Array<Record<string, unknown>> } {
+function memoryLogger(): { logger: Logger; lines: Array<Record<string, unknown>> } {
   const lines: Array<Record<string, unknown>> = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
@@ -21,7 +22,7 @@ function memoryLogger(): { logger: ReturnType<typeof pino>; lines: Array<Record<
       done();
     },
   });
-  return { logger: pino({ level: 'info' }, sink), lines };
+  return { logger: pino({ level: 'info' }, sink) as unknown as Logger, lines };
 }
 
 describe('logging', () => {
