@@ -39,6 +39,11 @@ export interface TcpSocketLike extends Duplex {
   readonly localPort: number | undefined;
   readonly bytesRead: number;
   readonly bytesWritten: number;
+  /**
+   * The RFC 9293 state ('ESTABLISHED', 'TIME-WAIT', ...), for teaching. Optional in
+   * this interface so that test doubles and net.Socket still fit; our TcpSocket has it.
+   */
+  readonly state?: string;
   setNoDelay(noDelay?: boolean): this;
   setKeepAlive(enable?: boolean, initialDelay?: number): this;
   /** Emit 'timeout' after `ms` of inactivity (0 disables), as net.Socket does. */

@@ -1,6 +1,14 @@
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createHost, type Host } from '../../../src/host.js';
+import { CaptureLink } from '../../../src/link/capture.js';
+import { FaultLink } from '../../../src/link/faults.js';
+import { RealClock } from '../../../src/stack/clock.js';
+import { SeededRandom } from '../../../src/stack/random.js';
 import type { TcpSocketLike } from '../../../src/tcp/api.js';
 import { describeTap } from '../support/gate.js';
 import { createTestNet, type TestNet } from '../support/netns.js';
@@ -12,7 +20,7 @@ import { testBytes } from '../../support/tcp-hosts.js';
  */
 
 const MB = 1024 * 1024;
-const SIZE = Number(process.env.TAPSTACK_TCP_TAP_MB ?? 16) * MB;
+const SIZE = Number(process.env.TAPSTACK_TCP_TAP_MB ?? 64) * MB;
 
 // A kernel peer: connect or accept, send SIZE bytes of a seeded pattern while reading
 // everything, half-close after sending, print sha256 of what arrived, `ss -ti` lines.
@@ -65,6 +73,19 @@ function exchange(socket: TcpSocketLike, data: Uint8Array): Promise<Buffer[]> {
   });
 }
 
+/** Connect to the kernel's port, retrying while its listener is not up yet. */
+async function connectRetrying(host: Host, port: number, data: Uint8Array): Promise<Buffer[]> {
+  for (let attempt = 0; ; attempt++) {
+    const socket = host.tcp.connect({ host: '10.0.0.1', port });
+    try {
+      return await exchange(socket, data);
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'ECONNREFUSED' || attempt > 50) throw e;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
 describeTap('tcp against the Linux kernel', () => {
   let net: TestNet;
   let host: Host;
@@ -101,20 +122,9 @@ describeTap('tcp against the Linux kernel', () => {
   });
 
   it('we connect to the kernel: data both ways arrives intact', async () => {
-    const peer = net.exec('python3', ['-c', PEER, 'listen', '10.0.0.1', '6001', String(SIZE)], { timeoutMs: 90_000 });
+    const peer = net.exec('python3', ['-c', PEER, 'listen', '10.0.0.1', '40001', String(SIZE)], { timeoutMs: 90_000 });
     const ours = testBytes(SIZE, 22);
-    let chunks: Buffer[] = [];
-    for (let attempt = 0; ; attempt++) {
-      const socket = host.tcp.connect({ host: '10.0.0.1', port: 6001 });
-      try {
-        chunks = await exchange(socket, ours);
-        break;
-      } catch (e) {
-        // The python listener may not be up yet.
-        if ((e as { code?: string }).code !== 'ECONNREFUSED' || attempt > 50) throw e;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
+    const chunks = await connectRetrying(host, 40001, ours);
     const result = await peer;
     const lines = result.stdout.split('\n');
     expect(sha(chunks)).toBe(lines.find((l) => l.startsWith('sent'))!.split(' ')[1]);
@@ -131,5 +141,140 @@ except ConnectionRefusedError:
     print('refused')`,
     ]);
     expect(r.stdout.trim()).toBe('refused');
+  });
+});
+
+describeTap('tcp against the Linux kernel, captured', () => {
+  let net: TestNet;
+  let host: Host;
+  let dir: string;
+  let pcap: string;
+
+  beforeAll(async () => {
+    net = await createTestNet('tcpcap');
+    dir = mkdtempSync(join(tmpdir(), 'tapstack-tcp-'));
+    pcap = join(dir, 'tcp.pcapng');
+    const capture = new CaptureLink(net.link, { path: pcap, clock: new RealClock() });
+    host = createHost({ link: capture, address: '10.0.0.2', prefixLength: 24 });
+  });
+
+  afterAll(async () => {
+    await host?.close();
+    await net?.destroy();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a 4 MB exchange in both directions', async () => {
+    const size = 4 * MB;
+    const ours = testBytes(size, 25);
+    const peer = net.exec('python3', ['-c', PEER, 'listen', '10.0.0.1', '40003', String(size)], { timeoutMs: 90_000 });
+    const chunks = await connectRetrying(host, 40003, ours);
+    const lines = (await peer).stdout.split('\n');
+    expect(sha(chunks)).toBe(lines.find((l) => l.startsWith('sent'))!.split(' ')[1]);
+    expect(lines.find((l) => l.startsWith('received'))).toBe(`received ${size} ${sha([Buffer.from(ours)])}`);
+  });
+
+  it('half-close from the kernel side: we keep sending after its FIN', async () => {
+    // The kernel sends "request", shuts down its sending side, then reads our answer.
+    const script = String.raw`
+import socket
+s = socket.create_connection(('10.0.0.2', 5002), timeout=20)
+s.sendall(b'request'); s.shutdown(socket.SHUT_WR)
+got = b''
+while True:
+    b = s.recv(65536)
+    if not b: break
+    got += b
+print(len(got), got[:6])
+`;
+    const served = new Promise<string>((resolve, reject) => {
+      const server = host.tcp.listen({ port: 5002, allowHalfOpen: true }, (socket) => {
+        server.close();
+        const chunks: Buffer[] = [];
+        socket.on('data', (c: Buffer) => chunks.push(c));
+        socket.on('error', reject);
+        socket.on('end', () => {
+          // The peer's FIN arrived; our side is still open: answer, then close.
+          expect(socket.state).toBe('CLOSE-WAIT');
+          socket.end(Buffer.concat([Buffer.from('answer'), Buffer.alloc(100_000, 1)]));
+          resolve(Buffer.concat(chunks).toString());
+        });
+      });
+    });
+    const r = await net.exec('python3', ['-c', script]);
+    expect(await served).toBe('request');
+    expect(r.stdout.trim()).toBe("100006 b'answer'");
+  });
+
+  it('our capture has no malformed segments and no bad checksums (tshark)', async () => {
+    const r = spawnSync(
+      'tshark',
+      ['-r', pcap, '-o', 'tcp.check_checksum:TRUE', '-o', 'ip.check_checksum:TRUE', '-Y', '_ws.malformed || tcp.checksum.status == 0 || ip.checksum.status == 0 || _ws.expert.severity >= error', '-T', 'fields', '-e', 'frame.number'],
+      { encoding: 'utf8', timeout: 120_000 },
+    );
+    expect(r.status).toBe(0);
+    expect(r.stdout.trim()).toBe('');
+    const count = spawnSync('tshark', ['-r', pcap, '-Y', 'tcp', '-T', 'fields', '-e', 'frame.number'], { encoding: 'utf8', timeout: 120_000 });
+    expect(count.stdout.trim().split('\n').length).toBeGreaterThan(1000);
+  });
+});
+
+describeTap('tcp against the Linux kernel through faults', () => {
+  const FAULT_SIZE = 2 * MB;
+
+  it('loss, reordering, duplication, corruption and delay on our link (FaultLink): intact both ways', async () => {
+    const net = await createTestNet('tcpfault');
+    const faults = new FaultLink(net.link, {
+      random: new SeededRandom(Number(process.env.TAPSTACK_SEED ?? 1)),
+      clock: new RealClock(),
+      loss: 0.05,
+      reorder: 0.1,
+      duplicate: 0.05,
+      corrupt: 0.01,
+      delayMs: 2,
+    });
+    const host = createHost({ link: faults, address: '10.0.0.2', prefixLength: 24 });
+    try {
+      const ours = testBytes(FAULT_SIZE, 23);
+      const got = new Promise<Buffer[]>((resolve, reject) => {
+        const server = host.tcp.listen({ port: 5001 }, (socket) => {
+          server.close();
+          exchange(socket, ours).then(resolve, reject);
+        });
+      });
+      const peer = net.exec('python3', ['-c', PEER, 'connect', '10.0.0.2', '5001', String(FAULT_SIZE)], { timeoutMs: 90_000 });
+      const [chunks, result] = await Promise.all([got, peer]);
+      const lines = result.stdout.split('\n');
+      expect(sha(chunks)).toBe(lines.find((l) => l.startsWith('sent'))!.split(' ')[1]);
+      expect(lines.find((l) => l.startsWith('received'))).toBe(`received ${FAULT_SIZE} ${sha([Buffer.from(ours)])}`);
+      expect(faults.stats.inbound.dropped + faults.stats.outbound.dropped).toBeGreaterThan(0);
+      expect(host.counters.sum('tcp.retransmit')).toBeGreaterThan(0);
+    } finally {
+      await host.close();
+      await net.destroy();
+    }
+  });
+
+  it('netem loss 10% reorder 25% duplicate 5% corrupt 1% delay 5ms on the kernel side: intact both ways', async (ctx) => {
+    const net = await createTestNet('tcpnetem');
+    const host = createHost({ link: net.link, address: '10.0.0.2', prefixLength: 24 });
+    try {
+      const tc = await net.exec('tc', ['qdisc', 'add', 'dev', net.dev, 'root', 'netem', 'loss', '10%', 'reorder', '25%', 'duplicate', '5%', 'corrupt', '1%', 'delay', '5ms']);
+      if (tc.code !== 0) {
+        console.log(`netem unavailable on this kernel (${tc.stderr.trim()}): test skipped`);
+        ctx.skip();
+        return;
+      }
+      const ours = testBytes(FAULT_SIZE, 24);
+      const peer = net.exec('python3', ['-c', PEER, 'listen', '10.0.0.1', '40002', String(FAULT_SIZE)], { timeoutMs: 110_000 });
+      const chunks = await connectRetrying(host, 40002, ours);
+      const result = await peer;
+      const lines = result.stdout.split('\n');
+      expect(sha(chunks)).toBe(lines.find((l) => l.startsWith('sent'))!.split(' ')[1]);
+      expect(lines.find((l) => l.startsWith('received'))).toBe(`received ${FAULT_SIZE} ${sha([Buffer.from(ours)])}`);
+    } finally {
+      await host.close();
+      await net.destroy();
+    }
   });
 });
