@@ -96,6 +96,13 @@ static const char *errno_code(int err) {
 /* Turn an errno from opening the device into a message a user can act on. */
 static void throw_open_error(napi_env env, const char *name, const char *step, int err) {
   char msg[512];
+  if (err == EACCES && strcmp(step, "open /dev/net/tun") == 0) {
+    snprintf(msg, sizeof msg,
+             "tap %s: cannot open /dev/net/tun: permission denied (its file mode keeps this "
+             "user out; most distributions make it 0666, or run as root)", name);
+    napi_throw_error(env, errno_code(err), msg);
+    return;
+  }
   switch (err) {
     case EPERM:
     case EACCES:
