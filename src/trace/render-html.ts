@@ -1,7 +1,8 @@
 /**
  * The sequence diagram as one self-contained HTML page: inline SVG drawn here (no
  * library, no network), one `<g class="message">` per message; clicking a message
- * (or focusing it and pressing Enter) shows its decoded headers in a side panel.
+ * (or focusing it and pressing Enter) shows its decoded headers in a side panel;
+ * `session.html#frame=N` opens with frame N selected.
  */
 import { formatIpv4 } from '../wire/address.js';
 import { wrapText } from './render-text.js';
@@ -181,6 +182,12 @@ ${rows.join('\n')}
     g.addEventListener('click', function () { show(g); });
     g.addEventListener('keydown', function (e) { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); show(g); } });
   });
+  // A link to one frame (session.html#frame=12) opens with that message selected.
+  var wanted = /^#frame=(\\d+)$/.exec(location.hash);
+  if (wanted) {
+    var target = document.querySelector('g.message[data-frame="' + wanted[1] + '"]');
+    if (target) { show(target); target.scrollIntoView({ block: 'center' }); }
+  }
   document.body.setAttribute('data-ready', String(messages.length));
 })();
 </script>

@@ -100,5 +100,19 @@ describe('tapstack diagram on real captures of tnftp and vsftpd', () => {
     expect(dom).toContain('data-ready="66"');
     expect(dom.match(/<g class="message[^"]*" data-index=/g)).toHaveLength(66);
     expect(dom.match(/<g class="section"/g)).toHaveLength(6);
+
+    // What a click shows: open the page at frame 29 (the data connection's SYN) and
+    // read the side panel that the page's own script filled in.
+    const selected = execFileSync('chromium', ['--headless', '--no-sandbox', '--disable-gpu', '--dump-dom', `file://${file}#frame=29`], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+      timeout: 60_000,
+    });
+    const panel = selected.slice(selected.indexOf('<aside id="details">'), selected.indexOf('</aside>'));
+    expect(panel).toContain('Frame 29: TCP SYN');
+    expect(panel).toContain('<h3>Transmission Control Protocol</h3>');
+    expect(panel).toMatch(/<td>Source port<\/td><td>20<\/td>/);
+    expect(panel).toMatch(/<td>Option MSS<\/td><td>1460<\/td>/);
+    expect(selected).toMatch(/<g class="message selected" data-index="28" data-frame="29"/);
   }, 90_000);
 });
