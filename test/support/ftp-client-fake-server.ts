@@ -25,6 +25,8 @@ export interface FakeServerOptions {
   noExtended?: boolean;
   /** Address to put in 227 instead of ours. */
   pasvAddress?: string;
+  /** Answer every data command with 425 without opening a data connection. */
+  refuseData?: boolean;
   /** Send text in TYPE A with CRLF line ends (as RFC 959 wants). Default true. */
   convertAscii?: boolean;
 }
@@ -125,6 +127,10 @@ export class FakeFtpServer {
       return Buffer.from(lines.map((l) => l + '\r\n').join(''));
     };
     const sendData = async (what: string, data: Buffer, cut?: number) => {
+      if (o.refuseData) {
+        active = undefined;
+        return reply(425, "Can't open data connection.");
+      }
       const sock = await openData();
       if (!sock) return reply(425, "Can't open data connection.");
       reply(150, `Opening ${type === 'A' ? 'ASCII' : 'BINARY'} mode data connection for ${what} (${data.length} bytes).`);

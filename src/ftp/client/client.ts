@@ -159,7 +159,6 @@ export class FtpClient extends EventEmitter {
       const socket = this.tcp.connect({ host: address, port, timeout: this.connectTimeout });
       const control = new ControlConnection(socket, this.clock);
       control.on('command', (line: string) => this.emit('command', line));
-      control.on('reply', (reply: FtpReply) => this.emit('reply', reply));
       control.on('close', (err?: Error) => this.emit('close', err));
       this.control = control;
       this.serverType = 'A';
@@ -168,8 +167,8 @@ export class FtpClient extends EventEmitter {
       this.featureCache = undefined;
       await this.waitConnected(socket, `${address}:${port}`);
       // RFC 959 5.4: 120 (ready in n minutes) may come before 220.
-      let greeting = await control.nextReply(this.replyTimeout);
-      while (greeting.code < 200) greeting = await control.nextReply(this.replyTimeout);
+      let greeting = await this.read(control, this.replyTimeout);
+      while (greeting.code < 200) greeting = await this.read(control, this.replyTimeout);
       if (greeting.code >= 400) {
         control.destroy();
         throw new FtpReplyError('connect', greeting);
@@ -203,7 +202,7 @@ export class FtpClient extends EventEmitter {
       let reply: FtpReply | undefined;
       try {
         control.send('QUIT');
-        reply = await control.nextReply(this.replyTimeout);
+        reply = await this.read(control, this.replyTimeout);
       } catch {
         reply = undefined;
       }
@@ -321,8 +320,8 @@ export class FtpClient extends EventEmitter {
       const control = this.requireControl();
       this.dropUnread(control);
       control.send(line, /^pass /i.test(line) ? 'PASS XXXX' : line);
-      let reply = await control.nextReply(this.replyTimeout);
-      while (reply.code < 200) reply = await control.nextReply(this.replyTimeout);
+      let reply = await this.read(control, this.replyTimeout);
+      while (reply.code < 200) reply = await this.read(control, this.replyTimeout);
       if (/^type /i.test(line) && reply.code < 300) {
         const t = line.slice(5).trim().toUpperCase();
         if (t === 'A' || t === 'I') this.serverType = t;
@@ -343,6 +342,14 @@ export class FtpClient extends EventEmitter {
   /** LIST, parsed (Unix ls -l, MS-DOS or MLSD-looking lines); lines we can't read are skipped. */
   async list(dir?: string, now?: Date): Promise<ListEntry[]> {
     return parseList(await this.listRaw(dir), now).entries;
+  }
+
+  /**
+   * A listing (LIST, NLST or MLSD) streamed into `destination` as it arrives, bytes as
+   * sent (lines end in CRLF); the stream is not ended. Returns the byte count.
+   */
+  listTo(destination: Writable, dir?: string, command: 'LIST' | 'NLST' | 'MLSD' = 'LIST'): Promise<number> {
+    return this.serial(() => this.receiveListing(dir ? `${command} ${dir}` : command, destination, false));
   }
 
   /** NLST: bare names, one per line. */
@@ -454,9 +461,25 @@ export class FtpClient extends EventEmitter {
     const control = this.requireControl();
     this.dropUnread(control);
     control.send(line, display);
-    let reply = await control.nextReply(this.replyTimeout);
-    while (reply.code < 200) reply = await control.nextReply(this.replyTimeout);
+    let reply = await this.read(control, this.replyTimeout);
+    while (reply.code < 200) reply = await this.read(control, this.replyTimeout);
     if (reply.code >= 400) throw new FtpReplyError(display, reply);
+    return reply;
+  }
+
+  /**
+   * The next reply (or `pending`, one already asked for), announced with 'reply' as it
+   * is taken, so a verbose transcript shows replies in the order they are acted on.
+   * A reply that does not come within `timeoutMs` drops the control connection.
+   */
+  private async read(control: ControlConnection, timeoutMs: number, pending?: Promise<FtpReply>): Promise<FtpReply> {
+    const reply = pending
+      ? await withTimeout(this.clock, pending, timeoutMs).catch((err: unknown) => {
+          control.destroy(new FtpConnectionError('ETIMEDOUT', `no reply within ${timeoutMs} ms`));
+          throw err;
+        })
+      : await control.nextReply(timeoutMs);
+    this.emit('reply', reply);
     return reply;
   }
 
@@ -679,26 +702,41 @@ export class FtpClient extends EventEmitter {
       const early = data.connectsFirst ? await data.ready() : undefined;
       this.dropUnread(control);
       control.send(commandLine);
-      const first = await control.nextReply(this.replyTimeout);
+      const first = await this.read(control, this.replyTimeout);
       if (first.code >= 400) throw new FtpReplyError(commandLine, first);
       if (first.code >= 200) return first; // done without data (some servers, empty listings)
 
-      // 1yz: the data connection is (about to be) open.
+      // 1yz: the data connection is (about to be) open. The final reply is read now (so
+      // a lost control connection or a 425 while we wait for the server's connect ends
+      // the wait) but shown only after the data, in the order BSD ftp prints them.
       const finalReply = control.nextReply();
       finalReply.catch(() => undefined);
-      const socket = early ?? (await data.ready());
+      let socket = early;
+      if (!socket) {
+        let connected = false;
+        socket = await Promise.race([
+          data.ready().then((s) => {
+            connected = true;
+            return s;
+          }),
+          finalReply.then((r) => {
+            // The data won the race, or the server finished (2yz) before we saw its
+            // connection arrive: either way the data connection decides.
+            if (connected || r.code < 400) return new Promise<never>(() => undefined);
+            this.emit('reply', r);
+            throw new FtpReplyError(commandLine, r);
+          }),
+        ]);
+      }
       try {
         await io(socket, announcedSize(first.text));
       } catch (err) {
         socket.destroy();
         // The server will still send its final reply (426/451): read it to stay in step.
-        await withTimeout(this.clock, finalReply, this.replyTimeout).catch(() => this.control?.destroy());
+        await this.read(control, this.replyTimeout, finalReply).catch(() => this.control?.destroy());
         throw err;
       }
-      const last = await withTimeout(this.clock, finalReply, this.replyTimeout).catch((err: unknown) => {
-        control.destroy(new FtpConnectionError('ETIMEDOUT', `no reply after the transfer within ${this.replyTimeout} ms`));
-        throw err;
-      });
+      const last = await this.read(control, this.replyTimeout, finalReply);
       if (last.code >= 400) throw new FtpReplyError(commandLine, last);
       return last;
     } finally {
@@ -722,7 +760,13 @@ export class FtpClient extends EventEmitter {
       transform(chunk: Buffer, _enc, done: TransformCallback) {
         bytes += chunk.length;
         arm();
-        onProgress?.(start + bytes, total);
+        try {
+          onProgress?.(start + bytes, total);
+        } catch (err) {
+          // A progress callback may abort the transfer by throwing.
+          done(err as Error);
+          return;
+        }
         done(null, chunk);
       },
       flush(done: TransformCallback) {
@@ -769,7 +813,7 @@ export class FtpClient extends EventEmitter {
     return sent;
   }
 
-  private async receiveText(commandLine: string, type: TransferType = this.serverType): Promise<{ text: string }> {
+  private async receiveText(commandLine: string): Promise<{ text: string }> {
     const chunks: Buffer[] = [];
     const sink = new Writable({
       write(chunk: Buffer, _enc, done) {
@@ -777,17 +821,24 @@ export class FtpClient extends EventEmitter {
         done();
       },
     });
+    await this.receiveListing(commandLine, sink, true);
+    return { text: Buffer.concat(chunks).toString('utf8') };
+  }
+
+  private async receiveListing(commandLine: string, destination: Writable, end: boolean): Promise<number> {
+    let bytes = 0;
     // Listings are sent in whatever type is current; we don't change it just for a LIST
     // (the seed session has no TYPE command), and read lines ending in CRLF or LF.
-    await this.transfer(commandLine, type, 0, async (socket) => {
+    await this.transfer(commandLine, this.serverType, 0, async (socket) => {
       const m = this.meter(socket, 0, undefined);
       try {
-        await pipeline(socket, m.stream, sink);
+        await pipeline([socket, m.stream, destination], { end });
       } finally {
         m.stop();
+        bytes = m.bytes();
       }
     });
-    return { text: Buffer.concat(chunks).toString('utf8') };
+    return bytes;
   }
 }
 

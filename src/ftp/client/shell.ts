@@ -5,6 +5,7 @@ import type { Clock } from '../../stack/clock.js';
 import type { FtpReply } from '../common/reply.js';
 import type { FtpClient, TransferOptions } from './client.js';
 import { FtpConnectionError, FtpReplyError, FtpUsageError } from './errors.js';
+import { CrlfToLf } from './ascii.js';
 import { safeLocalPath } from './local-path.js';
 
 /**
@@ -262,12 +263,17 @@ export class FtpShell {
   async listInto(command: 'LIST' | 'NLST', args: string[]): Promise<boolean> {
     if (!this.requireConnection()) return false;
     const [remote, local] = args;
-    const text = command === 'LIST' ? await this.client.listRaw(remote) : (await this.client.nlst(remote)).join('\n') + '\n';
     if (local !== undefined && local !== '-') {
+      const text = command === 'LIST' ? await this.client.listRaw(remote) : (await this.client.nlst(remote)).join('\n') + '\n';
       await fsp.writeFile(path.resolve(this.localDir, local), text);
-    } else {
-      this.options.out.write(text.replace(/\r\n/g, '\n'));
+      return true;
     }
+    // Print the lines as they arrive, between the 150 and the 226, as BSD ftp does.
+    const out = this.options.out;
+    const toScreen = new CrlfToLf();
+    toScreen.on('data', (chunk: Buffer) => out.write(chunk));
+    await this.client.listTo(toScreen, remote, command);
+    toScreen.end();
     return true;
   }
 

@@ -276,6 +276,22 @@ describe('FtpClient over an in-memory TcpApi, against a scripted server', () => 
     await expect(client.pwd()).rejects.toBeInstanceOf(FtpConnectionError);
   });
 
+  it('fails at once with the reply when the server answers 425 instead of connecting (active mode)', async () => {
+    start({ refuseData: true });
+    const clock = new VirtualClock();
+    const client = new FtpClient({ tcp: clientHost, mode: 'active', clock, connectTimeout: 60_000 });
+    const connecting = client.connect(SERVER);
+    await clock.runUntil(() => client.connected);
+    await connecting;
+    await client.login();
+    const err = await client.nlst().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FtpReplyError);
+    expect(err).toMatchObject({ code: 425 });
+    expect(clock.now()).toBe(0); // no timeout was needed
+    expect(await client.pwd()).toBe('/');
+    await client.quit();
+  });
+
   it('reports a refused connection and a refused data connection', async () => {
     start();
     const client = new FtpClient({ tcp: clientHost });
