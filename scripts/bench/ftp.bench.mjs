@@ -1,0 +1,352 @@
+#!/usr/bin/env node
+// Benchmark: our FTP server (FtpServer on our stack, in this process, behind a TAP
+// device) against vsftpd (the kernel's TCP, in a namespace over a veth pair), with the
+// same clients in the same run:
+//
+//   RETR      curl downloads BENCH_MB (default 256) in passive mode to /dev/null
+//   STOR      curl uploads the same file (anonymous upload into /upload)
+//   logins    BENCH_CLIENTS (default 300) clients connect and log in at once (python3
+//             asyncio in the client namespace): seconds until the last 230
+//   memory    the same clients then stay logged in and idle: the server's memory
+//             beyond what it used before they came (ours: this process's RSS and V8
+//             heap after a GC; vsftpd: the summed RSS and PSS of its processes,
+//             listener excluded, as it forks per session)
+//
+// MB/s is bytes / (curl's time_total - time_pretransfer), i.e. the data connection's
+// transfer alone, without login; MB = 2^20 bytes.
+//
+// Topology (all made here, deleted at the end, also after a failure or Ctrl-C):
+//   tapstack-bench-ftpc-PID: the clients; TAP 10.0.0.1/24 (our host is 10.0.0.2) and
+//                            veth 10.0.1.1/24
+//   tapstack-bench-ftpv-PID: vsftpd on 10.0.1.2 (its own config in a temp dir;
+//                            root's /etc/vsftpd.conf is not read)
+// Needs root, /dev/net/tun, python3, curl; vsftpd for the reference columns.
+
+import { spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, linkSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync, writeSync, closeSync } from 'node:fs';
+import path from 'node:path';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { FtpServer } from '../../dist/ftp/server/server.js';
+import { createHost } from '../../dist/host.js';
+import { RealClock } from '../../dist/stack/clock.js';
+import { BenchNet, whyCannotRun } from './lib/netns.mjs';
+import { MB, envNumber, fmt1, int, machineLine, memoryOf, pct, pidsNamed, sleep, startMeter, table } from './lib/measure.mjs';
+import { FTP_LOGINS } from './lib/ftp-peers.mjs';
+
+const SIZE_MB = envNumber('BENCH_MB', 256);
+const SIZE = Math.round(SIZE_MB * MB);
+const CLIENTS = Math.round(envNumber('BENCH_CLIENTS', 300));
+const INFLIGHT = Math.round(envNumber('BENCH_FTP_INFLIGHT', 25));
+const LOGIN_TIMEOUT = envNumber('BENCH_LOGIN_TIMEOUT', 30);
+// (constants before the top-level code below, which uses them)
+const CURL_FORMAT = '%{size_download} %{size_upload} %{time_pretransfer} %{time_total} %{response_code}\\n';
+const transferTimeout = Math.max(60_000, (SIZE / MB) * 1000);
+
+const why = whyCannotRun({ tools: ['python3', 'curl'] });
+if (why) {
+  console.log(`ftp: skipped (${why})`);
+  process.exit(0);
+}
+const haveVsftpd = spawnSync('sh', ['-c', 'command -v vsftpd']).status === 0;
+
+v8.setFlagsFromString('--expose-gc');
+const gc = vm.runInNewContext('gc');
+
+const net = new BenchNet();
+const tmp = mkdtempSync('/tmp/tapstack-bench-ftp-');
+let vsftpdProcess = null;
+try {
+  console.log(
+    `ftp: RETR/STOR of ${SIZE_MB} MB with curl (passive), ${CLIENTS} clients logging in; MB = 2^20 bytes; ${machineLine()}\n`,
+  );
+  chmodSync(tmp, 0o755); // vsftpd's anonymous user must reach its root below
+  const source = path.join(tmp, 'source.bin');
+  writeTestFile(source, SIZE);
+
+  const client = net.namespace('ftpc');
+  const link = await net.tap(client, '10.0.0.1/24');
+
+  // ---------------------------------------------------------------- ours
+  const oursRoot = path.join(tmp, 'ours');
+  mkdirSync(path.join(oursRoot, 'upload'), { recursive: true });
+  linkSync(source, path.join(oursRoot, 'big.bin'));
+  const clock = new RealClock();
+  const host = createHost({ link, address: '10.0.0.2', prefixLength: 24, clock });
+  const server = new FtpServer({
+    tcp: host.tcp,
+    clock,
+    root: oursRoot,
+    random: host.random,
+    counters: host.counters,
+    anonymousWritable: true,
+    maxClients: CLIENTS + 100,
+    maxPerIp: CLIENTS + 100,
+  });
+  const ours = {};
+  try {
+    await server.listen();
+    // Logins first, on a fresh process: the memory baseline is not disturbed by the
+    // buffers of the big transfers being collected meanwhile.
+    const oursMemory = () => {
+      gc();
+      gc();
+      const m = process.memoryUsage();
+      return { rss: m.rss, heap: m.heapUsed + m.external };
+    };
+    ours.burst = await loginsAndMemory(client, '10.0.0.2', 0, oursMemory);
+    loginProgress('ours', 'all at once', ours.burst);
+    ours.logins = await loginsAndMemory(client, '10.0.0.2', INFLIGHT, oursMemory);
+    loginProgress('ours', `<= ${INFLIGHT} in flight`, ours.logins);
+    const c = host.counters;
+    ours.listenDrops = `SYN queue full ${c.get('tcp.rx.drop.syn_queue_full')}, accept queue full ${c.get('tcp.listen.accept_queue_full')}`;
+    ours.retr = await curlRetr(client, '10.0.0.2', 'ours');
+    progress('ours RETR', ours.retr);
+    ours.stor = await curlStor(client, '10.0.0.2', source, path.join(oursRoot, 'upload', 'big.bin'), 'ours');
+    progress('ours STOR', ours.stor);
+  } finally {
+    await server.close();
+    await host.close();
+  }
+
+  // -------------------------------------------------------------- vsftpd
+  const ref = {};
+  if (haveVsftpd) {
+    const vns = net.namespace('ftpv');
+    net.veth(client, '10.0.1.1/24', vns, '10.0.1.2/24');
+    const conf = vsftpdSetup(tmp, source);
+    vsftpdProcess = net.spawn(vns, 'vsftpd', [conf]);
+    await waitForFtp(client, '10.0.1.2', vsftpdProcess);
+    const listener = vsftpdProcess.pid;
+    const vsftpdMemory = () => {
+      // Every vsftpd process below the listener is a session (two per logged-in
+      // client: the privileged parent and the unprivileged child).
+      const pids = pidsNamed('vsftpd', { under: listener }).filter((p) => p !== listener);
+      const sum = pids.map(memoryOf).reduce((a, m) => ({ rss: a.rss + m.rss, pss: a.pss + m.pss }), { rss: 0, pss: 0 });
+      return { ...sum, processes: pids.length };
+    };
+    const overflows0 = listenOverflows(vns);
+    ref.burst = await loginsAndMemory(client, '10.0.1.2', 0, vsftpdMemory);
+    loginProgress('vsftpd', 'all at once', ref.burst);
+    await sleep(1000); // sessions of the burst that timed out are reaped
+    ref.logins = await loginsAndMemory(client, '10.0.1.2', INFLIGHT, vsftpdMemory);
+    loginProgress('vsftpd', `<= ${INFLIGHT} in flight`, ref.logins);
+    const overflows1 = listenOverflows(vns);
+    ref.listenDrops = Object.keys(overflows1).map((k) => `${k} ${overflows1[k] - (overflows0[k] ?? 0)}`).join(', ');
+    ref.retr = await curlRetr(client, '10.0.1.2', 'vsftpd');
+    progress('vsftpd RETR', ref.retr);
+    ref.stor = await curlStor(client, '10.0.1.2', source, path.join(tmp, 'vsftpd', 'root', 'upload', 'big.bin'), 'vsftpd');
+    progress('vsftpd STOR', ref.stor);
+  } else {
+    console.log('  (vsftpd is not installed: no reference column)');
+  }
+
+  // -------------------------------------------------------------- report
+  const mbpsOf = (r) => (r ? fmt1(r.mbps) : '-');
+  const loginText = (l) => (l ? `${fmt1(l.seconds)} s (${l.ok}/${CLIENTS} ok${l.ok < CLIENTS ? `, last ok at ${fmt1(l.last_ok)} s` : ''})` : '-');
+  const perLogin = (l) => (l ? `${(l.p50 * 1000).toFixed(0)} / ${(l.p99 * 1000).toFixed(0)} / ${(l.max * 1000).toFixed(0)} ms` : '-');
+  const perSession = (bytes, l) => (l && l.ok > 0 ? `${fmt1(bytes / l.ok / 1024)} KiB` : '-');
+  const oursMem = ours.logins.memory;
+  const refMem = ref.logins?.memory;
+  console.log('');
+  table(
+    ['measurement', 'ours (our stack, TAP)', 'vsftpd (kernel TCP, veth)', 'ours / vsftpd'],
+    [
+      [`${CLIENTS} logins, all at once: time for all`, loginText(ours.burst), loginText(ref.burst), ratio(ours.burst.seconds, ref.burst?.seconds)],
+      ['  one login p50 / p99 / max', perLogin(ours.burst), perLogin(ref.burst), ''],
+      [`${CLIENTS} logins, <= ${INFLIGHT} in flight: time for all`, loginText(ours.logins), loginText(ref.logins), ratio(ours.logins.seconds, ref.logins?.seconds)],
+      ['  one login p50 / p99 / max', perLogin(ours.logins), perLogin(ref.logins), ''],
+      ['  listen queue drops (both runs)', ours.listenDrops, ref.listenDrops ?? '-', ''],
+      [
+        `memory, ${CLIENTS} idle sessions: RSS`,
+        `+${fmt1(oursMem.rss / MB)} MB (${perSession(oursMem.rss, ours.logins)}/session)`,
+        refMem ? `${fmt1(refMem.rss / MB)} MB (${perSession(refMem.rss, ref.logins)}/session)` : '-',
+        '',
+      ],
+      [
+        '  ours: V8 heap+external; vsftpd: PSS',
+        `+${fmt1(oursMem.heap / MB)} MB (${perSession(oursMem.heap, ours.logins)}/session)`,
+        refMem ? `${fmt1(refMem.pss / MB)} MB (${perSession(refMem.pss, ref.logins)}/session, ${refMem.processes} processes)` : '-',
+        refMem ? `${ratio(oursMem.rss, refMem.pss)} (our RSS / its PSS)` : '',
+      ],
+      ['RETR MB/s (curl, passive)', mbpsOf(ours.retr), mbpsOf(ref.retr), ratio(ours.retr?.mbps, ref.retr?.mbps)],
+      ['  our CPU / event loop busy', `${pct(ours.retr.cpuShare)} / ${pct(ours.retr.elu)}`, '-', ''],
+      ['STOR MB/s (curl, passive)', mbpsOf(ours.stor), mbpsOf(ref.stor), ratio(ours.stor?.mbps, ref.stor?.mbps)],
+      ['  our CPU / event loop busy', `${pct(ours.stor.cpuShare)} / ${pct(ours.stor.elu)}`, '-', ''],
+    ],
+  );
+  for (const [name, l] of [['ours', ours.burst], ['ours', ours.logins], ['vsftpd', ref.burst], ['vsftpd', ref.logins]]) {
+    if (l && Object.keys(l.errors).length > 0) console.log(`${name} login failures: ${JSON.stringify(l.errors)}`);
+  }
+  console.log(`\nA login gives up after ${LOGIN_TIMEOUT} s. Memory is measured in the "in flight" run, all sessions logged in and idle.`);
+  console.log('Listen queue drops: ours from our TCP counters; vsftpd from the kernel (nstat) in its namespace.');
+  console.log('\nRSS of ours: growth of this whole process (stack + server) after a GC; vsftpd: sum over its session processes (RSS counts shared pages once per process, PSS splits them).');
+} finally {
+  if (vsftpdProcess) {
+    const pids = pidsNamed('vsftpd', { under: vsftpdProcess.pid });
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+  await net.destroy();
+  rmSync(tmp, { recursive: true, force: true });
+}
+
+function loginProgress(who, how, l) {
+  console.log(`  ${who} logins ${how}: ${l.ok}/${CLIENTS} in ${fmt1(l.seconds)} s`);
+}
+
+/** The kernel's listen-queue overflow counters in `ns`. */
+function listenOverflows(ns) {
+  const r = spawnSync('ip', ['netns', 'exec', ns, 'nstat', '-asz', '-j', 'TcpExtListenOverflows', 'TcpExtListenDrops'], { encoding: 'utf8' });
+  try {
+    return JSON.parse(r.stdout).kernel ?? {};
+  } catch {
+    return {};
+  }
+}
+
+function progress(name, r) {
+  console.log(`  ${name}: ${fmt1(r.mbps)} MB/s (${fmt1(r.seconds)} s transfer, curl total ${fmt1(r.total)} s)`);
+}
+
+function ratio(a, b) {
+  return Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}x` : '-';
+}
+
+/** SIZE bytes of a pattern that changes every MiB (not all zeros, not compressible to nothing). */
+function writeTestFile(file, size) {
+  const chunk = Buffer.alloc(MB);
+  const fd = openSync(file, 'w', 0o644);
+  try {
+    for (let done = 0, i = 0; done < size; i++) {
+      for (let j = 0; j < chunk.length; j += 4) chunk.writeUInt32LE((Math.imul(i + 1, 2654435761) ^ j) >>> 0, j);
+      const n = Math.min(chunk.length, size - done);
+      writeSync(fd, chunk, 0, n);
+      done += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  chmodSync(file, 0o644);
+}
+
+function curlResult(r, what) {
+  if (r.code !== 0) throw new Error(`${what}: curl exited ${r.code ?? r.signal}: ${r.stderr.trim()}`);
+  const [down, up, pretransfer, total, code] = r.stdout.trim().split(/\s+/).map(Number);
+  const bytes = Math.max(down, up);
+  const seconds = total - pretransfer;
+  return { bytes, seconds, total, code, mbps: bytes / MB / seconds };
+}
+
+async function curlRetr(ns, server, who) {
+  const stop = startMeter();
+  const r = await net.exec(ns, 'curl', ['-sS', '--max-time', String(transferTimeout / 1000), '-o', '/dev/null', '-w', CURL_FORMAT, `ftp://${server}/big.bin`], {
+    timeoutMs: transferTimeout + 10_000,
+  });
+  const m = stop();
+  const res = curlResult(r, `${who} RETR`);
+  if (res.bytes !== SIZE) throw new Error(`${who} RETR: ${res.bytes} bytes, expected ${SIZE}`);
+  return { ...m, ...res };
+}
+
+async function curlStor(ns, server, source, landed, who) {
+  const stop = startMeter();
+  const r = await net.exec(ns, 'curl', ['-sS', '--max-time', String(transferTimeout / 1000), '-T', source, '-w', CURL_FORMAT, `ftp://${server}/upload/big.bin`], {
+    timeoutMs: transferTimeout + 10_000,
+  });
+  const m = stop();
+  const res = curlResult(r, `${who} STOR`);
+  // The upload is complete only when the server has it under its name, whole.
+  let size = -1;
+  for (let i = 0; i < 50 && size !== SIZE; i++) {
+    try {
+      size = statSync(landed).size;
+    } catch {
+      // not renamed into place yet
+    }
+    if (size !== SIZE) await sleep(100);
+  }
+  if (size !== SIZE) throw new Error(`${who} STOR: the server holds ${size} bytes at ${landed}, expected ${SIZE}`);
+  return { ...m, ...res };
+}
+
+/** CLIENTS logins at once; then, all idle and logged in, the server's memory over `baseline`. */
+async function loginsAndMemory(ns, server, inflight, memory) {
+  await sleep(500); // let the transfers' buffers be collected / returned
+  const before = memory();
+  const peer = net.spawn(ns, 'python3', ['-c', FTP_LOGINS, server, '21', String(CLIENTS), String(inflight), String(LOGIN_TIMEOUT)], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const [line] = await net.waitForLine(peer, /^\{.*\}$/m, (LOGIN_TIMEOUT + 60) * 1000);
+  const result = JSON.parse(line);
+  await sleep(500); // the sessions are idle now
+  const during = memory();
+  peer.stdin.write('quit\n');
+  const end = await peer.done;
+  if (end.code !== 0) throw new Error(`the login client failed: ${end.stderr.trim()}`);
+  const memoryDelta = Object.fromEntries(Object.keys(during).map((k) => [k, k === 'processes' ? during[k] : during[k] - (before[k] ?? 0)]));
+  return { ...result, memory: memoryDelta };
+}
+
+/** vsftpd's own root, upload dir, empty secure_chroot_dir and config under `tmp`. */
+function vsftpdSetup(tmp, source) {
+  const base = path.join(tmp, 'vsftpd');
+  const root = path.join(base, 'root');
+  const empty = path.join(base, 'empty');
+  mkdirSync(path.join(root, 'upload'), { recursive: true });
+  mkdirSync(empty, { recursive: true });
+  chmodSync(base, 0o755);
+  chmodSync(root, 0o555); // vsftpd refuses an anonymous root its user can write
+  linkSync(source, path.join(root, 'big.bin'));
+  const ftpUser = spawnSync('id', ['-u', 'ftp'], { encoding: 'utf8' });
+  const ftpGroup = spawnSync('id', ['-g', 'ftp'], { encoding: 'utf8' });
+  if (ftpUser.status === 0) chownSync(path.join(root, 'upload'), Number(ftpUser.stdout), Number(ftpGroup.stdout));
+  else chmodSync(path.join(root, 'upload'), 0o777);
+  const conf = path.join(base, 'vsftpd.conf');
+  writeFileSync(
+    conf,
+    [
+      'listen=YES',
+      'listen_ipv6=NO',
+      'listen_address=10.0.1.2',
+      'listen_port=21',
+      'background=NO',
+      'anonymous_enable=YES',
+      'local_enable=NO',
+      'write_enable=YES',
+      'anon_upload_enable=YES',
+      'anon_umask=022',
+      `anon_root=${root}`,
+      `secure_chroot_dir=${empty}`,
+      'seccomp_sandbox=NO',
+      'isolate=NO',
+      'isolate_network=NO',
+      'pasv_enable=YES',
+      'pasv_min_port=50000',
+      'pasv_max_port=50999',
+      `max_clients=${CLIENTS + 100}`,
+      `max_per_ip=${CLIENTS + 100}`,
+      'xferlog_enable=NO',
+      'dirmessage_enable=NO',
+      'connect_from_port_20=NO',
+      'idle_session_timeout=600',
+      'ftpd_banner=vsftpd bench',
+      '',
+    ].join('\n'),
+  );
+  return conf;
+}
+
+/** Wait until vsftpd answers 220 (or fail with its stderr if it exited). */
+async function waitForFtp(ns, server, proc) {
+  for (let i = 0; i < 50; i++) {
+    if (proc.exitCode !== null) throw new Error(`vsftpd exited (${proc.exitCode}): ${proc.stderrText.trim()} ${proc.stdoutText.trim()}`);
+    const r = await net.exec(ns, 'curl', ['-sS', '--max-time', '2', `ftp://${server}/`], { timeoutMs: 5000 });
+    if (r.code === 0) return;
+    await sleep(100);
+  }
+  throw new Error(`vsftpd does not answer on ${server}: ${proc.stderrText.trim()}`);
+}

@@ -1,0 +1,180 @@
+// Private networks for the benchmarks: namespaces named tapstack-bench-<tag>-<pid>,
+// TAP devices opened by THIS process and moved into one, veth pairs between two.
+//
+// Nothing is configured in the root namespace: a TAP device exists there only for
+// the moment between its creation and `ip link set DEV netns NS`. Every namespace
+// made here is deleted by `destroy()`, and also on exit, SIGINT, SIGTERM and an
+// uncaught error, so an interrupted benchmark leaves nothing behind.
+
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+const live = new Set(); // every BenchNet not yet destroyed
+let hooked = false;
+
+function hookExit() {
+  if (hooked) return;
+  hooked = true;
+  const lastResort = () => {
+    for (const net of live) net.destroySync();
+  };
+  process.once('exit', lastResort);
+  for (const signal of ['SIGINT', 'SIGTERM']) {
+    process.once(signal, () => {
+      console.error(`\nbench: ${signal}, cleaning up`);
+      lastResort();
+      process.exit(130);
+    });
+  }
+}
+
+/** Run `ip ARGS` and throw with its stderr when it fails. */
+export function ip(args, { check = true } = {}) {
+  const r = spawnSync('ip', args, { encoding: 'utf8' });
+  if (check && r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${(r.stderr || '').trim()}`);
+  return r;
+}
+
+/** Why this machine cannot run a namespace benchmark, or null when it can. */
+export function whyCannotRun({ tap = true, tools = [] } = {}) {
+  if (process.getuid?.() !== 0) return 'needs root (network namespaces, TAP devices)';
+  if (tap) {
+    if (!existsSync('/dev/net/tun')) return 'needs /dev/net/tun';
+    if (!existsSync(new URL('../../../build/Release/tap.node', import.meta.url))) return 'the TAP binding is not built (npm install)';
+  }
+  for (const tool of tools) {
+    if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) return `needs ${tool}`;
+  }
+  return null;
+}
+
+/**
+ * One benchmark's private networks. `namespace(tag)` makes `tapstack-bench-<tag>-<pid>`
+ * with loopback up and IPv6 off (no router solicitations or MLD in the figures).
+ */
+export class BenchNet {
+  constructor() {
+    this.namespaces = [];
+    this.links = [];
+    this.children = new Set();
+    this.destroyed = false;
+    hookExit();
+    live.add(this);
+  }
+
+  namespace(tag) {
+    const ns = `tapstack-bench-${tag}-${process.pid}`;
+    ip(['netns', 'add', ns]);
+    this.namespaces.push(ns);
+    ip(['-n', ns, 'link', 'set', 'lo', 'up']);
+    for (const key of ['default', 'all']) {
+      spawnSync('ip', ['netns', 'exec', ns, 'sysctl', '-qw', `net.ipv6.conf.${key}.disable_ipv6=1`]);
+    }
+    return ns;
+  }
+
+  /**
+   * Open a TAP device in this process (a TapLink from dist/), move it into `ns` and
+   * give the kernel side `kernelCidr`. Returns the link; our stack takes another
+   * address of the same prefix.
+   */
+  async tap(ns, kernelCidr, { mtu = 1500, name, txqueuelen } = {}) {
+    const { TapLink } = await import('../../../dist/link/tap.js');
+    const dev = name ?? `tsb${process.pid.toString(36)}${this.links.length}`.slice(0, 15);
+    const link = TapLink.open({ name: dev, mtu });
+    this.links.push(link);
+    ip(['link', 'set', link.name, 'netns', ns]);
+    ip(['-n', ns, 'link', 'set', link.name, 'mtu', String(mtu)]);
+    if (txqueuelen) ip(['-n', ns, 'link', 'set', link.name, 'txqueuelen', String(txqueuelen)]);
+    ip(['-n', ns, 'addr', 'add', kernelCidr, 'dev', link.name]);
+    ip(['-n', ns, 'link', 'set', link.name, 'up']);
+    return link;
+  }
+
+  /** A veth pair: one end in `nsA` with `cidrA`, the other in `nsB` with `cidrB`. */
+  veth(nsA, cidrA, nsB, cidrB, { mtu = 1500 } = {}) {
+    const a = 'vb0';
+    const b = 'vb1';
+    // Created inside nsA, then one end moves to nsB: never in the root namespace.
+    ip(['-n', nsA, 'link', 'add', a, 'mtu', String(mtu), 'type', 'veth', 'peer', 'name', b, 'mtu', String(mtu)]);
+    ip(['-n', nsA, 'link', 'set', b, 'netns', nsB]);
+    ip(['-n', nsA, 'addr', 'add', cidrA, 'dev', a]);
+    ip(['-n', nsB, 'addr', 'add', cidrB, 'dev', b]);
+    ip(['-n', nsA, 'link', 'set', a, 'up']);
+    ip(['-n', nsB, 'link', 'set', b, 'up']);
+    return { a, b };
+  }
+
+  /** Start a command inside `ns`; destroy() kills it if it is still running. */
+  spawn(ns, cmd, args = [], opts = {}) {
+    if (this.destroyed) throw new Error('BenchNet is destroyed');
+    const child = spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+    this.children.add(child);
+    child.stdoutText = '';
+    child.stderrText = '';
+    child.stdout?.setEncoding('utf8').on('data', (s) => (child.stdoutText += s));
+    child.stderr?.setEncoding('utf8').on('data', (s) => (child.stderrText += s));
+    child.done = new Promise((resolve) => {
+      child.once('close', (code, signal) => {
+        this.children.delete(child);
+        resolve({ code, signal, stdout: child.stdoutText, stderr: child.stderrText });
+      });
+      child.once('error', (error) => {
+        this.children.delete(child);
+        resolve({ code: -1, signal: null, stdout: '', stderr: String(error) });
+      });
+    });
+    return child;
+  }
+
+  /** Run a command inside `ns` to the end (killed after timeoutMs). Never throws on its exit code. */
+  async exec(ns, cmd, args = [], { timeoutMs = 120_000, ...opts } = {}) {
+    const child = this.spawn(ns, cmd, args, opts);
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    const r = await child.done;
+    clearTimeout(timer);
+    return r;
+  }
+
+  /** Resolve when `child` printed a line matching `re` (or reject when it exits first). */
+  waitForLine(child, re, timeoutMs = 10_000) {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no ${re} from the peer in ${timeoutMs} ms: ${child.stderrText}`)), timeoutMs);
+      const check = () => {
+        const m = child.stdoutText.match(re);
+        if (m) {
+          clearTimeout(timer);
+          child.stdout.off('data', check);
+          resolve(m);
+        }
+      };
+      child.stdout.on('data', check);
+      child.done.then((r) => {
+        clearTimeout(timer);
+        reject(new Error(`the peer exited (${r.code ?? r.signal}) before ${re}: ${r.stderr.trim()}`));
+      });
+      check();
+    });
+  }
+
+  /** Kill peers, close TAPs, delete the namespaces. Safe to call twice. */
+  async destroy() {
+    this.destroySync();
+  }
+
+  destroySync() {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    live.delete(this);
+    for (const child of this.children) child.kill('SIGKILL');
+    this.children.clear();
+    for (const link of this.links) {
+      try {
+        link.close();
+      } catch {
+        // already gone with its namespace
+      }
+    }
+    for (const ns of this.namespaces) ip(['netns', 'delete', ns], { check: false });
+  }
+}
