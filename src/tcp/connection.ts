@@ -40,6 +40,11 @@ export interface TcpConfig {
   challengeAckPerSecond: number;
   keepAliveIntervalMs: number;
   keepAliveProbes: number;
+  /**
+   * User timeout (RFC 9293 3.10.8, RFC 5482): fail with ETIMEDOUT when sent data
+   * stays unacknowledged this long, whatever the retry count. 0 disables it.
+   */
+  userTimeoutMs: number;
 }
 
 export const DEFAULT_TCP_CONFIG: TcpConfig = {
@@ -59,6 +64,7 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = {
   challengeAckPerSecond: 100,
   keepAliveIntervalMs: 75_000,
   keepAliveProbes: 9,
+  userTimeoutMs: 0,
 };
 
 /** What a connection needs from the TCP instance that owns it. */
@@ -175,6 +181,8 @@ export class TcpConnection {
   private connectTimer: DeadlineTimer | undefined;
   /** Consecutive expiries of the retransmission timer. */
   private retries = 0;
+  /** When SND.UNA last moved (or data became outstanding): the user timeout counts from here. */
+  private progressAt = 0;
   private dupAcks = 0;
   /** Next hole to retransmit in fast recovery. */
   private rexmitHigh = 0;
@@ -603,6 +611,7 @@ export class TcpConnection {
       this.rttSeq = undefined;
     }
     this.retries = 0;
+    this.progressAt = this.env.clock.now();
 
     if (this.cc.inRecovery) {
       if (seqGe(ack, this.cc.recover)) {
@@ -958,6 +967,7 @@ export class TcpConnection {
         this.rttSeq = seqAdd(this.sndNxt, len);
         this.rttStart = this.env.clock.now();
       }
+      if (this.sndUna === this.sndMax) this.progressAt = this.env.clock.now();
       this.sendData(this.sndNxt, data, fin);
       sent = true;
       pipe += len;
@@ -1076,6 +1086,12 @@ export class TcpConnection {
       return;
     }
 
+    const userTimeout = this.env.config.userTimeoutMs;
+    if (userTimeout > 0 && isSynchronized(st) && this.env.clock.now() - this.progressAt >= userTimeout) {
+      c.inc('tcp.timeout.user_timeout');
+      this.fail('ETIMEDOUT', `data unacknowledged for ${userTimeout} ms (user timeout)`);
+      return;
+    }
     this.retries++;
     const limit = st === 'SYN-SENT' || st === 'SYN-RECEIVED' ? this.env.config.synRetries : this.env.config.maxRetries;
     if (this.retries > limit) {
@@ -1188,6 +1204,26 @@ export class TcpConnection {
     this.log.debug({ from: this.state, to: next }, 'state');
     this.env.counters.inc(`tcp.state.${next.toLowerCase()}`);
     this.state = next;
+  }
+
+  /**
+   * An ICMP destination unreachable about one of our segments (RFC 1122 4.2.3.9,
+   * RFC 5927): port or protocol unreachable while connecting is a hard error
+   * (ECONNREFUSED, as Linux); the rest are soft errors, only counted. The quoted
+   * sequence number must be one we have outstanding, so a blind attacker cannot
+   * reset the connection.
+   */
+  icmpUnreachable(code: number, quotedSeq: number): void {
+    if (!(seqLe(this.sndUna, quotedSeq) && seqLt(quotedSeq, this.sndMax)) && quotedSeq !== this.iss) {
+      this.env.counters.inc('tcp.rx.icmp.bad_seq');
+      return;
+    }
+    if (this.state === 'SYN-SENT' && (code === 2 || code === 3)) {
+      this.env.counters.inc('tcp.rx.icmp.refused');
+      this.fail('ECONNREFUSED', `connection refused (ICMP ${code === 3 ? 'port' : 'protocol'} unreachable)`);
+      return;
+    }
+    this.env.counters.inc('tcp.rx.icmp.soft_error');
   }
 
   /** True when a new SYN may take over this TIME-WAIT pair (as Linux allows). */

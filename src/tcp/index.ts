@@ -177,8 +177,14 @@ export class Tcp implements TcpApi, ProtocolHandler {
   }
 
   icmpError(error: IcmpError): void {
-    // RFC 5461: soft errors for established connections; we only count them.
     this.ctx.counters.inc(`tcp.rx.icmp_error.${error.type}_${error.code}`);
+    // The quote holds our header: source port, destination port, sequence number.
+    if (error.type !== 3 || error.quoted.length < 8) return;
+    const q = error.quoted;
+    const srcPort = (q[0]! << 8) | q[1]!;
+    const dstPort = (q[2]! << 8) | q[3]!;
+    const seq = ((q[4]! << 24) | (q[5]! << 16) | (q[6]! << 8) | q[7]!) >>> 0;
+    this.connections.get(key(error.dst, dstPort, srcPort))?.icmpUnreachable(error.code, seq);
   }
 
   /** RFC 9293 3.10.7.2: SEGMENT ARRIVES in LISTEN. */
