@@ -87,3 +87,31 @@ export async function createFtpTapNet(tag: string, options: Partial<FtpServerOpt
     },
   };
 }
+
+/**
+ * Run tcpdump on the namespace side of the TAP device; resolves once it listens.
+ * --immediate-mode: without it, packets wait in the kernel's capture ring for a block
+ * timeout and a quick SIGINT loses them.
+ */
+export async function startCapture(t: FtpTapNet, file: string): Promise<{ stop(): Promise<void> }> {
+  const dump = t.net.spawn('tcpdump', ['-i', t.net.dev, '--immediate-mode', '-U', '-s', '0', '-w', file, 'tcp'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('tcpdump did not start')), 10_000);
+    let err = '';
+    dump.stderr!.on('data', (b: Buffer) => {
+      err += b.toString();
+      if (err.includes('listening on')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+  return {
+    async stop() {
+      // Let the last segments reach the capture before stopping it.
+      await new Promise((r) => setTimeout(r, 300));
+      dump.kill('SIGINT');
+      if (dump.exitCode === null) await new Promise((r) => dump.once('close', r));
+    },
+  };
+}

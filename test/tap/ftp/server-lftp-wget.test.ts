@@ -2,7 +2,7 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeTap } from '../support/gate.js';
-import { createFtpTapNet, seededBytes, sha256, sha256File, type FtpTapNet } from '../../support/ftp-server-tap.js';
+import { createFtpTapNet, seededBytes, sha256, sha256File, startCapture, type FtpTapNet } from '../../support/ftp-server-tap.js';
 
 /**
  * lftp and wget against our FTP server on our stack: mirroring a tree down and up,
@@ -12,13 +12,12 @@ import { createFtpTapNet, seededBytes, sha256, sha256File, type FtpTapNet } from
 describeTap('ftp server with lftp and wget', () => {
   let t: FtpTapNet;
   let pcap: string;
-  let dump: ReturnType<FtpTapNet['net']['spawn']>;
+  let capture: { stop(): Promise<void> };
 
   beforeAll(async () => {
     t = await createFtpTapNet('ftplftp');
     pcap = join(t.work, 'ftp.pcap');
-    dump = t.net.spawn('tcpdump', ['-i', t.net.dev, '-U', '-s', '0', '-w', pcap, 'tcp'], { stdio: 'ignore' });
-    await new Promise((r) => setTimeout(r, 500));
+    capture = await startCapture(t, pcap);
   });
   afterAll(async () => {
     await t?.destroy();
@@ -70,8 +69,7 @@ describeTap('ftp server with lftp and wget', () => {
   });
 
   it('tshark dissects FTP and FTP-DATA in the capture, nothing malformed', async () => {
-    dump.kill('SIGINT');
-    await new Promise((r) => dump.once('close', r));
+    await capture.stop();
     const count = async (filter: string): Promise<number> => {
       const r = await t.net.exec('tshark', ['-r', pcap, '-Y', filter], { timeoutMs: 60_000 });
       return r.stdout.split('\n').filter(Boolean).length;
