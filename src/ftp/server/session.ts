@@ -259,11 +259,8 @@ export class FtpSession {
     const spec = COMMANDS[verb];
     // Per-verb counters only for known verbs: a client cannot create counter names.
     if (spec) this.opts.counters.inc(`ftp.server.cmd.${verb}`);
-    if (verb === 'RNTO' || !spec) {
-      // RNTO checks rnfr itself; anything else clears it below.
-    } else if (this.rnfr) {
-      this.rnfr = undefined;
-    }
+    // RFC 959 4.1.3: RNTO must come right after RNFR; any other command forgets it.
+    if (verb !== 'RNTO') this.rnfr = undefined;
     try {
       if (!spec) {
         if (NOT_IMPLEMENTED.has(verb)) this.reply(502, `${verb} not implemented.`);

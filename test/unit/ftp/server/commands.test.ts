@@ -518,6 +518,9 @@ describe('uploads and file actions', () => {
     expect(await line(c, 'NOOP')).toBe('200 NOOP ok.');
     expect(await line(c, 'RNTO moved.txt')).toBe('503 RNFR required first.');
     expect(await line(c, 'RNFR readme.txt')).toBe('350 Ready for RNTO.');
+    expect(await line(c, 'BOGUS')).toBe('500 Unknown command.');
+    expect(await line(c, 'RNTO moved.txt')).toBe('503 RNFR required first.');
+    expect(await line(c, 'RNFR readme.txt')).toBe('350 Ready for RNTO.');
     expect(await line(c, 'RNTO pub/moved.txt')).toBe('250 Rename successful.');
     expect(await readFile(join(fx.root, 'pub', 'moved.txt'), 'utf8')).toBe('line one\nline two\n');
     expect(await line(c, 'RNFR pub/moved.txt')).toBe('350 Ready for RNTO.');
