@@ -50,9 +50,53 @@ function ftpIds(): { uid: number; gid: number } {
   return { uid: Number(uid), gid: Number(gid) };
 }
 
+/**
+ * Drives a program in a pseudo-terminal: for each step, wait until the output (after
+ * the previous match) contains `wait`, then type `send`. Prints everything read.
+ */
+const PTY_DRIVER = String.raw`
+import os, pty, sys, time, select, json
+steps = json.loads(sys.argv[1])
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp(sys.argv[2], sys.argv[2:])
+out = b''
+pos = 0
+def read_until(token, timeout=15):
+    global out, pos
+    end = time.time() + timeout
+    while time.time() < end:
+        i = out.find(token, pos)
+        if i >= 0:
+            pos = i + len(token)
+            return True
+        r, _, _ = select.select([fd], [], [], 0.1)
+        if r:
+            try:
+                data = os.read(fd, 4096)
+            except OSError:
+                return False
+            if not data:
+                return False
+            out += data
+    return False
+ok = True
+for wait, send in steps:
+    if not read_until(wait.encode()):
+        ok = False
+        break
+    os.write(fd, send.encode())
+    time.sleep(0.05)
+read_until(b'\x00', 3)
+_, status = os.waitpid(pid, 0)
+sys.stdout.write(out.decode('utf8', 'replace'))
+sys.stdout.write('\nPTY-RESULT ok=%s exit=%d\n' % (ok, os.waitstatus_to_exitcode(status)))
+`;
+
 /** Run the CLI inside the namespace; resolves with its exit code and output. */
-function tapstack(args: string[], cwd = work): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd });
+function tapstack(args: string[], cwd = work, input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, cli, ...args], { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], cwd });
+  if (input !== undefined) child.stdin!.end(input);
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (b: Buffer) => (stdout += b.toString()));
@@ -154,6 +198,37 @@ describeTap('tapstack ftp / get / put on a TAP device against vsftpd', () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('550 Failed to open file.');
     expect(readdirSync(join(work, 'out'))).not.toContain('nonexistent.txt');
+  });
+
+  it('commands piped on stdin run like a script', async () => {
+    const r = await tapstack(['ftp', 'ftp.any-domain.com', ...host, '--passive'], join(work, 'out'), 'binary\ncd pub\nsize readme.txt\nbye\n');
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    expect(r.stdout).toContain(`readme.txt\t${readme.length}`);
+  });
+
+  it('the interactive shell: prompt, tab completion of commands and remote names, history, bye', async () => {
+    const interactive = mkdtempSync(join(work, 'tty-'));
+    const steps: [string, string][] = [
+      ['ftp> ', 'cd pub\r'],
+      ['250 ', 'ge\t'],
+      ['get', ' rea\t'],
+      ['readme.txt', '\r'],
+      ['bytes received', '\x1b[A'], // up arrow: the last command again
+      ['get readme.txt', '\x15bye\r'], // Ctrl-U clears it; then bye
+    ];
+    const r = spawnSync(
+      'ip',
+      ['netns', 'exec', ns, 'python3', '-c', PTY_DRIVER, JSON.stringify(steps), process.execPath, cli, 'ftp', 'ftp.any-domain.com', ...host, '--active', '--user', 'ftp', '--password', 'abc@any-domain.com'],
+      { encoding: 'utf8', timeout: 60_000, cwd: interactive },
+    );
+    const out = r.stdout;
+    if (process.env.FTPC_DEBUG) console.log(out);
+    expect(out, `${out}\n${r.stderr}`).toMatch(/PTY-RESULT ok=True exit=0/);
+    // Verbose is on in the interactive shell: the exchange is shown as BSD ftp does.
+    expect(out).toContain('---> CWD pub');
+    expect(out).toContain('---> RETR readme.txt');
+    expect(out).toContain('221 Goodbye.');
+    expect(sha256(readFileSync(join(interactive, 'readme.txt')))).toBe(sha256(readme));
   });
 
   it('tapstack get downloads a percent-encoded URL, by sha256', async () => {
