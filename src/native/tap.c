@@ -4,8 +4,9 @@
  * It opens a Linux TAP device (layer 2: whole Ethernet frames), waits for it with
  * libuv (uv_poll on the non-blocking file descriptor, on the main thread), and on
  * each wake-up reads every frame that is ready and hands them to JavaScript in ONE
- * call, as an array of Uint8Arrays (views into pooled chunks, see "chunk pool"). Writes go straight to the device from the calling
- * thread: one frame, or a batch of frames in one call into C.
+ * call, as an array of Uint8Arrays (views into chunks, see "chunk pool"). Writes go
+ * straight to the device from the calling thread: one frame, or a batch of frames in
+ * one call into C.
  *
  * Why this shape (and not fs streams on the libuv thread pool): see
  * native-notes/README.md.
