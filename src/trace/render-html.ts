@@ -138,7 +138,7 @@ export function renderHtml(model: SessionModel, options: { title?: string } = {}
   #details h2 { font-size: 15px; margin: 4px 0 8px; }
   #details h3 { font-size: 13px; margin: 12px 0 4px; color: #1d3f72; }
   #details table { border-collapse: collapse; width: 100%; }
-  #details td { border-top: 1px solid #eef0f4; padding: 2px 4px; vertical-align: top; font-family: ui-monospace, monospace; font-size: 12px; word-break: break-all; }
+  #details td { border-top: 1px solid #eef0f4; padding: 2px 4px; vertical-align: top; font-family: ui-monospace, monospace; font-size: 12px; overflow-wrap: anywhere; }
   #details td:first-child { color: #4a5670; width: 45%; font-family: system-ui, sans-serif; }
 </style>
 </head>

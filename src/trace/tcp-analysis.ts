@@ -77,6 +77,19 @@ class Flow {
   synTime: bigint | undefined;
 
   add(start: number, end: number, timeNs: bigint): void {
+    // The common cases first: in-order data extends the last range, a jump past a
+    // gap starts a new one. Only late bytes need the general merge below.
+    const last = this.seen[this.seen.length - 1];
+    if (!last || start > last[1]) {
+      this.seen.push([start, end]);
+      this.advance(end, timeNs);
+      return;
+    }
+    if (start >= last[0]) {
+      last[1] = Math.max(last[1], end);
+      this.advance(end, timeNs);
+      return;
+    }
     const ranges = [...this.seen, [start, end] as [number, number]].sort((a, b) => a[0] - b[0]);
     const merged: [number, number][] = [];
     for (const r of ranges) {
