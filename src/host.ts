@@ -79,6 +79,7 @@ export class Host {
   close(): Promise<void> {
     this.closing ??= (async () => {
       // --- transports close here, before IP (e.g. `await this.tcp.close()`) ---
+      await this.tcp.close();
       await this.ip.close();
       await this.link.close();
     })();

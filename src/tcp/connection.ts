@@ -321,6 +321,18 @@ export class TcpConnection {
     this.enterClosed();
   }
 
+  /** The host is closing: abort (RST when synchronized), or just end TIME-WAIT. */
+  shutdown(): void {
+    const user = this.user;
+    if (this.state === 'TIME-WAIT') {
+      this.user = null;
+      this.enterClosed();
+      return;
+    }
+    this.abort();
+    user?.onError(new NetError('ECONNABORTED', 'the host was closed'));
+  }
+
   /** The application read data: open the window again if it had shrunk (RFC 1122 4.2.3.3). */
   onAppRead(): void {
     if (!isSynchronized(this.state) && this.state !== 'SYN-RECEIVED') return;

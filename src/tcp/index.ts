@@ -138,6 +138,22 @@ export class Tcp implements TcpApi, ProtocolHandler {
     return socket;
   }
 
+  /**
+   * Shut TCP down with its host: listeners stop, open connections are aborted (RST,
+   * as the kernel does for sockets of a process that exits), TIME-WAIT is dropped.
+   */
+  async close(): Promise<void> {
+    for (const port of [...this.listeners.keys()]) {
+      this.listeners.get(port)!.close();
+      this.listeners.delete(port);
+    }
+    for (const conn of [...this.connections.values()]) {
+      conn.shutdown();
+      this.release(conn);
+    }
+    this.flush();
+  }
+
   // ------------------------------------------------------------------ input
 
   receive(dg: IpDatagram): void {
