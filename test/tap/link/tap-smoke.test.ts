@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeTap } from '../support/gate.js';
 import { createTestNet, type TestNet } from '../support/netns.js';
@@ -62,5 +63,20 @@ describeTap('createTestNet with two TAPs on a bridge', () => {
     }
     const copy = seen.find((f) => f[12] === 0x88 && f[13] === 0xb5);
     expect(copy && [...copy]).toEqual([...frame]);
+  });
+});
+
+describeTap('createTestNet cleanup', () => {
+  it('destroy() kills spawned peers, removes the namespace, and may be called twice', async () => {
+    const net = await createTestNet('cleanup');
+    const peer = net.spawn('sleep', ['60']);
+    const exited = new Promise<string | null>((resolve) => peer.once('exit', (_code, signal) => resolve(signal)));
+    const inside = await net.exec('ip', ['-o', 'link', 'show', 'dev', net.dev]);
+    expect(inside.code).toBe(0);
+    await net.destroy();
+    await net.destroy();
+    expect(await exited).toBe('SIGTERM');
+    expect(net.link.isClosed).toBe(true);
+    expect(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })).not.toContain(net.ns);
   });
 });
