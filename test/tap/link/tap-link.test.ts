@@ -109,6 +109,11 @@ describeTap('TapLink against the Linux kernel', () => {
     expect(net.link.send(Uint8Array.of(1, 2, 3, 4))).toBe(false);
     expect(net.link.stats.txErrors).toBe(before.txErrors + 1);
     expect(net.link.stats.txFrames).toBe(before.txFrames);
+    // In a batch, the refused frame is counted and the others still go out.
+    const good = arpRequest(OUR_MAC, '10.0.0.2', '10.0.0.1');
+    expect(net.link.sendBatch([good, Uint8Array.of(1, 2, 3), good])).toBe(2);
+    expect(net.link.stats.txErrors).toBe(before.txErrors + 2);
+    expect(net.link.stats.txFrames).toBe(before.txFrames + 2);
   });
 });
 
