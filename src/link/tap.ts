@@ -45,7 +45,10 @@ function loadNative(): NativeTap {
 export interface TapOptions {
   /** Interface name, 1-15 characters (e.g. "tap0"). Created if it does not exist. */
   name: string;
-  /** Largest IP datagram our stack puts in a frame (default 1500, Ethernet). */
+  /**
+   * Largest IP datagram our stack puts in a frame (default 1500, Ethernet). This is
+   * our side only: the kernel side's MTU is set with `ip link set NAME mtu N`.
+   */
   mtu?: number;
 }
 
