@@ -5,9 +5,13 @@
 //
 //   RETR      curl downloads BENCH_MB (default 256) in passive mode to /dev/null
 //   STOR      curl uploads the same file (anonymous upload into /upload)
-//   logins    BENCH_CLIENTS (default 300) clients connect and log in at once (python3
-//             asyncio in the client namespace): seconds until the last 230
-//   memory    the same clients then stay logged in and idle: the server's memory
+//   logins    BENCH_CLIENTS (default 300) clients connect and log in (python3 asyncio in
+//             the client namespace): seconds until every login ended. Twice: all at
+//             once (a SYN burst: listen-queue overflows show, and how each server
+//             copes with them), then with at most BENCH_FTP_INFLIGHT (default 25)
+//             logins under way at a time. A login gives up after BENCH_LOGIN_TIMEOUT
+//             (default 30) seconds.
+//   memory    the clients of the second run stay logged in and idle: the server's memory
 //             beyond what it used before they came (ours: this process's RSS and V8
 //             heap after a GC; vsftpd: the summed RSS and PSS of its processes,
 //             listener excluded, as it forks per session)
@@ -20,6 +24,8 @@
 //                            veth 10.0.1.1/24
 //   tapstack-bench-ftpv-PID: vsftpd on 10.0.1.2 (its own config in a temp dir;
 //                            root's /etc/vsftpd.conf is not read)
+// BENCH_ONLY=logins,retr,stor,vsftpd (comma list) runs only some rows (without
+// "vsftpd": no reference column), e.g. to profile one of ours with node --cpu-prof.
 // Needs root, /dev/net/tun, python3, curl; vsftpd for the reference columns.
 
 import { spawnSync } from 'node:child_process';
@@ -39,6 +45,7 @@ const SIZE = Math.round(SIZE_MB * MB);
 const CLIENTS = Math.round(envNumber('BENCH_CLIENTS', 300));
 const INFLIGHT = Math.round(envNumber('BENCH_FTP_INFLIGHT', 25));
 const LOGIN_TIMEOUT = envNumber('BENCH_LOGIN_TIMEOUT', 30);
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'logins,retr,stor,vsftpd').split(','));
 // (constants before the top-level code below, which uses them)
 const CURL_FORMAT = '%{size_download} %{size_upload} %{time_pretransfer} %{time_total} %{response_code}\\n';
 const transferTimeout = Math.max(60_000, (SIZE / MB) * 1000);
@@ -55,7 +62,19 @@ const gc = vm.runInNewContext('gc');
 
 const net = new BenchNet();
 const tmp = mkdtempSync('/tmp/tapstack-bench-ftp-');
+net.onCleanup(() => rmSync(tmp, { recursive: true, force: true }));
 let vsftpdProcess = null;
+net.onCleanup(() => {
+  // vsftpd forks per session: kill those too, while the listener still links them to us.
+  if (!vsftpdProcess) return;
+  for (const pid of pidsNamed('vsftpd', { under: vsftpdProcess.pid })) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+});
 try {
   console.log(
     `ftp: RETR/STOR of ${SIZE_MB} MB with curl (passive), ${CLIENTS} clients logging in; MB = 2^20 bytes; ${machineLine()}\n`,
@@ -94,16 +113,22 @@ try {
       const m = process.memoryUsage();
       return { rss: m.rss, heap: m.heapUsed + m.external };
     };
-    ours.burst = await loginsAndMemory(client, '10.0.0.2', 0, oursMemory);
-    loginProgress('ours', 'all at once', ours.burst);
-    ours.logins = await loginsAndMemory(client, '10.0.0.2', INFLIGHT, oursMemory);
-    loginProgress('ours', `<= ${INFLIGHT} in flight`, ours.logins);
-    const c = host.counters;
-    ours.listenDrops = `SYN queue full ${c.get('tcp.rx.drop.syn_queue_full')}, accept queue full ${c.get('tcp.listen.accept_queue_full')}`;
-    ours.retr = await curlRetr(client, '10.0.0.2', 'ours');
-    progress('ours RETR', ours.retr);
-    ours.stor = await curlStor(client, '10.0.0.2', source, path.join(oursRoot, 'upload', 'big.bin'), 'ours');
-    progress('ours STOR', ours.stor);
+    if (ONLY.has('logins')) {
+      ours.burst = await loginsAndMemory(client, '10.0.0.2', 0, oursMemory);
+      loginProgress('ours', 'all at once', ours.burst);
+      ours.logins = await loginsAndMemory(client, '10.0.0.2', INFLIGHT, oursMemory);
+      loginProgress('ours', `<= ${INFLIGHT} in flight`, ours.logins);
+      const c = host.counters;
+      ours.listenDrops = `SYN queue full ${c.get('tcp.rx.drop.syn_queue_full')}, accept queue full ${c.get('tcp.listen.accept_queue_full')}`;
+    }
+    if (ONLY.has('retr')) {
+      ours.retr = await curlRetr(client, '10.0.0.2', 'ours');
+      progress('ours RETR', ours.retr);
+    }
+    if (ONLY.has('stor')) {
+      ours.stor = await curlStor(client, '10.0.0.2', source, path.join(oursRoot, 'upload', 'big.bin'), 'ours');
+      progress('ours STOR', ours.stor);
+    }
   } finally {
     await server.close();
     await host.close();
@@ -111,7 +136,7 @@ try {
 
   // -------------------------------------------------------------- vsftpd
   const ref = {};
-  if (haveVsftpd) {
+  if (haveVsftpd && ONLY.has('vsftpd')) {
     const vns = net.namespace('ftpv');
     net.veth(client, '10.0.1.1/24', vns, '10.0.1.2/24');
     const conf = vsftpdSetup(tmp, source);
@@ -126,17 +151,23 @@ try {
       return { ...sum, processes: pids.length };
     };
     const overflows0 = listenOverflows(vns);
-    ref.burst = await loginsAndMemory(client, '10.0.1.2', 0, vsftpdMemory);
-    loginProgress('vsftpd', 'all at once', ref.burst);
-    await sleep(1000); // sessions of the burst that timed out are reaped
-    ref.logins = await loginsAndMemory(client, '10.0.1.2', INFLIGHT, vsftpdMemory);
-    loginProgress('vsftpd', `<= ${INFLIGHT} in flight`, ref.logins);
-    const overflows1 = listenOverflows(vns);
-    ref.listenDrops = Object.keys(overflows1).map((k) => `${k} ${overflows1[k] - (overflows0[k] ?? 0)}`).join(', ');
-    ref.retr = await curlRetr(client, '10.0.1.2', 'vsftpd');
-    progress('vsftpd RETR', ref.retr);
-    ref.stor = await curlStor(client, '10.0.1.2', source, path.join(tmp, 'vsftpd', 'root', 'upload', 'big.bin'), 'vsftpd');
-    progress('vsftpd STOR', ref.stor);
+    if (ONLY.has('logins')) {
+      ref.burst = await loginsAndMemory(client, '10.0.1.2', 0, vsftpdMemory);
+      loginProgress('vsftpd', 'all at once', ref.burst);
+      await sleep(1000); // sessions of the burst that timed out are reaped
+      ref.logins = await loginsAndMemory(client, '10.0.1.2', INFLIGHT, vsftpdMemory);
+      loginProgress('vsftpd', `<= ${INFLIGHT} in flight`, ref.logins);
+      const overflows1 = listenOverflows(vns);
+      ref.listenDrops = Object.keys(overflows1).map((k) => `${k} ${overflows1[k] - (overflows0[k] ?? 0)}`).join(', ');
+    }
+    if (ONLY.has('retr')) {
+      ref.retr = await curlRetr(client, '10.0.1.2', 'vsftpd');
+      progress('vsftpd RETR', ref.retr);
+    }
+    if (ONLY.has('stor')) {
+      ref.stor = await curlStor(client, '10.0.1.2', source, path.join(tmp, 'vsftpd', 'root', 'upload', 'big.bin'), 'vsftpd');
+      progress('vsftpd STOR', ref.stor);
+    }
   } else {
     console.log('  (vsftpd is not installed: no reference column)');
   }
@@ -146,17 +177,17 @@ try {
   const loginText = (l) => (l ? `${fmt1(l.seconds)} s (${l.ok}/${CLIENTS} ok${l.ok < CLIENTS ? `, last ok at ${fmt1(l.last_ok)} s` : ''})` : '-');
   const perLogin = (l) => (l ? `${(l.p50 * 1000).toFixed(0)} / ${(l.p99 * 1000).toFixed(0)} / ${(l.max * 1000).toFixed(0)} ms` : '-');
   const perSession = (bytes, l) => (l && l.ok > 0 ? `${fmt1(bytes / l.ok / 1024)} KiB` : '-');
-  const oursMem = ours.logins.memory;
+  const oursMem = ours.logins?.memory ?? {};
   const refMem = ref.logins?.memory;
   console.log('');
   table(
     ['measurement', 'ours (our stack, TAP)', 'vsftpd (kernel TCP, veth)', 'ours / vsftpd'],
     [
-      [`${CLIENTS} logins, all at once: time for all`, loginText(ours.burst), loginText(ref.burst), ratio(ours.burst.seconds, ref.burst?.seconds)],
+      [`${CLIENTS} logins, all at once: time for all`, loginText(ours.burst), loginText(ref.burst), ratio(ours.burst?.seconds, ref.burst?.seconds)],
       ['  one login p50 / p99 / max', perLogin(ours.burst), perLogin(ref.burst), ''],
-      [`${CLIENTS} logins, <= ${INFLIGHT} in flight: time for all`, loginText(ours.logins), loginText(ref.logins), ratio(ours.logins.seconds, ref.logins?.seconds)],
+      [`${CLIENTS} logins, <= ${INFLIGHT} in flight: time for all`, loginText(ours.logins), loginText(ref.logins), ratio(ours.logins?.seconds, ref.logins?.seconds)],
       ['  one login p50 / p99 / max', perLogin(ours.logins), perLogin(ref.logins), ''],
-      ['  listen queue drops (both runs)', ours.listenDrops, ref.listenDrops ?? '-', ''],
+      ['  listen queue drops (both runs)', ours.listenDrops ?? '-', ref.listenDrops ?? '-', ''],
       [
         `memory, ${CLIENTS} idle sessions: RSS`,
         `+${fmt1(oursMem.rss / MB)} MB (${perSession(oursMem.rss, ours.logins)}/session)`,
@@ -170,9 +201,9 @@ try {
         refMem ? `${ratio(oursMem.rss, refMem.pss)} (our RSS / its PSS)` : '',
       ],
       ['RETR MB/s (curl, passive)', mbpsOf(ours.retr), mbpsOf(ref.retr), ratio(ours.retr?.mbps, ref.retr?.mbps)],
-      ['  our CPU / event loop busy', `${pct(ours.retr.cpuShare)} / ${pct(ours.retr.elu)}`, '-', ''],
+      ['  our CPU / event loop busy', `${pct(ours.retr?.cpuShare)} / ${pct(ours.retr?.elu)}`, '-', ''],
       ['STOR MB/s (curl, passive)', mbpsOf(ours.stor), mbpsOf(ref.stor), ratio(ours.stor?.mbps, ref.stor?.mbps)],
-      ['  our CPU / event loop busy', `${pct(ours.stor.cpuShare)} / ${pct(ours.stor.elu)}`, '-', ''],
+      ['  our CPU / event loop busy', `${pct(ours.stor?.cpuShare)} / ${pct(ours.stor?.elu)}`, '-', ''],
     ],
   );
   for (const [name, l] of [['ours', ours.burst], ['ours', ours.logins], ['vsftpd', ref.burst], ['vsftpd', ref.logins]]) {
@@ -182,18 +213,7 @@ try {
   console.log('Listen queue drops: ours from our TCP counters; vsftpd from the kernel (nstat) in its namespace.');
   console.log('\nRSS of ours: growth of this whole process (stack + server) after a GC; vsftpd: sum over its session processes (RSS counts shared pages once per process, PSS splits them).');
 } finally {
-  if (vsftpdProcess) {
-    const pids = pidsNamed('vsftpd', { under: vsftpdProcess.pid });
-    for (const pid of pids) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-  }
   await net.destroy();
-  rmSync(tmp, { recursive: true, force: true });
 }
 
 function loginProgress(who, how, l) {
@@ -218,13 +238,17 @@ function ratio(a, b) {
   return Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}x` : '-';
 }
 
-/** SIZE bytes of a pattern that changes every MiB (not all zeros, not compressible to nothing). */
+/** SIZE bytes: one pseudo-random MiB, stamped with its index, over and over. */
 function writeTestFile(file, size) {
   const chunk = Buffer.alloc(MB);
+  for (let j = 0, x = 1; j < chunk.length; j += 4) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    chunk.writeUInt32LE(x, j);
+  }
   const fd = openSync(file, 'w', 0o644);
   try {
     for (let done = 0, i = 0; done < size; i++) {
-      for (let j = 0; j < chunk.length; j += 4) chunk.writeUInt32LE((Math.imul(i + 1, 2654435761) ^ j) >>> 0, j);
+      chunk.writeUInt32LE(i, 0);
       const n = Math.min(chunk.length, size - done);
       writeSync(fd, chunk, 0, n);
       done += n;

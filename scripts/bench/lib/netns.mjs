@@ -57,6 +57,7 @@ export class BenchNet {
     this.namespaces = [];
     this.links = [];
     this.children = new Set();
+    this.cleanups = [];
     this.destroyed = false;
     hookExit();
     live.add(this);
@@ -157,7 +158,15 @@ export class BenchNet {
     });
   }
 
-  /** Kill peers, close TAPs, delete the namespaces. Safe to call twice. */
+  /**
+   * Run `fn` (synchronous) when the networks go away, before the peers are killed:
+   * e.g. remove a temp dir, or kill the sessions a forking server left.
+   */
+  onCleanup(fn) {
+    this.cleanups.push(fn);
+  }
+
+  /** Run the cleanups, kill peers, close TAPs, delete the namespaces. Safe to call twice. */
   async destroy() {
     this.destroySync();
   }
@@ -166,6 +175,13 @@ export class BenchNet {
     if (this.destroyed) return;
     this.destroyed = true;
     live.delete(this);
+    for (const fn of this.cleanups.reverse()) {
+      try {
+        fn();
+      } catch (error) {
+        console.error(`bench: cleanup failed: ${error.message}`);
+      }
+    }
     for (const child of this.children) child.kill('SIGKILL');
     this.children.clear();
     for (const link of this.links) {

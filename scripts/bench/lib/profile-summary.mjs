@@ -26,6 +26,17 @@ for (let i = 0; i < profile.samples.length; i++) {
   selfUs.set(id, (selfUs.get(id) ?? 0) + (deltas[i] ?? 0));
 }
 
+// Line-level ticks (V8 records them per node as positionTicks), per function.
+const linesOf = new Map();
+for (const n of profile.nodes) {
+  if (!n.positionTicks) continue;
+  const f = n.callFrame;
+  const key = `${f.functionName || '(anonymous)'} ${f.url ? `${shortUrl(f.url)}:${f.lineNumber + 1}` : ''}`.trim();
+  const lines = linesOf.get(key) ?? new Map();
+  for (const { line, ticks } of n.positionTicks) lines.set(line, (lines.get(line) ?? 0) + ticks);
+  linesOf.set(key, lines);
+}
+
 const byFunction = new Map();
 let total = 0;
 for (const [id, us] of selfUs) {
@@ -46,6 +57,13 @@ console.log(`${path.basename(file)}: ${(total / 1e6).toFixed(2)} s sampled\n`);
 console.log('self %   self ms  function');
 for (const [key, us] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, top)) {
   console.log(`${((100 * us) / total).toFixed(1).padStart(6)}  ${(us / 1000).toFixed(0).padStart(8)}  ${key}`);
+}
+console.log('\nhottest lines of the top 5 functions (line: share of the function\'s ticks):');
+for (const [key] of [...byFunction].sort((a, b) => b[1] - a[1]).filter(([k]) => linesOf.has(k)).slice(0, 5)) {
+  const lines = [...linesOf.get(key)];
+  const sum = lines.reduce((a, [, t]) => a + t, 0);
+  const hot = lines.sort((a, b) => b[1] - a[1]).slice(0, 4).map(([l, t]) => `${l}: ${Math.round((100 * t) / sum)}%`);
+  console.log(`  ${key}  ${hot.join(', ')}`);
 }
 console.log('\nself %   by file');
 for (const [key, us] of [...byFile].sort((a, b) => b[1] - a[1]).slice(0, 15)) {
