@@ -57,7 +57,8 @@ describeTap('tapstack diagram on a live tcpdump of tnftp and vsftpd', () => {
         expect(found, `${h} in order`).toBeGreaterThanOrEqual(at);
         at = found;
       }
-      expect(model.messages.filter((m) => m.kind === 'ftp-data').length).toBeGreaterThanOrEqual(16);
+      // Two data connections, each at least SYN, SYN+ACK, ACK, data, FIN, FIN, ACK (ACKs may merge).
+      expect(model.messages.filter((m) => m.kind === 'ftp-data').length).toBeGreaterThanOrEqual(12);
       expect(Object.keys(model.malformed)).toEqual([]);
     });
   }
