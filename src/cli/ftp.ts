@@ -78,6 +78,7 @@ export function createClient(run: RunningHost, opts: FtpCommonCliOptions, mode: 
     connectTimeout: timeoutMs,
     replyTimeout: timeoutMs,
     dataTimeout: timeoutMs,
+    counters: host.counters,
   });
 }
 

@@ -1,15 +1,18 @@
 import { EventEmitter } from 'node:events';
 import { createReadStream, createWriteStream, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { Readable, Transform, Writable, type TransformCallback } from 'node:stream';
+import type { Readable } from 'node:stream';
+import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { RealClock, type Clock, type Timer } from '../../stack/clock.js';
-import type { TcpApi, TcpServerLike, TcpSocketLike } from '../../tcp/api.js';
+import { RealClock, type Clock } from '../../stack/clock.js';
+import { Counters } from '../../stack/counters.js';
+import type { TcpApi, TcpSocketLike } from '../../tcp/api.js';
 import { encodeEprtArgument, encodeHostPort, parseEpsvReply, parsePasvReply } from '../common/hostport.js';
 import { parseFtpTime, parseList, parseMlsd, splitLines, type ListEntry } from '../common/list-parse.js';
 import type { FtpReply } from '../common/reply.js';
 import { CrlfToLf, LfToCrlf } from './ascii.js';
 import { ControlConnection } from './control.js';
+import { connectPassive, listenActive, meter, waitConnected, type DataConnection, type DataContext } from './data-connection.js';
 import { FtpConnectionError, FtpReplyError, FtpUsageError } from './errors.js';
 import { partialPath, safeLocalPath } from './local-path.js';
 
@@ -49,6 +52,8 @@ export interface FtpClientOptions {
   replyTimeout?: number;
   /** Milliseconds a data connection may stay idle in the middle of a transfer. Default 30 000. */
   dataTimeout?: number;
+  /** Where the `ftp.client.*` counters go (the host's, for --stats). Default: a private set. */
+  counters?: Counters;
 }
 
 export interface TransferOptions {
@@ -111,6 +116,9 @@ export class FtpClient extends EventEmitter {
   private readonly replyTimeout: number;
   private readonly dataTimeout: number;
 
+  /** `ftp.client.*`: commands, replies by class, data connections, timeouts, bytes. */
+  readonly counters: Counters;
+  private readonly dataContext: DataContext;
   private control: ControlConnection | undefined;
   private serverType: TransferType = 'A';
   private nextPortIndex = 0;
@@ -134,6 +142,15 @@ export class FtpClient extends EventEmitter {
     this.connectTimeout = options.connectTimeout ?? 15_000;
     this.replyTimeout = options.replyTimeout ?? 30_000;
     this.dataTimeout = options.dataTimeout ?? 30_000;
+    this.counters = options.counters ?? new Counters();
+    this.dataContext = {
+      tcp: this.tcp,
+      clock: this.clock,
+      counters: this.counters,
+      connectTimeout: this.connectTimeout,
+      dataTimeout: this.dataTimeout,
+      announce: (info) => this.emit('data', info),
+    };
   }
 
   /** True while a control connection is open. */
@@ -157,7 +174,7 @@ export class FtpClient extends EventEmitter {
       if (this.control) this.control.destroy();
       const address = IPV4.test(host) ? host : await this.resolve(host);
       const socket = this.tcp.connect({ host: address, port, timeout: this.connectTimeout });
-      const control = new ControlConnection(socket, this.clock);
+      const control = new ControlConnection(socket, this.clock, this.counters);
       control.on('command', (line: string) => this.emit('command', line));
       control.on('close', (err?: Error) => this.emit('close', err));
       this.control = control;
@@ -165,7 +182,7 @@ export class FtpClient extends EventEmitter {
       this.epsvRefused = false;
       this.eprtRefused = false;
       this.featureCache = undefined;
-      await this.waitConnected(socket, `${address}:${port}`);
+      await waitConnected(socket, this.clock, this.connectTimeout, `${address}:${port}`);
       // RFC 959 5.4: 120 (ready in n minutes) may come before 220.
       let greeting = await this.read(control, this.replyTimeout);
       while (greeting.code < 200) greeting = await this.read(control, this.replyTimeout);
@@ -479,6 +496,7 @@ export class FtpClient extends EventEmitter {
           throw err;
         })
       : await control.nextReply(timeoutMs);
+    this.counters.inc(`ftp.client.rx.reply.${Math.floor(reply.code / 100)}xx`);
     this.emit('reply', reply);
     return reply;
   }
@@ -499,38 +517,6 @@ export class FtpClient extends EventEmitter {
       if (err instanceof FtpReplyError && err.code === 550) return 0; // not there yet
       throw err;
     }
-  }
-
-  private waitConnected(socket: TcpSocketLike, what: string): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const timer = this.clock.setTimer(this.connectTimeout, () => {
-        cleanup();
-        socket.destroy();
-        reject(new FtpConnectionError('ETIMEDOUT', `connecting to ${what} took longer than ${this.connectTimeout} ms`));
-      });
-      timer.unref();
-      const onConnect = () => {
-        cleanup();
-        resolve();
-      };
-      const onError = (err: Error & { code?: string }) => {
-        cleanup();
-        reject(new FtpConnectionError(err.code ?? 'ECONNREFUSED', `connecting to ${what}: ${err.message}`, err));
-      };
-      const onClose = () => {
-        cleanup();
-        reject(new FtpConnectionError('ECONNRESET', `connection to ${what} closed before it was established`));
-      };
-      const cleanup = () => {
-        timer.cancel();
-        socket.off('connect', onConnect);
-        socket.off('error', onError);
-        socket.off('close', onClose);
-      };
-      socket.once('connect', onConnect);
-      socket.once('error', onError);
-      socket.once('close', onClose);
-    });
   }
 
   /** The next local port for active mode: base, base+1, ... wrapping after `activePortCount`. */
@@ -560,6 +546,7 @@ export class FtpClient extends EventEmitter {
         } catch (err) {
           if (!(err instanceof FtpReplyError) || err.code < 500) throw err;
           this.epsvRefused = true; // RFC 2428 3: 500/501/502/522: use PASV instead.
+          this.counters.inc('ftp.client.epsv_refused');
         }
       }
       if (port === undefined) {
@@ -569,100 +556,20 @@ export class FtpClient extends EventEmitter {
         port = p.value.port;
         if (this.trustPasvAddress) host = p.value.address;
       }
-      const socket = this.tcp.connect({ host, port, timeout: this.connectTimeout });
-      // Errors during the transfer reach us through the pipeline; a late one (a RST
-      // after we are done) must not crash the process as an unhandled 'error'.
-      socket.on('error', () => undefined);
-      const connected = this.waitConnected(socket, `data port ${host}:${port}`).then(() => {
-        this.emit('data', { mode: 'passive', local: socket.localPort, remote: `${host}:${port}` });
-        return socket;
-      });
-      connected.catch(() => undefined); // awaited later; don't report it as unhandled meanwhile
-      return { connectsFirst: true, ready: () => connected, cancel: () => this.release(socket) };
+      return connectPassive(this.dataContext, host, port);
     }
 
     // Active mode: RFC 959 3.2, the server connects (from its port 20) to the port we give.
     const local = control.socket.localAddress;
     if (!local) throw new FtpConnectionError('ENOTCONN', 'control connection has no local address');
-    let server: TcpServerLike | undefined;
-    let port = 0;
-    for (let tries = 0; tries < this.activePortCount && !server; tries++) {
-      port = this.takeActivePort();
-      try {
-        server = this.tcp.listen({ port, backlog: 1 });
-      } catch (err) {
-        if ((err as { code?: string }).code !== 'EADDRINUSE') throw err;
-      }
-    }
-    if (!server) throw new FtpConnectionError('EADDRINUSE', 'no free data port for active mode');
-    const listener = server;
-    let accepted: TcpSocketLike | undefined;
-    let rejectWait: ((err: Error) => void) | undefined;
-    const connection = new Promise<TcpSocketLike>((resolve, reject) => {
-      rejectWait = reject;
-      listener.on('connection', (socket: TcpSocketLike) => {
-        socket.on('error', () => undefined); // as for passive sockets above
-        // Only the server we talk to may connect: anyone else is trying to steal the data.
-        if (accepted || socket.remoteAddress !== peer) {
-          socket.destroy();
-          return;
-        }
-        accepted = socket;
-        listener.close();
-        this.emit('data', { mode: 'active', local: port, remote: `${socket.remoteAddress}:${socket.remotePort}` });
-        resolve(socket);
-      });
-      listener.on('error', (err: Error) => reject(err));
-    });
-    connection.catch(() => undefined);
-    const cancel = () => {
-      rejectWait?.(new FtpConnectionError('ECONNABORTED', 'data connection cancelled'));
-      if (listener.listening) listener.close();
-      if (accepted) this.release(accepted);
-    };
+    const { port, data } = listenActive(this.dataContext, peer, () => this.takeActivePort(), this.activePortCount);
     try {
       await this.announcePort({ address: local, port });
     } catch (err) {
-      cancel();
+      data.cancel();
       throw err;
     }
-    const ready = () =>
-      new Promise<TcpSocketLike>((resolve, reject) => {
-        const timer = this.clock.setTimer(this.connectTimeout, () => {
-          cancel();
-          reject(new FtpConnectionError('ETIMEDOUT', `the server did not connect to data port ${port} within ${this.connectTimeout} ms`));
-        });
-        timer.unref();
-        connection.then(
-          (s) => {
-            timer.cancel();
-            resolve(s);
-          },
-          (e: unknown) => {
-            timer.cancel();
-            reject(e);
-          },
-        );
-      });
-    return { connectsFirst: false, ready, cancel };
-  }
-
-  /**
-   * Done with a data socket. A transfer that failed has already destroyed it (RST);
-   * otherwise close it the polite way (FIN, as a kernel close() does with nothing
-   * unread), and only if the server never closes its side, abort it later.
-   */
-  private release(socket: TcpSocketLike): void {
-    if (socket.destroyed) return;
-    if (socket.writableFinished && socket.readableEnded) {
-      socket.destroy();
-      return;
-    }
-    socket.end();
-    socket.resume(); // read (and drop) anything left so the server's FIN is seen
-    const timer = this.clock.setTimer(this.dataTimeout, () => socket.destroy());
-    timer.unref();
-    socket.once('close', () => timer.cancel());
+    return data;
   }
 
   private async announcePort(hp: { address: string; port: number }): Promise<void> {
@@ -673,6 +580,7 @@ export class FtpClient extends EventEmitter {
       } catch (err) {
         if (!(err instanceof FtpReplyError) || err.code < 500) throw err;
         this.eprtRefused = true; // RFC 2428 2: fall back to PORT.
+        this.counters.inc('ftp.client.eprt_refused');
       }
     }
     await this.command(`PORT ${encodeHostPort(hp)}`);
@@ -684,6 +592,22 @@ export class FtpClient extends EventEmitter {
    * connection, a timeout) rejects; the control connection stays in step.
    */
   private async transfer(
+    commandLine: string,
+    type: TransferType,
+    offset: number,
+    io: (socket: TcpSocketLike, announced: number | undefined) => Promise<void>,
+  ): Promise<FtpReply> {
+    try {
+      const last = await this.transferSteps(commandLine, type, offset, io);
+      this.counters.inc('ftp.client.transfer.ok');
+      return last;
+    } catch (err) {
+      this.counters.inc('ftp.client.transfer.failed');
+      throw err;
+    }
+  }
+
+  private async transferSteps(
     commandLine: string,
     type: TransferType,
     offset: number,
@@ -723,6 +647,7 @@ export class FtpClient extends EventEmitter {
             // The data won the race, or the server finished (2yz) before we saw its
             // connection arrive: either way the data connection decides.
             if (connected || r.code < 400) return new Promise<never>(() => undefined);
+            this.counters.inc(`ftp.client.rx.reply.${Math.floor(r.code / 100)}xx`);
             this.emit('reply', r);
             throw new FtpReplyError(commandLine, r);
           }),
@@ -744,50 +669,18 @@ export class FtpClient extends EventEmitter {
     }
   }
 
-  /** A meter in the pipe: counts bytes, reports progress, and fails an idle transfer. */
-  private meter(socket: TcpSocketLike, start: number, total: number | undefined, onProgress?: TransferOptions['onProgress']) {
-    let bytes = 0;
-    let timer: Timer | undefined;
-    const arm = () => {
-      timer?.cancel();
-      timer = this.clock.setTimer(this.dataTimeout, () =>
-        socket.destroy(new FtpConnectionError('ETIMEDOUT', `data connection idle for ${this.dataTimeout} ms`)),
-      );
-      timer.unref();
-    };
-    arm();
-    const stream = new Transform({
-      transform(chunk: Buffer, _enc, done: TransformCallback) {
-        bytes += chunk.length;
-        arm();
-        try {
-          onProgress?.(start + bytes, total);
-        } catch (err) {
-          // A progress callback may abort the transfer by throwing.
-          done(err as Error);
-          return;
-        }
-        done(null, chunk);
-      },
-      flush(done: TransformCallback) {
-        timer?.cancel();
-        done();
-      },
-    });
-    return { stream, bytes: () => bytes, stop: () => timer?.cancel() };
-  }
-
   private async retrieve(remote: string, destination: Writable, options: DownloadOptions): Promise<number> {
     const type = options.type ?? this.type;
     const offset = options.offset ?? 0;
     let received = 0;
     await this.transfer(`RETR ${remote}`, type, offset, async (socket, announced) => {
-      const m = this.meter(socket, offset, announced === undefined ? undefined : offset + announced, options.onProgress);
+      const m = meter(this.dataContext, socket, offset, announced === undefined ? undefined : offset + announced, options.onProgress);
       try {
         await pipeline([socket, ...(type === 'A' ? [new CrlfToLf()] : []), m.stream, destination], { end: options.end ?? true });
       } finally {
         m.stop();
         received = m.bytes();
+        this.counters.inc('ftp.client.rx.bytes', received);
       }
       await unexpectedEnd(socket);
     });
@@ -799,12 +692,13 @@ export class FtpClient extends EventEmitter {
     let sent = 0;
     try {
       await this.transfer(`${verb} ${remote}`, type, 0, async (socket) => {
-        const m = this.meter(socket, offset, undefined, options.onProgress);
+        const m = meter(this.dataContext, socket, offset, undefined, options.onProgress);
         try {
           await pipeline([source, ...(type === 'A' ? [new LfToCrlf()] : []), m.stream, socket]);
         } finally {
           m.stop();
           sent = m.bytes();
+          this.counters.inc('ftp.client.tx.bytes', sent);
         }
       });
     } finally {
@@ -830,7 +724,7 @@ export class FtpClient extends EventEmitter {
     // Listings are sent in whatever type is current; we don't change it just for a LIST
     // (the seed session has no TYPE command), and read lines ending in CRLF or LF.
     await this.transfer(commandLine, this.serverType, 0, async (socket) => {
-      const m = this.meter(socket, 0, undefined);
+      const m = meter(this.dataContext, socket, 0, undefined);
       try {
         await pipeline([socket, m.stream, destination], { end });
       } finally {
@@ -840,15 +734,6 @@ export class FtpClient extends EventEmitter {
     });
     return bytes;
   }
-}
-
-interface DataConnection {
-  /** Passive mode: connect before the transfer command. Active: the server connects after it. */
-  connectsFirst: boolean;
-  /** The connected data socket (waits for the server's connect in active mode). */
-  ready(): Promise<TcpSocketLike>;
-  /** Tear down whatever is left (listener, socket). */
-  cancel(): void;
 }
 
 /** "Opening BINARY mode data connection for readme.txt (1715 bytes)." -> 1715 */

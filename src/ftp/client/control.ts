@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Clock, Timer } from '../../stack/clock.js';
+import { Counters } from '../../stack/counters.js';
 import type { TcpSocketLike } from '../../tcp/api.js';
 import { ReplyParser, type FtpReply, type ReplyError } from '../common/reply.js';
 import { FtpConnectionError } from './errors.js';
@@ -28,6 +29,7 @@ export class ControlConnection extends EventEmitter {
   constructor(
     readonly socket: TcpSocketLike,
     private readonly clock: Clock,
+    private readonly counters: Counters = new Counters(),
   ) {
     super();
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -50,6 +52,7 @@ export class ControlConnection extends EventEmitter {
   send(line: string, display = line): void {
     if (this.failure) throw this.failure;
     if (/[\r\n]/.test(line)) throw new FtpConnectionError('EINVAL', 'command contains a line break');
+    this.counters.inc('ftp.client.tx.command');
     this.emit('command', display);
     this.socket.write(`${line}\r\n`);
   }
@@ -64,6 +67,7 @@ export class ControlConnection extends EventEmitter {
       if (timeoutMs !== undefined && timeoutMs > 0 && Number.isFinite(timeoutMs)) {
         waiter.timer = this.clock.setTimer(timeoutMs, () => {
           // We no longer know where we are in the dialogue: the connection is unusable.
+          this.counters.inc('ftp.client.reply_timeout');
           this.destroy(new FtpConnectionError('ETIMEDOUT', `no reply from the server within ${timeoutMs} ms`));
         });
         waiter.timer.unref();
@@ -91,6 +95,7 @@ export class ControlConnection extends EventEmitter {
   private onData(chunk: Buffer): void {
     for (const ev of this.parser.push(chunk)) {
       if (ev.kind === 'error') {
+        this.counters.inc(`ftp.client.rx.bad_reply.${ev.error.kind}`);
         this.emit('protocol-error', ev.error satisfies ReplyError);
         if (ev.error.kind !== 'no-code') {
           this.destroy(new FtpConnectionError('EPROTO', `bad reply from the server: ${ev.error.message}`));

@@ -78,6 +78,16 @@ describe('FtpClient over an in-memory TcpApi, against a scripted server', () => 
     expect(shown).toContain('---> PASS XXXX');
     expect(shown).toContain('---> PORT 192,168,0,2,19,137');
     expect(shown.slice(0, 3)).toEqual(['220', '---> USER ftp', '331']);
+    // Named counters for --stats.
+    expect(client.counters.snapshot('ftp.client')).toMatchObject({
+      'ftp.client.tx.command': 8,
+      'ftp.client.rx.reply.1xx': 2,
+      'ftp.client.rx.reply.2xx': 8,
+      'ftp.client.rx.reply.3xx': 1,
+      'ftp.client.data.active': 2,
+      'ftp.client.transfer.ok': 2,
+      'ftp.client.rx.bytes': 18,
+    });
   });
 
   it('uses EPSV in passive mode and falls back to PASV when the server lacks it', async () => {
@@ -101,6 +111,8 @@ describe('FtpClient over an in-memory TcpApi, against a scripted server', () => 
     expect(await old.nlst('/pub')).toHaveLength(2); // EPSV is not tried again
     expect(server.log.filter((l) => l === 'EPSV')).toHaveLength(1);
     expect(server.log.filter((l) => l === 'PASV')).toHaveLength(2);
+    expect(old.counters.get('ftp.client.epsv_refused')).toBe(1);
+    expect(old.counters.get('ftp.client.data.passive')).toBe(2);
     await old.quit();
   });
 
@@ -257,6 +269,7 @@ describe('FtpClient over an in-memory TcpApi, against a scripted server', () => 
     expect(err).toBeInstanceOf(FtpConnectionError);
     expect(err).toMatchObject({ code: 'ETIMEDOUT' });
     expect(clock.now()).toBeGreaterThanOrEqual(5000);
+    expect(client.counters.get('ftp.client.reply_timeout')).toBe(1);
     // The control connection is gone: later calls fail at once.
     await expect(client.pwd()).rejects.toMatchObject({ code: 'ENOTCONN' });
   });
