@@ -420,7 +420,7 @@ export class FtpSession {
     this.reply(220, 'Service ready for new user.');
   }
 
-  private get user_(): SessionUser {
+  private get currentUser(): SessionUser {
     return (this.login as Extract<LoginState, { kind: 'logged-in' }>).user;
   }
 
@@ -429,7 +429,7 @@ export class FtpSession {
   }
 
   private requireWritable(): boolean {
-    if (this.user_.writable) return true;
+    if (this.currentUser.writable) return true;
     this.opts.counters.inc('ftp.server.denied.read_only');
     this.reply(550, 'Permission denied.');
     return false;
@@ -673,8 +673,8 @@ export class FtpSession {
       path,
       binary: this.type === 'I',
       incoming: verb === 'STOR' || verb === 'STOU' || verb === 'APPE',
-      anonymous: this.user_?.anonymous ?? false,
-      user: this.user_?.anonymous ? (this.user_.identity ?? '') : (this.user_?.name ?? ''),
+      anonymous: this.currentUser?.anonymous ?? false,
+      user: this.currentUser?.anonymous ? (this.currentUser.identity ?? '') : (this.currentUser?.name ?? ''),
       complete: result.outcome === 'ok',
     });
     if (this.quitAfterTransfer && !this.closed) this.replyAndClose(221, `Thank you for visiting ${this.opts.siteName}.`);
@@ -769,7 +769,7 @@ export class FtpSession {
       entries = [toEntryInfo(baseName(virtual), stats)];
     }
     const now = this.opts.now();
-    const access = { writable: this.user_.writable };
+    const access = { writable: this.currentUser.writable };
     let lines: string[];
     if (verb === 'LIST') lines = entries.map((e) => formatListLine(e, now));
     else if (verb === 'MLSD') lines = entries.map((e) => formatMlsxLine(e, access, this.mlstFacts));
@@ -866,13 +866,13 @@ export class FtpSession {
     if (!r.ok) return this.pathError(r.error);
     const info = toEntryInfo(baseName(r.value.virtual), r.value.stats);
     // RFC 3659 7.2: the fact line starts with one space and names the full path.
-    const line = formatMlsxLine(info, { writable: this.user_.writable }, this.mlstFacts, r.value.virtual);
+    const line = formatMlsxLine(info, { writable: this.currentUser.writable }, this.mlstFacts, r.value.virtual);
     this.reply(250, [`Listing ${r.value.virtual}`, ` ${line}`, 'End']);
   }
 
   private async stat(arg: string): Promise<void> {
     if (arg.trim() === '') {
-      const u = this.isLoggedIn ? this.user_ : undefined;
+      const u = this.isLoggedIn ? this.currentUser : undefined;
       this.reply(211, [
         `${this.opts.siteName} FTP server status:`,
         `     Connected to ${this.peer}`,

@@ -545,8 +545,8 @@ describe('uploads and file actions', () => {
     // The client dies: both connections are reset.
     data.destroy();
     c.close();
-    for (let i = 0; i < 100 && fx.server.sessionCount > 0; i++) await new Promise((r) => setTimeout(r, 10));
-    for (let i = 0; i < 100 && (await readdir(fx.root)).some((n) => n.startsWith('.tapstack-')); i++) await new Promise((r) => setTimeout(r, 10));
+    await waitFor(() => fx.server.sessionCount === 0);
+    for (let i = 0; i < 500 && (await readdir(fx.root)).some((n) => n.startsWith('.tapstack-')); i++) await new Promise((r) => setTimeout(r, 10));
     expect(await readFile(join(fx.root, 'readme.txt'), 'utf8')).toBe('line one\nline two\n');
     expect((await readdir(fx.root)).filter((n) => n.startsWith('.tapstack-'))).toEqual([]);
   });
@@ -584,7 +584,12 @@ describe('while a transfer runs', () => {
     await setup();
     const c = await fx.anonymous();
     await stalledDownload(c);
-    const s = await c.cmd('STAT');
+    let s = await c.cmd('STAT');
+    // Ask again until the first bytes went out (a loaded machine may be slow to start).
+    for (let i = 0; i < 100 && / 0 of /.test(s.lines[0]!); i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      s = await c.cmd('STAT');
+    }
     expect(s.lines[0]).toMatch(/^213 Status: RETR \/big\.bin, \d+ of 4194304 bytes transferred\.$/);
     const moved = Number(/, (\d+) of/.exec(s.lines[0]!)![1]);
     expect(moved).toBeGreaterThan(0);
@@ -647,7 +652,7 @@ describe('limits', () => {
     // A slot frees up when a client leaves.
     expect(await line(a, 'QUIT')).toMatch(/^221/);
     await a.closed();
-    for (let i = 0; i < 50 && fx.server.sessionCount > 2; i++) await new Promise((r) => setTimeout(r, 10));
+    await waitFor(() => fx.server.sessionCount === 2);
     await fx.connect();
   });
 
