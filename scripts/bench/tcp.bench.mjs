@@ -236,6 +236,7 @@ async function stackToStack() {
     });
     stop = startMeter();
     const socket = a.tcp.connect({ host: '10.1.0.2', port: 5001 });
+    const senderClosed = new Promise((resolve) => socket.once('close', resolve));
     socket.on('error', (e) => console.error(`  memory link sender: ${e.message}`));
     socket.resume();
     await new Promise((resolve, reject) => {
@@ -245,6 +246,8 @@ async function stackToStack() {
     await writeAll(socket, SIZE);
     const m = await withTimeout(done, timeoutMs, () => `memory link: ${received} of ${SIZE} bytes arrived`);
     if (received !== SIZE) throw new Error(`memory link: ${received} bytes arrived, ${SIZE} sent`);
+    // Let the closing handshake finish before the hosts go away.
+    await withTimeout(senderClosed, 10_000, () => 'memory link: the sender did not close');
     return { ...m, mbps: mbps(received, m.ms) };
   } finally {
     clearInterval(keepAlive);
