@@ -126,7 +126,8 @@ export function dissect(data: Uint8Array, linktype = LINKTYPE_ETHERNET): Dissect
       ['Header checksum', `0x${ip.checksum.toString(16).padStart(4, '0')}${ipChecksumOk ? '' : ' (incorrect)'}`],
     ],
   });
-  if (isFragment(ip)) return { kind: 'other', summary: `IPv4 fragment at offset ${ip.fragmentOffset}`, layers };
+  // Fragments are not reassembled here: the diagram counts them instead of drawing them.
+  if (isFragment(ip)) return { kind: 'other', summary: 'IPv4 fragment', layers };
   const segment = ipResult.value.payload;
 
   if (ip.protocol === IPPROTO_TCP) return dissectTcp(ip, segment, layers);

@@ -281,6 +281,7 @@ export function notInSession(summary: string): string {
   if (summary === 'ARP') return 'ARP: a host asks for (or announces) the Ethernet address that belongs to an IPv4 address (RFC 826).';
   if (summary === 'ICMP') return 'ICMP: a control message of the IP layer (RFC 792).';
   if (summary === 'IPv6') return 'IPv6: not part of this IPv4 session.';
+  if (summary === 'IPv4 fragment') return 'IPv4 fragment: one piece of a datagram too big for the link; the receiver reassembles the pieces (RFC 791).';
   return `${summary}: not part of the FTP session.`;
 }
 
