@@ -203,9 +203,9 @@ try {
         refMem ? `${ratio(oursMem.rss, refMem.pss)} (our RSS / its PSS)` : '',
       ],
       ['RETR MB/s (curl, passive)', mbpsOf(ours.retr), mbpsOf(ref.retr), ratio(ours.retr?.mbps, ref.retr?.mbps)],
-      ['  our process CPU / event loop busy', `${pct(ours.retr?.cpuShare)} / ${pct(ours.retr?.elu)}`, '-', ''],
+      ['  our process CPU / event loop busy', `${pct(ours.retr?.cpuShare)} / ${pct(ours.retr?.elu)} (${fmt1(ours.retr?.mbps / ours.retr?.cpuShare)} MB per CPU-s)`, '-', ''],
       ['STOR MB/s (curl, passive)', mbpsOf(ours.stor), mbpsOf(ref.stor), ratio(ours.stor?.mbps, ref.stor?.mbps)],
-      ['  our process CPU / event loop busy', `${pct(ours.stor?.cpuShare)} / ${pct(ours.stor?.elu)}`, '-', ''],
+      ['  our process CPU / event loop busy', `${pct(ours.stor?.cpuShare)} / ${pct(ours.stor?.elu)} (${fmt1(ours.stor?.mbps / ours.stor?.cpuShare)} MB per CPU-s)`, '-', ''],
     ],
   );
   for (const [name, l] of [['ours', ours.burst], ['ours', ours.logins], ['vsftpd', ref.burst], ['vsftpd', ref.logins]]) {
