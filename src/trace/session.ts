@@ -473,6 +473,8 @@ export class SessionAnalyzer {
     // Sections follow the commands (the seed's headings).
     if (verb === 'USER' || verb === 'PASS' || verb === 'ACCT') {
       if (this.section?.kind !== 'login') this.openSection('login', words.SECTION_LOGIN);
+      if (verb === 'USER') step(words.STEP_ENTER_LOGIN);
+      if (verb === 'PASS') step(words.STEP_PASSWORD);
     } else if (PREPARE_VERBS.has(verb)) {
       if (!(this.section?.kind === 'transfer' && !this.section.transferDone)) this.openSection('transfer', words.SECTION_PREPARE);
       if (PORT_VERBS.has(verb)) {
@@ -489,6 +491,7 @@ export class SessionAnalyzer {
       this.portSinceTransfer = false;
     } else if (verb === 'CWD' || verb === 'CDUP' || verb === 'XCWD') {
       if (this.section?.kind !== 'cwd') this.openSection('cwd', words.SECTION_CWD);
+      step(words.STEP_CWD);
     } else if (verb === 'QUIT') {
       this.openSection('logout', words.SECTION_LOGOUT);
       step(words.STEP_QUIT);

@@ -33,6 +33,9 @@ export function transferSection(verb: string, portVerb: string | undefined): str
 
 export const STEP_CONTROL_SETUP = 'TCP connection establishment over the control port';
 export const STEP_LOGIN = 'Logging in';
+export const STEP_ENTER_LOGIN = 'Enter login information';
+export const STEP_PASSWORD = 'Display password prompt and complete login';
+export const STEP_CWD = 'Change working directory (cwd)';
 export const STEP_TRANSFER_DONE = 'Signal completion of the FTP over the control port';
 export const STEP_QUIT = 'Quitting the FTP client';
 export const STEP_CONTROL_RELEASE = 'Releasing the control TCP connection';
