@@ -88,6 +88,8 @@ for wait, send in steps:
     os.write(fd, send.encode())
     time.sleep(0.05)
 read_until(b'\x00', 3)
+if not ok:
+    os.kill(pid, 9)
 _, status = os.waitpid(pid, 0)
 sys.stdout.write(out.decode('utf8', 'replace'))
 sys.stdout.write('\nPTY-RESULT ok=%s exit=%d\n' % (ok, os.waitstatus_to_exitcode(status)))
@@ -229,6 +231,26 @@ describeTap('tapstack ftp / get / put on a TAP device against vsftpd', () => {
     expect(out).toContain('---> RETR readme.txt');
     expect(out).toContain('221 Goodbye.');
     expect(sha256(readFileSync(join(interactive, 'readme.txt')))).toBe(sha256(readme));
+  });
+
+  it('the interactive shell asks for the name and a password without echoing it', async () => {
+    const steps: [string, string][] = [
+      ['Name (ftp.any-domain.com:anonymous): ', 'someone\r'],
+      ['Password:', 'hidden-secret\r'],
+      ['530 ', 'user ftp\r'],
+      ['230 ', 'pwd\r'],
+      ['257 ', 'bye\r'],
+    ];
+    const r = spawnSync(
+      'ip',
+      ['netns', 'exec', ns, 'python3', '-c', PTY_DRIVER, JSON.stringify(steps), process.execPath, cli, 'ftp', 'ftp.any-domain.com', ...host],
+      { encoding: 'utf8', timeout: 60_000, cwd: work },
+    );
+    expect(r.stdout, `${r.stdout}\n${r.stderr}`).toMatch(/PTY-RESULT ok=True exit=0/);
+    expect(r.stdout).toContain('---> USER someone');
+    expect(r.stdout).toContain('230 Login successful.');
+    expect(r.stdout).toContain('---> PASS XXXX');
+    expect(r.stdout).not.toContain('hidden-secret');
   });
 
   it('tapstack get downloads a percent-encoded URL, by sha256', async () => {
