@@ -14,7 +14,6 @@
  * connection is still read: ABOR, STAT and QUIT are answered at once (RFC 959 4.1.3),
  * other commands wait their turn.
  */
-import { lstat, mkdir, rename, rmdir, unlink } from 'node:fs/promises';
 import { posix } from 'node:path';
 import type { Timer } from '../../stack/clock.js';
 import type { Logger } from '../../stack/log.js';
@@ -24,21 +23,37 @@ import {
   MLST_FACTS,
   formatListLine,
   formatMlsxLine,
-  formatTimeVal,
   mlstFeatLine,
   parseMlstOpts,
   stripListFlags,
   type EntryInfo,
   type MlstFact,
 } from '../common/listing.js';
-import { baseName, VirtualRoot, type ExistingPath, type PathErrorKind, type PathResult } from '../common/path.js';
+import { baseName, VirtualRoot } from '../common/path.js';
 import { formatReply } from '../common/reply.js';
 import { CommandLineReader, parseCommand, type ParsedCommand } from './command-line.js';
 import { COMMANDS, DURING_TRANSFER, NOT_IMPLEMENTED } from './commands.js';
+import {
+  changeDirectory,
+  deleteFile,
+  existing,
+  fileSize,
+  machineListOne,
+  makeDirectory,
+  modificationTime,
+  pathError,
+  quotePath,
+  removeDirectory,
+  renameFrom,
+  renameTo,
+  requireWritable,
+  statusOfPath,
+  type FileSession,
+} from './file-commands.js';
 import { ActiveEndpoint, PassiveEndpoint, type DataEndpoint } from './data.js';
 import { readDirectory, toEntryInfo } from './directory.js';
 import type { ResolvedServerOptions } from './options.js';
-import { Transfer, asciiSizeOf, receiveFile, sendFile, sendBuffer, type TransferResult } from './transfers.js';
+import { Transfer, receiveFile, sendFile, sendBuffer, type TransferResult } from './transfers.js';
 import { ANONYMOUS_NAMES } from './users.js';
 import type { XferLog } from './xferlog.js';
 
@@ -291,10 +306,10 @@ export class FtpSession {
     USER: (arg) => this.user(arg),
     PASS: (arg) => this.pass(arg),
     ACCT: () => (this.isLoggedIn ? this.reply(202, 'ACCT command superfluous.') : this.reply(503, 'Login with USER first.')),
-    CWD: (arg) => this.cwdTo(arg, 'CWD'),
-    XCWD: (arg) => this.cwdTo(arg, 'CWD'),
-    CDUP: () => this.cwdTo('..', 'CDUP'),
-    XCUP: () => this.cwdTo('..', 'CDUP'),
+    CWD: (arg) => changeDirectory(this.files, arg, 'CWD'),
+    XCWD: (arg) => changeDirectory(this.files, arg, 'CWD'),
+    CDUP: () => changeDirectory(this.files, '..', 'CDUP'),
+    XCUP: () => changeDirectory(this.files, '..', 'CDUP'),
     REIN: () => this.rein(),
     QUIT: () => this.replyAndClose(221, `Thank you for visiting ${this.opts.siteName}.`),
     PORT: (arg) => this.port(arg, 'PORT'),
@@ -311,21 +326,27 @@ export class FtpSession {
     ALLO: (arg) =>
       /^\s*\d+(\s+R\s+\d+)?\s*$/i.test(arg) ? this.reply(202, 'ALLO command ignored.') : this.reply(501, 'Syntax error in parameters or arguments.'),
     REST: (arg) => this.restart(arg),
-    RNFR: (arg) => this.renameFrom(arg),
-    RNTO: (arg) => this.renameTo(arg),
+    RNFR: async (arg) => {
+      this.rnfr = await renameFrom(this.files, arg);
+    },
+    RNTO: (arg) => {
+      const from = this.rnfr;
+      this.rnfr = undefined;
+      return renameTo(this.files, from, arg);
+    },
     // Only reached when no transfer runs (otherwise duringTransfer answers).
     ABOR: () => this.reply(225, 'No transfer to abort.'),
-    DELE: (arg) => this.dele(arg),
-    RMD: (arg) => this.rmd(arg),
-    XRMD: (arg) => this.rmd(arg),
-    MKD: (arg) => this.mkd(arg),
-    XMKD: (arg) => this.mkd(arg),
+    DELE: (arg) => deleteFile(this.files, arg),
+    RMD: (arg) => removeDirectory(this.files, arg),
+    XRMD: (arg) => removeDirectory(this.files, arg),
+    MKD: (arg) => makeDirectory(this.files, arg),
+    XMKD: (arg) => makeDirectory(this.files, arg),
     PWD: () => this.reply(257, `${quotePath(this.cwd)} is the current directory.`),
     XPWD: () => this.reply(257, `${quotePath(this.cwd)} is the current directory.`),
     LIST: (arg) => this.list(arg, 'LIST'),
     NLST: (arg) => this.list(arg, 'NLST'),
     MLSD: (arg) => this.list(arg, 'MLSD'),
-    MLST: (arg) => this.mlst(arg),
+    MLST: (arg) => machineListOne(this.files, arg),
     SITE: (arg) => this.site(arg),
     SYST: () => this.reply(215, 'UNIX Type: L8'),
     STAT: (arg) => this.stat(arg),
@@ -333,8 +354,8 @@ export class FtpSession {
     NOOP: () => this.reply(200, 'NOOP ok.'),
     FEAT: () => this.feat(),
     OPTS: (arg) => this.options(arg),
-    SIZE: (arg) => this.size(arg),
-    MDTM: (arg) => this.mdtm(arg),
+    SIZE: (arg) => fileSize(this.files, arg),
+    MDTM: (arg) => modificationTime(this.files, arg),
   };
 
   // -------------------------------------------------------------------------
@@ -428,50 +449,34 @@ export class FtpSession {
     return (this.login as Extract<LoginState, { kind: 'logged-in' }>).root;
   }
 
-  private requireWritable(): boolean {
-    if (this.currentUser.writable) return true;
-    this.opts.counters.inc('ftp.server.denied.read_only');
-    this.reply(550, 'Permission denied.');
-    return false;
-  }
-
-  // -------------------------------------------------------------------------
-  // Paths
-  // -------------------------------------------------------------------------
-
-  /** The standard reply for a path that could not be used. */
-  private pathError(error: PathErrorKind, creating = false): void {
-    switch (error) {
-      case 'bad-name':
-        this.opts.counters.inc('ftp.server.path.bad_name');
-        if (creating) this.reply(553, 'File name not allowed.');
-        else this.reply(501, 'File name not allowed.');
-        break;
-      case 'outside-root':
-        this.opts.counters.inc('ftp.server.path.outside_root');
-        this.reply(550, 'Permission denied.');
-        break;
-      case 'not-found':
-        this.reply(550, 'No such file or directory.');
-        break;
-    }
-  }
-
-  private existing(arg: string): Promise<PathResult<ExistingPath>> {
-    return this.root.existing(this.cwd, arg);
-  }
-
-  private async cwdTo(arg: string, verb: 'CWD' | 'CDUP'): Promise<void> {
-    const r = await this.existing(arg);
-    if (!r.ok) return this.pathError(r.error);
-    if (!r.value.stats.isDirectory()) {
-      this.reply(550, 'Not a directory.');
-      return;
-    }
-    this.cwd = r.value.virtual;
-    // RFC 959 4.1.1: CDUP answers like CWD.
-    this.reply(250, `${verb} command successful.`);
-  }
+  /** The view of this session that the file commands get (file-commands.ts). */
+  private readonly files: FileSession = (() => {
+    const session = this;
+    return {
+      get options() {
+        return session.opts;
+      },
+      get root() {
+        return session.root;
+      },
+      get cwd() {
+        return session.cwd;
+      },
+      set cwd(path: string) {
+        session.cwd = path;
+      },
+      get writable() {
+        return session.currentUser.writable;
+      },
+      get type() {
+        return session.type;
+      },
+      get mlstFacts() {
+        return session.mlstFacts;
+      },
+      reply: (code: number, text: string | readonly string[]) => session.reply(code, text),
+    };
+  })();
 
   // -------------------------------------------------------------------------
   // Transfer parameters (RFC 959 4.1.2, RFC 2428, RFC 2577)
@@ -696,8 +701,8 @@ export class FtpSession {
   private async retr(arg: string): Promise<void> {
     const offset = this.takeRest();
     if (!this.needData()) return;
-    const r = await this.existing(arg);
-    if (!r.ok) return this.pathError(r.error);
+    const r = await existing(this.files, arg);
+    if (!r.ok) return pathError(this.files, r.error);
     const { stats, real, virtual } = r.value;
     if (!stats.isFile()) return this.reply(550, 'Not a plain file.');
     if (offset > stats.size) return this.reply(554, 'Restart offset beyond the end of the file.');
@@ -713,7 +718,7 @@ export class FtpSession {
 
   private async store(arg: string, verb: 'STOR' | 'STOU' | 'APPE'): Promise<void> {
     const offset = this.takeRest();
-    if (!this.requireWritable()) return;
+    if (!requireWritable(this.files)) return;
     if (!this.needData()) return;
     let target = arg;
     if (verb === 'STOU') {
@@ -722,7 +727,7 @@ export class FtpSession {
       target = unique;
     }
     const r = await this.root.entry(this.cwd, target);
-    if (!r.ok) return this.pathError(r.error, true);
+    if (!r.ok) return pathError(this.files, r.error, true);
     const { real, virtual, exists } = r.value;
     if (exists) {
       const st = await this.root.existing('/', virtual);
@@ -753,11 +758,11 @@ export class FtpSession {
   private async list(rawArg: string, verb: 'LIST' | 'NLST' | 'MLSD'): Promise<void> {
     if (!this.needData()) return;
     const arg = verb === 'MLSD' ? rawArg : stripListFlags(rawArg);
-    const r = await this.existing(arg === '' ? '.' : arg);
+    const r = await existing(this.files, arg === '' ? '.' : arg);
     if (!r.ok) {
       // RFC 959 5.4 lists 450 (file unavailable) for LIST and NLST; RFC 3659 uses 550.
       if (r.error === 'not-found' && verb !== 'MLSD') return this.reply(450, 'No such file or directory.');
-      return this.pathError(r.error);
+      return pathError(this.files, r.error);
     }
     const { stats, real, virtual } = r.value;
     if (verb === 'MLSD' && !stats.isDirectory()) return this.reply(501, 'Not a directory.');
@@ -783,116 +788,17 @@ export class FtpSession {
     if (truncated && result.outcome === 'ok') this.log.warn({ path: virtual, limit: this.opts.maxListEntries }, 'listing truncated');
   }
 
-  // -------------------------------------------------------------------------
-  // File actions
-  // -------------------------------------------------------------------------
-
-  private async renameFrom(arg: string): Promise<void> {
-    if (!this.requireWritable()) return;
-    const r = await this.root.entry(this.cwd, arg);
-    if (!r.ok) return this.pathError(r.error);
-    if (!r.value.exists) return this.reply(550, 'No such file or directory.');
-    this.rnfr = { virtual: r.value.virtual, real: r.value.real };
-    this.reply(350, 'Ready for RNTO.');
-  }
-
-  private async renameTo(arg: string): Promise<void> {
-    const from = this.rnfr;
-    this.rnfr = undefined;
-    if (!from) return this.reply(503, 'RNFR required first.');
-    const r = await this.root.entry(this.cwd, arg);
-    if (!r.ok) return this.pathError(r.error, true);
-    try {
-      await rename(from.real, r.value.real);
-    } catch (err) {
-      this.log.debug({ err: (err as Error).message }, 'rename failed');
-      return this.reply(550, 'Rename failed.');
-    }
-    this.reply(250, 'Rename successful.');
-  }
-
-  private async dele(arg: string): Promise<void> {
-    if (!this.requireWritable()) return;
-    const r = await this.root.entry(this.cwd, arg);
-    if (!r.ok) return this.pathError(r.error);
-    if (!r.value.exists) return this.reply(550, 'No such file or directory.');
-    if ((await lstat(r.value.real)).isDirectory()) return this.reply(550, 'Is a directory; use RMD.');
-    await unlink(r.value.real);
-    this.reply(250, 'File deleted.');
-  }
-
-  private async rmd(arg: string): Promise<void> {
-    if (!this.requireWritable()) return;
-    const r = await this.root.entry(this.cwd, arg);
-    if (!r.ok) return this.pathError(r.error);
-    if (!r.value.exists) return this.reply(550, 'No such file or directory.');
-    if (!(await lstat(r.value.real)).isDirectory()) return this.reply(550, 'Not a directory.');
-    try {
-      await rmdir(r.value.real);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      return this.reply(550, code === 'ENOTEMPTY' || code === 'EEXIST' ? 'Directory not empty.' : 'Remove directory failed.');
-    }
-    this.reply(250, 'Directory removed.');
-  }
-
-  private async mkd(arg: string): Promise<void> {
-    if (!this.requireWritable()) return;
-    const r = await this.root.entry(this.cwd, arg);
-    if (!r.ok) return this.pathError(r.error, true);
-    if (r.value.exists) return this.reply(550, 'File exists.');
-    await mkdir(r.value.real);
-    // RFC 959 appendix II: 257 with the new directory's path in quotes.
-    this.reply(257, `${quotePath(r.value.virtual)} created.`);
-  }
-
-  private async size(arg: string): Promise<void> {
-    const r = await this.existing(arg);
-    if (!r.ok) return this.pathError(r.error);
-    if (!r.value.stats.isFile()) return this.reply(550, 'Not a plain file.');
-    // RFC 3659 4: the size is what a RETR in the current TYPE would send.
-    const size = this.type === 'A' ? await asciiSizeOf(r.value.real, r.value.stats.size) : r.value.stats.size;
-    this.reply(213, String(size));
-  }
-
-  private async mdtm(arg: string): Promise<void> {
-    const r = await this.existing(arg);
-    if (!r.ok) return this.pathError(r.error);
-    this.reply(213, formatTimeVal(r.value.stats.mtimeMs));
-  }
-
-  private async mlst(arg: string): Promise<void> {
-    const r = await this.existing(arg === '' ? '.' : arg);
-    if (!r.ok) return this.pathError(r.error);
-    const info = toEntryInfo(baseName(r.value.virtual), r.value.stats);
-    // RFC 3659 7.2: the fact line starts with one space and names the full path.
-    const line = formatMlsxLine(info, { writable: this.currentUser.writable }, this.mlstFacts, r.value.virtual);
-    this.reply(250, [`Listing ${r.value.virtual}`, ` ${line}`, 'End']);
-  }
-
   private async stat(arg: string): Promise<void> {
-    if (arg.trim() === '') {
-      const u = this.isLoggedIn ? this.currentUser : undefined;
-      this.reply(211, [
-        `${this.opts.siteName} FTP server status:`,
-        `     Connected to ${this.peer}`,
-        `     Logged in as ${u ? u.name : '(nobody)'}`,
-        `     TYPE: ${this.modeName}, STRU: File, MODE: Stream`,
-        `     Data connection: ${this.data ? this.data.mode : 'none'}`,
-        'End of status',
-      ]);
-      return;
-    }
-    const path = stripListFlags(arg);
-    const r = await this.existing(path === '' ? '.' : path);
-    if (!r.ok) return this.pathError(r.error);
-    const { stats, real, virtual } = r.value;
-    const entries = stats.isDirectory()
-      ? (await readDirectory(this.root, real, this.opts.maxListEntries)).entries
-      : [toEntryInfo(baseName(virtual), stats)];
-    const now = this.opts.now();
-    // RFC 959 4.1.3: STAT with a path is LIST over the control connection.
-    this.reply(213, [`Status of ${virtual}:`, ...entries.map((e) => formatListLine(e, now)), 'End of status']);
+    if (arg.trim() !== '') return statusOfPath(this.files, arg);
+    const u = this.isLoggedIn ? this.currentUser : undefined;
+    this.reply(211, [
+      `${this.opts.siteName} FTP server status:`,
+      `     Connected to ${this.peer}`,
+      `     Logged in as ${u ? u.name : '(nobody)'}`,
+      `     TYPE: ${this.modeName}, STRU: File, MODE: Stream`,
+      `     Data connection: ${this.data ? this.data.mode : 'none'}`,
+      'End of status',
+    ]);
   }
 
   private help(arg: string): void {
@@ -913,9 +819,4 @@ export class FtpSession {
     if (sub === 'HELP') return this.reply(214, ['SITE commands recognized:', ' HELP', 'End of SITE help.']);
     this.reply(500, 'Unknown SITE command.');
   }
-}
-
-/** RFC 959 appendix II: a path in a 257 reply is quoted, inner quotes doubled. */
-export function quotePath(path: string): string {
-  return `"${path.replace(/"/g, '""')}"`;
 }
