@@ -29,8 +29,11 @@ export interface FtpFixture {
 
 export const ALICE_PASSWORD = 'wonderland';
 
-export async function createFtpFixture(options: Partial<FtpServerOptions> = {}): Promise<FtpFixture> {
-  const net = createFtpMemNet();
+export async function createFtpFixture(
+  options: Partial<FtpServerOptions> = {},
+  network: Parameters<typeof createFtpMemNet>[0] = {},
+): Promise<FtpFixture> {
+  const net = createFtpMemNet(network);
   const top = await tempDir();
   const root = join(top.dir, 'root');
   const outside = join(top.dir, 'outside');

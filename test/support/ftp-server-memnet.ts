@@ -6,6 +6,8 @@
  * tests decide when login delays, idle and data timeouts expire.
  */
 import { createHost, type Host } from '../../src/host.js';
+import { FaultLink, type FaultProfile } from '../../src/link/faults.js';
+import type { Link } from '../../src/link/link.js';
 import { MemoryHub } from '../../src/link/memory.js';
 import { RealClock, VirtualClock } from '../../src/stack/clock.js';
 import { SeededRandom } from '../../src/stack/random.js';
@@ -16,14 +18,28 @@ export interface FtpMemNet {
   third: Host;
   /** The FTP server's clock (timers only: login delay, idle and data timeouts). */
   ftpClock: VirtualClock;
+  /** The fault injector on the client's link, when faults were asked for. */
+  faults?: FaultLink;
   close(): Promise<void>;
 }
 
-export function createFtpMemNet(): FtpMemNet {
+/**
+ * `faults` puts a seeded FaultLink on the client's link (both directions); the same
+ * seed gives the same decisions (timing still follows the real clock).
+ */
+export function createFtpMemNet(options: { faults?: FaultProfile; seed?: number } = {}): FtpMemNet {
   const clock = new RealClock();
   const hub = new MemoryHub(clock, { latencyMs: 0 });
-  const mk = (address: string, mac: string, seed: number): Host =>
-    createHost({ link: hub.attach(address), address, prefixLength: 24, mac, clock, random: new SeededRandom(seed) });
+  const seed = options.seed ?? 1;
+  let faults: FaultLink | undefined;
+  const linkFor = (address: string): Link => {
+    const link = hub.attach(address);
+    if (address !== '10.0.0.1' || !options.faults) return link;
+    faults = new FaultLink(link, { ...options.faults, random: new SeededRandom(seed * 7919 + 5), clock });
+    return faults;
+  };
+  const mk = (address: string, mac: string, s: number): Host =>
+    createHost({ link: linkFor(address), address, prefixLength: 24, mac, clock, random: new SeededRandom(s + seed * 100) });
   const client = mk('10.0.0.1', '02:00:00:00:00:01', 11);
   const server = mk('10.0.0.2', '02:00:00:00:00:02', 12);
   const third = mk('10.0.0.3', '02:00:00:00:00:03', 13);
@@ -32,6 +48,7 @@ export function createFtpMemNet(): FtpMemNet {
     server,
     third,
     ftpClock: new VirtualClock(),
+    ...(faults ? { faults } : {}),
     async close() {
       await Promise.all([client.close(), server.close(), third.close()]);
     },
