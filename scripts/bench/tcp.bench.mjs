@@ -31,7 +31,7 @@ import { spawnSync } from 'node:child_process';
 import { createHost } from '../../dist/host.js';
 import { MemoryHub } from '../../dist/link/memory.js';
 import { RealClock } from '../../dist/stack/clock.js';
-import { BenchNet, whyCannotRun } from './lib/netns.mjs';
+import { BenchNet, counterGrowth, kernelCounters, whyCannotRun } from './lib/netns.mjs';
 import { MB, envNumber, fmt1, int, machineLine, mbps, pct, sleep, startMeter, table } from './lib/measure.mjs';
 import { TCP_PEER, peerResult } from './lib/peers.mjs';
 import { FRAME_BYTES, measureTapRead, measureTapWrite } from './lib/tap-rate.mjs';
@@ -65,6 +65,7 @@ try {
     const link = await net.tap(ns, '10.0.0.1/24');
     const host = createHost({ link, address: '10.0.0.2', prefixLength: 24 });
     try {
+      const kernel0 = kernelCounters(ns);
       if (ONLY.has('k2s')) {
         const r = await bestOf(() => kernelToStack(ns, host));
         results.k2s = r;
@@ -77,6 +78,9 @@ try {
         rows.push(['stack -> kernel (TAP)', SIZE_MB, (r.ms / 1000).toFixed(2), fmt1(r.mbps), pct(r.cpuShare), fmt1(r.mbps / r.cpuShare), pct(r.elu), pct(r.peerCpu), `python3 receiver, timed by it; ${r.rounds}`]);
         progress(rows.at(-1));
       }
+      // Why segments were lost, if they were: drops the kernel counted in the namespace.
+      const kernelDrops = counterGrowth(kernel0, kernelCounters(ns), /Drop|Discard|Prune|Collaps|Retrans|Lost|Timeout|OFO|Reneg|Overflow|Errors/);
+      if (kernelDrops.length > 0) console.log(`  kernel counters in the TAP namespace: ${kernelDrops.join(', ')}`);
       const c = host.counters;
       const tcpCounters = Object.entries(c.snapshot?.() ?? {}).filter(([k, v]) => k.startsWith('tcp.') && /retrans|rto|dup|drop|out_of_order|zero_window|probe/.test(k) && v > 0);
       if (tcpCounters.length > 0) console.log(`  counters on our TAP host: ${tcpCounters.map(([k, v]) => `${k}=${v}`).join(', ')}`);

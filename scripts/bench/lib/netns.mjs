@@ -194,3 +194,20 @@ export class BenchNet {
     for (const ns of this.namespaces) ip(['netns', 'delete', ns], { check: false });
   }
 }
+
+/** The kernel's SNMP counters in `ns` (nstat -as: absolute, history untouched). */
+export function kernelCounters(ns) {
+  const r = spawnSync('ip', ['netns', 'exec', ns, 'nstat', '-asz', '-j'], { encoding: 'utf8' });
+  try {
+    return JSON.parse(r.stdout).kernel ?? {};
+  } catch {
+    return {};
+  }
+}
+
+/** "Name=delta" for the counters that grew between two snapshots and match `re`. */
+export function counterGrowth(before, after, re) {
+  return Object.keys(after)
+    .filter((k) => re.test(k) && after[k] - (before[k] ?? 0) > 0)
+    .map((k) => `${k}=${after[k] - (before[k] ?? 0)}`);
+}
