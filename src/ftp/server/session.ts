@@ -671,17 +671,22 @@ export class FtpSession {
       { transfer: verb, path, bytes: result.bytes, ms: Math.round(result.ms), result: result.outcome, reason: result.reason, type: this.type },
       'transfer',
     );
-    this.ctx.xferlog?.record({
-      seconds: result.ms / 1000,
-      host: this.peer,
-      bytes: result.bytes,
-      path,
-      binary: this.type === 'I',
-      incoming: verb === 'STOR' || verb === 'STOU' || verb === 'APPE',
-      anonymous: this.currentUser?.anonymous ?? false,
-      user: this.currentUser?.anonymous ? (this.currentUser.identity ?? '') : (this.currentUser?.name ?? ''),
-      complete: result.outcome === 'ok',
-    });
+    // xferlog records file transfers, not listings (as wu-ftpd and vsftpd do).
+    const user = this.currentUser;
+    if (verb !== 'LIST' && verb !== 'NLST' && verb !== 'MLSD') {
+      this.ctx.xferlog?.record({
+        seconds: result.ms / 1000,
+        host: this.peer,
+        bytes: result.bytes,
+        path,
+        binary: this.type === 'I',
+        incoming: verb === 'STOR' || verb === 'STOU' || verb === 'APPE',
+        anonymous: user.anonymous,
+        // RFC 1635: an anonymous user's password is their identity, worth logging.
+        user: user.anonymous ? (user.identity ?? '') : user.name,
+        complete: result.outcome === 'ok',
+      });
+    }
     if (this.quitAfterTransfer && !this.closed) this.replyAndClose(221, `Thank you for visiting ${this.opts.siteName}.`);
     return result;
   }
