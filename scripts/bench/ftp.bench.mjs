@@ -34,11 +34,8 @@ import { chmodSync, chownSync, linkSync, mkdirSync, mkdtempSync, openSync, rmSyn
 import path from 'node:path';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { FtpServer } from '../../dist/ftp/server/server.js';
-import { createHost } from '../../dist/host.js';
-import { RealClock } from '../../dist/stack/clock.js';
 import { BenchNet, whyCannotRun } from './lib/netns.mjs';
-import { MB, envNumber, fmt1, int, machineLine, memoryOf, pct, pidsNamed, sleep, startMeter, table } from './lib/measure.mjs';
+import { MB, envNumber, fmt1, machineLine, memoryOf, pct, pidsNamed, sleep, startMeter, table } from './lib/measure.mjs';
 import { FTP_LOGINS } from './lib/ftp-peers.mjs';
 
 const SIZE_MB = envNumber('BENCH_MB', 256);
@@ -58,6 +55,10 @@ if (why) {
   process.exit(0);
 }
 const haveVsftpd = spawnSync('sh', ['-c', 'command -v vsftpd']).status === 0;
+// The compiled stack and server (dist/), loaded once we know they are there.
+const { FtpServer } = await import('../../dist/ftp/server/server.js');
+const { createHost } = await import('../../dist/host.js');
+const { RealClock } = await import('../../dist/stack/clock.js');
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc');
@@ -176,7 +177,7 @@ try {
 
   // -------------------------------------------------------------- report
   const mbpsOf = (r) => (r ? fmt1(r.mbps) : '-');
-  const loginText = (l) => (l ? `${fmt1(l.seconds)} s (${l.ok}/${CLIENTS} ok${l.ok < CLIENTS ? `, last ok at ${fmt1(l.last_ok)} s` : ''})` : '-');
+  const loginText = (l) => (l ? `${l.seconds.toFixed(2)} s (${l.ok}/${CLIENTS} ok${l.ok < CLIENTS ? `, last ok at ${fmt1(l.last_ok)} s` : ''})` : '-');
   const perLogin = (l) => (l ? `${(l.p50 * 1000).toFixed(0)} / ${(l.p99 * 1000).toFixed(0)} / ${(l.max * 1000).toFixed(0)} ms` : '-');
   const perSession = (bytes, l) => (l && l.ok > 0 ? `${fmt1(bytes / l.ok / 1024)} KiB` : '-');
   const oursMem = ours.logins?.memory ?? {};
@@ -220,7 +221,7 @@ try {
 }
 
 function loginProgress(who, how, l) {
-  console.log(`  ${who} logins ${how}: ${l.ok}/${CLIENTS} in ${fmt1(l.seconds)} s`);
+  console.log(`  ${who} logins ${how}: ${l.ok}/${CLIENTS} in ${l.seconds.toFixed(2)} s`);
 }
 
 /** The kernel's listen-queue overflow counters in `ns`. */

@@ -28,13 +28,9 @@
 //   node scripts/bench/lib/profile-summary.mjs /tmp/prof/*.cpuprofile
 
 import { spawnSync } from 'node:child_process';
-import { createHost } from '../../dist/host.js';
-import { MemoryHub } from '../../dist/link/memory.js';
-import { RealClock } from '../../dist/stack/clock.js';
 import { BenchNet, counterGrowth, kernelCounters, whyCannotRun } from './lib/netns.mjs';
 import { MB, envNumber, fmt1, int, machineLine, mbps, pct, sleep, startMeter, table } from './lib/measure.mjs';
 import { TCP_PEER, peerResult } from './lib/peers.mjs';
-import { FRAME_BYTES, measureTapRead, measureTapWrite } from './lib/tap-rate.mjs';
 
 const SIZE_MB = envNumber('BENCH_MB', 256);
 const SIZE = Math.round(SIZE_MB * MB);
@@ -50,6 +46,11 @@ if (why) {
   console.log(`tcp: skipped (${why})`);
   process.exit(0);
 }
+// The compiled stack (dist/), loaded once we know it is there.
+const { createHost } = await import('../../dist/host.js');
+const { MemoryHub } = await import('../../dist/link/memory.js');
+const { RealClock } = await import('../../dist/stack/clock.js');
+const { FRAME_BYTES, measureTapRead, measureTapWrite } = await import('./lib/tap-rate.mjs');
 
 // One 1 MiB buffer written again and again (the stack must not mutate what it is given).
 const CHUNK = Buffer.alloc(MB, Buffer.from(Array.from({ length: 256 }, (_, i) => i)));

@@ -37,6 +37,7 @@ export function ip(args, { check = true } = {}) {
 
 /** Why this machine cannot run a namespace benchmark, or null when it can. */
 export function whyCannotRun({ tap = true, tools = [] } = {}) {
+  if (!existsSync(new URL('../../../dist/host.js', import.meta.url))) return 'dist/ is not built: run `npm run build` first';
   if (process.getuid?.() !== 0) return 'needs root (network namespaces, TAP devices)';
   if (tap) {
     if (!existsSync('/dev/net/tun')) return 'needs /dev/net/tun';
