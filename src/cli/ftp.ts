@@ -223,7 +223,18 @@ function registerShell(program: Command): void {
         if (client.connected) await client.quit().catch(() => undefined);
         await stopHost(run, code);
       };
-      rl.on('SIGINT', () => void finish(130));
+      // Ctrl-C, as in BSD ftp: during a transfer it aborts the transfer and the session
+      // goes on; at the prompt it clears the line. Ctrl-D or bye leaves.
+      let running = 0;
+      rl.on('SIGINT', () => {
+        if (running > 0) {
+          if (client.abort()) process.stdout.write('\ntransfer aborted\n');
+          return;
+        }
+        process.stdout.write('^C\n');
+        rl?.write(null, { ctrl: true, name: 'u' });
+        rl?.prompt();
+      });
       process.once('SIGTERM', () => void finish(143));
 
       if (hostArg !== undefined) {
@@ -238,7 +249,8 @@ function registerShell(program: Command): void {
       let busy = Promise.resolve();
       rl.on('line', (line) => {
         busy = busy.then(async () => {
-          await shell.execute(line);
+          running++;
+          await shell.execute(line).finally(() => running--);
           if (shell.done) return finish(0);
           rl?.prompt();
         });

@@ -120,6 +120,8 @@ export class FtpClient extends EventEmitter {
   readonly counters: Counters;
   private readonly dataContext: DataContext;
   private control: ControlConnection | undefined;
+  /** The data socket of the transfer in progress, for abort(). */
+  private activeData: TcpSocketLike | undefined;
   private serverType: TransferType = 'A';
   private nextPortIndex = 0;
   private epsvRefused = false;
@@ -228,6 +230,21 @@ export class FtpClient extends EventEmitter {
       this.control = undefined;
       return reply;
     });
+  }
+
+  /**
+   * Stop the transfer in progress (Ctrl-C in the shell). RFC 959 4.1.3 would send
+   * ABOR after a Telnet IP and Synch (urgent data); servers that don't read commands
+   * during a transfer (vsftpd by default) never see it in time, so we reset the data
+   * connection instead: the server answers 426 and the session goes on. The
+   * transfer's promise rejects with ECONNABORTED. False when nothing was running.
+   */
+  abort(): boolean {
+    const socket = this.activeData;
+    if (!socket || socket.destroyed) return false;
+    this.counters.inc('ftp.client.transfer.aborted');
+    socket.destroy(new FtpConnectionError('ECONNABORTED', 'transfer aborted'));
+    return true;
   }
 
   /** Drop the connection without QUIT. */
@@ -653,6 +670,7 @@ export class FtpClient extends EventEmitter {
           }),
         ]);
       }
+      this.activeData = socket;
       try {
         await io(socket, announcedSize(first.text));
       } catch (err) {
@@ -665,6 +683,7 @@ export class FtpClient extends EventEmitter {
       if (last.code >= 400) throw new FtpReplyError(commandLine, last);
       return last;
     } finally {
+      this.activeData = undefined;
       data.cancel();
     }
   }

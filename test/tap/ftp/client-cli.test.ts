@@ -145,6 +145,8 @@ describeTap('tapstack ftp / get / put on a TAP device against vsftpd', () => {
         'seccomp_sandbox=NO',
         'connect_from_port_20=YES',
         'ftpd_banner=ftp.any-domain.com FTP server ready.',
+        // Slow enough that Ctrl-C lands in the middle of a 400 kB download.
+        'anon_max_rate=300000',
         'pasv_min_port=30000',
         'pasv_max_port=30100',
         '',
@@ -251,6 +253,28 @@ describeTap('tapstack ftp / get / put on a TAP device against vsftpd', () => {
     expect(r.stdout).toContain('230 Login successful.');
     expect(r.stdout).toContain('---> PASS XXXX');
     expect(r.stdout).not.toContain('hidden-secret');
+  });
+
+  it('Ctrl-C aborts a transfer in the shell, the session goes on, and reget completes it', async () => {
+    const tty = mkdtempSync(join(work, 'abort-'));
+    const steps: [string, string][] = [
+      ['ftp> ', 'binary\r'],
+      ['ftp> ', 'get "pub/big file.bin"\r'],
+      ['150 ', '\x03'],
+      ['transfer aborted', ''],
+      ['ftp> ', 'pwd\r'],
+      ['257 ', 'reget "pub/big file.bin"\r'],
+      ['bytes received', 'bye\r'],
+    ];
+    const r = spawnSync(
+      'ip',
+      ['netns', 'exec', ns, 'python3', '-c', PTY_DRIVER, JSON.stringify(steps), process.execPath, cli, 'ftp', 'ftp.any-domain.com', ...host, '--passive', '--user', 'ftp', '--password', 'x@y'],
+      { encoding: 'utf8', timeout: 60_000, cwd: tty },
+    );
+    expect(r.stdout, `${r.stdout}\n${r.stderr}`).toMatch(/PTY-RESULT ok=True exit=0/);
+    expect(r.stdout).toMatch(/---> REST \d+/);
+    expect(readdirSync(tty)).toEqual(['big file.bin']);
+    expect(sha256(readFileSync(join(tty, 'big file.bin')))).toBe(sha256(big));
   });
 
   it('tapstack get downloads a percent-encoded URL, by sha256', async () => {

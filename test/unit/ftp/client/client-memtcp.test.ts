@@ -231,6 +231,28 @@ describe('FtpClient over an in-memory TcpApi, against a scripted server', () => 
     await client.quit();
   });
 
+  it('abort() stops a download in the middle; the session goes on', async () => {
+    start();
+    const client = new FtpClient({ tcp: clientHost });
+    await client.connect(SERVER);
+    await client.login();
+    expect(client.abort()).toBe(false); // nothing running
+    let aborted = false;
+    const err = await client
+      .get('/pub/data.bin', dir, {
+        onProgress: () => {
+          if (!aborted) aborted = client.abort();
+        },
+      })
+      .catch((e: unknown) => e);
+    expect(aborted).toBe(true);
+    expect(err).toMatchObject({ code: 'ECONNABORTED' });
+    expect(readdirSync(dir)).toEqual(['.data.bin.part']);
+    expect(await client.pwd()).toBe('/');
+    expect(client.counters.get('ftp.client.transfer.aborted')).toBe(1);
+    await client.quit();
+  });
+
   it('never writes outside the target directory, whatever the remote name', async () => {
     start();
     server.addFile('/pub/x', 'x');
