@@ -132,13 +132,22 @@ export async function makeDirectory(s: FileSession, arg: string): Promise<void> 
   s.reply(257, `${quotePath(r.value.virtual)} created.`);
 }
 
+/**
+ * SIZE in TYPE A means reading the whole file to count its line ends; above this
+ * size the server says no (RFC 3659 4 allows a 550 there) rather than let one
+ * command keep the disk busy.
+ */
+export const MAX_ASCII_SIZE_SCAN = 16 * 1024 * 1024;
+
 export async function fileSize(s: FileSession, arg: string): Promise<void> {
   const r = await existing(s, arg);
   if (!r.ok) return pathError(s, r.error);
-  if (!r.value.stats.isFile()) return s.reply(550, 'Not a plain file.');
+  const { stats, real } = r.value;
+  if (!stats.isFile()) return s.reply(550, 'Not a plain file.');
+  if (s.type === 'I') return s.reply(213, String(stats.size));
+  if (stats.size > MAX_ASCII_SIZE_SCAN) return s.reply(550, 'SIZE of a large file is not available in ASCII mode; use TYPE I.');
   // RFC 3659 4: the size is what a RETR in the current TYPE would send.
-  const size = s.type === 'A' ? await asciiSizeOf(r.value.real, r.value.stats.size) : r.value.stats.size;
-  s.reply(213, String(size));
+  s.reply(213, String(await asciiSizeOf(real, stats.size)));
 }
 
 export async function modificationTime(s: FileSession, arg: string): Promise<void> {

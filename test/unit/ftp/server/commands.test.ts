@@ -381,6 +381,13 @@ describe('RETR, REST, SIZE, MDTM', () => {
     expect(first).toBe('150 Opening BINARY mode data connection for data.bin(7 bytes).');
     expect(body).toEqual(bin);
     expect(await line(c, 'SIZE data.bin')).toBe('213 7');
+    const { truncate } = await import('node:fs/promises');
+    await writeFile(join(fx.root, 'large.bin'), '');
+    await truncate(join(fx.root, 'large.bin'), 17 * 1024 * 1024);
+    expect(await line(c, 'SIZE large.bin')).toBe('213 17825792');
+    expect(await line(c, 'TYPE A')).toBe('200 Type set to A.');
+    expect(await line(c, 'SIZE large.bin')).toBe('550 SIZE of a large file is not available in ASCII mode; use TYPE I.');
+    expect(await line(c, 'TYPE I')).toBe('200 Type set to I.');
     expect(await line(c, 'REST 4')).toBe('350 Restarting at 4. Send STORE or RETRIEVE to initiate transfer.');
     expect((await download(c, 'RETR data.bin'))[1]).toEqual(bin.subarray(4));
     // REST applies to one transfer only.
