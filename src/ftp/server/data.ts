@@ -35,7 +35,6 @@ export interface DataEndpoint {
 /** PORT/EPRT: connect to the client from our data port. */
 export class ActiveEndpoint implements DataEndpoint {
   readonly mode = 'active';
-  private socket: TcpSocketLike | undefined;
   private cancel: (() => void) | undefined;
 
   constructor(
@@ -49,7 +48,6 @@ export class ActiveEndpoint implements DataEndpoint {
   open(timeoutMs: number): Promise<TcpSocketLike> {
     return new Promise((resolve, reject) => {
       const socket = this.tcp.connect({ host: this.host, port: this.port, localPort: this.localPort });
-      this.socket = socket;
       const timer = this.clock.setTimer(timeoutMs, () => {
         fail(new DataConnectionError('timeout', `no data connection to ${this.host}:${this.port} within ${timeoutMs} ms`));
       });
