@@ -649,6 +649,9 @@ export class FtpSession {
     switch (result.outcome) {
       case 'ok':
         this.reply(226, result.note ? `Transfer complete (${result.note}).` : 'Transfer complete.');
+        // RFC 959 4.1.3: an ABOR that came as the transfer was completing still gets
+        // its own 226, so the client always sees two replies after ABOR.
+        if (t.aborted === 'ABOR') this.reply(226, 'ABOR command successful.');
         break;
       case 'no-connection':
         this.reply(425, "Can't open data connection.");
