@@ -69,6 +69,13 @@ describeTap('ftp server with lftp and wget', () => {
     expect(await sha256File(join(dest, 'pub', 'sub', 'b.bin'))).toBe(await sha256File(join(t.root, 'pub', 'sub', 'b.bin')));
   });
 
+  it('wget in active mode (--no-passive-ftp) downloads big.bin', async () => {
+    const out = join(t.work, 'wget-active.bin');
+    const r = await t.net.exec('wget', ['-q', '--no-passive-ftp', '-O', out, 'ftp://10.0.0.2/big.bin'], { timeoutMs: 60_000 });
+    expect(r.code).toBe(0);
+    expect(await sha256File(out)).toBe(sha256(t.big));
+  });
+
   it('tshark dissects FTP and FTP-DATA in the capture, nothing malformed', async () => {
     await capture.stop();
     const count = async (filter: string): Promise<number> => {
