@@ -4,6 +4,7 @@ import { Writable } from 'node:stream';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { Resolver } from '../dns/resolver.js';
+import type { TcpApi, TcpSocketLike } from '../tcp/api.js';
 import { FtpClient, type DataMode, type TransferType } from '../ftp/client/client.js';
 import { FtpShell, splitCommands, type ProgressDisplay } from '../ftp/client/shell.js';
 import { addHostOptions, parseIntArg, startHost, stopHost, usageError, type HostCliOptions, type RunningHost } from './common.js';
@@ -53,6 +54,47 @@ export function checkFtpOptions(opts: FtpCommonCliOptions): { activePortBase: nu
   };
 }
 
+/**
+ * The host's TCP, remembering every socket the client opens or accepts. A process that
+ * exits takes our whole stack with it (unlike the kernel, which finishes the closing
+ * handshakes of a dead process's sockets), so before stopping we let the last FIN/ACK
+ * exchanges finish: otherwise the server would see a RST where the seed shows FINs.
+ */
+const tracked = new WeakMap<RunningHost, Set<TcpSocketLike>>();
+
+function trackingTcp(run: RunningHost): TcpApi {
+  const tcp = run.host.tcp;
+  const sockets = new Set<TcpSocketLike>();
+  tracked.set(run, sockets);
+  return {
+    connect(options, onConnect) {
+      const s = tcp.connect(options, onConnect);
+      sockets.add(s);
+      return s;
+    },
+    listen(options, onConnection) {
+      const server = tcp.listen(options, onConnection);
+      server.on('connection', (s: TcpSocketLike) => sockets.add(s));
+      return server;
+    },
+  };
+}
+
+/** Wait (at most `maxMs`) until every tracked connection is CLOSED or in TIME-WAIT, then stop the host. */
+export async function finishFtp(run: RunningHost, code: number, maxMs = 2000): Promise<void> {
+  const sockets = tracked.get(run) ?? new Set<TcpSocketLike>();
+  const busy = () =>
+    [...sockets].some((s) => {
+      const state = (s as { state?: string }).state;
+      return state !== undefined && state !== 'CLOSED' && state !== 'TIME-WAIT';
+    });
+  const deadline = run.clock.now() + maxMs;
+  while (busy() && run.clock.now() < deadline) {
+    await new Promise<void>((resolve) => run.clock.setTimer(10, resolve));
+  }
+  await stopHost(run, code);
+}
+
 /** An FtpClient on the host's TCP, resolving names with our own DNS resolver. */
 export function createClient(run: RunningHost, opts: FtpCommonCliOptions, mode: DataMode, type: TransferType): FtpClient {
   const { activePortBase, timeoutMs } = checkFtpOptions(opts);
@@ -62,7 +104,7 @@ export function createClient(run: RunningHost, opts: FtpCommonCliOptions, mode: 
     resolver = new Resolver({ udp: host.udp, tcp: host.tcp, servers: opts.dns, clock: host.clock, random: host.random, counters: host.counters });
   }
   return new FtpClient({
-    tcp: host.tcp,
+    tcp: trackingTcp(run),
     clock: host.clock,
     lookup: resolver
       ? async (name) => {
@@ -194,7 +236,7 @@ function registerShell(program: Command): void {
           if (shell.done) break;
         }
         if (client.connected) await client.quit().catch(() => undefined);
-        await stopHost(run, code);
+        await finishFtp(run, code);
         return;
       }
 
@@ -221,7 +263,7 @@ function registerShell(program: Command): void {
       const finish = async (code: number) => {
         rl?.close();
         if (client.connected) await client.quit().catch(() => undefined);
-        await stopHost(run, code);
+        await finishFtp(run, code);
       };
       // Ctrl-C, as in BSD ftp: during a transfer it aborts the transfer and the session
       // goes on; at the prompt it clears the line. Ctrl-D or bye leaves.

@@ -3,8 +3,8 @@ import type { Command } from 'commander';
 import { FtpReplyError } from '../ftp/client/errors.js';
 import { safeLocalPath } from '../ftp/client/local-path.js';
 import { parseFtpUrl, type FtpUrl } from '../ftp/client/url.js';
-import { addFtpOptions, checkFtpOptions, createClient, progressBar, type FtpCommonCliOptions } from './ftp.js';
-import { addHostOptions, startHost, stopHost, usageError } from './common.js';
+import { addFtpOptions, checkFtpOptions, createClient, finishFtp, progressBar, type FtpCommonCliOptions } from './ftp.js';
+import { addHostOptions, startHost, usageError } from './common.js';
 
 interface GetCliOptions extends FtpCommonCliOptions {
   output?: string;
@@ -72,7 +72,7 @@ export function register(program: Command): void {
       }
       bar?.stop();
       if (client.connected) await client.quit().catch(() => undefined);
-      await stopHost(run, code);
+      await finishFtp(run, code);
     });
 }
 

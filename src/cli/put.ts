@@ -1,9 +1,9 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { addFtpOptions, checkFtpOptions, createClient, progressBar, type FtpCommonCliOptions } from './ftp.js';
+import { addFtpOptions, checkFtpOptions, createClient, finishFtp, progressBar, type FtpCommonCliOptions } from './ftp.js';
 import { describe, urlArg } from './get.js';
-import { addHostOptions, startHost, stopHost, usageError } from './common.js';
+import { addHostOptions, startHost, usageError } from './common.js';
 
 interface PutCliOptions extends FtpCommonCliOptions {
   append?: boolean;
@@ -56,6 +56,6 @@ export function register(program: Command): void {
       }
       bar?.stop();
       if (client.connected) await client.quit().catch(() => undefined);
-      await stopHost(run, code);
+      await finishFtp(run, code);
     });
 }

@@ -225,9 +225,8 @@ export class FtpClient extends EventEmitter {
       } catch {
         reply = undefined;
       }
-      control.end();
-      control.destroy();
       this.control = undefined;
+      await control.closeGracefully(this.replyTimeout);
       return reply;
     });
   }

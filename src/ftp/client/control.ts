@@ -25,6 +25,8 @@ export class ControlConnection extends EventEmitter {
   private readonly queue: FtpReply[] = [];
   private readonly waiters: Waiter[] = [];
   private failure: FtpConnectionError | undefined;
+  /** Set by closeGracefully: the end of the connection is expected. */
+  private closing = false;
 
   constructor(
     readonly socket: TcpSocketLike,
@@ -81,9 +83,29 @@ export class ControlConnection extends EventEmitter {
     return this.queue.splice(0);
   }
 
-  /** Close politely (FIN). */
-  end(): void {
-    this.socket.end();
+  /**
+   * After QUIT: close politely and wait until both sides are closed. The server's FIN
+   * is then the normal end of the session (the seed: server FIN, our ACK and FIN), not
+   * an error. Only a server that never closes gets a RST, after `timeoutMs`.
+   */
+  closeGracefully(timeoutMs: number): Promise<void> {
+    this.closing = true;
+    return new Promise<void>((resolve) => {
+      if (this.socket.destroyed) {
+        resolve();
+        return;
+      }
+      const timer = this.clock.setTimer(timeoutMs, () => {
+        this.socket.destroy();
+        resolve();
+      });
+      timer.unref();
+      this.socket.once('close', () => {
+        timer.cancel();
+        resolve();
+      });
+      this.socket.end();
+    });
   }
 
   /** Drop the connection and fail everything waiting with `err`. */
@@ -121,6 +143,6 @@ export class ControlConnection extends EventEmitter {
       w.timer?.cancel();
       w.reject(this.failure);
     }
-    this.emit('close', this.failure);
+    this.emit('close', this.closing ? undefined : this.failure);
   }
 }

@@ -178,8 +178,9 @@ describeTap('tapstack ftp / get / put on a TAP device against vsftpd', () => {
   });
 
   it('a scripted session (-c) reproduces the seed: DNS, USER, PASS, PORT, LIST, CWD, PORT, RETR, QUIT', async () => {
+    const pcap = join(work, 'seed.pcapng');
     const r = await tapstack(
-      ['ftp', 'ftp.any-domain.com', ...host, '--active', '--user', 'ftp', '--password', 'abc@any-domain.com', '-v', '-c', 'dir; cd pub; get readme.txt; bye'],
+      ['ftp', 'ftp.any-domain.com', ...host, '--pcap', pcap, '--active', '--user', 'ftp', '--password', 'abc@any-domain.com', '-v', '-c', 'dir; cd pub; get readme.txt; bye'],
       join(work, 'out'),
     );
     expect(r.stderr).toBe('');
@@ -193,6 +194,16 @@ describeTap('tapstack ftp / get / put on a TAP device against vsftpd', () => {
     expect(r.stdout).toMatch(/drwxr-xr-x +\d+ \d+ +\d+ +\d+ \w{3} [ \d]\d [\d:]+ pub\n/);
     expect(r.stdout).toContain('221 Goodbye.');
     expect(sha256(readFileSync(join(work, 'out', 'readme.txt')))).toBe(sha256(readme));
+
+    // On the wire, as in the seed: a DNS query first, then our SYN to port 21 and the
+    // server's SYNs from port 20 to 5001 and 5002; every connection closed with FINs.
+    const fields = (filter: string, ...f: string[]) =>
+      sh('tshark', ['-r', pcap, '-Y', filter, '-T', 'fields', ...f.flatMap((x) => ['-e', x])]).stdout.trim().split('\n').filter(Boolean);
+    expect(fields('dns.flags.response == 0', 'dns.qry.name')).toContain('ftp.any-domain.com');
+    expect(fields('tcp.flags.syn == 1 && tcp.flags.ack == 0', 'tcp.dstport').map(Number)).toEqual([21, 5001, 5002]);
+    expect(fields('tcp.flags.syn == 1 && tcp.flags.ack == 0 && tcp.dstport != 21', 'tcp.srcport').map(Number)).toEqual([20, 20]);
+    expect(fields('tcp.flags.reset == 1', 'tcp.srcport')).toEqual([]);
+    expect(fields('tcp.flags.fin == 1', 'tcp.srcport').length).toBe(6);
   });
 
   it('a script stops at the first failure with a non-zero exit', async () => {
