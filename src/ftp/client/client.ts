@@ -96,9 +96,10 @@ const IPV4 = /^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/;
  * An FTP client (RFC 959, with RFC 2428 EPRT/EPSV and RFC 3659 SIZE/MDTM/REST/MLSD)
  * on any TcpApi. Methods return promises and run one at a time in call order.
  *
- * Events: 'command' (line as sent, PASS masked; what BSD ftp prints as `---> ...` in
- * verbose mode), 'reply' (FtpReply), 'data' ({ mode, local, remote } when a data
- * connection is up), 'close'.
+ * Events: 'connect' ({ host, address, port }, before the greeting), 'command' (line
+ * as sent, PASS masked; what BSD ftp prints as `---> ...` in verbose mode), 'reply'
+ * (FtpReply, in the order replies are acted on), 'data' ({ mode, local, remote } when a
+ * data connection is up), 'close' (an Error unless the session ended with QUIT).
  */
 export class FtpClient extends EventEmitter {
   mode: DataMode;
@@ -185,6 +186,7 @@ export class FtpClient extends EventEmitter {
       this.eprtRefused = false;
       this.featureCache = undefined;
       await waitConnected(socket, this.clock, this.connectTimeout, `${address}:${port}`);
+      this.emit('connect', { host, address, port });
       // RFC 959 5.4: 120 (ready in n minutes) may come before 220.
       let greeting = await this.read(control, this.replyTimeout);
       while (greeting.code < 200) greeting = await this.read(control, this.replyTimeout);

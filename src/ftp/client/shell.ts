@@ -118,6 +118,10 @@ export class FtpShell {
     this.client.on('command', (line: string) => {
       if (this.verbose && !this.quiet) this.print(`---> ${line}`);
     });
+    // BSD ftp: "Connected to host (address)." comes before the server's greeting.
+    this.client.on('connect', (c: { host: string; address: string }) => {
+      if (!this.quiet) this.print(this.verbose ? `Connected to ${c.host} (${c.address}).` : `Connected to ${c.host}.`);
+    });
     this.client.on('reply', (reply: FtpReply) => {
       if (this.verbose && !this.quiet) this.print(reply.lines.join('\n'));
     });
@@ -203,9 +207,6 @@ export class FtpShell {
     if (this.client.connected) await this.client.quit();
     this.invalidateNames();
     await this.client.connect(host, port);
-    const remote = this.client.remote;
-    if (!this.verbose) this.print(`Connected to ${host}.`);
-    else this.print(`Connected to ${host} (${remote?.address ?? host}).`);
     const u = user ?? this.options.defaultUser;
     if (u === undefined) return true;
     return this.login(u, password ?? this.options.defaultPassword);

@@ -60,6 +60,7 @@ describe('FtpShell (BSD ftp commands) on the scripted server', () => {
     expect(readFileSync(join(dir, 'readme.txt'), 'utf8')).toBe('hello\nworld\n');
     expect(output).toContain('---> PORT 192,168,0,2,19,137\n200 PORT command successful. Consider using PASV.\n');
     expect(output).toContain('---> PASS XXXX\n');
+    expect(output.startsWith('Connected to 192.168.0.1 (192.168.0.1).\n220 ')).toBe(true);
     // Listing lines come between the 150 and the 226, as BSD ftp prints them.
     expect(output).toMatch(/---> LIST\n150 [^\n]*\ndrwxr-xr-x[^\n]* pub\n226 Transfer complete\.\n/);
     expect(output).toContain('local: readme.txt remote: readme.txt\n');
