@@ -219,6 +219,7 @@ function registerShell(program: Command): void {
                 process.stdout.write('\n');
                 return answer;
               },
+              askName: (prompt: string) => question(rl!, prompt),
             }
           : {}),
       });
@@ -279,14 +280,7 @@ function registerShell(program: Command): void {
       });
       process.once('SIGTERM', () => void finish(143));
 
-      if (hostArg !== undefined) {
-        if (await shell.execute(`open ${quote(hostArg)} ${port}`)) {
-          if (opts.user === undefined && client.connected) {
-            const name = (await question(rl, `Name (${hostArg}:anonymous): `)).trim() || 'anonymous';
-            await shell.execute(`user ${quote(name)}${opts.password !== undefined ? ` ${quote(opts.password)}` : ''}`);
-          }
-        }
-      }
+      if (hostArg !== undefined) await shell.execute(`open ${quote(hostArg)} ${port}`);
       rl.prompt();
       let busy = Promise.resolve();
       rl.on('line', (line) => {

@@ -33,6 +33,8 @@ export interface ShellOptions {
   verbose?: boolean;
   /** Ask for a password (interactive only); undefined: no prompting. */
   askPassword?: (prompt: string) => Promise<string>;
+  /** Ask for the login name after `open` (interactive only); undefined: don't log in. */
+  askName?: (prompt: string) => Promise<string>;
   /** Make a progress display for a transfer of `name` (only when `progress` is on). */
   progressFactory?: (name: string) => ProgressDisplay;
   /** Default login for `open` when no user is given. */
@@ -207,7 +209,9 @@ export class FtpShell {
     if (this.client.connected) await this.client.quit();
     this.invalidateNames();
     await this.client.connect(host, port);
-    const u = user ?? this.options.defaultUser;
+    let u = user ?? this.options.defaultUser;
+    // BSD ftp asks for the name right after connecting (Enter means anonymous).
+    if (u === undefined && this.options.askName) u = (await this.options.askName(`Name (${host}:anonymous): `)).trim() || 'anonymous';
     if (u === undefined) return true;
     return this.login(u, password ?? this.options.defaultPassword);
   }
