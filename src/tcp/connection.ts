@@ -93,6 +93,8 @@ export interface ConnectionUser {
   onSendSpace(): void;
   /** The connection failed (reset, refused, timed out); it is CLOSED now. */
   onError(err: NetError): void;
+  /** The host shut down under the connection: close quietly (no 'error'). */
+  onShutdown(): void;
   /** Bytes delivered but not yet read by the application (shrinks our window). */
   readonly readableBacklog: number;
 }
@@ -330,7 +332,7 @@ export class TcpConnection {
       return;
     }
     this.abort();
-    user?.onError(new NetError('ECONNABORTED', 'the host was closed'));
+    user?.onShutdown();
   }
 
   /** The application read data: open the window again if it had shrunk (RFC 1122 4.2.3.3). */
@@ -928,7 +930,8 @@ export class TcpConnection {
     let pipe = 0;
     if (sackRecovery) {
       pipe = this.recovery.pipe(this.scoreboard, this.sndUna, this.sndMax);
-      while (this.cc.cwnd - pipe >= mss) {
+      // (The round limit only guards against pathological fragmentation.)
+      for (let round = 0; round < 256 && this.cc.cwnd - pipe >= mss; round++) {
         const next = this.recovery.next(this.scoreboard, this.sndUna, mss);
         if (!next) break;
         const len = this.retransmitHole(next.seq, next.len);

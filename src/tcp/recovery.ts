@@ -28,12 +28,22 @@ export class SackRecovery {
     this.sent = this.sent.filter((r) => seqGt(r.end, sndUna));
   }
 
+  /** Note a retransmission of [seq, seq+len); it replaces older records of those bytes. */
   record(seq: number, len: number, sndMax: number): void {
     const end = seqAdd(seq, len);
-    this.sent = this.sent.filter((r) => !(seqGe(r.seq, seq) && seqLe(r.end, end)));
-    let i = this.sent.length;
-    while (i > 0 && seqGt(this.sent[i - 1]!.seq, seq)) i--;
-    this.sent.splice(i, 0, { seq, end, mark: sndMax });
+    const out: Retransmission[] = [];
+    for (const r of this.sent) {
+      if (seqLe(r.end, seq) || seqGe(r.seq, end)) {
+        out.push(r);
+        continue;
+      }
+      // Keep only the parts of an older record outside the new one.
+      if (seqLt(r.seq, seq)) out.push({ seq: r.seq, end: seq, mark: r.mark });
+      if (seqGt(r.end, end)) out.push({ seq: end, end: r.end, mark: r.mark });
+    }
+    out.push({ seq, end, mark: sndMax });
+    out.sort((x, y) => seqDiff(x.seq, y.seq));
+    this.sent = out;
   }
 
   /**

@@ -148,6 +148,12 @@ export class TcpSocket extends Duplex implements TcpSocketLike, ConnectionUser {
     this.destroy(err);
   }
 
+  onShutdown(): void {
+    this.conn = null;
+    this.connecting = false;
+    this.destroy();
+  }
+
   get readableBacklog(): number {
     return this.readableLength;
   }

@@ -203,3 +203,18 @@ describe('initial sequence numbers (RFC 6528)', () => {
     expect(new IsnGenerator(clock, new SeededRandom(2)).next(1, 20, 2, 5001)).not.toBe(a2);
   });
 });
+
+describe('SACK recovery records', () => {
+  it('a new retransmission replaces the overlapping parts of older records', () => {
+    const sb = new SackScoreboard();
+    const rec = new SackRecovery();
+    sb.update([{ left: 5000, right: 6000 }], 1000, 6000);
+    rec.record(1000, 3000, 6000); // 1000..4000 retransmitted when SND.MAX was 6000
+    sb.update([{ left: 6000, right: 7000 }], 1000, 7000); // later data arrived: all of it lost again
+    const again = rec.next(sb, 1000, 1000)!;
+    expect(again).toEqual({ seq: 1000, len: 1000, again: true });
+    rec.record(again.seq, again.len, 7000);
+    // 1000..2000 is fresh now; the next one lost again is 2000..3000, not 1000 once more.
+    expect(rec.next(sb, 1000, 1000)).toEqual({ seq: 2000, len: 1000, again: true });
+  });
+});
