@@ -206,6 +206,47 @@ print(len(got), got[:6])
     expect(r.stdout.trim()).toBe("100006 b'answer'");
   });
 
+  it('half-close from our side: the kernel keeps sending after our FIN', async () => {
+    const script = String.raw`
+import socket
+l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(('10.0.0.1', 40004)); l.listen(1); print('listening', flush=True)
+s, _ = l.accept(); s.settimeout(20)
+got = b''
+while True:
+    b = s.recv(65536)
+    if not b: break
+    got += b
+s.sendall(b'reply:' + got + b'x' * 100000); s.close()
+`;
+    const peer = net.exec('python3', ['-c', script]);
+    let chunks: Buffer[] = [];
+    for (let attempt = 0; ; attempt++) {
+      const socket = host.tcp.connect({ host: '10.0.0.1', port: 40004, allowHalfOpen: true });
+      try {
+        chunks = await new Promise<Buffer[]>((resolve, reject) => {
+          const got: Buffer[] = [];
+          socket.on('error', reject);
+          socket.on('data', (c: Buffer) => got.push(c));
+          socket.on('connect', () => socket.end('question'));
+          socket.on('finish', () => {
+            // Our FIN is out: FIN-WAIT-1 or FIN-WAIT-2 while the kernel still talks.
+            expect(['FIN-WAIT-1', 'FIN-WAIT-2']).toContain(socket.state);
+          });
+          socket.on('end', () => resolve(got));
+        });
+        break;
+      } catch (e) {
+        if ((e as { code?: string }).code !== 'ECONNREFUSED' || attempt > 50) throw e;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    await peer;
+    const all = Buffer.concat(chunks);
+    expect(all.subarray(0, 14).toString()).toBe('reply:question');
+    expect(all.length).toBe(14 + 100_000);
+  });
+
   it('our capture has no malformed segments and no bad checksums (tshark)', async () => {
     const r = spawnSync(
       'tshark',
