@@ -56,6 +56,23 @@ export class TcpSocket extends Duplex implements TcpSocketLike, ConnectionUser {
     return this.control.state;
   }
 
+  /** As net.Socket: true until connected. */
+  get pending(): boolean {
+    return this.connecting;
+  }
+
+  /** As net.Socket: 'opening', 'open', 'readOnly', 'writeOnly' or 'closed'. */
+  get readyState(): 'opening' | 'open' | 'readOnly' | 'writeOnly' | 'closed' {
+    if (this.connecting) return 'opening';
+    if (this.destroyed) return 'closed';
+    const readable = this.readable;
+    const writable = this.writable;
+    if (readable && writable) return 'open';
+    if (readable) return 'readOnly';
+    if (writable) return 'writeOnly';
+    return 'closed';
+  }
+
   get remoteAddress(): string | undefined {
     return this.tuple ? formatIpv4(this.tuple.remoteAddr) : undefined;
   }

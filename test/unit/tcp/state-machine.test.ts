@@ -627,3 +627,47 @@ describe('data and acknowledgments', () => {
     expect(h.counters.get('tcp.tx.window_update')).toBeGreaterThan(0);
   });
 });
+
+describe('silly window syndrome avoidance (RFC 1122 4.2.3.3, 4.2.3.4)', () => {
+  it('receiver: the window does not open in small steps while the reader nibbles', async () => {
+    const h = new TcpHarness({ receiveBufferBytes: 8192 });
+    const { socket, iss } = await passiveOpen(h);
+    socket.pause();
+    let seq = PEER_ISS + 1;
+    for (let i = 0; i < 6; i++) {
+      h.inject({ dstPort: 21, seq, ack: iss + 1, flags: ACK, payload: Buffer.alloc(Math.min(1460, 8192 - (seq - PEER_ISS - 1))) });
+      seq += 1460;
+    }
+    await h.advance(50);
+    expect(h.take().at(-1)!.header.window).toBe(0);
+    // Read 100 bytes: opening the window by 100 would be silly; nothing is sent.
+    socket.read(100);
+    await h.settle();
+    expect(h.take()).toEqual([]);
+    // A probe from the peer is answered with the window still closed.
+    h.inject({ dstPort: 21, seq: PEER_ISS + 1 + 8192, ack: iss + 1, flags: ACK, payload: 'z' });
+    await h.settle();
+    expect(h.one().header.window).toBe(0);
+    // Read a full MSS worth more: now the window opens (by at least one MSS).
+    socket.read(2000);
+    await h.settle();
+    const update = h.one();
+    expect(update.header.window).toBeGreaterThanOrEqual(1460);
+  });
+
+  it('sender: a small usable window is not filled with a runt while data is in flight', async () => {
+    const h = new TcpHarness();
+    const { socket, iss } = await passiveOpen(h);
+    socket.setNoDelay(true);
+    // The peer once offered 30000 bytes, then 3000 (2 full segments + 80 bytes).
+    h.inject({ dstPort: 21, seq: PEER_ISS + 1, ack: iss + 1, flags: ACK, window: 30_000 });
+    h.inject({ dstPort: 21, seq: PEER_ISS + 1, ack: iss + 1, flags: ACK, window: 3000 });
+    socket.write(Buffer.alloc(10_000));
+    await h.settle();
+    expect(h.take().map((s) => s.payload.length)).toEqual([1460, 1460]);
+    // Once everything is acknowledged, a window of 80 bytes is used (nothing in flight).
+    h.inject({ dstPort: 21, seq: PEER_ISS + 1, ack: iss + 1 + 2920, flags: ACK, window: 80 });
+    await h.settle();
+    expect(h.take().map((s) => s.payload.length)).toEqual([80]);
+  });
+});
