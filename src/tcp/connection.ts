@@ -45,6 +45,8 @@ export interface TcpConfig {
    * stays unacknowledged this long, whatever the retry count. 0 disables it.
    */
   userTimeoutMs: number;
+  /** Tail loss probes (RFC 8985 7): resend the last segment after ~2 RTT instead of waiting for the RTO. */
+  tailLossProbe: boolean;
 }
 
 export const DEFAULT_TCP_CONFIG: TcpConfig = {
@@ -65,6 +67,7 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = {
   keepAliveIntervalMs: 75_000,
   keepAliveProbes: 9,
   userTimeoutMs: 0,
+  tailLossProbe: true,
 };
 
 /** What a connection needs from the TCP instance that owns it. */
@@ -183,6 +186,12 @@ export class TcpConnection {
   private connectTimer: DeadlineTimer | undefined;
   /** Consecutive expiries of the retransmission timer. */
   private retries = 0;
+  /** The retransmission timer is set for a tail loss probe, not the RTO. */
+  private probeArmed = false;
+  /** A tail loss probe was sent and not yet answered by new acknowledgments. */
+  private probeOut = false;
+  /** Where the most recent segment of new data started (what a tail loss probe resends). */
+  private lastSegmentSeq = 0;
   /** When SND.UNA last moved (or data became outstanding): the user timeout counts from here. */
   private progressAt = 0;
   private dupAcks = 0;
@@ -569,6 +578,10 @@ export class TcpConnection {
       if (this.sndWnd > oldWnd) this.env.requestOutput(this);
     }
 
+    // The peer answers our zero-window probes: it is alive, so the probes do not
+    // count towards giving up (as Linux resets icsk_probes_out on every ACK).
+    if (this.sndWnd === 0 && this.retries > 0) this.retries = 0;
+
     if (seqGt(ack, this.sndUna)) {
       this.ackReceived(ack, h);
     } else if (
@@ -649,11 +662,13 @@ export class TcpConnection {
       this.maybeEnterSackRecovery();
     }
 
+    this.probeOut = false;
     if (this.sndUna === this.sndMax) {
       this.rtxTimer.stop();
+      this.probeArmed = false;
       this.forceProbe = false;
     } else {
-      this.rtxTimer.start(this.rto.rto); // RFC 6298 5.3
+      this.armRetransmitTimer(true); // RFC 6298 5.3 (or a tail loss probe)
     }
     if (dataAcked > 0) {
       this.user?.onSendSpace();
@@ -701,6 +716,8 @@ export class TcpConnection {
     this.rexmitHigh = this.sndUna;
     this.rttSeq = undefined;
     this.recovery.reset();
+    this.probeArmed = false;
+    this.rtxTimer.start(this.rto.rto);
     // RFC 5681 3.2 step 4 / RFC 6675 5 (4.2): the first unacknowledged segment goes now.
     const len = this.retransmitHole(this.sndUna);
     if (this.sackOk && len > 0) this.recovery.record(this.sndUna, len, this.sndMax);
@@ -983,13 +1000,14 @@ export class TcpConnection {
         this.rttStart = this.env.clock.now();
       }
       if (this.sndUna === this.sndMax) this.progressAt = this.env.clock.now();
+      if (!retransmitting) this.lastSegmentSeq = this.sndNxt;
       this.sendData(this.sndNxt, data, fin);
       sent = true;
       pipe += len;
       if (len < mss) this.sndSml = seqAdd(this.sndNxt, len);
       this.sndNxt = seqAdd(this.sndNxt, len + (fin ? 1 : 0));
       if (seqGt(this.sndNxt, this.sndMax)) this.sndMax = this.sndNxt;
-      this.rtxTimer.ensure(this.rto.rto);
+      this.armRetransmitTimer(false);
       if (fin) break;
     }
     // Zero window with data waiting and nothing in flight: the retransmission timer
@@ -1107,6 +1125,10 @@ export class TcpConnection {
       this.fail('ETIMEDOUT', `data unacknowledged for ${userTimeout} ms (user timeout)`);
       return;
     }
+    if (this.probeArmed) {
+      this.sendTailLossProbe();
+      return;
+    }
     this.retries++;
     const limit = st === 'SYN-SENT' || st === 'SYN-RECEIVED' ? this.env.config.synRetries : this.env.config.maxRetries;
     if (this.retries > limit) {
@@ -1125,12 +1147,64 @@ export class TcpConnection {
     this.log.debug({ rto: this.rto.rto, cwnd: this.cc.cwnd, ssthresh: this.cc.ssthresh, retries: this.retries }, 'retransmission timeout');
     this.rttSeq = undefined; // Karn's rule
     this.dupAcks = 0;
+    this.probeOut = false;
     this.sndNxt = this.sndUna;
     if (st === 'SYN-SENT' || st === 'SYN-RECEIVED') this.sndNxt = this.iss;
     this.rexmitHigh = this.sndUna;
     this.recovery.reset();
     this.rtxTimer.start(this.rto.rto);
     this.env.requestOutput(this);
+  }
+
+  /**
+   * Arm the retransmission timer: for a tail loss probe when one is allowed (RFC 8985
+   * 7.2: about two RTTs, plus the peer's delayed-ACK time when one segment is out),
+   * else for the RTO. `restart` moves a running timer; otherwise a running one stays.
+   */
+  private armRetransmitTimer(restart: boolean): void {
+    const pto = this.probeTimeout();
+    if (pto !== undefined) {
+      // RFC 8985 7.2: the PTO is rescheduled whenever new data goes out.
+      this.probeArmed = true;
+      this.rtxTimer.start(pto);
+      return;
+    }
+    if (restart || !this.rtxTimer.running || this.probeArmed) {
+      this.probeArmed = false;
+      this.rtxTimer.start(this.rto.rto);
+    }
+  }
+
+  private probeTimeout(): number | undefined {
+    const srtt = this.rto.srtt;
+    if (
+      !this.env.config.tailLossProbe ||
+      srtt === undefined ||
+      this.probeOut ||
+      this.retries > 0 ||
+      this.cc.inRecovery ||
+      this.sndWnd === 0 ||
+      !isSynchronized(this.state)
+    ) {
+      return undefined;
+    }
+    let pto = 2 * srtt;
+    if (seqDiff(this.sndMax, this.sndUna) <= this.cc.mss) pto += 200; // the peer may delay its ACK
+    return Math.min(Math.max(pto, 10), this.rto.rto);
+  }
+
+  /** RFC 8985 7.3: resend the last segment so that its ACK (with SACK) reveals a tail loss. */
+  private sendTailLossProbe(): void {
+    this.probeArmed = false;
+    this.probeOut = true;
+    this.rttSeq = undefined;
+    const finSent = this.finQueued && seqGt(this.sndMax, this.finSeq);
+    const back = this.maxPayload(true) + (finSent ? 1 : 0);
+    let seq = seqMax(this.sndUna, seqAdd(this.sndMax, -back));
+    // The most recently sent segment, where we know its start.
+    if (seqLe(this.sndUna, this.lastSegmentSeq) && seqLt(this.lastSegmentSeq, this.sndMax)) seq = this.lastSegmentSeq;
+    if (this.retransmitHole(seq) > 0) this.env.counters.inc('tcp.retransmit.tlp');
+    this.rtxTimer.start(this.rto.rto);
   }
 
   private onDelayedAckTimer(): void {

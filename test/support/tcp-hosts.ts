@@ -110,6 +110,9 @@ export async function runWithIo(clock: import('../../src/stack/clock.js').Virtua
       continue;
     }
     if (due > limit) throw new Error(`runWithIo: not done within ${maxVirtualMs} ms of virtual time`);
+    // Before virtual time jumps ahead, give real I/O (disk) a moment to catch up, so a
+    // slow disk does not look like minutes of silence to the stacks.
+    if (due > clock.now()) await new Promise((r) => setTimeout(r, 1));
     await clock.advanceAsync(due - clock.now());
   }
 }

@@ -671,3 +671,24 @@ describe('silly window syndrome avoidance (RFC 1122 4.2.3.3, 4.2.3.4)', () => {
     expect(h.take().map((s) => s.payload.length)).toEqual([80]);
   });
 });
+
+describe('persist', () => {
+  it('a peer that keeps answering zero-window probes is never given up on', async () => {
+    const h = new TcpHarness({ maxRetries: 3 });
+    const { socket, iss } = await passiveOpen(h);
+    const errors: string[] = [];
+    socket.on('error', (e: Error & { code?: string }) => errors.push(e.code!));
+    h.inject({ dstPort: 21, seq: PEER_ISS + 1, ack: iss + 1, flags: ACK, window: 0 });
+    socket.write('hello');
+    // Answer every probe at once, still with a zero window, for 20 virtual minutes.
+    for (let t = 0; t < 1200; t++) {
+      await h.clock.advanceAsync(1000);
+      for (const probe of h.take()) {
+        expect(probe.payload.toString()).toBe('h');
+        h.inject({ dstPort: 21, seq: PEER_ISS + 1, ack: iss + 1, flags: ACK, window: 0 });
+      }
+    }
+    expect(errors).toEqual([]);
+    expect(h.counters.get('tcp.tx.window_probe')).toBeGreaterThanOrEqual(10);
+  });
+});

@@ -116,3 +116,34 @@ describe('ICMP errors (RFC 1122 4.2.3.9, RFC 5927)', () => {
     expect(h.counters.get('tcp.rx.icmp.soft_error')).toBe(1);
   });
 });
+
+describe('tail loss probe (RFC 8985 7)', () => {
+  it('resends the last segment after about two RTTs instead of waiting for the RTO', async () => {
+    const h = new TcpHarness();
+    const accepted: TcpSocketLike[] = [];
+    h.tcp.listen({ port: 21 }, (s) => accepted.push(s));
+    h.inject({ dstPort: 21, seq: 1000, flags: SYN, options: { mss: 1460, timestamp: { value: 1, echo: 0 } } });
+    const synAck = h.one();
+    const iss = synAck.header.seq;
+    await h.advance(20); // RTT 20 ms, measured from the timestamp echo
+    h.inject({ dstPort: 21, seq: 1001, ack: iss + 1, flags: ACK, options: { timestamp: { value: 2, echo: synAck.header.options.timestamp!.value } } });
+    await h.settle();
+    const socket = accepted[0] as TcpSocket;
+    socket.setNoDelay(true);
+    socket.write(Buffer.alloc(3000, 1));
+    await h.settle();
+    const sent = h.take();
+    expect(sent.map((s) => s.payload.length)).toEqual([1448, 1448, 104]);
+    await h.advance(39);
+    expect(h.take()).toEqual([]);
+    await h.advance(2); // PTO = 2 * SRTT = 40 ms
+    const probe = h.one();
+    expect(probe.header.seq).toBe(sent[2]!.header.seq);
+    expect(probe.payload.length).toBe(104);
+    expect(h.counters.get('tcp.retransmit.tlp')).toBe(1);
+    expect(h.counters.get('tcp.retransmit.rto')).toBe(0);
+    // One probe per episode: the next expiry is a real RTO.
+    await h.advance(300);
+    expect(h.counters.get('tcp.retransmit.rto')).toBe(1);
+  });
+});
