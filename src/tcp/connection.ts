@@ -5,6 +5,8 @@ import { formatIpv4 } from '../wire/address.js';
 import { TcpFlags, type SackBlock, type TcpHeader, type TcpHeaderFields, type TcpOptions } from '../wire/tcp.js';
 import { NetError } from './api.js';
 import { NewReno } from './congestion.js';
+import { segmentAcceptable } from './acceptability.js';
+import { DEFAULT_MSS, MAX_WINDOW_SHIFT, negotiateOptions } from './negotiate.js';
 import { ReassemblyQueue } from './receive-buffer.js';
 import { SackRecovery } from './recovery.js';
 import { RtoEstimator } from './rto.js';
@@ -115,8 +117,6 @@ export interface FourTuple {
   remotePort: number;
 }
 
-const MAX_WINDOW_SHIFT = 14; // RFC 7323 2.3
-const DEFAULT_MSS = 536; // RFC 9293 3.7.1: assume 536 when the peer sends no MSS option
 
 /**
  * One connection: the transmission control block and the event processing of
@@ -275,7 +275,7 @@ export class TcpConnection {
     this.irs = syn.seq;
     this.rcvNxt = seqAdd(syn.seq, 1);
     this.rcvAdvRight = this.rcvNxt;
-    this.negotiate(syn, true);
+    this.negotiate(syn);
     this.sndWnd = syn.window; // RFC 7323 2.2: the window in a SYN is never scaled
     this.maxSndWnd = this.sndWnd;
     this.sndWl1 = syn.seq;
@@ -410,7 +410,7 @@ export class TcpConnection {
     // First: sequence number check (RFC 9293 3.10.7.4).
     const segLen = payload.length + (syn ? 1 : 0) + (fin ? 1 : 0);
     const rcvWnd = Math.max(0, seqDiff(this.rcvAdvRight, this.rcvNxt));
-    if (!this.acceptable(h.seq, segLen, rcvWnd)) {
+    if (!segmentAcceptable(h.seq, segLen, this.rcvNxt, rcvWnd)) {
       if (!(rcvWnd === 0 && h.seq === this.rcvNxt && !rst)) {
         c.inc('tcp.rx.drop.unacceptable');
         if (this.state === 'TIME-WAIT' && fin) this.timeWaitTimer.start(this.env.config.timeWaitMs);
@@ -512,7 +512,7 @@ export class TcpConnection {
     this.irs = h.seq;
     this.rcvNxt = seqAdd(h.seq, 1);
     this.rcvAdvRight = this.rcvNxt;
-    this.negotiate(h, false);
+    this.negotiate(h);
     if (this.tsOk && h.options.timestamp) this.tsRecent = h.options.timestamp.value;
     this.sndWnd = h.window;
     this.maxSndWnd = this.sndWnd;
@@ -531,18 +531,6 @@ export class TcpConnection {
       this.sndNxt = this.iss;
     }
     this.env.requestOutput(this);
-  }
-
-  private acceptable(seq: number, segLen: number, rcvWnd: number): boolean {
-    const nxt = this.rcvNxt;
-    if (segLen === 0) {
-      if (rcvWnd === 0) return seq === nxt;
-      return seqLe(nxt, seq) && seqLt(seq, seqAdd(nxt, rcvWnd));
-    }
-    if (rcvWnd === 0) return false;
-    const end = seqAdd(nxt, rcvWnd);
-    const last = seqAdd(seq, segLen - 1);
-    return (seqLe(nxt, seq) && seqLt(seq, end)) || (seqLe(nxt, last) && seqLt(last, end));
   }
 
   /** Fifth step for synchronized states; returns false when the segment must be dropped. */
@@ -864,26 +852,19 @@ export class TcpConnection {
 
   // ===================================================================== options
 
-  /** Options negotiated as Linux does: each feature only if both SYNs carry it. */
-  private negotiate(syn: TcpHeader, passive: boolean): void {
-    const o = syn.options;
-    const cfg = this.env.config;
-    this.sndMss = Math.min(o.mss ?? DEFAULT_MSS, this.ourMss);
-    if (this.sndMss < 64) this.sndMss = 64;
-    if (cfg.windowScaling && o.windowScale !== undefined) {
-      this.wsOk = true;
-      this.sndWscale = Math.min(o.windowScale, MAX_WINDOW_SHIFT);
-    } else {
-      this.wsOk = false;
-      this.sndWscale = 0;
-      this.rcvWscale = 0;
-    }
-    this.sackOk = cfg.sack && o.sackPermitted === true;
-    this.tsOk = cfg.timestamps && o.timestamp !== undefined;
-    if (this.tsOk) this.tsRecent = o.timestamp!.value;
+  /** Adopt what the peer's SYN (or SYN,ACK) agreed to (see negotiate.ts). */
+  private negotiate(syn: TcpHeader): void {
+    const n = negotiateOptions(syn.options, this.ourMss, this.env.config);
+    this.sndMss = n.sndMss;
+    this.wsOk = n.wsOk;
+    this.sndWscale = n.sndWscale;
+    if (!n.wsOk) this.rcvWscale = 0; // RFC 7323 2.2: scaling is both ways or not at all
+    this.sackOk = n.sackOk;
+    this.tsOk = n.tsOk;
+    if (this.tsOk) this.tsRecent = syn.options.timestamp!.value;
+    // The congestion window counts data bytes: the MSS less the per-segment options.
     this.cc.mss = this.maxPayload(false);
     this.cc.cwnd = Math.min(10 * this.cc.mss, Math.max(2 * this.cc.mss, 14600));
-    void passive;
   }
 
   private synOptions(): TcpOptions {

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { VirtualClock } from '../../../src/stack/clock.js';
 import { SeededRandom } from '../../../src/stack/random.js';
+import { segmentAcceptable } from '../../../src/tcp/acceptability.js';
 import { NewReno } from '../../../src/tcp/congestion.js';
+import { negotiateOptions } from '../../../src/tcp/negotiate.js';
 import { IsnGenerator } from '../../../src/tcp/isn.js';
 import { ReassemblyQueue } from '../../../src/tcp/receive-buffer.js';
 import { SackRecovery } from '../../../src/tcp/recovery.js';
@@ -216,5 +218,47 @@ describe('SACK recovery records', () => {
     rec.record(again.seq, again.len, 7000);
     // 1000..2000 is fresh now; the next one lost again is 2000..3000, not 1000 once more.
     expect(rec.next(sb, 1000, 1000)).toEqual({ seq: 2000, len: 1000, again: true });
+  });
+});
+
+describe('segment acceptability (RFC 9293 3.10.7.4 table)', () => {
+  const nxt = 0xffff_fff0; // across the wrap
+  it.each([
+    // [seq offset from RCV.NXT, SEG.LEN, RCV.WND, acceptable]
+    [0, 0, 0, true],
+    [1, 0, 0, false],
+    [0, 0, 100, true],
+    [99, 0, 100, true],
+    [100, 0, 100, false],
+    [-1, 0, 100, false],
+    [0, 10, 0, false],
+    [0, 10, 100, true],
+    [-5, 10, 100, true], // starts before, ends inside
+    [95, 10, 100, true], // starts inside, ends after
+    [-10, 10, 100, false], // entirely old
+    [100, 10, 100, false], // entirely beyond
+  ])('offset %i, length %i, window %i -> %s', (offset, len, wnd, ok) => {
+    expect(segmentAcceptable(seqAdd(nxt, offset), len, nxt, wnd)).toBe(ok);
+  });
+});
+
+describe('option negotiation', () => {
+  const all = { windowScaling: true, sack: true, timestamps: true };
+  it('uses a feature only when both sides offer it', () => {
+    expect(negotiateOptions({ mss: 1460, windowScale: 7, sackPermitted: true, timestamp: { value: 1, echo: 0 } }, 1460, all)).toEqual({
+      sndMss: 1460,
+      wsOk: true,
+      sndWscale: 7,
+      sackOk: true,
+      tsOk: true,
+    });
+    expect(negotiateOptions({}, 1460, all)).toEqual({ sndMss: 536, wsOk: false, sndWscale: 0, sackOk: false, tsOk: false });
+    expect(negotiateOptions({ mss: 9000, windowScale: 20, sackPermitted: true }, 1460, { ...all, sack: false })).toEqual({
+      sndMss: 1460,
+      wsOk: true,
+      sndWscale: 14, // RFC 7323 2.3
+      sackOk: false,
+      tsOk: false,
+    });
   });
 });
