@@ -251,7 +251,8 @@ export class Tcp implements TcpApi, ProtocolHandler {
 
   private transmit(src: number, dst: number, fields: TcpHeaderFields, payload: Uint8Array): void {
     const header = encodeTcp(fields, payload, { src, dst });
-    this.ctx.ip.send({ dst, src, protocol: IPPROTO_TCP, payload: payload.length > 0 ? [header, payload] : header });
+    // DF as Linux sets it on TCP: our segments never exceed the MTU (MSS = MTU - 40).
+    this.ctx.ip.send({ dst, src, protocol: IPPROTO_TCP, payload: payload.length > 0 ? [header, payload] : header, dontFragment: true });
   }
 
   private flush(): void {
