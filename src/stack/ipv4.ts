@@ -17,8 +17,10 @@ import {
   isMulticastIpv4,
   parseIpv4Packet,
   writeIpv4Header,
+  type Ipv4HeaderFields,
 } from '../wire/ipv4.js';
 import type { ArpLayer } from './arp.js';
+import { FrameAllocator } from './frame-allocator.js';
 import type { Logger } from './log.js';
 import type { IpDatagram, IpSendOptions, NetworkLayer, ProtocolHandler } from './network.js';
 import { Reassembler, type ReassemblyOptions } from './reassembly.js';
@@ -59,6 +61,7 @@ export class Ipv4Layer implements NetworkLayer {
   /** Datagrams that arrived as link-layer or IP broadcast: never answered with errors. */
   private readonly broadcasts = new WeakSet<IpDatagram>();
   private nextIdentification: number;
+  private readonly frames = new FrameAllocator();
   private readonly log: Logger;
 
   constructor(
@@ -201,28 +204,31 @@ export class Ipv4Layer implements NetworkLayer {
     this.nextIdentification = (identification + 1) & 0xffff;
     // RFC 791 3.2: every fragment but the last carries a multiple of 8 data bytes.
     const chunk = length > maxData ? maxData & ~7 : length;
-    const fields = {
+    // One header description per datagram; only the fragment fields change per frame
+    // (this runs for every segment TCP sends, so it allocates as little as it can).
+    const fields: Ipv4HeaderFields = {
       identification,
       ttl: options.ttl ?? this.defaultTtl,
       protocol: options.protocol,
       src: options.src ?? this.address,
       dst,
       dontFragment: options.dontFragment ?? false,
+      totalLength: 0,
+      moreFragments: false,
+      fragmentOffset: 0,
     };
+    const ethernet = { dst: dstMac ?? UNRESOLVED_MAC, src: this.services.mac, etherType: ETHERTYPE_IPV4 };
     let offset = 0;
     let fragments = 0;
     do {
       const size = Math.min(chunk, length - offset);
-      const more = offset + size < length;
-      const frame = new Uint8Array(ETHERNET_HEADER_LEN + IPV4_MIN_HEADER_LEN + size);
+      const frame = this.frames.alloc(ETHERNET_HEADER_LEN + IPV4_MIN_HEADER_LEN + size);
       // Without a known MAC the destination stays zero until ARP fills it in (neighbour.ts).
-      writeEthernetHeader(frame, 0, { dst: dstMac ?? UNRESOLVED_MAC, src: this.services.mac, etherType: ETHERTYPE_IPV4 });
-      writeIpv4Header(frame, ETHERNET_HEADER_LEN, {
-        ...fields,
-        totalLength: IPV4_MIN_HEADER_LEN + size,
-        moreFragments: more,
-        fragmentOffset: offset,
-      });
+      writeEthernetHeader(frame, 0, ethernet);
+      fields.totalLength = IPV4_MIN_HEADER_LEN + size;
+      fields.moreFragments = offset + size < length;
+      fields.fragmentOffset = offset;
+      writeIpv4Header(frame, ETHERNET_HEADER_LEN, fields);
       copyRange(parts, offset, size, frame, ETHERNET_HEADER_LEN + IPV4_MIN_HEADER_LEN);
       if (dstMac) this.services.transmit(frame);
       else this.arp.neighbours.send(nextHop, frame);
