@@ -62,7 +62,10 @@ export class FtpServer extends EventEmitter {
     if (o.xferlog) this.xferlog = new XferLog(o.xferlog, o.now);
     // Half-open allowed: a client may send its last commands with its FIN and still
     // deserves the answers (the session closes after them).
-    const listener = o.tcp.listen({ port: o.port, backlog: 128, allowHalfOpen: true }, (socket) => this.onConnection(socket));
+    // Room in the accept queue for every client we would admit: a burst of logins
+    // must not lose SYNs (and a second each to the client's retransmission).
+    const backlog = Math.max(128, o.maxClients);
+    const listener = o.tcp.listen({ port: o.port, backlog, allowHalfOpen: true }, (socket) => this.onConnection(socket));
     this.listener = listener;
     if (!listener.listening) {
       await new Promise<void>((resolve, reject) => {
