@@ -99,14 +99,7 @@ export class VirtualClock implements Clock {
   /** Fire, synchronously, every timer due up to now + ms, then set now to that time. */
   advance(ms: number): void {
     const until = this.current + ms;
-    for (;;) {
-      this.dropCancelled();
-      const t = this.timers[0];
-      if (!t || t.due > until) break;
-      this.timers.shift();
-      this.current = Math.max(this.current, t.due);
-      t.fn();
-    }
+    while (this.fireNext(until));
     this.current = until;
   }
 
@@ -117,15 +110,7 @@ export class VirtualClock implements Clock {
   async advanceAsync(ms: number): Promise<void> {
     const until = this.current + ms;
     await yieldToEventLoop();
-    for (;;) {
-      this.dropCancelled();
-      const t = this.timers[0];
-      if (!t || t.due > until) break;
-      this.timers.shift();
-      this.current = Math.max(this.current, t.due);
-      t.fn();
-      await yieldToEventLoop();
-    }
+    while (this.fireNext(until)) await yieldToEventLoop();
     this.current = until;
   }
 
@@ -150,11 +135,20 @@ export class VirtualClock implements Clock {
         continue;
       }
       if (due > limit) throw new Error(`VirtualClock.runUntil: condition not met within ${maxMs}ms of virtual time`);
-      const t = this.timers.shift()!;
-      this.current = Math.max(this.current, t.due);
-      t.fn();
+      this.fireNext(due);
       await yieldToEventLoop();
     }
+  }
+
+  /** Fire the earliest live timer if it is due by `until`; false when there is none. */
+  private fireNext(until: number): boolean {
+    this.dropCancelled();
+    const t = this.timers[0];
+    if (!t || t.due > until) return false;
+    this.timers.shift();
+    this.current = Math.max(this.current, t.due);
+    t.fn();
+    return true;
   }
 
   private insert(t: VirtualTimer): void {
