@@ -306,13 +306,14 @@ describeTap('tcp against the Linux kernel through faults', () => {
         ctx.skip();
         return;
       }
-      const ours = testBytes(FAULT_SIZE, 24);
-      const peer = net.exec('python3', ['-c', PEER, 'listen', '10.0.0.1', '40002', String(FAULT_SIZE)], { timeoutMs: 110_000 });
+      const size = MB; // real time: every loss may cost an RTO of 200 ms or more
+      const ours = testBytes(size, 24);
+      const peer = net.exec('python3', ['-c', PEER, 'listen', '10.0.0.1', '40002', String(size)], { timeoutMs: 110_000 });
       const chunks = await connectRetrying(host, 40002, ours);
       const result = await peer;
       const lines = result.stdout.split('\n');
       expect(sha(chunks)).toBe(lines.find((l) => l.startsWith('sent'))!.split(' ')[1]);
-      expect(lines.find((l) => l.startsWith('received'))).toBe(`received ${FAULT_SIZE} ${sha([Buffer.from(ours)])}`);
+      expect(lines.find((l) => l.startsWith('received'))).toBe(`received ${size} ${sha([Buffer.from(ours)])}`);
     } finally {
       await host.close();
       await net.destroy();
