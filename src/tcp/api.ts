@@ -19,6 +19,7 @@ export interface TcpConnectOptions {
 }
 
 export interface TcpListenOptions {
+  /** 0 picks a free ephemeral port (see the server's address()). */
   port: number;
   /** Longest accept queue; further SYNs are dropped and counted. */
   backlog?: number;

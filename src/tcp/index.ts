@@ -81,9 +81,14 @@ export class Tcp implements TcpApi, ProtocolHandler {
   // ------------------------------------------------------------------ API
 
   listen(options: TcpListenOptions, onConnection?: (socket: TcpSocketLike) => void): TcpServerLike {
-    const port = options.port;
-    if (!Number.isInteger(port) || port < 1 || port > 65535) {
-      throw new NetError('ERR_SOCKET_BAD_PORT', `port must be 1-65535, got ${port}`);
+    let port = options.port;
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      throw new NetError('ERR_SOCKET_BAD_PORT', `port must be 0-65535, got ${port}`);
+    }
+    if (port === 0) {
+      // As net: port 0 picks a free ephemeral port; server.address().port tells which.
+      port = this.freeListenPort();
+      if (port === 0) throw new NetError('EADDRINUSE', 'no free ephemeral port to listen on');
     }
     if (this.listeners.has(port)) throw new NetError('EADDRINUSE', `port ${port} is already listening`);
     const backlog = Math.max(1, options.backlog ?? 511);
@@ -281,6 +286,16 @@ export class Tcp implements TcpApi, ProtocolHandler {
     for (let i = 0; i < span; i++) {
       const port = EPHEMERAL_LOW + ((start + i) % span);
       if (!this.listeners.has(port) && !this.connections.has(key(remoteAddr, remotePort, port))) return port;
+    }
+    return 0;
+  }
+
+  private freeListenPort(): number {
+    const span = EPHEMERAL_HIGH - EPHEMERAL_LOW + 1;
+    const start = this.ctx.random.int(0, span - 1);
+    for (let i = 0; i < span; i++) {
+      const port = EPHEMERAL_LOW + ((start + i) % span);
+      if (!this.listeners.has(port) && ![...this.connections.values()].some((c) => c.tuple.localPort === port)) return port;
     }
     return 0;
   }

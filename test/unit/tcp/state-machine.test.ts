@@ -692,3 +692,19 @@ describe('persist', () => {
     expect(h.counters.get('tcp.tx.window_probe')).toBeGreaterThanOrEqual(10);
   });
 });
+
+describe('listen on port 0', () => {
+  it('picks a free ephemeral port, as net does', async () => {
+    const h = new TcpHarness();
+    const a = h.tcp.listen({ port: 0 });
+    const b = h.tcp.listen({ port: 0 });
+    const pa = a.address()!.port;
+    const pb = b.address()!.port;
+    expect(pa).toBeGreaterThanOrEqual(49152);
+    expect(pb).toBeGreaterThanOrEqual(49152);
+    expect(pa).not.toBe(pb);
+    h.inject({ dstPort: pa, seq: 1, flags: SYN });
+    expect(h.one().flags).toBe('SYN,ACK');
+    expect(() => h.tcp.listen({ port: -1 })).toThrow(/ERR_SOCKET_BAD_PORT/);
+  });
+});
