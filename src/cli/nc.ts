@@ -29,6 +29,10 @@ function describeError(err: Error & { code?: string }, peer: string): string {
       return `${peer}: Connection reset by peer`;
     case 'ETIMEDOUT':
       return `connect to ${peer} failed: Connection timed out`;
+    case 'EHOSTUNREACH':
+      return `connect to ${peer} failed: No route to host`;
+    case 'ENETUNREACH':
+      return `connect to ${peer} failed: Network is unreachable`;
     case 'EADDRINUSE':
       return `${peer}: Address already in use`;
     default:

@@ -1278,8 +1278,9 @@ export class TcpConnection {
 
   /**
    * An ICMP destination unreachable about one of our segments (RFC 1122 4.2.3.9,
-   * RFC 5927): port or protocol unreachable while connecting is a hard error
-   * (ECONNREFUSED, as Linux); the rest are soft errors, only counted. The quoted
+   * RFC 5927): while connecting, port or protocol unreachable is ECONNREFUSED and
+   * host or network unreachable EHOSTUNREACH / ENETUNREACH (as Linux); on a
+   * synchronized connection they are soft errors, only counted. The quoted
    * sequence number must be one we have outstanding, so a blind attacker cannot
    * reset the connection.
    */
@@ -1291,6 +1292,14 @@ export class TcpConnection {
     if (this.state === 'SYN-SENT' && (code === 2 || code === 3)) {
       this.env.counters.inc('tcp.rx.icmp.refused');
       this.fail('ECONNREFUSED', `connection refused (ICMP ${code === 3 ? 'port' : 'protocol'} unreachable)`);
+      return;
+    }
+    // While connecting, network or host unreachable (also what our own IP layer reports
+    // when ARP gets no answer) ends the attempt at once, as on Linux ("No route to host"),
+    // instead of retrying the SYN for two minutes.
+    if (this.state === 'SYN-SENT' && (code === 0 || code === 1)) {
+      this.env.counters.inc('tcp.rx.icmp.unreachable');
+      this.fail(code === 0 ? 'ENETUNREACH' : 'EHOSTUNREACH', `${code === 0 ? 'network' : 'host'} unreachable`);
       return;
     }
     this.env.counters.inc('tcp.rx.icmp.soft_error');

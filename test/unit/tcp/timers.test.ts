@@ -104,6 +104,18 @@ describe('ICMP errors (RFC 1122 4.2.3.9, RFC 5927)', () => {
     expect(errors).toEqual(['ECONNREFUSED']);
   });
 
+  it('host unreachable while connecting (e.g. ARP got no answer) is EHOSTUNREACH at once', async () => {
+    const h = new TcpHarness();
+    const socket = h.tcp.connect({ host: '10.0.0.1', port: 80 });
+    const errors: string[] = [];
+    socket.on('error', (e: Error & { code?: string }) => errors.push(e.code!));
+    await h.settle();
+    const syn = h.one();
+    h.tcp.icmpError({ type: 3, code: 1, reporter: US, src: US, dst: PEER, protocol: 6, quoted: quote(syn.header.srcPort, 80, syn.header.seq) });
+    await h.settle();
+    expect(errors).toEqual(['EHOSTUNREACH']);
+  });
+
   it('host unreachable on an established connection is only a soft error', async () => {
     const h = new TcpHarness();
     const { socket, iss } = await established(h);
