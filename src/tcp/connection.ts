@@ -110,6 +110,33 @@ export interface ConnectionListener {
   onAborted(conn: TcpConnection): void;
 }
 
+/** What TcpConnection.info() reports (sizes in bytes, times in ms). */
+export interface TcpInfo {
+  state: TcpState;
+  /** Segment size towards the peer (its MSS, at most ours), and the MSS we announced. */
+  mss: number;
+  advmss: number;
+  /** [peer's shift, our shift] when window scaling is on. */
+  wscale: [number, number] | undefined;
+  sack: boolean;
+  timestamps: boolean;
+  rtt: number | undefined;
+  rttvar: number | undefined;
+  rto: number;
+  cwnd: number;
+  ssthresh: number | undefined;
+  inRecovery: boolean;
+  sndUna: number;
+  sndNxt: number;
+  sndWnd: number;
+  rcvNxt: number;
+  rcvWnd: number;
+  /** Sent, not yet acknowledged; written, not yet sent; held out of order. */
+  unacked: number;
+  unsent: number;
+  outOfOrderBytes: number;
+}
+
 export interface FourTuple {
   localAddr: number;
   localPort: number;
@@ -646,7 +673,7 @@ export class TcpConnection {
       }
     } else {
       this.dupAcks = 0;
-      this.cc.onAck(Math.min(acked, flightBefore));
+      if (dataAcked > 0) this.cc.onAck(Math.min(dataAcked, flightBefore)); // the SYN and FIN do not grow cwnd
       this.maybeEnterSackRecovery();
     }
 
@@ -1311,6 +1338,32 @@ export class TcpConnection {
     const ts = h.options.timestamp;
     if (this.tsOk && ts) return seqGt(ts.value, this.tsRecent);
     return seqGt(h.seq, this.rcvNxt);
+  }
+
+  /** A snapshot in the spirit of `ss -ti` / TCP_INFO, for teaching and --stats. */
+  info(): TcpInfo {
+    return {
+      state: this.state,
+      mss: this.sndMss,
+      advmss: this.ourMss,
+      wscale: this.wsOk ? [this.sndWscale, this.rcvWscale] : undefined,
+      sack: this.sackOk,
+      timestamps: this.tsOk,
+      rtt: this.rto.srtt,
+      rttvar: this.rto.srtt === undefined ? undefined : this.rto.rttvar,
+      rto: this.rto.rto,
+      cwnd: this.cc.cwnd,
+      ssthresh: this.cc.ssthresh >= Number.MAX_SAFE_INTEGER ? undefined : this.cc.ssthresh,
+      inRecovery: this.cc.inRecovery,
+      sndUna: this.sndUna,
+      sndNxt: this.sndNxt,
+      sndWnd: this.sndWnd,
+      rcvNxt: this.rcvNxt,
+      rcvWnd: Math.max(0, seqDiff(this.rcvAdvRight, this.rcvNxt)),
+      unacked: seqDiff(this.sndMax, this.sndUna),
+      unsent: Math.max(0, this.sendBuffer.length - Math.max(0, seqDiff(this.sndMax, this.bufSeq))),
+      outOfOrderBytes: this.reassembly.bytes,
+    };
   }
 
   /** Sack blocks we would send now (for tests). */

@@ -19,7 +19,7 @@ import { TcpSocket } from './socket.js';
 
 export { TcpSocket } from './socket.js';
 export { TcpServer } from './server.js';
-export type { TcpConfig } from './connection.js';
+export type { TcpConfig, TcpInfo } from './connection.js';
 export type { TcpState } from './state.js';
 
 export type TcpOptions = Partial<TcpConfig>;

@@ -1,7 +1,7 @@
 import { Duplex } from 'node:stream';
 import { formatIpv4 } from '../wire/address.js';
 import { NetError, type TcpAddressInfo, type TcpSocketLike } from './api.js';
-import type { ConnectionUser, TcpConnection } from './connection.js';
+import type { ConnectionUser, TcpConnection, TcpInfo } from './connection.js';
 import type { TcpState } from './state.js';
 import { DeadlineTimer } from './timer.js';
 import type { Clock } from '../stack/clock.js';
@@ -54,6 +54,11 @@ export class TcpSocket extends Duplex implements TcpSocketLike, ConnectionUser {
    */
   get state(): TcpState {
     return this.control.state;
+  }
+
+  /** Negotiated options, RTT, windows, cwnd: what `ss -ti` shows for a kernel socket. */
+  tcpInfo(): TcpInfo {
+    return this.control.info();
   }
 
   /** As net.Socket: true until connected. */

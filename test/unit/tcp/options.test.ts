@@ -48,6 +48,26 @@ describe('option negotiation', () => {
     expect(out[0]!.header.window).toBe((1 << 20) >> 5);
   });
 
+  it('tcpInfo() shows what was negotiated, like ss -ti', async () => {
+    const h = new TcpHarness();
+    const { synAck, accepted } = await openWith(h, { mss: 1400, sackPermitted: true, timestamp: { value: 500, echo: 0 }, windowScale: 7 });
+    h.inject({ dstPort: 21, seq: 101, ack: synAck.header.seq + 1, flags: ACK, window: 1000, options: { timestamp: { value: 501, echo: synAck.header.options.timestamp!.value } } });
+    await h.settle();
+    const info = (accepted[0] as TcpSocket).tcpInfo();
+    expect(info).toMatchObject({
+      state: 'ESTABLISHED',
+      mss: 1400,
+      advmss: 1460,
+      wscale: [7, 5],
+      sack: true,
+      timestamps: true,
+      cwnd: 10 * 1388,
+      sndWnd: 1000 << 7,
+      rcvWnd: 65535,
+      unacked: 0,
+    });
+  });
+
   it('PAWS drops a segment with an old timestamp and answers with an ACK', async () => {
     const h = new TcpHarness();
     const { synAck, accepted } = await openWith(h, { mss: 1460, timestamp: { value: 1000, echo: 0 } });
