@@ -46,6 +46,45 @@ describe('tcp: 40 seeded exchanges through varied faults', () => {
     expect(failures).toEqual([]);
   }, 120_000);
 
+  it('without SACK and timestamps (NewReno, Karn-timed RTT), without window scaling for some: intact', async () => {
+    const failures: string[] = [];
+    for (let seed = 101; seed <= 130; seed++) {
+      const loss = [0, 0.01, 0.05, 0.1, 0.2][seed % 5]!;
+      const net = createTcpTestNet({
+        seed,
+        latencyMs: 1 + (seed % 3),
+        faults: { loss, reorder: 0.05, duplicate: 0.03, corrupt: 0.02, jitterMs: seed % 2 ? 2 : 0 },
+        tcp: { receiveBufferBytes: seed % 4 === 0 ? 16_384 : 1 << 20, sack: false, timestamps: false, windowScaling: seed % 3 !== 0 },
+      });
+      const { a, b, clock } = net;
+      const size = 100_000 + ((seed * 7919) % 400_000);
+      const fromA = testBytes(size, seed);
+      const fromB = testBytes(size + 13, seed + 100);
+      let atB: ReturnType<typeof collect> | undefined;
+      b.tcp.listen({ port: 5001 }, (s) => {
+        atB = collect(s);
+        void writeAll(s, fromB, 1000 + seed * 97);
+      });
+      const client = a.tcp.connect({ host: '10.0.0.2', port: 5001 });
+      if (seed % 3 === 0) client.setNoDelay(true);
+      const atA = collect(client);
+      let error: (Error & { code?: string }) | undefined;
+      client.on('error', (e) => (error = e));
+      client.on('connect', () => void writeAll(client, fromA, 3000 + seed * 31));
+      try {
+        await clock.runUntil(() => error !== undefined || (atA.ended && (atB?.ended ?? false)), 3_600_000);
+        if (error) failures.push(`seed ${seed}: ${error.code}`);
+        else if (sha256(Buffer.concat(atA.chunks)) !== sha256(fromB) || sha256(Buffer.concat(atB!.chunks)) !== sha256(fromA)) {
+          failures.push(`seed ${seed}: data differs`);
+        }
+      } catch (e) {
+        failures.push(`seed ${seed} (loss ${loss}): ${(e as Error).message}; A got ${atA.bytes()}, B got ${atB?.bytes()}`);
+      }
+      await net.close();
+    }
+    expect(failures).toEqual([]);
+  }, 120_000);
+
   it('slow readers (window often closed) under loss: every seed intact', async () => {
     const failures: string[] = [];
     let zeroWindows = 0;
