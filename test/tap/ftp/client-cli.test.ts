@@ -1,10 +1,9 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createCliNamespace, sh, type CliNamespace } from '../support/cli.js';
 import { describeTap } from '../support/gate.js';
 
 /**
@@ -14,34 +13,13 @@ import { describeTap } from '../support/gate.js';
  * scripted session is the seed's: a DNS query, then USER, PASS, PORT, LIST, CWD,
  * PORT, RETR, QUIT.
  */
-const root = join(dirname(fileURLToPath(import.meta.url)), '../../..');
-const cli = join(root, 'dist/cli/main.js');
-const ns = `tapstack-ftpcli-${process.pid}`;
-const dev = `tsfc${process.pid.toString(36)}`.slice(0, 15);
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const readme = Buffer.from('Welcome to ftp.any-domain.com\nThis is readme.txt.\n');
 const big = randomBytes(400_000);
+let net: CliNamespace;
 let work: string;
-const peers: ChildProcess[] = [];
-
-function sh(cmd: string, args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 120_000 });
-  return { code: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
-}
-
-function must(cmd: string, args: string[]): void {
-  const r = sh(cmd, args);
-  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr.trim()}`);
-}
-
-function newest(dir: string): number {
-  let t = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
-  }
-  return t;
-}
+/** Our stack's options for every command: the namespace's TAP, 10.0.0.2, dnsmasq. */
+let host: string[];
 
 function ftpIds(): { uid: number; gid: number } {
   const passwd = readFileSync('/etc/passwd', 'utf8').split('\n');
@@ -95,30 +73,15 @@ sys.stdout.write(out.decode('utf8', 'replace'))
 sys.stdout.write('\nPTY-RESULT ok=%s exit=%d\n' % (ok, os.waitstatus_to_exitcode(status)))
 `;
 
-/** Run the CLI inside the namespace; resolves with its exit code and output. */
-function tapstack(args: string[], cwd = work, input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, cli, ...args], { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], cwd });
-  if (input !== undefined) child.stdin!.end(input);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (b: Buffer) => (stdout += b.toString()));
-  child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-  return new Promise((resolve) =>
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    }),
-  );
-}
+/** Run the CLI inside the namespace (in `cwd`, with `input` on stdin). */
+const tapstack = (args: string[], cwd = work, input?: string) => net.run(args, { cwd, input });
 
-const host = ['--tap', dev, '--ip', '10.0.0.2/24', '--dns', '10.0.0.1'];
+/** Run the CLI inside the namespace under PTY_DRIVER, which types `steps` into it. */
+const inPty = (steps: [string, string][], args: string[], cwd: string) =>
+  net.run(args, { via: ['python3', '-c', PTY_DRIVER, JSON.stringify(steps)], cwd, timeoutMs: 60_000 });
 
 describeTap('tapstack ftp / get / put on a TAP device against vsftpd', () => {
   beforeAll(async () => {
-    if (!existsSync(cli) || newest(join(root, 'src')) > statSync(cli).mtimeMs) {
-      sh('npx', ['tsc', '-p', join(root, 'tsconfig.build.json')]);
-    }
     work = mkdtempSync(join(tmpdir(), 'tapstack-ftpcli-'));
     chmodSync(work, 0o755);
     const anon = join(work, 'anon');
@@ -152,28 +115,20 @@ describeTap('tapstack ftp / get / put on a TAP device against vsftpd', () => {
         '',
       ].join('\n'),
     );
-    must('ip', ['netns', 'add', ns]);
-    must('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv6.conf.default.disable_ipv6=1']);
-    must('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1']);
-    must('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-    must('ip', ['-n', ns, 'tuntap', 'add', 'dev', dev, 'mode', 'tap']);
-    must('ip', ['-n', ns, 'addr', 'add', '10.0.0.1/24', 'dev', dev]);
-    must('ip', ['-n', ns, 'link', 'set', dev, 'up']);
-    peers.push(
-      spawn('ip', ['netns', 'exec', ns, 'dnsmasq', '--no-daemon', '--no-resolv', '--no-hosts', '--conf-file=/dev/null', '--listen-address=10.0.0.1', '--bind-interfaces', '--local=/any-domain.com/', '--host-record=ftp.any-domain.com,10.0.0.1'], { stdio: 'ignore' }),
-      spawn('ip', ['netns', 'exec', ns, 'vsftpd', join(work, 'vsftpd.conf')], { stdio: 'ignore' }),
-    );
+    net = await createCliNamespace('ftpcli');
+    host = ['--tap', net.dev, '--ip', '10.0.0.2/24', '--dns', '10.0.0.1'];
+    net.spawnPeer('dnsmasq', ['--no-daemon', '--no-resolv', '--no-hosts', '--conf-file=/dev/null', '--listen-address=10.0.0.1', '--bind-interfaces', '--local=/any-domain.com/', '--host-record=ftp.any-domain.com,10.0.0.1']);
+    net.spawnPeer('vsftpd', [join(work, 'vsftpd.conf')]);
     for (let i = 0; i < 100; i++) {
-      const ftp = sh('ip', ['netns', 'exec', ns, 'ss', '-Hltn', 'sport = :21']).stdout.includes(':21');
-      const dns = sh('ip', ['netns', 'exec', ns, 'ss', '-Hlun', 'sport = :53']).stdout.includes(':53');
+      const ftp = (await net.exec('ss', ['-Hltn', 'sport = :21'])).stdout.includes(':21');
+      const dns = (await net.exec('ss', ['-Hlun', 'sport = :53'])).stdout.includes(':53');
       if (ftp && dns) break;
       await new Promise((r) => setTimeout(r, 50));
     }
   });
 
-  afterAll(() => {
-    for (const p of peers) p.kill('SIGTERM');
-    sh('ip', ['netns', 'delete', ns]);
+  afterAll(async () => {
+    await net?.destroy();
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
@@ -231,11 +186,7 @@ describeTap('tapstack ftp / get / put on a TAP device against vsftpd', () => {
       ['bytes received', '\x1b[A'], // up arrow: the last command again
       ['get readme.txt', '\x15bye\r'], // Ctrl-U clears it; then bye
     ];
-    const r = spawnSync(
-      'ip',
-      ['netns', 'exec', ns, 'python3', '-c', PTY_DRIVER, JSON.stringify(steps), process.execPath, cli, 'ftp', 'ftp.any-domain.com', ...host, '--active', '--user', 'ftp', '--password', 'abc@any-domain.com'],
-      { encoding: 'utf8', timeout: 60_000, cwd: interactive },
-    );
+    const r = await inPty(steps, ['ftp', 'ftp.any-domain.com', ...host, '--active', '--user', 'ftp', '--password', 'abc@any-domain.com'], interactive);
     const out = r.stdout;
     if (process.env.FTPC_DEBUG) console.log(out);
     expect(out, `${out}\n${r.stderr}`).toMatch(/PTY-RESULT ok=True exit=0/);
@@ -254,11 +205,7 @@ describeTap('tapstack ftp / get / put on a TAP device against vsftpd', () => {
       ['230 ', 'pwd\r'],
       ['257 ', 'bye\r'],
     ];
-    const r = spawnSync(
-      'ip',
-      ['netns', 'exec', ns, 'python3', '-c', PTY_DRIVER, JSON.stringify(steps), process.execPath, cli, 'ftp', 'ftp.any-domain.com', ...host],
-      { encoding: 'utf8', timeout: 60_000, cwd: work },
-    );
+    const r = await inPty(steps, ['ftp', 'ftp.any-domain.com', ...host], work);
     expect(r.stdout, `${r.stdout}\n${r.stderr}`).toMatch(/PTY-RESULT ok=True exit=0/);
     expect(r.stdout).toContain('---> USER someone');
     expect(r.stdout).toContain('230 Login successful.');
@@ -277,11 +224,7 @@ describeTap('tapstack ftp / get / put on a TAP device against vsftpd', () => {
       ['257 ', 'reget "pub/big file.bin"\r'],
       ['bytes received', 'bye\r'],
     ];
-    const r = spawnSync(
-      'ip',
-      ['netns', 'exec', ns, 'python3', '-c', PTY_DRIVER, JSON.stringify(steps), process.execPath, cli, 'ftp', 'ftp.any-domain.com', ...host, '--passive', '--user', 'ftp', '--password', 'x@y'],
-      { encoding: 'utf8', timeout: 60_000, cwd: tty },
-    );
+    const r = await inPty(steps, ['ftp', 'ftp.any-domain.com', ...host, '--passive', '--user', 'ftp', '--password', 'x@y'], tty);
     expect(r.stdout, `${r.stdout}\n${r.stderr}`).toMatch(/PTY-RESULT ok=True exit=0/);
     expect(r.stdout).toMatch(/---> REST \d+/);
     expect(readdirSync(tty)).toEqual(['big file.bin']);

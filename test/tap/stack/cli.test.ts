@@ -1,9 +1,8 @@
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { AS_NOBODY, createCliNamespace, sh, type CliNamespace } from '../support/cli.js';
 import { describeTap } from '../support/gate.js';
 
 /**
@@ -12,73 +11,24 @@ import { describeTap } from '../support/gate.js';
  * attaches to a persistent TAP device made there with `ip tuntap add`, whose kernel
  * side is 10.0.0.1/24. Nothing is configured outside the namespace.
  */
-const root = join(dirname(fileURLToPath(import.meta.url)), '../../..');
-const cli = join(root, 'dist/cli/main.js');
-const ns = `tapstack-cli-${process.pid}`;
-const dev = `tscli${process.pid.toString(36)}`.slice(0, 15);
+let net: CliNamespace;
+let dev: string;
 let workDir: string;
 
-function sh(cmd: string, args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 60_000 });
-  return { code: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
-}
-
-function must(cmd: string, args: string[]): void {
-  const r = sh(cmd, args);
-  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr.trim()}`);
-}
-
-/** Newest modification time under a folder. */
-function newest(dir: string): number {
-  let t = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
-  }
-  return t;
-}
-
-/** Run the CLI inside the namespace; resolves with its output and exit code. */
-function tapstack(args: string[], opts: { user?: boolean } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const prefix = opts.user ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] : [];
-  return new Promise((resolve) => {
-    const child = spawn('ip', ['netns', 'exec', ns, ...prefix, process.execPath, cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
 describeTap('tapstack up / ping on a TAP device', () => {
-  beforeAll(() => {
-    // The CLI runs from dist/: rebuild it if the sources are newer (CI builds in npm ci).
-    if (!existsSync(cli) || newest(join(root, 'src')) > statSync(cli).mtimeMs) {
-      sh('npx', ['tsc', '-p', join(root, 'tsconfig.build.json')]);
-    }
+  beforeAll(async () => {
     workDir = mkdtempSync(join(tmpdir(), 'tapstack-cli-'));
-    must('ip', ['netns', 'add', ns]);
-    must('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv6.conf.default.disable_ipv6=1']);
-    must('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1']);
-    must('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-    must('ip', ['-n', ns, 'tuntap', 'add', 'dev', dev, 'mode', 'tap']);
-    must('ip', ['-n', ns, 'addr', 'add', '10.0.0.1/24', 'dev', dev]);
-    must('ip', ['-n', ns, 'link', 'set', dev, 'up']);
+    net = await createCliNamespace('cli');
+    dev = net.dev;
   });
 
-  afterAll(() => {
-    // Deleting the namespace deletes the persistent TAP device in it.
-    sh('ip', ['netns', 'delete', ns]);
+  afterAll(async () => {
+    await net?.destroy();
     if (workDir) rmSync(workDir, { recursive: true, force: true });
   });
 
   it('tapstack ping prints replies and the summary like iputils ping', async () => {
-    const r = await tapstack(['ping', '10.0.0.1', '--tap', dev, '--ip', '10.0.0.2/24', '-c', '3', '-i', '0.2']);
+    const r = await net.run(['ping', '10.0.0.1', '--tap', dev, '--ip', '10.0.0.2/24', '-c', '3', '-i', '0.2']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const lines = r.stdout.trim().split('\n');
@@ -92,36 +42,26 @@ describeTap('tapstack up / ping on a TAP device', () => {
   });
 
   it('tapstack ping -s 3000 gets fragmented replies; no reply exits 1', async () => {
-    const big = await tapstack(['ping', '10.0.0.1', '--tap', dev, '--ip', '10.0.0.2/24', '-c', '2', '-i', '0.2', '-s', '3000']);
+    const big = await net.run(['ping', '10.0.0.1', '--tap', dev, '--ip', '10.0.0.2/24', '-c', '2', '-i', '0.2', '-s', '3000']);
     expect(big.stdout).toContain('3008 bytes from 10.0.0.1: icmp_seq=1');
     expect(big.stdout).toContain('2 packets transmitted, 2 received');
-    const none = await tapstack(['ping', '10.0.0.9', '--tap', dev, '--ip', '10.0.0.2/24', '-c', '1', '-W', '0.5']);
+    const none = await net.run(['ping', '10.0.0.9', '--tap', dev, '--ip', '10.0.0.2/24', '-c', '1', '-W', '0.5']);
     expect(none.stdout).toContain('1 packets transmitted, 0 received, 100% packet loss');
     expect(none.code).toBe(1);
   });
 
   it('tapstack up answers the kernel until SIGINT, then exits 0 with counters and a clean capture', async () => {
     const pcap = join(workDir, 'up.pcapng');
-    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, cli, 'up', '--tap', dev, '--ip', '10.0.0.2/24', '--mac', '02:54:53:00:00:02', '--pcap', pcap, '--stats'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-    await new Promise<void>((resolve) => {
-      child.stdout.on('data', (b: Buffer) => {
-        stdout += b.toString();
-        if (stdout.includes('\n')) resolve();
-      });
-    });
+    const up = net.start(['up', '--tap', dev, '--ip', '10.0.0.2/24', '--mac', '02:54:53:00:00:02', '--pcap', pcap, '--stats']);
+    const stdout = await up.waitForLine();
     expect(stdout).toMatch(/^tapstack up: \S+ 10\.0\.0\.2\/24 02:54:53:00:00:02 mtu 1500/);
-    const ping = sh('ip', ['netns', 'exec', ns, 'ping', '-c', '3', '-i', '0.2', '-W', '2', '10.0.0.2']);
+    const ping = await net.exec('ping', ['-c', '3', '-i', '0.2', '-W', '2', '10.0.0.2']);
     expect(ping.stdout).toContain('3 packets transmitted, 3 received');
-    const neigh = sh('ip', ['-n', ns, 'neigh', 'show', '10.0.0.2']);
+    const neigh = await net.exec('ip', ['neigh', 'show', '10.0.0.2']);
     expect(neigh.stdout).toContain('lladdr 02:54:53:00:00:02');
-    child.kill('SIGINT');
-    expect(await exited).toBe(0);
+    up.child.kill('SIGINT');
+    const { code, stderr } = await up.done;
+    expect(code).toBe(0);
     expect(stderr).toMatch(/^icmp\.tx\.echo_reply\s+3$/m);
     expect(stderr).toMatch(/^arp\.tx\.gratuitous\s+1$/m);
     expect(stderr).toMatch(/^--- neighbours ---\n10\.0\.0\.1\s+([0-9a-f]{2}:){5}[0-9a-f]{2}$/m);
@@ -146,12 +86,12 @@ describeTap('tapstack up / ping on a TAP device', () => {
       ['ping', 'nowhere', '--tap', dev, '--ip', '10.0.0.2/24'],
     ];
     for (const args of cases) {
-      const r = await tapstack(args);
+      const r = await net.run(args);
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);
       expect(r.stderr).toMatch(/^tapstack: /);
     }
-    const denied = await tapstack(['up', '--tap', 'tsdenied0', '--ip', '10.0.0.2/24'], { user: true });
+    const denied = await net.run(['up', '--tap', 'tsdenied0', '--ip', '10.0.0.2/24'], { via: AS_NOBODY });
     expect(denied.code).toBe(2);
     expect(denied.stderr.trim().split('\n')).toHaveLength(1);
     // EACCES on /dev/net/tun (file mode) or EPERM from TUNSETIFF (no CAP_NET_ADMIN).

@@ -77,6 +77,29 @@ export interface TestNet {
   destroy(): Promise<void>;
 }
 
+/**
+ * An empty namespace `tapstack-<tag>-<pid>[-n]` with lo up (and, by default, IPv6 off):
+ * the part every TAP test shares, whoever opens the TAP devices. `createTestNet` puts
+ * devices this process has open into it; test/tap/support/cli.ts makes a persistent
+ * TAP inside it for the compiled CLI to open.
+ */
+export interface Namespace {
+  /** Namespace name, e.g. tapstack-arp-1234. */
+  readonly ns: string;
+  /** `ip -n NS ARGS`; throws with ip's message if it fails. */
+  ip(args: readonly string[]): Promise<void>;
+  /** A TAP device name unique to this process and namespace (at most 15 characters). */
+  deviceName(i: number): string;
+  /** Run a command inside the namespace and wait for it. Never throws on exit code. */
+  exec(cmd: string, args?: readonly string[], opts?: ExecOptions): Promise<ExecResult>;
+  /** Start a long-running process inside the namespace; stopPeers() kills it. */
+  spawn(cmd: string, args?: readonly string[], opts?: SpawnOptions): ChildProcess;
+  /** Kill every process spawn() started that is still running. */
+  stopPeers(): Promise<void>;
+  /** Delete the namespace and every device still in it. Safe to call twice. */
+  remove(): Promise<void>;
+}
+
 // Namespaces this process made and has not deleted yet: removed on exit as a
 // last resort (a test that crashed before its afterAll).
 const liveNamespaces = new Set<string>();
@@ -135,23 +158,17 @@ function deviceName(n: number, i: number): string {
   return `ts${process.pid.toString(36)}${n.toString(36)}t${i}`.slice(0, 15);
 }
 
-export async function createTestNet(tag: string, opts: TestNetOptions = {}): Promise<TestNet> {
+export async function createNamespace(
+  tag: string,
+  opts: { disableIpv6?: boolean } = {},
+): Promise<Namespace> {
   if (!/^[a-z0-9-]{1,24}$/.test(tag)) {
-    throw new Error(`createTestNet: tag must be 1-24 of [a-z0-9-], got "${tag}"`);
+    throw new Error(`namespace tag must be 1-24 of [a-z0-9-], got "${tag}"`);
   }
-  const tapCount = opts.taps ?? 1;
-  const useBridge = opts.bridge ?? tapCount > 1;
-  const mtu = opts.mtu ?? 1500;
-  const kernelCidr = opts.kernelCidr ?? '10.0.0.1/24';
-  const [kernelIp, prefixText] = kernelCidr.split('/');
-  const prefix = Number(prefixText ?? '32');
   const n = counter++;
   const ns = `tapstack-${tag}-${process.pid}${n === 0 ? '' : `-${n}`}`;
-
-  const links: TapLink[] = [];
-  const devs: string[] = [];
   const peers = new Set<ChildProcess>();
-  let destroyed = false;
+  let removed = false;
 
   const inNs = (args: readonly string[]) => ip(['-n', ns, ...args]);
   const sysctl = (key: string, value: string) =>
@@ -159,12 +176,71 @@ export async function createTestNet(tag: string, opts: TestNetOptions = {}): Pro
       if (r.code !== 0) throw new Error(`sysctl ${key}=${value} in ${ns}: ${r.stderr.trim()}`);
     });
 
+  const space: Namespace = {
+    ns,
+    ip: inNs,
+    deviceName: (i) => deviceName(n, i),
+    exec: (cmd, args = [], execOpts = {}) => run('ip', ['netns', 'exec', ns, cmd, ...args], execOpts),
+    spawn: (cmd, args = [], spawnOpts = {}) => {
+      if (removed) throw new Error(`${ns} is destroyed`);
+      const child = spawnChild('ip', ['netns', 'exec', ns, cmd, ...args], {
+        stdio: 'pipe',
+        ...spawnOpts,
+      });
+      peers.add(child);
+      child.on('exit', () => peers.delete(child));
+      child.on('error', () => peers.delete(child));
+      return child;
+    },
+    stopPeers: async () => {
+      await Promise.all([...peers].map(killPeer));
+    },
+    remove: async () => {
+      removed = true;
+      if (!liveNamespaces.has(ns)) return;
+      const r = await run('ip', ['netns', 'delete', ns], {});
+      if (r.code !== 0) throw new Error(`ip netns delete ${ns}: ${r.stderr.trim()}`);
+      liveNamespaces.delete(ns);
+    },
+  };
+
+  installExitHook();
+  await ip(['netns', 'add', ns]);
+  liveNamespaces.add(ns);
+  try {
+    await inNs(['link', 'set', 'lo', 'up']);
+    if (opts.disableIpv6 ?? true) {
+      // Devices that arrive later take the namespace defaults.
+      await sysctl('net.ipv6.conf.default.disable_ipv6', '1');
+      await sysctl('net.ipv6.conf.all.disable_ipv6', '1');
+    }
+  } catch (error) {
+    await space.remove().catch(() => {});
+    throw error;
+  }
+  return space;
+}
+
+export async function createTestNet(tag: string, opts: TestNetOptions = {}): Promise<TestNet> {
+  const tapCount = opts.taps ?? 1;
+  const useBridge = opts.bridge ?? tapCount > 1;
+  const mtu = opts.mtu ?? 1500;
+  const kernelCidr = opts.kernelCidr ?? '10.0.0.1/24';
+  const [kernelIp, prefixText] = kernelCidr.split('/');
+  const prefix = Number(prefixText ?? '32');
+  const space = await createNamespace(tag, { disableIpv6: opts.disableIpv6 ?? true });
+  const { ns, ip: inNs } = space;
+
+  const links: TapLink[] = [];
+  const devs: string[] = [];
+  let destroyed = false;
+
   const destroy = async (): Promise<void> => {
     if (destroyed) return;
     destroyed = true;
     // Every step runs even if an earlier one failed: the namespace must go.
     const failures: unknown[] = [];
-    await Promise.all([...peers].map(killPeer));
+    await space.stopPeers();
     for (const link of links) {
       try {
         await link.close();
@@ -172,31 +248,15 @@ export async function createTestNet(tag: string, opts: TestNetOptions = {}): Pro
         failures.push(e);
       }
     }
-    if (liveNamespaces.has(ns)) {
-      // Closing the fds already removed the TAPs; deleting the namespace removes
-      // the bridge and anything else left inside it.
-      const r = await run('ip', ['netns', 'delete', ns], {}).catch((e: unknown) => {
-        failures.push(e);
-        return null;
-      });
-      if (r && r.code !== 0) failures.push(new Error(`ip netns delete ${ns}: ${r.stderr.trim()}`));
-      else liveNamespaces.delete(ns);
-    }
+    // Closing the fds already removed the TAPs; deleting the namespace removes
+    // the bridge and anything else left inside it.
+    await space.remove().catch((e: unknown) => failures.push(e));
     if (failures.length > 0) throw failures[0];
   };
 
   try {
-    installExitHook();
-    await ip(['netns', 'add', ns]);
-    liveNamespaces.add(ns);
-    await inNs(['link', 'set', 'lo', 'up']);
-    if (opts.disableIpv6 ?? true) {
-      // Devices that arrive later take the namespace defaults.
-      await sysctl('net.ipv6.conf.default.disable_ipv6', '1');
-      await sysctl('net.ipv6.conf.all.disable_ipv6', '1');
-    }
     for (let i = 0; i < tapCount; i++) {
-      const dev = deviceName(n, i);
+      const dev = space.deviceName(i);
       const link = TapLink.open({ name: dev, mtu });
       links.push(link);
       devs.push(link.name);
@@ -225,19 +285,8 @@ export async function createTestNet(tag: string, opts: TestNetOptions = {}): Pro
       kernelIp: kernelIp!,
       prefix,
       kernelDev,
-      exec: (cmd, args = [], execOpts = {}) =>
-        run('ip', ['netns', 'exec', ns, cmd, ...args], execOpts),
-      spawn: (cmd, args = [], spawnOpts = {}) => {
-        if (destroyed) throw new Error(`${ns} is destroyed`);
-        const child = spawnChild('ip', ['netns', 'exec', ns, cmd, ...args], {
-          stdio: 'pipe',
-          ...spawnOpts,
-        });
-        peers.add(child);
-        child.on('exit', () => peers.delete(child));
-        child.on('error', () => peers.delete(child));
-        return child;
-      },
+      exec: space.exec,
+      spawn: space.spawn,
       destroy,
     };
     return net;
