@@ -222,6 +222,17 @@ export class TcpConnection {
   /** When SND.UNA last moved (or data became outstanding): the user timeout counts from here. */
   private progressAt = 0;
   private dupAcks = 0;
+  /**
+   * How many segments out of order the path has shown (Linux's tp->reordering): a
+   * hole is taken for a loss only when more than this many segments arrived beyond it.
+   */
+  private reordering = 3;
+  /**
+   * Eifel detection (RFC 3522) of a spurious fast retransmission: the TSval our
+   * retransmission carried, and the window to restore if the ACK shows that the
+   * original segment got there first.
+   */
+  private undo: { tsval: number; seq: number; cwnd: number; ssthresh: number; distance: number } | undefined;
   /** Next hole to retransmit in fast recovery. */
   private rexmitHigh = 0;
   /** Karn: timing one segment when timestamps are off. */
@@ -655,6 +666,8 @@ export class TcpConnection {
     this.retries = 0;
     this.progressAt = this.env.clock.now();
 
+    if (this.undo && seqGt(ack, this.undo.seq)) this.checkSpuriousRetransmit(ack, ts?.echo);
+
     if (this.cc.inRecovery) {
       if (seqGe(ack, this.cc.recover)) {
         this.cc.onFullAck(seqDiff(this.sndMax, this.sndUna));
@@ -711,7 +724,7 @@ export class TcpConnection {
    */
   private dupThresh(): number {
     const segments = Math.ceil(seqDiff(this.sndMax, this.sndUna) / this.cc.mss);
-    return Math.max(1, Math.min(3, segments - 1));
+    return Math.max(1, Math.min(this.reordering, segments - 1));
   }
 
   /**
@@ -726,6 +739,16 @@ export class TcpConnection {
 
   private enterRecovery(): void {
     this.env.counters.inc('tcp.retransmit.fast');
+    if (this.tsOk) {
+      const highest = this.scoreboard.highest;
+      this.undo = {
+        tsval: this.tsNow(),
+        seq: this.sndUna,
+        cwnd: this.cc.cwnd,
+        ssthresh: this.cc.ssthresh,
+        distance: Math.ceil(Math.max(0, highest === undefined ? 0 : seqDiff(highest, this.sndUna)) / this.cc.mss),
+      };
+    }
     this.cc.enterRecovery(seqDiff(this.sndMax, this.sndUna), this.sndMax, this.sackOk);
     this.log.debug({ cwnd: this.cc.cwnd, ssthresh: this.cc.ssthresh }, 'fast retransmit, enter recovery');
     this.rexmitHigh = this.sndUna;
@@ -737,6 +760,28 @@ export class TcpConnection {
     const len = this.retransmitHole(this.sndUna);
     if (this.sackOk && len > 0) this.recovery.record(this.sndUna, len, this.sndMax);
     this.env.requestOutput(this);
+  }
+
+  /**
+   * RFC 3522 (Eifel): the first ACK for the fast-retransmitted segment echoes the
+   * TSval of the segment that filled the hole. If that is older than the
+   * retransmission, the original arrived after all: it was reordering, not loss. Undo
+   * the window reduction and tolerate that much reordering from now on (RFC 4015 in
+   * spirit; Linux does the same with tp->reordering).
+   */
+  private checkSpuriousRetransmit(ack: number, echo: number | undefined): void {
+    const undo = this.undo!;
+    this.undo = undefined;
+    if (echo === undefined || echo === 0 || !seqLt(echo, undo.tsval) || !this.cc.inRecovery) return;
+    this.env.counters.inc('tcp.retransmit.spurious');
+    this.cc.inRecovery = false;
+    this.cc.recover = ack;
+    this.cc.ssthresh = undo.ssthresh;
+    this.cc.cwnd = Math.max(this.cc.cwnd, undo.cwnd);
+    this.recovery.reset();
+    this.dupAcks = 0;
+    this.reordering = Math.min(Math.max(this.reordering, undo.distance + 1), 64);
+    this.log.debug({ cwnd: this.cc.cwnd, reordering: this.reordering }, 'spurious fast retransmit undone');
   }
 
   /** Send one segment starting at `seq` without moving SND.NXT; returns its length. */
@@ -1156,6 +1201,7 @@ export class TcpConnection {
     this.rttSeq = undefined; // Karn's rule
     this.dupAcks = 0;
     this.probeOut = false;
+    this.undo = undefined;
     this.sndNxt = this.sndUna;
     if (st === 'SYN-SENT' || st === 'SYN-RECEIVED') this.sndNxt = this.iss;
     this.rexmitHigh = this.sndUna;
