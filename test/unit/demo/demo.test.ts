@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runDemo, type DemoResult } from '../../../src/demo/index.js';
 import { expectHtmlRenders, expectSeedSession } from '../../support/demo-check.js';
+import { itWith } from '../../support/tools.js';
 
 describe('tapstack demo over the in-memory link', () => {
   const dirs: string[] = [];
@@ -19,7 +20,7 @@ describe('tapstack demo over the in-memory link', () => {
     return { result, lines };
   }
 
-  it('reproduces every step of the seed session in the capture and the diagram', async () => {
+  itWith('tshark', 'chromium')('reproduces every step of the seed session in the capture and the diagram', async () => {
     const { result, lines } = await demo();
     expectSeedSession(result);
     // The console reads like BSD ftp in verbose mode.

@@ -8,6 +8,7 @@ import { MemoryHub } from '../../../src/link/memory.js';
 import { VirtualClock } from '../../../src/stack/clock.js';
 import { readPcap } from '../../../src/wire/pcap.js';
 import { readPcapng } from '../../../src/wire/pcapng.js';
+import { itWith } from '../../support/tools.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tapstack-capture-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -63,7 +64,7 @@ describe('CaptureLink', () => {
     return a.close();
   });
 
-  it('attaches the commenter text to each frame, and tshark shows it without errors', async () => {
+  itWith('tshark')('attaches the commenter text to each frame, and tshark shows it without errors', async () => {
     let n = 0;
     const { clock, a, path } = setup('comments.pcapng', (frame, direction) => `#${++n} ${direction} ICMP type ${frame[34]}`);
     a.send(frames[0]!);

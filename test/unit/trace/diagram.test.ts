@@ -8,6 +8,7 @@ import { renderMermaid } from '../../../src/trace/render-mermaid.js';
 import { renderText } from '../../../src/trace/render-text.js';
 import { buildSession, type SessionModel } from '../../../src/trace/session.js';
 import { readCapture } from '../../../src/wire/pcapng.js';
+import { itWith } from '../../support/tools.js';
 
 // Captures of the Linux ftp client (tnftp) against vsftpd, made by
 // test/fixtures/trace/make-ftp-fixture.sh in its own network namespaces.
@@ -86,7 +87,7 @@ describe('tapstack diagram on real captures of tnftp and vsftpd', () => {
     expect(lines.filter((l) => l.includes('->>')).every((l) => !/[;#]/.test(l.replace(/#\w+;/g, '')))).toBe(true);
   });
 
-  it('renders a self-contained HTML page that headless Chromium loads, with one SVG element per message', () => {
+  itWith('chromium')('renders a self-contained HTML page that headless Chromium loads, with one SVG element per message', () => {
     const html = renderHtml(port, { title: 'vsftpd-tnftp-port.pcap' });
     expect(html).not.toMatch(/<(script|link|img)[^>]+(src|href)=/); // nothing fetched from anywhere
     const file = join(dir, 'session.html');

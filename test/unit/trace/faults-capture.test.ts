@@ -11,6 +11,7 @@ import { VirtualClock } from '../../../src/stack/clock.js';
 import { SeededRandom } from '../../../src/stack/random.js';
 import { buildSession, createFrameExplainer } from '../../../src/trace/session.js';
 import { readPcapng } from '../../../src/wire/pcapng.js';
+import { itWith } from '../../support/tools.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tapstack-faults-capture-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -29,7 +30,7 @@ describe('a capture of our TCP through seeded faults, drawn by the diagram', () 
   const seed = 20261121;
   const path = join(dir, 'faults.pcapng');
 
-  it('shows retransmissions, duplicate ACKs and out-of-order segments where tshark sees them', async () => {
+  itWith('tshark')('shows retransmissions, duplicate ACKs and out-of-order segments where tshark sees them', async () => {
     const clock = new VirtualClock();
     const hub = new MemoryHub(clock, { latencyMs: 5 });
     const faults = new FaultLink(hub.attach('memA'), {

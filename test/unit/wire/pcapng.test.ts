@@ -13,6 +13,7 @@ import {
   readCapture,
   readPcapng,
 } from '../../../src/wire/pcapng.js';
+import { itWith } from '../../support/tools.js';
 
 const fixture = (name: string) => new Uint8Array(readFileSync(new URL(`../../fixtures/trace/${name}`, import.meta.url)));
 const dir = mkdtempSync(join(tmpdir(), 'tapstack-pcapng-'));
@@ -78,7 +79,7 @@ describe('pcapng writer', () => {
     }
   });
 
-  it('writes a file that tshark reads cleanly, with our comments and directions', () => {
+  itWith('tshark')('writes a file that tshark reads cleanly, with our comments and directions', () => {
     const ping = readPcap(fixture('ping-us.pcap'));
     if (!ping.ok) throw new Error('fixture');
     const comments = ['Echo request: the kernel pings us', 'Echo reply', 'ünïcode comment ✓ with an odd length', undefined];
