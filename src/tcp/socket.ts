@@ -61,6 +61,19 @@ export class TcpSocket extends Duplex implements TcpSocketLike, ConnectionUser {
     return this.control.info();
   }
 
+  /** As net.Socket#resetAndDestroy: abort with a RST (what destroy() does here too). */
+  resetAndDestroy(): this {
+    return this.destroy();
+  }
+
+  /** As net.Socket: our timers never keep the process alive, so these change nothing. */
+  ref(): this {
+    return this;
+  }
+  unref(): this {
+    return this;
+  }
+
   /** As net.Socket: true until connected. */
   get pending(): boolean {
     return this.connecting;
