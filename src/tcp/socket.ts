@@ -230,7 +230,10 @@ export class TcpSocket extends Duplex implements TcpSocketLike, ConnectionUser {
   }
 
   override _read(): void {
-    this.scheduleWindowCheck();
+    // Nothing to do: data is pushed as it arrives. The window is looked at after each
+    // read that consumed data (below), not here: right after the handshake the reader
+    // has consumed nothing, and an update then would only repeat the window (Linux too
+    // considers an update only once the application has copied data out).
   }
 
   /**
