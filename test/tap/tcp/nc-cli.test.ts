@@ -1,10 +1,9 @@
-import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { CLI, createCliNamespace, type CliNamespace } from '../support/cli.js';
 import { describeTap } from '../support/gate.js';
 import { testBytes } from '../../support/tcp-hosts.js';
 
@@ -13,48 +12,13 @@ import { testBytes } from '../../support/tcp-hosts.js';
  * persistent TAP device made there (kernel side 10.0.0.1/24, our stack 10.0.0.2), and
  * python3 sockets in the same namespace are the kernel peer.
  */
-const root = join(dirname(fileURLToPath(import.meta.url)), '../../..');
-const cli = join(root, 'dist/cli/main.js');
-const ns = `tapstack-nc-${process.pid}`;
-const dev = `tsnc${process.pid.toString(36)}`.slice(0, 15);
+let net: CliNamespace;
 let dir: string;
 
-function sh(cmd: string, args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 120_000 });
-  return { code: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
-}
+/** Run a shell line inside the namespace (the tests redirect files in and out of nc). */
+const inNs = (line: string) => net.exec('sh', ['-c', line]);
 
-function must(cmd: string, args: string[]): void {
-  const r = sh(cmd, args);
-  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr.trim()}`);
-}
-
-function newest(d: string): number {
-  let t = 0;
-  for (const e of readdirSync(d, { withFileTypes: true })) {
-    const p = join(d, e.name);
-    t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
-  }
-  return t;
-}
-
-/** Run a shell line inside the namespace. */
-function inNs(line: string, timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn('ip', ['netns', 'exec', ns, 'sh', '-c', line], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-const nc = (args: string) => `${process.execPath} ${cli} nc ${args} --tap ${dev} --ip 10.0.0.2/24`;
+const nc = (args: string) => `${process.execPath} ${CLI} nc ${args} --tap ${net.dev} --ip 10.0.0.2/24`;
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 // Kernel peer: connect or listen, send a file while reading everything into another.
@@ -82,25 +46,16 @@ t.join(); s.close(); print('peer done')
 `;
 
 describeTap('tapstack nc over a TAP device', () => {
-  beforeAll(() => {
-    if (!existsSync(cli) || newest(join(root, 'src')) > statSync(cli).mtimeMs) {
-      sh('npx', ['tsc', '-p', join(root, 'tsconfig.build.json')]);
-    }
+  beforeAll(async () => {
+    net = await createCliNamespace('nc');
     dir = mkdtempSync(join(tmpdir(), 'tapstack-nc-'));
     writeFileSync(join(dir, 'peer.py'), PEER);
     writeFileSync(join(dir, 'ours.bin'), testBytes(3_000_000, 1));
     writeFileSync(join(dir, 'theirs.bin'), testBytes(2_000_000, 2));
-    must('ip', ['netns', 'add', ns]);
-    must('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv6.conf.default.disable_ipv6=1']);
-    must('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1']);
-    must('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-    must('ip', ['-n', ns, 'tuntap', 'add', 'dev', dev, 'mode', 'tap']);
-    must('ip', ['-n', ns, 'addr', 'add', '10.0.0.1/24', 'dev', dev]);
-    must('ip', ['-n', ns, 'link', 'set', dev, 'up']);
   });
 
-  afterAll(() => {
-    sh('ip', ['netns', 'delete', ns]);
+  afterAll(async () => {
+    await net?.destroy();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
