@@ -284,14 +284,20 @@ export class TcpConnection {
 
   // ===================================================================== user calls
 
-  /** RFC 9293 3.10.1 OPEN, active: send a SYN. */
-  openActive(iss: number, timeoutMs?: number): void {
+  /** RFC 9293 3.3.1: SND.UNA = SND.NXT = ISS; the first data byte follows the SYN. */
+  private initSendSequence(iss: number): void {
     this.iss = iss;
     this.sndUna = iss;
     this.sndNxt = iss;
     this.sndMax = iss;
     this.bufSeq = seqAdd(iss, 1);
+    // RFC 6582 3.2: "recover" starts at the initial send sequence number.
     this.cc.recover = iss;
+  }
+
+  /** RFC 9293 3.10.1 OPEN, active: send a SYN. */
+  openActive(iss: number, timeoutMs?: number): void {
+    this.initSendSequence(iss);
     this.setState('SYN-SENT');
     if (timeoutMs !== undefined && timeoutMs > 0) {
       this.connectTimer = new DeadlineTimer(this.env.clock, () => {
@@ -304,12 +310,7 @@ export class TcpConnection {
 
   /** RFC 9293 3.10.7.2: a SYN reached a listening port; answer with SYN,ACK. */
   openPassive(iss: number, syn: TcpHeader): void {
-    this.iss = iss;
-    this.sndUna = iss;
-    this.sndNxt = iss;
-    this.sndMax = iss;
-    this.bufSeq = seqAdd(iss, 1);
-    this.cc.recover = iss;
+    this.initSendSequence(iss);
     this.irs = syn.seq;
     this.rcvNxt = seqAdd(syn.seq, 1);
     this.rcvAdvRight = this.rcvNxt;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { collect, createTcpTestNet, sha256, testBytes, writeAll } from '../support/tcp-hosts.js';
+import type { TcpOptions } from '../../src/tcp/index.js';
 
 /**
  * Many short seeded runs with varied faults, sizes, write sizes, buffers and Nagle:
@@ -10,38 +11,8 @@ describe('tcp: 40 seeded exchanges through varied faults', () => {
   it('every seed delivers both directions intact, without errors or hangs', async () => {
     const failures: string[] = [];
     for (let seed = 1; seed <= 40; seed++) {
-      const loss = [0, 0.01, 0.05, 0.1, 0.2][seed % 5]!;
-      const net = createTcpTestNet({
-        seed,
-        latencyMs: 1 + (seed % 3),
-        faults: { loss, reorder: 0.05, duplicate: 0.03, corrupt: 0.02, jitterMs: seed % 2 ? 2 : 0 },
-        tcp: { receiveBufferBytes: seed % 4 === 0 ? 16_384 : 1 << 20 },
-      });
-      const { a, b, clock } = net;
-      const size = 100_000 + ((seed * 7919) % 400_000);
-      const fromA = testBytes(size, seed);
-      const fromB = testBytes(size + 13, seed + 100);
-      let atB: ReturnType<typeof collect> | undefined;
-      b.tcp.listen({ port: 5001 }, (s) => {
-        atB = collect(s);
-        void writeAll(s, fromB, 1000 + seed * 97);
-      });
-      const client = a.tcp.connect({ host: '10.0.0.2', port: 5001 });
-      if (seed % 3 === 0) client.setNoDelay(true);
-      const atA = collect(client);
-      let error: (Error & { code?: string }) | undefined;
-      client.on('error', (e) => (error = e));
-      client.on('connect', () => void writeAll(client, fromA, 3000 + seed * 31));
-      try {
-        await clock.runUntil(() => error !== undefined || (atA.ended && (atB?.ended ?? false)), 3_600_000);
-        if (error) failures.push(`seed ${seed}: ${error.code}`);
-        else if (sha256(Buffer.concat(atA.chunks)) !== sha256(fromB) || sha256(Buffer.concat(atB!.chunks)) !== sha256(fromA)) {
-          failures.push(`seed ${seed}: data differs`);
-        }
-      } catch (e) {
-        failures.push(`seed ${seed} (loss ${loss}): ${(e as Error).message}; A got ${atA.bytes()}, B got ${atB?.bytes()}`);
-      }
-      await net.close();
+      const failure = await seededExchange(seed, {});
+      if (failure) failures.push(failure);
     }
     expect(failures).toEqual([]);
   }, 120_000);
@@ -49,38 +20,8 @@ describe('tcp: 40 seeded exchanges through varied faults', () => {
   it('without SACK and timestamps (NewReno, Karn-timed RTT), without window scaling for some: intact', async () => {
     const failures: string[] = [];
     for (let seed = 101; seed <= 130; seed++) {
-      const loss = [0, 0.01, 0.05, 0.1, 0.2][seed % 5]!;
-      const net = createTcpTestNet({
-        seed,
-        latencyMs: 1 + (seed % 3),
-        faults: { loss, reorder: 0.05, duplicate: 0.03, corrupt: 0.02, jitterMs: seed % 2 ? 2 : 0 },
-        tcp: { receiveBufferBytes: seed % 4 === 0 ? 16_384 : 1 << 20, sack: false, timestamps: false, windowScaling: seed % 3 !== 0 },
-      });
-      const { a, b, clock } = net;
-      const size = 100_000 + ((seed * 7919) % 400_000);
-      const fromA = testBytes(size, seed);
-      const fromB = testBytes(size + 13, seed + 100);
-      let atB: ReturnType<typeof collect> | undefined;
-      b.tcp.listen({ port: 5001 }, (s) => {
-        atB = collect(s);
-        void writeAll(s, fromB, 1000 + seed * 97);
-      });
-      const client = a.tcp.connect({ host: '10.0.0.2', port: 5001 });
-      if (seed % 3 === 0) client.setNoDelay(true);
-      const atA = collect(client);
-      let error: (Error & { code?: string }) | undefined;
-      client.on('error', (e) => (error = e));
-      client.on('connect', () => void writeAll(client, fromA, 3000 + seed * 31));
-      try {
-        await clock.runUntil(() => error !== undefined || (atA.ended && (atB?.ended ?? false)), 3_600_000);
-        if (error) failures.push(`seed ${seed}: ${error.code}`);
-        else if (sha256(Buffer.concat(atA.chunks)) !== sha256(fromB) || sha256(Buffer.concat(atB!.chunks)) !== sha256(fromA)) {
-          failures.push(`seed ${seed}: data differs`);
-        }
-      } catch (e) {
-        failures.push(`seed ${seed} (loss ${loss}): ${(e as Error).message}; A got ${atA.bytes()}, B got ${atB?.bytes()}`);
-      }
-      await net.close();
+      const failure = await seededExchange(seed, { sack: false, timestamps: false, windowScaling: seed % 3 !== 0 });
+      if (failure) failures.push(failure);
     }
     expect(failures).toEqual([]);
   }, 120_000);
@@ -154,3 +95,45 @@ describe('tcp: 40 seeded exchanges through varied faults', () => {
     await net.close();
   });
 });
+
+/**
+ * One seeded exchange: both sides write a few hundred kB through faults that the seed
+ * picks (loss 0-20%, reordering, duplication, corruption, jitter), with a small receive
+ * buffer or Nagle off for some seeds. Returns why it failed, or undefined.
+ */
+async function seededExchange(seed: number, tcp: TcpOptions): Promise<string | undefined> {
+  const loss = [0, 0.01, 0.05, 0.1, 0.2][seed % 5]!;
+  const net = createTcpTestNet({
+    seed,
+    latencyMs: 1 + (seed % 3),
+    faults: { loss, reorder: 0.05, duplicate: 0.03, corrupt: 0.02, jitterMs: seed % 2 ? 2 : 0 },
+    tcp: { receiveBufferBytes: seed % 4 === 0 ? 16_384 : 1 << 20, ...tcp },
+  });
+  const { a, b, clock } = net;
+  const size = 100_000 + ((seed * 7919) % 400_000);
+  const fromA = testBytes(size, seed);
+  const fromB = testBytes(size + 13, seed + 100);
+  let atB: ReturnType<typeof collect> | undefined;
+  b.tcp.listen({ port: 5001 }, (s) => {
+    atB = collect(s);
+    void writeAll(s, fromB, 1000 + seed * 97);
+  });
+  const client = a.tcp.connect({ host: '10.0.0.2', port: 5001 });
+  if (seed % 3 === 0) client.setNoDelay(true);
+  const atA = collect(client);
+  let error: (Error & { code?: string }) | undefined;
+  client.on('error', (e) => (error = e));
+  client.on('connect', () => void writeAll(client, fromA, 3000 + seed * 31));
+  let failure: string | undefined;
+  try {
+    await clock.runUntil(() => error !== undefined || (atA.ended && (atB?.ended ?? false)), 3_600_000);
+    if (error) failure = `seed ${seed}: ${error.code}`;
+    else if (sha256(Buffer.concat(atA.chunks)) !== sha256(fromB) || sha256(Buffer.concat(atB!.chunks)) !== sha256(fromA)) {
+      failure = `seed ${seed}: data differs`;
+    }
+  } catch (e) {
+    failure = `seed ${seed} (loss ${loss}): ${(e as Error).message}; A got ${atA.bytes()}, B got ${atB?.bytes()}`;
+  }
+  await net.close();
+  return failure;
+}
