@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Option, type Command } from 'commander';
 import { runDemo, type DemoResult } from '../demo/index.js';
 import { createLogger } from '../stack/log.js';
+import type { SessionMessage } from '../trace/session.js';
 import { formatIpv4 } from '../wire/address.js';
 import { fatal, parseIntArg, parseLogLevelArg, parseNumberArg } from './common.js';
 
@@ -113,9 +114,10 @@ function printExplanation(result: DemoResult): void {
       const m = item.message;
       const from = `${formatIpv4(m.from.address)}:${m.from.port}`;
       const to = `${formatIpv4(m.to.address)}:${m.to.port}`;
-      const layer = m.kind === 'dns' || m.kind === 'udp' ? 'UDP' : m.kind === 'tcp' ? 'TCP' : `TCP, carrying ${m.kind === 'ftp-data' ? 'FTP data' : 'the FTP control connection'}`;
+      const host = m.from.address === result.client.address ? 'client' : 'server';
       out(`  #${String(m.frame).padEnd(4)} ${from} -> ${to}  ${m.name}${m.labels.length ? ` [${m.labels.join(', ')}]` : ''}`);
-      out(`         sent by: ${layer}; ${m.fields}`);
+      out(`         fields: ${m.fields}`);
+      out(`         sent by the ${host}: ${senderOf(m)}`);
       if (m.explanation) out(`         why: ${m.explanation}`);
     }
   }
@@ -123,6 +125,25 @@ function printExplanation(result: DemoResult): void {
     out(`\nCounters of the ${name} host (${formatIpv4(host.address)}):`);
     out(host.counters.format().replace(/^/gm, '  '));
   }
+}
+
+/** Which part of our stack produced a message, named by its source file and rule. */
+function senderOf(m: SessionMessage): string {
+  const name = m.name;
+  if (name === 'DNS Query') return 'the resolver (src/dns/resolver.ts), in a UDP datagram (src/udp) from a fresh random port';
+  if (name === 'DNS Response') return 'the DNS responder (src/dns/responder.ts), answering over UDP';
+  if (m.labels.some((l) => /Retransmission/i.test(l))) return 'TCP (src/tcp), resending data that was not acknowledged in time (RFC 6298, RFC 5681)';
+  if (/^FTP \d{3}/.test(name)) return 'the FTP server session (src/ftp/server/session.ts) wrote this reply; TCP sent it as data';
+  if (name.startsWith('FTP DATA')) {
+    const fin = name.endsWith('+FIN') ? '; end() came with the last write, so the FIN rides on this segment' : '';
+    return `the data transfer (src/ftp/server/transfers.ts) wrote it; TCP (src/tcp) cut it into MSS-sized segments${fin}`;
+  }
+  if (m.kind === 'ftp-control' && !name.startsWith('TCP')) return 'the FTP client (src/ftp/client) wrote this command; TCP sent it as data';
+  if (name === 'TCP SYN') return 'TCP (src/tcp/connection.ts): connect() opened the connection, active OPEN (RFC 9293 3.10.1)';
+  if (name === 'TCP SYN+ACK') return 'TCP: a listening socket answered the SYN (RFC 9293 3.10.7.2)';
+  if (name.startsWith('TCP FIN')) return 'TCP: the application called end() (or destroy after close), CLOSE (RFC 9293 3.10.4)';
+  if (name.startsWith('TCP ACK')) return 'TCP: acknowledges what arrived, at once or after the delayed-ACK timer (RFC 9293 3.10.7.4, RFC 1122 4.2.3.2)';
+  return `${m.kind === 'dns' || m.kind === 'udp' ? 'UDP' : 'TCP'} (src/${m.kind === 'dns' || m.kind === 'udp' ? 'udp' : 'tcp'})`;
 }
 
 /** Open the page in the desktop's browser when there is a desktop; never fail the demo over it. */
