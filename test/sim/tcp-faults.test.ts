@@ -26,11 +26,13 @@ async function exchange(seed: number, size: number, faults: FaultProfile | undef
   const fromA = testBytes(size, seed * 2 + 1);
   const fromB = testBytes(size, seed * 2 + 2);
   let atB: ReturnType<typeof collect> | undefined;
-  b.tcp.listen({ port: 5001 }, (s) => {
+  // Both sides send and each half-closes when done: with allowHalfOpen false (net's
+  // default) the side that hears the other's FIN first would end its own writes early.
+  b.tcp.listen({ port: 5001, allowHalfOpen: true }, (s) => {
     atB = collect(s);
     void writeAll(s, fromB);
   });
-  const client = a.tcp.connect({ host: '10.0.0.2', port: 5001 });
+  const client = a.tcp.connect({ host: '10.0.0.2', port: 5001, allowHalfOpen: true });
   const atA = collect(client);
   const errors: Error[] = [];
   client.on('error', (e) => errors.push(e));

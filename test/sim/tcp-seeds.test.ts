@@ -114,11 +114,12 @@ async function seededExchange(seed: number, tcp: TcpOptions): Promise<string | u
   const fromA = testBytes(size, seed);
   const fromB = testBytes(size + 13, seed + 100);
   let atB: ReturnType<typeof collect> | undefined;
-  b.tcp.listen({ port: 5001 }, (s) => {
+  // Both sides send; each half-closes only when it is done (see tcp-faults.test.ts).
+  b.tcp.listen({ port: 5001, allowHalfOpen: true }, (s) => {
     atB = collect(s);
     void writeAll(s, fromB, 1000 + seed * 97);
   });
-  const client = a.tcp.connect({ host: '10.0.0.2', port: 5001 });
+  const client = a.tcp.connect({ host: '10.0.0.2', port: 5001, allowHalfOpen: true });
   if (seed % 3 === 0) client.setNoDelay(true);
   const atA = collect(client);
   let error: (Error & { code?: string }) | undefined;
