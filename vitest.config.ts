@@ -5,6 +5,8 @@ import { defineConfig } from 'vitest/config';
 // network namespaces and needs root. See test/tap/support/gate.ts for the skip rule.
 export default defineConfig({
   test: {
+    // In CI, also a JSON report, from which .ci/run prints a plain "N passed, N failed" line.
+    reporters: process.env.CI ? ['default', ['json', { outputFile: 'vitest-report.json' }]] : ['default'],
     projects: [
       {
         test: {
