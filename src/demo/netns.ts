@@ -8,7 +8,7 @@ const run = promisify(execFile);
  * The demo's private network for TAP mode: one namespace (`tapstack-demo`) with a
  * bridge and two TAP devices, one per stack. Both stacks live in this process; the
  * kernel only forwards their frames across the bridge, like a switch, and has no
- * address of its own there (IPv6 off, so it sends nothing).
+ * address of its own there (IPv6 and multicast off, so it sends nothing).
  *
  * Each device is created by our process (TUNSETIFF, in the root namespace for an
  * instant, unconfigured) and moved at once into the namespace: the file descriptor
@@ -61,7 +61,10 @@ export async function createDemoNetwork(ns = 'tapstack-demo'): Promise<DemoNetwo
   try {
     await ip(['-n', ns, 'link', 'set', 'lo', 'up']);
     await run('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
-    await ip(['-n', ns, 'link', 'add', 'br0', 'type', 'bridge', 'forward_delay', '0']);
+    // No multicast on the bridge: without it the kernel announces itself with an IGMP
+    // report, a frame that is not part of the session.
+    await ip(['-n', ns, 'link', 'add', 'br0', 'type', 'bridge', 'forward_delay', '0', 'mcast_snooping', '0']);
+    await ip(['-n', ns, 'link', 'set', 'br0', 'multicast', 'off']);
     for (let i = 0; i < 2; i++) {
       // Interface names are at most 15 bytes; the pid keeps two demos apart.
       const link = TapLink.open({ name: `tsdemo${process.pid % 100000}${i}` });

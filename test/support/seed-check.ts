@@ -103,3 +103,18 @@ export function expertErrors(capture: string): string[] {
   const out = execFileSync('tshark', ['-r', capture, '-q', '-z', 'expert,error'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
   return out.split('\n').filter((l) => /^\s+\d+\s+\S+\s+\S+/.test(l));
 }
+
+/**
+ * What a capture says, frame by frame, without what time decides: addresses, ports,
+ * flags, lengths, relative sequence numbers (tshark's default, so the clock part of
+ * RFC 6528 ISNs drops out) and DNS IDs. Two runs of the same seeded session over
+ * different links must give the same lines.
+ */
+export function trafficShape(capture: string): string[] {
+  const fields = ['ip.src', 'ip.dst', 'ip.proto', 'udp.srcport', 'udp.dstport', 'tcp.srcport', 'tcp.dstport', 'tcp.flags.str', 'tcp.len', 'tcp.seq', 'tcp.ack', 'dns.id', 'ftp.request.command', 'ftp.response.code'];
+  const out = execFileSync('tshark', ['-r', capture, '-Y', 'ip', '-T', 'fields', '-E', 'separator=,', ...fields.flatMap((f) => ['-e', f])], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  return out.split('\n').filter((l) => l.length > 0);
+}
