@@ -1,4 +1,4 @@
-import { LinkDecorator, type Link } from './link.js';
+import { LinkDecorator, type Link, type LinkClock } from './link.js';
 
 /**
  * What can go wrong on a wire, as probabilities per frame (0..1) and delays in ms.
@@ -19,20 +19,16 @@ export interface FaultProfile {
   jitterMs?: number;
 }
 
-/** The randomness and time a FaultLink needs, typed structurally so link/ stays below stack/. */
+/** The randomness a FaultLink needs, typed structurally so link/ stays below stack/. */
 export interface FaultRandom {
   /** Uniform in [0, 1). SeededRandom from src/stack/random.ts fits. */
   float(): number;
-}
-export interface FaultClock {
-  now(): number;
-  setTimer(delayMs: number, fn: () => void): { cancel(): void };
 }
 
 export interface FaultOptions extends FaultProfile {
   /** Every decision is drawn from here: the same seed replays the same run. */
   random: FaultRandom;
-  clock: FaultClock;
+  clock: LinkClock;
   /** Overrides for frames the stack sends (merged over the shared profile). */
   outbound?: FaultProfile;
   /** Overrides for frames the stack receives. */
@@ -70,7 +66,7 @@ const ETHERNET_HEADER = 14;
 export class FaultLink extends LinkDecorator {
   readonly stats: Record<FaultDirection, FaultDirectionStats> = { outbound: emptyStats(), inbound: emptyStats() };
   private readonly random: FaultRandom;
-  private readonly clock: FaultClock;
+  private readonly clock: LinkClock;
   private readonly profiles: Record<FaultDirection, Required<FaultProfile>>;
   private readonly reorderHoldMs: number;
   private readonly held: Record<FaultDirection, { frames: Uint8Array[]; timer: { cancel(): void } } | null> = { outbound: null, inbound: null };
