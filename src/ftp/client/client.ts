@@ -10,7 +10,7 @@ import type { TcpApi, TcpSocketLike } from '../../tcp/api.js';
 import { encodeEprtArgument, encodeHostPort, parseEpsvReply, parsePasvReply } from '../common/hostport.js';
 import { parseFtpTime, parseList, parseMlsd, splitLines, type ListEntry } from '../common/list-parse.js';
 import type { FtpReply } from '../common/reply.js';
-import { CrlfToLf, LfToCrlf } from './ascii.js';
+import { CrlfToLf, LfToCrlf } from '../common/ascii.js';
 import { ControlConnection } from './control.js';
 import { connectPassive, listenActive, meter, waitConnected, type DataConnection, type DataContext } from './data-connection.js';
 import { FtpConnectionError, FtpReplyError, FtpUsageError } from './errors.js';
@@ -714,7 +714,7 @@ export class FtpClient extends EventEmitter {
       await this.transfer(`${verb} ${remote}`, type, 0, async (socket) => {
         const m = meter(this.dataContext, socket, offset, undefined, options.onProgress);
         try {
-          await pipeline([source, ...(type === 'A' ? [new LfToCrlf()] : []), m.stream, socket]);
+          await pipeline([source, ...(type === 'A' ? [new LfToCrlf({ keepCrlf: true })] : []), m.stream, socket]);
         } finally {
           m.stop();
           sent = m.bytes();

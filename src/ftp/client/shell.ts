@@ -5,7 +5,7 @@ import type { Clock } from '../../stack/clock.js';
 import type { FtpReply } from '../common/reply.js';
 import type { FtpClient, TransferOptions } from './client.js';
 import { FtpConnectionError, FtpReplyError, FtpUsageError } from './errors.js';
-import { CrlfToLf } from './ascii.js';
+import { CrlfToLf } from '../common/ascii.js';
 import { safeLocalPath } from './local-path.js';
 
 /**

@@ -20,7 +20,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Clock, Timer } from '../../stack/clock.js';
 import type { Random } from '../../stack/random.js';
 import type { TcpSocketLike } from '../../tcp/api.js';
-import { CrlfToLf, LfToCrlf, countLineFeeds } from './ascii.js';
+import { CrlfToLf, LfToCrlf, countLineFeeds } from '../common/ascii.js';
 import { DataConnectionError, waitForClose, type DataEndpoint } from './data.js';
 
 export type TransferOutcome = 'ok' | 'no-connection' | 'aborted' | 'data-error' | 'disk-full' | 'local-error';

@@ -2,7 +2,7 @@ import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { CrlfToLf, LfToCrlf } from '../../../../src/ftp/client/ascii.js';
+import { CrlfToLf, LfToCrlf } from '../../../../src/ftp/common/ascii.js';
 import { partialPath, safeLocalPath } from '../../../../src/ftp/client/local-path.js';
 import { parseFtpUrl } from '../../../../src/ftp/client/url.js';
 import { parseQuotedPath } from '../../../../src/ftp/client/client.js';
@@ -67,16 +67,16 @@ describe('TYPE A line ends (RFC 959 3.1.1.1)', () => {
   });
 
   it('turns LF into CRLF without doubling an existing CRLF', async () => {
-    expect(await through(new LfToCrlf(), ['a\nb\r\n', 'c\n'])).toBe('a\r\nb\r\nc\r\n');
-    expect(await through(new LfToCrlf(), ['a\r', '\nb'])).toBe('a\r\nb');
-    expect(await through(new LfToCrlf(), ['\n\n'])).toBe('\r\n\r\n');
+    expect(await through(new LfToCrlf({ keepCrlf: true }), ['a\nb\r\n', 'c\n'])).toBe('a\r\nb\r\nc\r\n');
+    expect(await through(new LfToCrlf({ keepCrlf: true }), ['a\r', '\nb'])).toBe('a\r\nb');
+    expect(await through(new LfToCrlf({ keepCrlf: true }), ['\n\n'])).toBe('\r\n\r\n');
   });
 
   it('round-trips LF text split anywhere (property)', async () => {
     await fc.assert(
       fc.asyncProperty(fc.string({ maxLength: 60 }).map((s) => s.replace(/\r/g, '')), fc.integer({ min: 1, max: 7 }), async (text, step) => {
         const chunks: string[] = [];
-        const wire = await through(new LfToCrlf(), [text]);
+        const wire = await through(new LfToCrlf({ keepCrlf: true }), [text]);
         for (let i = 0; i < wire.length; i += step) chunks.push(wire.slice(i, i + step));
         expect(await through(new CrlfToLf(), chunks)).toBe(text);
       }),

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CrlfToLf, LfToCrlf, countLineFeeds, lfToCrlf } from '../../../../src/ftp/server/ascii.js';
+import { CrlfToLf, LfToCrlf, countLineFeeds, lfToCrlf } from '../../../../src/ftp/common/ascii.js';
 
 async function run(transform: LfToCrlf | CrlfToLf, chunks: Buffer[]): Promise<Buffer> {
   const out: Buffer[] = [];
