@@ -124,20 +124,6 @@ export function emptyHeader(id: number): DnsHeader {
   return { id, qr: false, opcode: 0, aa: false, tc: false, rd: false, ra: false, z: false, ad: false, cd: false, rcode: 0 };
 }
 
-/** Convenience constructors used by the responder and the tests. */
-export function aRecord(name: string, address: Ipv4Address, ttl: number): DnsRecord {
-  return { name, type: DnsType.A, class: DnsClass.IN, ttl, data: { kind: 'A', address } };
-}
-
-export function cnameRecord(name: string, target: string, ttl: number): DnsRecord {
-  return { name, type: DnsType.CNAME, class: DnsClass.IN, ttl, data: { kind: 'CNAME', target } };
-}
-
-export function txtRecord(name: string, text: string[], ttl: number): DnsRecord {
-  const strings = text.map((t) => new TextEncoder().encode(t));
-  return { name, type: DnsType.TXT, class: DnsClass.IN, ttl, data: { kind: 'TXT', strings } };
-}
-
 /** IPv6 text (RFC 5952: lower case, longest zero run as ::) of a 16-byte address. */
 export function formatIpv6(bytes: Uint8Array): string {
   const words: number[] = [];

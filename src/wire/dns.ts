@@ -2,6 +2,7 @@ import { readIpv4, writeIpv4 } from './address.js';
 import { type DnsError, type DnsErrorKind, nameToLabels, readName } from './dns-name.js';
 import {
   DnsType,
+  emptyHeader,
   type DnsHeaderCounts,
   type DnsMessage,
   type DnsQuestion,
@@ -266,7 +267,7 @@ export function encodeDnsMessage(message: DnsMessage, options: DnsEncodeOptions 
 /** Encode one question as a standard query: the message a resolver sends. */
 export function encodeDnsQuery(id: number, question: DnsQuestion, recursionDesired = true): Uint8Array {
   return encodeDnsMessage({
-    header: { id, qr: false, opcode: 0, aa: false, tc: false, rd: recursionDesired, ra: false, z: false, ad: false, cd: false, rcode: 0 },
+    header: { ...emptyHeader(id), rd: recursionDesired },
     questions: [question],
     answers: [],
     authorities: [],
