@@ -30,7 +30,7 @@ export class ArpLayer {
     const parsed = parseArp(payload);
     if (!parsed.ok) {
       counters.inc(`arp.rx.${parsed.error}`);
-      this.log.debug({ error: parsed.error }, 'drop ARP');
+      if (this.log.isLevelEnabled('debug')) this.log.debug({ error: parsed.error }, 'drop ARP');
       return;
     }
     const p = parsed.value;
@@ -39,7 +39,9 @@ export class ArpLayer {
     // proxy-ARP routers put their own MAC in both places.
     if (!macEquals(p.senderMac, ethSrc)) {
       counters.inc('arp.rx.sender_mismatch');
-      this.log.debug({ senderMac: formatMac(p.senderMac), ethSrc: formatMac(ethSrc) }, 'drop ARP: sender MAC differs from frame source');
+      if (this.log.isLevelEnabled('debug')) {
+        this.log.debug({ senderMac: formatMac(p.senderMac), ethSrc: formatMac(ethSrc) }, 'drop ARP: sender MAC differs from frame source');
+      }
       return;
     }
     counters.inc(p.operation === ARP_REQUEST ? 'arp.rx.request' : 'arp.rx.reply');
@@ -71,7 +73,7 @@ export class ArpLayer {
   /** Ask who has `ip`: broadcast, or unicast to `mac` when refreshing an entry. */
   sendRequest(ip: Ipv4Address, mac?: MacAddress): void {
     this.services.counters.inc('arp.tx.request');
-    this.log.debug({ ip: formatIpv4(ip), unicast: mac !== undefined }, 'ARP request');
+    if (this.log.isLevelEnabled('debug')) this.log.debug({ ip: formatIpv4(ip), unicast: mac !== undefined }, 'ARP request');
     this.transmit(mac ?? BROADCAST_MAC, {
       operation: ARP_REQUEST,
       senderMac: this.services.mac,

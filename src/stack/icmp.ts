@@ -54,7 +54,7 @@ export class IcmpLayer implements ProtocolHandler {
     const parsed = parseIcmp(d.payload);
     if (!parsed.ok) {
       counters.inc(`icmp.rx.${parsed.error}`);
-      this.log.debug({ src: formatIpv4(d.src), error: parsed.error }, 'drop ICMP');
+      if (this.log.isLevelEnabled('debug')) this.log.debug({ src: formatIpv4(d.src), error: parsed.error }, 'drop ICMP');
       return;
     }
     const m = parsed.value;
@@ -72,7 +72,7 @@ export class IcmpLayer implements ProtocolHandler {
         if (this.ip.send({ dst: d.src, protocol: IPPROTO_ICMP, payload: encodeIcmp({ ...m, kind: 'echo-reply' }) })) {
           counters.inc('icmp.tx.echo_reply');
         }
-        this.log.debug({ src: formatIpv4(d.src), seq: m.sequence, len: m.data.length }, 'echo request answered');
+        if (this.log.isLevelEnabled('debug')) this.log.debug({ src: formatIpv4(d.src), seq: m.sequence, len: m.data.length }, 'echo request answered');
         return;
       case 'echo-reply':
         counters.inc('icmp.rx.echo_reply');
@@ -89,7 +89,7 @@ export class IcmpLayer implements ProtocolHandler {
         return;
       case 'other':
         counters.inc('icmp.rx.other');
-        this.log.debug({ type: m.type, code: m.code }, 'ICMP type not handled');
+        if (this.log.isLevelEnabled('debug')) this.log.debug({ type: m.type, code: m.code }, 'ICMP type not handled');
         return;
     }
   }
@@ -145,7 +145,7 @@ export class IcmpLayer implements ProtocolHandler {
     const sent = this.ip.send({ dst: src, protocol: IPPROTO_ICMP, payload: message });
     if (sent) {
       counters.inc(type === ICMP_DEST_UNREACHABLE ? 'icmp.tx.dest_unreachable' : type === ICMP_TIME_EXCEEDED ? 'icmp.tx.time_exceeded' : 'icmp.tx.error');
-      this.log.debug({ dst: formatIpv4(src), type, code }, 'ICMP error sent');
+      if (this.log.isLevelEnabled('debug')) this.log.debug({ dst: formatIpv4(src), type, code }, 'ICMP error sent');
     }
     return sent;
   }

@@ -224,14 +224,14 @@ export class IpHost implements HostContext {
   private receiveFrame(frame: Uint8Array): void {
     const { counters } = this;
     counters.inc('eth.rx.frames');
+    const debug = this.ethLog.isLevelEnabled('debug');
     const parsed = parseEthernet(frame);
     if (!parsed.ok) {
       counters.inc(`eth.rx.${parsed.error}`);
-      this.ethLog.debug({ error: parsed.error, len: frame.length }, 'drop frame');
+      if (debug) this.ethLog.debug({ error: parsed.error, len: frame.length }, 'drop frame');
       return;
     }
     const eth = parsed.value;
-    const debug = this.ethLog.isLevelEnabled('debug');
     const type = eth.etherType;
     if (eth.vlan !== undefined || (type !== ETHERTYPE_IPV4 && type !== ETHERTYPE_ARP)) {
       counters.inc(

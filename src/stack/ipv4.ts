@@ -111,7 +111,7 @@ export class Ipv4Layer implements NetworkLayer {
     const parsed = parseIpv4Packet(packet);
     if (!parsed.ok) {
       counters.inc(`ipv4.rx.${parsed.error}`);
-      this.log.debug({ error: parsed.error }, 'drop IPv4');
+      if (this.log.isLevelEnabled('debug')) this.log.debug({ error: parsed.error }, 'drop IPv4');
       return;
     }
     const { header: h } = parsed.value;
@@ -128,7 +128,7 @@ export class Ipv4Layer implements NetworkLayer {
         return;
       } else {
         counters.inc('ipv4.rx.not_for_us');
-        this.log.debug({ dst: formatIpv4(h.dst) }, 'drop IPv4: not for us');
+        if (this.log.isLevelEnabled('debug')) this.log.debug({ dst: formatIpv4(h.dst) }, 'drop IPv4: not for us');
         return;
       }
     }
@@ -188,7 +188,7 @@ export class Ipv4Layer implements NetworkLayer {
     } else if (!sameSubnet(dst, this.address, this.prefixLength)) {
       if (this.gateway === undefined) {
         counters.inc('ipv4.tx.no_route');
-        this.log.debug({ dst: formatIpv4(dst) }, 'no route');
+        if (this.log.isLevelEnabled('debug')) this.log.debug({ dst: formatIpv4(dst) }, 'no route');
         return false;
       }
       nextHop = this.gateway;

@@ -77,7 +77,7 @@ export class Udp implements UdpApi, ProtocolHandler, UdpSocketOwner {
     const parsed = parseUdp(datagram.payload, datagram.src, datagram.dst);
     if (!parsed.ok) {
       counters.inc(`udp.rx.${parsed.error.kind}`);
-      this.log.debug({ src: formatIpv4(datagram.src), reason: parsed.error.message }, 'UDP datagram dropped');
+      if (this.log.isLevelEnabled('debug')) this.log.debug({ src: formatIpv4(datagram.src), reason: parsed.error.message }, 'UDP datagram dropped');
       return;
     }
     const { header, payload } = parsed.datagram;
