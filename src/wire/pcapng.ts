@@ -259,9 +259,8 @@ export function readPcapng(bytes: Uint8Array): CaptureReadResult {
 
   while (offset < bytes.length) {
     if (bytes.length - offset < 12) return done(true);
-    const typeBytes = bytes.subarray(offset, offset + 4);
-    const isSection = typeBytes[0] === 0x0a && typeBytes[1] === 0x0d && typeBytes[2] === 0x0d && typeBytes[3] === 0x0a;
-    if (isSection) {
+    // The SHB type reads the same in both byte orders, so it is found before `le` is known.
+    if (looksLikePcapng(bytes.subarray(offset))) {
       // The byte-order magic decides how to read this block, its length included.
       const magicLe = view.getUint32(offset + 8, true);
       if (magicLe === BYTE_ORDER_MAGIC) le = true;
@@ -339,7 +338,7 @@ export function readPcapng(bytes: Uint8Array): CaptureReadResult {
         const iface = interfaces[0];
         if (!iface) return captureError('unknown_interface', bodyStart, 'simple packet block without interface 0');
         const original = view.getUint32(bodyStart, le);
-        // RFC: the captured length is the smaller of the original length and snaplen.
+        // pcapng (Simple Packet Block): the captured length is the smaller of the original length and snaplen.
         const limit = iface.snaplen > 0 ? Math.min(original, iface.snaplen) : original;
         const captured = Math.min(limit, bodyEnd - (bodyStart + 4));
         packets.push({
