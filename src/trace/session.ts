@@ -18,7 +18,7 @@
 import { formatIpv4, parseIpv4, type Ipv4Address } from '../wire/address.js';
 import { formatTcpFlags, TcpFlags } from '../wire/tcp.js';
 import { parseEprtArgument, parseEpsvReply, parsePasvReply, parsePortArgument } from '../ftp/common/hostport.js';
-import { dissect, dnsTypeName, LINKTYPE_ETHERNET, type DissectedTcp, type DissectedUdp, type HeaderLayer } from './dissect.js';
+import { dissect, dnsTypeName, LINKTYPE_ETHERNET, type Dissected, type DissectedTcp, type DissectedUdp, type HeaderLayer } from './dissect.js';
 import { FtpLineReader, type FtpCommandLine, type FtpLine, type FtpReplyLine } from './ftp-lines.js';
 import { TcpConnectionAnalysis, type SegmentAnalysis } from './tcp-analysis.js';
 import * as words from './words.js';
@@ -160,8 +160,12 @@ export class SessionAnalyzer {
 
   /** Analyze the next frame of the capture; returns its message, or null when not drawn. */
   add(frame: AddFrame): SessionMessage | null {
+    return this.addDissected(dissect(frame.data, frame.linktype ?? LINKTYPE_ETHERNET), frame);
+  }
+
+  /** `add` for a frame the caller has dissected already (`d` is `dissect(frame.data)`). */
+  addDissected(d: Dissected, frame: AddFrame): SessionMessage | null {
     this.frames++;
-    const d = dissect(frame.data, frame.linktype ?? LINKTYPE_ETHERNET);
     let message: SessionMessage | null = null;
     if (d.kind === 'tcp') message = this.tcp(d, frame);
     else if (d.kind === 'udp') message = this.udp(d, frame);
@@ -612,9 +616,9 @@ export function buildSession(packets: Iterable<AddFrame>): SessionModel {
 export function createFrameExplainer(): (frame: Uint8Array) => string | undefined {
   const analyzer = new SessionAnalyzer();
   return (frame) => {
-    const m = analyzer.add({ data: frame });
-    if (m) return messageComment(m);
     const d = dissect(frame);
+    const m = analyzer.addDissected(d, { data: frame });
+    if (m) return messageComment(m);
     return d.kind === 'other' ? words.notInSession(d.summary) : d.kind === 'malformed' ? words.malformed(d.layer, d.error) : undefined;
   };
 }
