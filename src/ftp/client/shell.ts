@@ -46,6 +46,10 @@ interface CommandSpec {
   names: string[];
   usage: string;
   help: string;
+  /** Needs an open connection: checked ("Not connected.") before the arguments. */
+  connected?: true;
+  /** At least this many arguments, or `usage` is printed. */
+  minArgs?: number;
   run: (shell: FtpShell, args: string[]) => Promise<boolean>;
 }
 
@@ -157,8 +161,14 @@ export class FtpShell {
       this.print('?Invalid command.');
       return false;
     }
+    const args = words.slice(1);
+    if (spec.connected && !this.requireConnection()) return false;
+    if (args.length < (spec.minArgs ?? 0)) {
+      this.print(`usage: ${spec.usage}`);
+      return false;
+    }
     try {
-      return await spec.run(this, words.slice(1));
+      return await spec.run(this, args);
     } catch (err) {
       this.report(err);
       return false;
@@ -266,7 +276,6 @@ export class FtpShell {
   }
 
   async listInto(command: 'LIST' | 'NLST', args: string[]): Promise<boolean> {
-    if (!this.requireConnection()) return false;
     const [remote, local] = args;
     if (local !== undefined && local !== '-') {
       const text = command === 'LIST' ? await this.client.listRaw(remote) : (await this.client.nlst(remote)).join('\n') + '\n';
@@ -343,11 +352,11 @@ export class FtpShell {
 
 const on = (b: boolean) => (b ? 'on' : 'off');
 
-/** The remote path, then an optional local name: `get remote [local]`. */
-function needArgs(shell: FtpShell, args: string[], min: number, usage: string): boolean {
-  if (args.length >= min) return true;
-  shell.print(`usage: ${usage}`);
-  return false;
+/** For commands that change the remote directory or its contents: the cached names are stale. */
+async function forgetNamesAfter(shell: FtpShell, op: Promise<unknown>): Promise<boolean> {
+  await op;
+  shell.invalidateNames();
+  return true;
 }
 
 function toggle(current: boolean, arg: string | undefined): boolean {
@@ -360,8 +369,8 @@ const COMMANDS: CommandSpec[] = [
     names: ['open'],
     usage: 'open host [port]',
     help: 'connect to remote ftp server',
+    minArgs: 1,
     run: async (s, a) => {
-      if (!needArgs(s, a, 1, 'open host [port]')) return false;
       const port = a[1] !== undefined ? Number(a[1]) : 21;
       if (!Number.isInteger(port) || port < 1 || port > 65535) {
         s.print(`ftp: bad port: ${a[1]}`);
@@ -374,48 +383,45 @@ const COMMANDS: CommandSpec[] = [
     names: ['user'],
     usage: 'user username [password]',
     help: 'send new user information',
-    run: async (s, a) => s.requireConnection() && needArgs(s, a, 1, 'user username [password]') && s.login(a[0]!, a[1]),
+    connected: true,
+    minArgs: 1,
+    run: (s, a) => s.login(a[0]!, a[1]),
   },
   {
     names: ['ls', 'dir'],
     usage: 'ls [remote-directory] [local-file]',
     help: 'list contents of remote directory',
+    connected: true,
     run: (s, a) => s.listInto('LIST', a),
   },
   {
     names: ['nlist'],
     usage: 'nlist [remote-directory] [local-file]',
     help: 'nlist contents of remote directory',
+    connected: true,
     run: (s, a) => s.listInto('NLST', a),
   },
   {
     names: ['cd', 'cwd'],
     usage: 'cd remote-directory',
     help: 'change remote working directory',
-    run: async (s, a) => {
-      if (!s.requireConnection() || !needArgs(s, a, 1, 'cd remote-directory')) return false;
-      await s.client.cwd(a[0]!);
-      s.invalidateNames();
-      return true;
-    },
+    connected: true,
+    minArgs: 1,
+    run: (s, a) => forgetNamesAfter(s, s.client.cwd(a[0]!)),
   },
   {
     names: ['cdup'],
     usage: 'cdup',
     help: 'change remote working directory to parent directory',
-    run: async (s) => {
-      if (!s.requireConnection()) return false;
-      await s.client.cdup();
-      s.invalidateNames();
-      return true;
-    },
+    connected: true,
+    run: (s) => forgetNamesAfter(s, s.client.cdup()),
   },
   {
     names: ['pwd'],
     usage: 'pwd',
     help: 'print working directory on remote machine',
+    connected: true,
     run: async (s) => {
-      if (!s.requireConnection()) return false;
       const dir = await s.client.pwd();
       if (!s.verbose) s.print(`Remote directory: ${dir}`);
       return true;
@@ -437,24 +443,29 @@ const COMMANDS: CommandSpec[] = [
       return true;
     },
   },
+  // get, reget, put and append check the connection themselves (mget and mput call them
+  // too), after the arguments.
   {
     names: ['get', 'recv'],
     usage: 'get remote-file [local-file]',
     help: 'receive file',
-    run: (s, a) => (needArgs(s, a, 1, 'get remote-file [local-file]') ? s.get(a[0]!, a[1], false) : Promise.resolve(false)),
+    minArgs: 1,
+    run: (s, a) => s.get(a[0]!, a[1], false),
   },
   {
     names: ['reget'],
     usage: 'reget remote-file [local-file]',
     help: 'get file restarting at end of local file',
-    run: (s, a) => (needArgs(s, a, 1, 'reget remote-file [local-file]') ? s.get(a[0]!, a[1], true) : Promise.resolve(false)),
+    minArgs: 1,
+    run: (s, a) => s.get(a[0]!, a[1], true),
   },
   {
     names: ['mget'],
     usage: 'mget remote-files',
     help: 'get multiple files',
+    connected: true,
+    minArgs: 1,
     run: async (s, a) => {
-      if (!s.requireConnection() || !needArgs(s, a, 1, 'mget remote-files')) return false;
       let ok = true;
       for (const pattern of a) {
         // The server expands the pattern (NLST); each name it returns is only a
@@ -469,20 +480,23 @@ const COMMANDS: CommandSpec[] = [
     names: ['put', 'send'],
     usage: 'put local-file [remote-file]',
     help: 'send one file',
-    run: (s, a) => (needArgs(s, a, 1, 'put local-file [remote-file]') ? s.put(a[0]!, a[1], 'put') : Promise.resolve(false)),
+    minArgs: 1,
+    run: (s, a) => s.put(a[0]!, a[1], 'put'),
   },
   {
     names: ['append'],
     usage: 'append local-file [remote-file]',
     help: 'append to a file',
-    run: (s, a) => (needArgs(s, a, 1, 'append local-file [remote-file]') ? s.put(a[0]!, a[1], 'append') : Promise.resolve(false)),
+    minArgs: 1,
+    run: (s, a) => s.put(a[0]!, a[1], 'append'),
   },
   {
     names: ['mput'],
     usage: 'mput local-files',
     help: 'send multiple files',
+    connected: true,
+    minArgs: 1,
     run: async (s, a) => {
-      if (!s.requireConnection() || !needArgs(s, a, 1, 'mput local-files')) return false;
       let ok = true;
       for (const pattern of a) {
         for (const file of await s.localGlob(pattern)) ok = (await s.put(file, path.basename(file), 'put')) && ok;
@@ -494,52 +508,41 @@ const COMMANDS: CommandSpec[] = [
     names: ['mkdir'],
     usage: 'mkdir directory-name',
     help: 'make directory on the remote machine',
-    run: async (s, a) => {
-      if (!s.requireConnection() || !needArgs(s, a, 1, 'mkdir directory-name')) return false;
-      await s.client.mkdir(a[0]!);
-      s.invalidateNames();
-      return true;
-    },
+    connected: true,
+    minArgs: 1,
+    run: (s, a) => forgetNamesAfter(s, s.client.mkdir(a[0]!)),
   },
   {
     names: ['rmdir'],
     usage: 'rmdir directory-name',
     help: 'remove directory on the remote machine',
-    run: async (s, a) => {
-      if (!s.requireConnection() || !needArgs(s, a, 1, 'rmdir directory-name')) return false;
-      await s.client.rmdir(a[0]!);
-      s.invalidateNames();
-      return true;
-    },
+    connected: true,
+    minArgs: 1,
+    run: (s, a) => forgetNamesAfter(s, s.client.rmdir(a[0]!)),
   },
   {
     names: ['delete'],
     usage: 'delete remote-file',
     help: 'delete remote file',
-    run: async (s, a) => {
-      if (!s.requireConnection() || !needArgs(s, a, 1, 'delete remote-file')) return false;
-      await s.client.delete(a[0]!);
-      s.invalidateNames();
-      return true;
-    },
+    connected: true,
+    minArgs: 1,
+    run: (s, a) => forgetNamesAfter(s, s.client.delete(a[0]!)),
   },
   {
     names: ['rename'],
     usage: 'rename from-name to-name',
     help: 'rename file',
-    run: async (s, a) => {
-      if (!s.requireConnection() || !needArgs(s, a, 2, 'rename from-name to-name')) return false;
-      await s.client.rename(a[0]!, a[1]!);
-      s.invalidateNames();
-      return true;
-    },
+    connected: true,
+    minArgs: 2,
+    run: (s, a) => forgetNamesAfter(s, s.client.rename(a[0]!, a[1]!)),
   },
   {
     names: ['size'],
     usage: 'size remote-file',
     help: 'show size of remote file',
+    connected: true,
+    minArgs: 1,
     run: async (s, a) => {
-      if (!s.requireConnection() || !needArgs(s, a, 1, 'size remote-file')) return false;
       const n = await s.client.size(a[0]!);
       if (!s.verbose) s.print(`${a[0]}\t${n}`);
       return true;
@@ -549,8 +552,9 @@ const COMMANDS: CommandSpec[] = [
     names: ['modtime'],
     usage: 'modtime remote-file',
     help: 'show last modification time of remote file',
+    connected: true,
+    minArgs: 1,
     run: async (s, a) => {
-      if (!s.requireConnection() || !needArgs(s, a, 1, 'modtime remote-file')) return false;
       const d = await s.client.mdtm(a[0]!);
       s.print(`${a[0]}\t${d.toUTCString()}`);
       return true;
@@ -646,8 +650,9 @@ const COMMANDS: CommandSpec[] = [
     names: ['quote', 'literal'],
     usage: 'quote line-to-send',
     help: 'send arbitrary ftp command',
+    connected: true,
+    minArgs: 1,
     run: async (s, a) => {
-      if (!s.requireConnection() || !needArgs(s, a, 1, 'quote line-to-send')) return false;
       const reply = await s.client.raw(a.join(' '));
       if (!s.verbose) s.print(reply.lines.join('\n'));
       return reply.code < 400;
@@ -657,8 +662,9 @@ const COMMANDS: CommandSpec[] = [
     names: ['site'],
     usage: 'site arguments',
     help: 'send site specific command to remote server',
+    connected: true,
+    minArgs: 1,
     run: async (s, a) => {
-      if (!s.requireConnection() || !needArgs(s, a, 1, 'site arguments')) return false;
       const reply = await s.client.site(a.join(' '));
       if (!s.verbose) s.print(reply.lines.join('\n'));
       return true;
@@ -668,8 +674,8 @@ const COMMANDS: CommandSpec[] = [
     names: ['close', 'disconnect'],
     usage: 'close',
     help: 'terminate ftp session',
+    connected: true,
     run: async (s) => {
-      if (!s.requireConnection()) return false;
       await s.client.quit();
       return true;
     },
