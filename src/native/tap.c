@@ -156,6 +156,18 @@ static tap_device *get_device(napi_env env, napi_value value) {
   return (tap_device *)data;
 }
 
+/* The arguments of a call that takes a device handle first: fills argv[0..argc-1]
+ * (N-API passes `undefined` for missing ones, which every later check refuses) and
+ * returns the device, or NULL with a JS exception pending. */
+static tap_device *device_args(napi_env env, napi_callback_info info, size_t argc,
+                               napi_value *argv) {
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) {
+    napi_throw_error(env, NULL, "tap: N-API call failed: napi_get_cb_info");
+    return NULL;
+  }
+  return get_device(env, argv[0]);
+}
+
 /* The bytes of a Buffer / Uint8Array (any ArrayBufferView, in bytes). */
 static int get_bytes(napi_env env, napi_value value, void **data, size_t *len) {
   bool is_typed = false;
@@ -526,13 +538,11 @@ static void on_readable(uv_poll_t *poll, int status, int events) {
 }
 
 static napi_value tap_start(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  tap_device *dev = argc >= 1 ? get_device(env, argv[0]) : NULL;
+  tap_device *dev = device_args(env, info, 2, argv);
   if (dev == NULL) return NULL;
   napi_valuetype type;
-  if (argc < 2 || napi_typeof(env, argv[1], &type) != napi_ok || type != napi_function) {
+  if (napi_typeof(env, argv[1], &type) != napi_ok || type != napi_function) {
     napi_throw_type_error(env, NULL, "tap: start(handle, callback) needs a function");
     return NULL;
   }
@@ -601,14 +611,12 @@ static int write_frame(tap_device *dev, const void *data, size_t len) {
 }
 
 static napi_value tap_write(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2], result;
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  tap_device *dev = argc >= 1 ? get_device(env, argv[0]) : NULL;
+  tap_device *dev = device_args(env, info, 2, argv);
   if (dev == NULL) return NULL;
   void *data;
   size_t len;
-  if (argc < 2 || !get_bytes(env, argv[1], &data, &len)) {
+  if (!get_bytes(env, argv[1], &data, &len)) {
     napi_throw_type_error(env, NULL, "tap: write(handle, frame) needs a Buffer or Uint8Array");
     return NULL;
   }
@@ -623,13 +631,11 @@ static napi_value tap_write(napi_env env, napi_callback_info info) {
 }
 
 static napi_value tap_write_batch(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2], result;
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  tap_device *dev = argc >= 1 ? get_device(env, argv[0]) : NULL;
+  tap_device *dev = device_args(env, info, 2, argv);
   if (dev == NULL) return NULL;
   bool is_array = false;
-  if (argc < 2 || napi_is_array(env, argv[1], &is_array) != napi_ok || !is_array) {
+  if (napi_is_array(env, argv[1], &is_array) != napi_ok || !is_array) {
     napi_throw_type_error(env, NULL, "tap: writeBatch(handle, frames) needs an array");
     return NULL;
   }
@@ -657,10 +663,8 @@ static napi_value tap_write_batch(napi_env env, napi_callback_info info) {
 /* ------------------------------------------------------- stats, ref, close */
 
 static napi_value tap_stats(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1], result, value;
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  tap_device *dev = argc >= 1 ? get_device(env, argv[0]) : NULL;
+  tap_device *dev = device_args(env, info, 1, argv);
   if (dev == NULL) return NULL;
   NAPI_CALL(env, napi_create_object(env, &result));
 #define STAT(js_name, field)                                              \
@@ -693,13 +697,11 @@ static napi_value tap_pool(napi_env env, napi_callback_info info) {
 }
 
 static napi_value tap_ref(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  tap_device *dev = argc >= 1 ? get_device(env, argv[0]) : NULL;
+  tap_device *dev = device_args(env, info, 2, argv);
   if (dev == NULL) return NULL;
-  bool keep = true;
-  if (argc >= 2) napi_get_value_bool(env, argv[1], &keep);
+  bool keep = true; /* stays true when the argument is not a boolean */
+  napi_get_value_bool(env, argv[1], &keep);
   if (dev->poll != NULL) {
     if (keep)
       uv_ref((uv_handle_t *)dev->poll);
@@ -710,10 +712,8 @@ static napi_value tap_ref(napi_env env, napi_callback_info info) {
 }
 
 static napi_value tap_close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  tap_device *dev = argc >= 1 ? get_device(env, argv[0]) : NULL;
+  tap_device *dev = device_args(env, info, 1, argv);
   if (dev == NULL) return NULL;
   device_close(dev);
   return NULL;
