@@ -12,6 +12,7 @@
  * be split anywhere, or several can come in one segment) and hands back whole replies.
  * Parsing untrusted bytes never throws: problems come back as typed errors.
  */
+import { LineReader } from './line-reader.js';
 
 /** One complete reply. */
 export interface FtpReply {
@@ -93,34 +94,23 @@ export interface ReplyParserOptions {
   maxReplyBytes?: number;
 }
 
-const LF = 0x0a;
-const CR = 0x0d;
-const IAC = 0xff;
-
 /** A line that starts a reply: three digits (first 1-6), then '-', ' ' or end of line. */
 const CODE_LINE = /^([1-6]\d\d)([- ]|$)/;
 
 /**
  * Incremental reply parser. `push` takes whatever the control connection delivered
- * and returns every reply (and every problem) it completed, in order.
+ * and returns every reply (and every problem) it completed, in order. Lines are cut
+ * by the LineReader the server uses for commands (bare LF, Telnet IAC, UTF-8).
  *
- * Tolerance, because real servers are odd: a bare LF ends a line as well as CRLF;
- * a final line that is just the code (`226`, no space) ends a reply; a middle line
- * with the same `ddd-` prefix (ProFTPD style) is fine; Telnet IAC sequences (RFC 854,
- * sent by some servers around ABOR) are removed; text is UTF-8 (RFC 2640) with
- * invalid bytes replaced, never an exception.
+ * Tolerance, because real servers are odd: a final line that is just the code
+ * (`226`, no space) ends a reply; a middle line with the same `ddd-` prefix
+ * (ProFTPD style) is fine.
  */
 export class ReplyParser {
   private readonly maxLineLength: number;
   private readonly maxLines: number;
   private readonly maxReplyBytes: number;
-  private readonly decoder = new TextDecoder('utf-8', { fatal: false });
-
-  /** Bytes of a line not yet ended by LF. */
-  private partial: Buffer[] = [];
-  private partialLength = 0;
-  /** True while dropping the rest of an over-long line. */
-  private discarding = false;
+  private readonly lines: LineReader;
 
   /** The multi-line reply being collected, if any. */
   private open: { code: number; lines: string[]; bytes: number } | undefined;
@@ -131,51 +121,25 @@ export class ReplyParser {
     this.maxLineLength = options.maxLineLength ?? 8 * 1024;
     this.maxLines = options.maxLines ?? 10_000;
     this.maxReplyBytes = options.maxReplyBytes ?? 1024 * 1024;
+    this.lines = new LineReader(this.maxLineLength);
   }
 
   /** True when a reply has started but is not complete (useful to report a cut connection). */
   get pending(): boolean {
-    return this.open !== undefined || this.partialLength > 0;
+    return this.open !== undefined || this.lines.pending;
   }
 
   push(chunk: Uint8Array | string): ReplyEvent[] {
     const buf = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     const events: ReplyEvent[] = [];
-    let start = 0;
-    while (start < buf.length) {
-      const lf = buf.indexOf(LF, start);
-      const end = lf < 0 ? buf.length : lf;
-      const piece = buf.subarray(start, end);
-      if (this.discarding) {
-        if (lf >= 0) this.discarding = false;
-      } else if (this.partialLength + piece.length > this.maxLineLength) {
-        events.push({
-          kind: 'error',
-          error: { kind: 'line-too-long', message: `reply line longer than ${this.maxLineLength} bytes` },
-        });
-        this.partial = [];
-        this.partialLength = 0;
-        this.discarding = lf < 0;
-      } else if (lf < 0) {
-        this.partial.push(piece);
-        this.partialLength += piece.length;
-      } else {
-        const line = this.partialLength === 0 ? piece : Buffer.concat([...this.partial, piece]);
-        this.partial = [];
-        this.partialLength = 0;
-        this.onLine(line, events);
-      }
-      if (lf < 0) break;
-      start = lf + 1;
+    for (const event of this.lines.push(buf)) {
+      if (event.kind === 'line') this.onLine(event.line, events);
+      else events.push({ kind: 'error', error: { kind: 'line-too-long', message: `reply line longer than ${this.maxLineLength} bytes` } });
     }
     return events;
   }
 
-  private onLine(raw: Buffer, events: ReplyEvent[]): void {
-    let bytes = raw;
-    if (bytes.length > 0 && bytes[bytes.length - 1] === CR) bytes = bytes.subarray(0, bytes.length - 1);
-    if (bytes.includes(IAC)) bytes = stripTelnet(bytes);
-    const line = this.decoder.decode(bytes);
+  private onLine(line: string, events: ReplyEvent[]): void {
     const m = CODE_LINE.exec(line);
 
     if (this.skippingCode !== undefined) {
@@ -187,7 +151,7 @@ export class ReplyParser {
     if (this.open) {
       const open = this.open;
       open.lines.push(line);
-      open.bytes += bytes.length;
+      open.bytes += Buffer.byteLength(line);
       if (m && Number(m[1]) === open.code && m[2] !== '-') {
         this.open = undefined;
         events.push({ kind: 'reply', reply: makeReply(open.code, open.lines) });
@@ -211,7 +175,7 @@ export class ReplyParser {
     }
     const code = Number(m[1]);
     if (m[2] === '-') {
-      this.open = { code, lines: [line], bytes: bytes.length };
+      this.open = { code, lines: [line], bytes: Buffer.byteLength(line) };
       return;
     }
     events.push({ kind: 'reply', reply: makeReply(code, [line]) });
@@ -225,30 +189,4 @@ function makeReply(code: number, lines: string[]): FtpReply {
     return l.startsWith(`${code}-`) ? l.slice(4) : l;
   });
   return { code, lines, text: texts.join('\n') };
-}
-
-/**
- * Remove Telnet commands (RFC 854): IAC IAC is a literal 0xff, IAC WILL/WONT/DO/DONT
- * take one option byte, other IAC commands (IP, DM, ...) are two bytes.
- */
-export function stripTelnet(bytes: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(bytes.length);
-  let n = 0;
-  for (let i = 0; i < bytes.length; i++) {
-    const b = bytes[i]!;
-    if (b !== IAC) {
-      out[n++] = b;
-      continue;
-    }
-    const cmd = bytes[i + 1];
-    if (cmd === IAC) {
-      out[n++] = IAC;
-      i += 1;
-    } else if (cmd !== undefined && cmd >= 251 && cmd <= 254) {
-      i += 2; // WILL, WONT, DO, DONT + option
-    } else {
-      i += 1;
-    }
-  }
-  return out.subarray(0, n);
 }

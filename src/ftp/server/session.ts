@@ -30,8 +30,9 @@ import {
   type MlstFact,
 } from '../common/listing.js';
 import { baseName, VirtualRoot } from '../common/path.js';
+import { LineReader } from '../common/line-reader.js';
 import { formatReply } from '../common/reply.js';
-import { CommandLineReader, parseCommand, type ParsedCommand } from './command-line.js';
+import { parseCommand, type ParsedCommand } from './command-line.js';
 import { COMMANDS, DURING_TRANSFER, NOT_IMPLEMENTED } from './commands.js';
 import {
   changeDirectory,
@@ -86,7 +87,7 @@ const MAX_QUEUED = 100;
 export class FtpSession {
   readonly peer: string;
   private readonly log: Logger;
-  private readonly reader: CommandLineReader;
+  private readonly reader: LineReader;
   private readonly queue: Queued[] = [];
   private busy = false;
   private closed = false;
@@ -115,7 +116,7 @@ export class FtpSession {
   ) {
     this.peer = socket.remoteAddress ?? '';
     this.log = ctx.options.logger.child({ session: id, peer: `${this.peer}:${socket.remotePort ?? 0}` });
-    this.reader = new CommandLineReader(ctx.options.maxLineLength);
+    this.reader = new LineReader(ctx.options.maxLineLength);
   }
 
   private get opts(): ResolvedServerOptions {
