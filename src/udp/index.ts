@@ -1,3 +1,3 @@
 export type { UdpApi, UdpRemoteInfo, UdpSocketLike } from './api.js';
 export { UdpSocket, UDP_MAX_PAYLOAD } from './socket.js';
-export { Udp, EPHEMERAL_FIRST, EPHEMERAL_LAST, UNREACH_PORT } from './udp.js';
+export { Udp, EPHEMERAL_FIRST, EPHEMERAL_LAST } from './udp.js';

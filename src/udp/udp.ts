@@ -3,6 +3,7 @@ import { IPPROTO_UDP } from '../stack/network.js';
 import type { Logger } from '../stack/log.js';
 import { NetError } from '../stack/net-error.js';
 import { formatIpv4, type Ipv4Address } from '../wire/address.js';
+import { ICMP_DEST_UNREACHABLE, UNREACH_FRAG_NEEDED, UNREACH_HOST, UNREACH_NET, UNREACH_PORT, UNREACH_PROTOCOL } from '../wire/icmp.js';
 import { encodeUdpHeader, parseUdp } from '../wire/udp.js';
 import type { UdpApi } from './api.js';
 import { UdpSocket, type UdpSocketOwner } from './socket.js';
@@ -11,17 +12,14 @@ import { UdpSocket, type UdpSocketOwner } from './socket.js';
 export const EPHEMERAL_FIRST = 49152;
 export const EPHEMERAL_LAST = 65535;
 
-// ICMP destination unreachable (RFC 792) codes, and the errno a socket sees for each.
-const ICMP_DEST_UNREACHABLE = 3;
+/** The errno a socket sees for each ICMP destination unreachable code (RFC 792), as Linux reports them. */
 const UNREACHABLE_ERRNO: Record<number, string> = {
-  0: 'ENETUNREACH', // net unreachable
-  1: 'EHOSTUNREACH', // host unreachable
-  2: 'ECONNREFUSED', // protocol unreachable
-  3: 'ECONNREFUSED', // port unreachable
-  4: 'EMSGSIZE', // fragmentation needed and DF set
+  [UNREACH_NET]: 'ENETUNREACH',
+  [UNREACH_HOST]: 'EHOSTUNREACH',
+  [UNREACH_PROTOCOL]: 'ECONNREFUSED',
+  [UNREACH_PORT]: 'ECONNREFUSED',
+  [UNREACH_FRAG_NEEDED]: 'EMSGSIZE',
 };
-/** RFC 792 code 3: port unreachable, what a host sends for a port nobody has bound. */
-export const UNREACH_PORT = 3;
 
 /**
  * UDP for one host (RFC 768): a table of bound ports. Incoming datagrams are
@@ -126,8 +124,8 @@ export class Udp implements UdpApi, ProtocolHandler, UdpSocketOwner {
   sendDatagram(localPort: number, data: Uint8Array, dst: Ipv4Address, dstPort: number): boolean {
     const header = encodeUdpHeader({ src: this.ctx.ip.address, dst, srcPort: localPort, dstPort, payload: data });
     const sent = this.ctx.ip.send({ dst, protocol: IPPROTO_UDP, payload: [header, data] });
+    // No requestFlush here: the host flushes every frame that IPv4 hands it.
     this.ctx.counters.inc(sent ? 'udp.tx.datagrams' : 'udp.tx.dropped');
-    this.ctx.requestFlush();
     return sent;
   }
 
