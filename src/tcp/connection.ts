@@ -2,7 +2,7 @@ import type { Clock } from '../stack/clock.js';
 import type { Counters } from '../stack/counters.js';
 import type { Logger } from '../stack/log.js';
 import { formatIpv4 } from '../wire/address.js';
-import { TcpFlags, type SackBlock, type TcpHeader, type TcpHeaderFields, type TcpOptions } from '../wire/tcp.js';
+import { TcpFlags, type TcpHeader, type TcpHeaderFields, type TcpOptions } from '../wire/tcp.js';
 import { NetError } from './api.js';
 import { NewReno } from './congestion.js';
 import { segmentAcceptable } from './acceptability.js';
@@ -250,8 +250,6 @@ export class TcpConnection {
   keepAlive = false;
   private keepAliveDelayMs = 7_200_000;
   private keepAliveSent = 0;
-
-  bytesReceived = 0;
 
   private readonly pendingData: Uint8Array[] = [];
   private pendingEof = false;
@@ -552,7 +550,6 @@ export class TcpConnection {
     this.rcvNxt = seqAdd(h.seq, 1);
     this.rcvAdvRight = this.rcvNxt;
     this.negotiate(h);
-    if (this.tsOk && h.options.timestamp) this.tsRecent = h.options.timestamp.value;
     this.sndWnd = h.window;
     this.maxSndWnd = this.sndWnd;
     this.sndWl1 = h.seq;
@@ -659,9 +656,9 @@ export class TcpConnection {
     // RTT: from the echoed timestamp (RFC 7323 4.1), or the timed segment (Karn).
     const ts = h.options.timestamp;
     if (this.tsOk && ts && ts.echo !== 0) {
-      this.rttSample(seqDiff(this.tsNow(), ts.echo));
+      this.rto.sample(seqDiff(this.tsNow(), ts.echo));
     } else if (this.rttSeq !== undefined && seqGe(ack, this.rttSeq)) {
-      this.rttSample(this.env.clock.now() - this.rttStart);
+      this.rto.sample(this.env.clock.now() - this.rttStart);
       this.rttSeq = undefined;
     }
     this.retries = 0;
@@ -854,7 +851,6 @@ export class TcpConnection {
 
   private deliver(data: Uint8Array): void {
     this.rcvNxt = seqAdd(this.rcvNxt, data.length);
-    this.bytesReceived += data.length;
     if (this.user) this.user.onData(data);
     else this.pendingData.push(data);
   }
@@ -1291,10 +1287,6 @@ export class TcpConnection {
 
   // ===================================================================== states
 
-  private rttSample(rtt: number): void {
-    this.rto.sample(rtt);
-  }
-
   private establish(): void {
     this.setState('ESTABLISHED');
     this.connectTimer?.stop();
@@ -1343,7 +1335,7 @@ export class TcpConnection {
     user?.onError(new NetError(code, message));
   }
 
-  setState(next: TcpState): void {
+  private setState(next: TcpState): void {
     if (next === this.state) return;
     this.log.debug({ from: this.state, to: next }, 'state');
     this.env.counters.inc(`tcp.state.${next.toLowerCase()}`);
@@ -1411,11 +1403,6 @@ export class TcpConnection {
       unsent: Math.max(0, this.sendBuffer.length - Math.max(0, seqDiff(this.sndMax, this.bufSeq))),
       outOfOrderBytes: this.reassembly.bytes,
     };
-  }
-
-  /** Sack blocks we would send now (for tests). */
-  get sackBlocks(): SackBlock[] {
-    return this.reassembly.sackBlocks(4);
   }
 }
 

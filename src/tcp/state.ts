@@ -17,11 +17,6 @@ export function isSynchronized(state: TcpState): boolean {
   return state !== 'CLOSED' && state !== 'LISTEN' && state !== 'SYN-SENT' && state !== 'SYN-RECEIVED';
 }
 
-/** States in which we may still send new data. */
-export function canSendData(state: TcpState): boolean {
-  return state === 'ESTABLISHED' || state === 'CLOSE-WAIT';
-}
-
 /** States in which arriving data is accepted (RFC 9293 3.10.7.4, seventh step). */
 export function canReceiveData(state: TcpState): boolean {
   return state === 'ESTABLISHED' || state === 'FIN-WAIT-1' || state === 'FIN-WAIT-2';

@@ -20,11 +20,6 @@ export class DeadlineTimer {
     return this.deadline !== undefined;
   }
 
-  /** Milliseconds left, or undefined when stopped. */
-  remaining(): number | undefined {
-    return this.deadline === undefined ? undefined : Math.max(0, this.deadline - this.clock.now());
-  }
-
   /** (Re)start so that the timer fires `delayMs` from now. */
   start(delayMs: number): void {
     const at = this.clock.now() + delayMs;
