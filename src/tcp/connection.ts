@@ -309,6 +309,17 @@ export class TcpConnection {
   /** RFC 9293 3.10.7.2: a SYN reached a listening port; answer with SYN,ACK. */
   openPassive(iss: number, syn: TcpHeader): void {
     this.initSendSequence(iss);
+    this.adoptPeerSyn(syn, iss);
+    this.setState('SYN-RECEIVED');
+    this.env.requestOutput(this);
+  }
+
+  /**
+   * The peer's SYN synchronizes the receive sequence space (RFC 9293 3.10.7.2 and
+   * 3.10.7.3: IRS = SEG.SEQ, RCV.NXT = SEG.SEQ + 1), settles the options and gives
+   * the first send window.
+   */
+  private adoptPeerSyn(syn: TcpHeader, wl2: number): void {
     this.irs = syn.seq;
     this.rcvNxt = seqAdd(syn.seq, 1);
     this.rcvAdvRight = this.rcvNxt;
@@ -316,9 +327,7 @@ export class TcpConnection {
     this.sndWnd = syn.window; // RFC 7323 2.2: the window in a SYN is never scaled
     this.maxSndWnd = this.sndWnd;
     this.sndWl1 = syn.seq;
-    this.sndWl2 = iss;
-    this.setState('SYN-RECEIVED');
-    this.env.requestOutput(this);
+    this.sndWl2 = wl2;
   }
 
   /** Attach the socket; data that arrived before it existed is handed over now. */
@@ -546,14 +555,7 @@ export class TcpConnection {
       return;
     }
     if (!(h.flags & TcpFlags.SYN)) return;
-    this.irs = h.seq;
-    this.rcvNxt = seqAdd(h.seq, 1);
-    this.rcvAdvRight = this.rcvNxt;
-    this.negotiate(h);
-    this.sndWnd = h.window;
-    this.maxSndWnd = this.sndWnd;
-    this.sndWl1 = h.seq;
-    this.sndWl2 = h.ack;
+    this.adoptPeerSyn(h, h.ack);
     if (hasAck) {
       this.ackReceived(h.ack, h);
       this.ackNow = true;
