@@ -6,7 +6,7 @@
  *   its own port 20 (the control port minus one, RFC 959 3.2).
  * - Passive (PASV, EPSV): the server listens on a port from its range and the client
  *   connects to it. Only the control connection's peer may use it: anybody else who
- *   connects first is turned away (port-stealing protection, RFC 2577 5).
+ *   connects first is turned away (port-stealing protection, RFC 2577 8).
  *
  * Either way the result is one TcpSocketLike, used for one transfer and closed.
  */
@@ -121,7 +121,7 @@ export class PassiveEndpoint implements DataEndpoint {
   }
 
   private onConnection(socket: TcpSocketLike): void {
-    // RFC 2577 5: only the client on the control connection may connect here.
+    // RFC 2577 8: only the client on the control connection may connect here.
     if (this.closed || this.accepted || socket.remoteAddress !== this.peer) {
       this.counters.inc(this.accepted || this.closed ? 'ftp.data.extra_connection' : 'ftp.data.foreign_peer_refused');
       socket.destroy();

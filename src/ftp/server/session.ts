@@ -402,7 +402,10 @@ export class FtpSession {
     await this.failedLogin();
   }
 
-  /** A failed login is answered late; the last allowed failure closes the connection. */
+  /**
+   * RFC 2577 5: a failed login is answered late, and the last allowed failure closes
+   * the connection, so that guessing passwords is slow.
+   */
   private async failedLogin(): Promise<void> {
     this.loginFailures++;
     this.opts.counters.inc('ftp.server.login.failed');
