@@ -43,21 +43,28 @@ const udpBurst = (count: number, size = 100) =>
   `import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n` +
   `for _ in range(${count}): s.sendto(b"x" * ${size}, ("10.0.0.2", 9))\n`;
 
+/** A test net with a static neighbour entry for 10.0.0.2, so the kernel sends IP to "us" without asking ARP. */
+async function createNetWithNeighbour(tag: string): Promise<TestNet> {
+  const net = await createTestNet(tag);
+  const r = await net.exec('ip', ['neigh', 'add', '10.0.0.2', 'lladdr', macText(OUR_MAC), 'dev', net.dev, 'nud', 'permanent']);
+  if (r.code !== 0) {
+    await net.destroy();
+    throw new Error(`ip neigh add: ${r.stderr}`);
+  }
+  return net;
+}
+
 describeTap('TapLink against the Linux kernel', () => {
   let net: TestNet;
   beforeAll(async () => {
-    net = await createTestNet('link');
-    // A static neighbour entry, so the kernel sends IP to "us" without asking ARP.
-    const r = await net.exec('ip', ['neigh', 'add', '10.0.0.2', 'lladdr', macText(OUR_MAC),
-      'dev', net.dev, 'nud', 'permanent']);
-    expect(r.code, r.stderr).toBe(0);
+    net = await createNetWithNeighbour('link');
   });
   afterAll(async () => {
     await net?.destroy();
   });
 
   it('delivers frames that queued before the receiver was set in one batch', async () => {
-    // Nothing reads yet: the 100 datagrams wait in the device's queue (500 frames).
+    // Nothing reads yet: the 100 datagrams wait in the device's queue (txqueuelen, 1000 frames).
     const r = await net.exec('python3', ['-c', udpBurst(100)]);
     expect(r.code, r.stderr).toBe(0);
     const batches: Uint8Array[][] = [];
@@ -120,10 +127,7 @@ describeTap('TapLink against the Linux kernel', () => {
 describeTap('TapLink lifecycle', () => {
   let net: TestNet;
   beforeAll(async () => {
-    net = await createTestNet('life');
-    const r = await net.exec('ip', ['neigh', 'add', '10.0.0.2', 'lladdr', macText(OUR_MAC),
-      'dev', net.dev, 'nud', 'permanent']);
-    expect(r.code, r.stderr).toBe(0);
+    net = await createNetWithNeighbour('life');
   });
   afterAll(async () => {
     await net?.destroy();
@@ -279,9 +283,8 @@ describe('TapLink errors', () => {
 
 describeTap('TapLink without CAP_NET_ADMIN', () => {
   it('says that CAP_NET_ADMIN is needed and how to do without it', () => {
-    const tapModule = fileURLToPath(new URL('../../../build/Release/tap.node', import.meta.url));
     const script =
-      `try { require(${JSON.stringify(tapModule)}).open('tsnocap0'); console.log('opened'); }` +
+      `try { require(${JSON.stringify(addonPath)}).open('tsnocap0'); console.log('opened'); }` +
       ` catch (e) { console.log(e.code + ' ' + e.message); }`;
     const r = spawnSync('setpriv', ['--inh-caps=-all', '--bounding-set=-net_admin',
       process.execPath, '-e', script], { encoding: 'utf8' });
