@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Option, type Command } from 'commander';
 import { runDemo, type DemoResult } from '../demo/index.js';
 import { createLogger } from '../stack/log.js';
-import type { SessionMessage } from '../trace/session.js';
+import { formatEndpoint, messageTitle, type SessionMessage } from '../trace/session.js';
 import { formatIpv4 } from '../wire/address.js';
 import { fatal, parseIntArg, parseLogLevelArg, parseNumberArg } from './common.js';
 
@@ -112,10 +112,8 @@ function printExplanation(result: DemoResult): void {
     else if (item.type === 'step') out(`  -- ${item.title}`);
     else {
       const m = item.message;
-      const from = `${formatIpv4(m.from.address)}:${m.from.port}`;
-      const to = `${formatIpv4(m.to.address)}:${m.to.port}`;
       const host = m.from.address === result.client.address ? 'client' : 'server';
-      out(`  #${String(m.frame).padEnd(4)} ${from} -> ${to}  ${m.name}${m.labels.length ? ` [${m.labels.join(', ')}]` : ''}`);
+      out(`  #${String(m.frame).padEnd(4)} ${formatEndpoint(m.from)} -> ${formatEndpoint(m.to)}  ${messageTitle(m)}`);
       out(`         fields: ${m.fields}`);
       out(`         sent by the ${host}: ${senderOf(m)}`);
       if (m.explanation) out(`         why: ${m.explanation}`);

@@ -9,7 +9,7 @@
  * wrong checksums. Like Wireshark, we decode such segments anyway and only note that
  * the checksum did not verify.
  */
-import { formatIpv4, formatMac, type Ipv4Address } from '../wire/address.js';
+import { formatIpv4, formatMac } from '../wire/address.js';
 import { parseDnsMessage, type DnsMessage } from '../wire/dns.js';
 import { ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, parseEthernet } from '../wire/ethernet.js';
 import { parseIpv4Packet, isFragment, type Ipv4Header } from '../wire/ipv4.js';
@@ -231,9 +231,4 @@ function dnsData(d: DnsMessage['answers'][number]['data']): string {
 
 function protocolName(p: number): string {
   return p === IPPROTO_TCP ? 'TCP (6)' : p === IPPROTO_UDP ? 'UDP (17)' : p === IPPROTO_ICMP ? 'ICMP (1)' : String(p);
-}
-
-/** "192.168.0.2:41338" */
-export function formatEndpoint(address: Ipv4Address, port: number): string {
-  return `${formatIpv4(address)}:${port}`;
 }

@@ -6,7 +6,7 @@
  */
 import { formatIpv4 } from '../wire/address.js';
 import { wrapText } from './render-text.js';
-import { endpointKey, type SessionModel } from './session.js';
+import { endpointKey, formatEndpoint, messageTitle, portLabel, type SessionModel } from './session.js';
 
 const LEFT = 70; // frame numbers
 const COL = 118; // between two lifelines
@@ -41,7 +41,7 @@ export function renderHtml(model: SessionModel, options: { title?: string } = {}
       `<g class="participant"><rect x="${first - 50}" y="8" width="${last - first + 100}" height="44" rx="6"/>` +
         `<text x="${(first + last) / 2}" y="26" class="pname">${xml(p.label)}</text>` +
         `<text x="${(first + last) / 2}" y="44" class="paddr">${xml(formatIpv4(p.address))}</text>` +
-        p.columns.map((c) => `<text x="${x.get(c.key)}" y="72" class="port">${c.endpoint.transport === 'udp' ? `${c.endpoint.port}/udp` : c.endpoint.port}</text>`).join('') +
+        p.columns.map((c) => `<text x="${x.get(c.key)}" y="72" class="port">${portLabel(c.endpoint)}</text>`).join('') +
         `</g>`,
     );
     pos += PARTICIPANT_GAP;
@@ -67,7 +67,7 @@ export function renderHtml(model: SessionModel, options: { title?: string } = {}
       const index = details.length;
       const from = x.get(endpointKey(m.from))!;
       const to = x.get(endpointKey(m.to))!;
-      const name = m.labels.length > 0 ? `${m.name} [${m.labels.join(', ')}]` : m.name;
+      const name = messageTitle(m);
       const remark = wrapText(m.explanation, 70);
       const height = Math.max(50, (remark.length + 1) * LINE + 12);
       const ay = y + 22;
@@ -90,8 +90,8 @@ export function renderHtml(model: SessionModel, options: { title?: string } = {}
         frame: m.frame,
         time: `${(Number(m.timestampNs - firstTime) / 1e6).toFixed(3)} ms`,
         name,
-        from: `${formatIpv4(m.from.address)}:${m.from.port}`,
-        to: `${formatIpv4(m.to.address)}:${m.to.port}`,
+        from: formatEndpoint(m.from),
+        to: formatEndpoint(m.to),
         fields: m.fields,
         explanation: m.explanation,
         tcp: m.tcp,

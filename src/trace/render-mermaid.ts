@@ -5,7 +5,7 @@
  * labelled with its name and fields, and its explanation as a note under it.
  */
 import { formatIpv4 } from '../wire/address.js';
-import { endpointKey, type SessionModel } from './session.js';
+import { endpointKey, messageTitle, portLabel, type SessionModel } from './session.js';
 
 /** Mermaid reads `;` and `#` specially and `<`/`>` as markup: write them as entities. */
 function escape(text: string): string {
@@ -23,8 +23,7 @@ export function renderMermaid(model: SessionModel, options: { title?: string } =
     for (const c of p.columns) {
       const id = `p${n++}`;
       ids.set(c.key, id);
-      const port = c.endpoint.transport === 'udp' ? `${c.endpoint.port}/udp` : String(c.endpoint.port);
-      out.push(`    participant ${id} as ${escape(`${p.label} port ${port}`)}`);
+      out.push(`    participant ${id} as ${escape(`${p.label} port ${portLabel(c.endpoint)}`)}`);
     }
     out.push('  end');
   }
@@ -37,7 +36,7 @@ export function renderMermaid(model: SessionModel, options: { title?: string } =
       const m = item.message;
       const from = ids.get(endpointKey(m.from))!;
       const to = ids.get(endpointKey(m.to))!;
-      const name = m.labels.length > 0 ? `${m.name} [${m.labels.join(', ')}]` : m.name;
+      const name = messageTitle(m);
       const label = m.fields ? `${name}<br/>${m.fields}` : name;
       out.push(`  ${from}->>${to}: ${m.frame}. ${escape(label).replace(/#lt;br\/#gt;/g, '<br/>')}`);
       if (m.explanation) out.push(`  Note over ${from === to ? from : `${from},${to}`}: ${escape(m.explanation)}`);

@@ -14,7 +14,7 @@
  *                    |          |                           |           |   The FTP client sends ...
  */
 import { formatIpv4 } from '../wire/address.js';
-import { endpointKey, type SessionMessage, type SessionModel } from './session.js';
+import { endpointKey, messageTitle, portLabel, type SessionMessage, type SessionModel } from './session.js';
 
 export interface TextOptions {
   /** A title line, e.g. the capture's file name. */
@@ -41,17 +41,13 @@ function layout(model: SessionModel): Layout {
     for (const c of p.columns) {
       x.set(c.key, pos);
       columns.push(c.key);
-      pos += Math.max(MIN_GAP, portLabel(c.endpoint.transport, c.endpoint.port).length + 3);
+      pos += Math.max(MIN_GAP, portLabel(c.endpoint).length + 3);
     }
     // A participant is at least as wide as its name and address.
     const need = Math.max(p.label.length, formatIpv4(p.address).length) + 3;
     if (pos - start < need) pos = start + need;
   }
   return { x, width: pos, columns };
-}
-
-function portLabel(transport: string, port: number): string {
-  return transport === 'udp' ? `${port}/udp` : String(port);
 }
 
 /** A row of the drawing: a char buffer with every lifeline, plus text to the right. */
@@ -101,7 +97,7 @@ export function renderText(model: SessionModel, options: TextOptions = {}): stri
       const first = l.x.get(p.columns[0]!.key)!;
       if (line === 'label') put(first - 1, p.label);
       else if (line === 'address') put(first - 1, formatIpv4(p.address));
-      else for (const c of p.columns) put(l.x.get(c.key)! - 1, portLabel(c.endpoint.transport, c.endpoint.port));
+      else for (const c of p.columns) put(l.x.get(c.key)! - 1, portLabel(c.endpoint));
     }
     out.push((line === 'ports' ? 'Port' : '').padEnd(GUTTER) + row.join('').slice(GUTTER).trimEnd());
   }
@@ -128,7 +124,7 @@ function renderMessage(m: SessionMessage, l: Layout, wrap: number): string[] {
   const to = l.x.get(endpointKey(m.to))!;
   const left = Math.min(from, to);
   const right = Math.max(from, to);
-  const name = m.labels.length > 0 ? `${m.name} [${m.labels.join(', ')}]` : m.name;
+  const name = messageTitle(m);
 
   const label = new Row(l).put(left + 2, name);
   const arrow = new Row(l).put(0, String(m.frame).padStart(GUTTER - 2));

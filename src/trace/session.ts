@@ -89,7 +89,22 @@ export interface SessionModel {
 }
 
 export function endpointKey(e: Endpoint): string {
-  return `${e.transport}:${formatIpv4(e.address)}:${e.port}`;
+  return `${e.transport}:${formatEndpoint(e)}`;
+}
+
+/** "192.168.0.2:41338" */
+export function formatEndpoint(e: Endpoint): string {
+  return `${formatIpv4(e.address)}:${e.port}`;
+}
+
+/** A column's port as the diagrams print it: "53/udp" for UDP, the bare number for TCP. */
+export function portLabel(e: Endpoint): string {
+  return e.transport === 'udp' ? `${e.port}/udp` : String(e.port);
+}
+
+/** "TCP ACK [TCP Dup ACK #1]": the message's name with its analysis labels, as every view shows it. */
+export function messageTitle(m: SessionMessage): string {
+  return m.labels.length > 0 ? `${m.name} [${m.labels.join(', ')}]` : m.name;
 }
 
 type Purpose = { verb: string; arg: string };
@@ -625,6 +640,6 @@ export function createFrameExplainer(): (frame: Uint8Array) => string | undefine
 
 /** One line for a pcapng comment: "TCP SYN: FTP client initiates ..." */
 export function messageComment(m: SessionMessage): string {
-  const head = m.labels.length > 0 ? `${m.name} [${m.labels.join(', ')}]` : m.name;
+  const head = messageTitle(m);
   return m.explanation ? `${head}: ${m.explanation}` : head;
 }
