@@ -395,8 +395,7 @@ export class TcpConnection {
     if (!isSynchronized(this.state) && this.state !== 'SYN-RECEIVED') return;
     const advertised = seqDiff(this.rcvAdvRight, this.rcvNxt);
     const free = Math.min(this.freeReceiveSpace(), 0xffff * 2 ** this.rcvWscale);
-    const threshold = Math.min(this.env.config.receiveBufferBytes / 2, this.ourMss);
-    if (free - advertised >= threshold && (advertised < this.ourMss || free >= 2 * advertised)) {
+    if (free - advertised >= this.swsThreshold && (advertised < this.ourMss || free >= 2 * advertised)) {
       this.env.counters.inc('tcp.tx.window_update');
       this.ackNow = true;
       this.env.requestOutput(this);
@@ -455,7 +454,7 @@ export class TcpConnection {
 
     // First: sequence number check (RFC 9293 3.10.7.4).
     const segLen = payload.length + (syn ? 1 : 0) + (fin ? 1 : 0);
-    const rcvWnd = Math.max(0, seqDiff(this.rcvAdvRight, this.rcvNxt));
+    const rcvWnd = this.rcvWnd;
     if (!segmentAcceptable(h.seq, segLen, this.rcvNxt, rcvWnd)) {
       if (!(rcvWnd === 0 && h.seq === this.rcvNxt && !rst)) {
         c.inc('tcp.rx.drop.unacceptable');
@@ -1115,6 +1114,16 @@ export class TcpConnection {
     );
   }
 
+  /** RCV.WND: what is left of the window we last advertised. */
+  private get rcvWnd(): number {
+    return Math.max(0, seqDiff(this.rcvAdvRight, this.rcvNxt));
+  }
+
+  /** Receiver SWS avoidance (RFC 1122 4.2.3.3): open the window in steps of at least min(buffer/2, MSS). */
+  private get swsThreshold(): number {
+    return Math.min(this.env.config.receiveBufferBytes / 2, this.ourMss);
+  }
+
   private freeReceiveSpace(): number {
     const backlog = this.user ? this.user.readableBacklog : this.pendingData.reduce((n, d) => n + d.length, 0);
     return Math.max(0, this.env.config.receiveBufferBytes - backlog);
@@ -1126,9 +1135,8 @@ export class TcpConnection {
    */
   private advertiseWindow(shift: number): number {
     const free = this.freeReceiveSpace();
-    const current = Math.max(0, seqDiff(this.rcvAdvRight, this.rcvNxt));
-    const threshold = Math.min(this.env.config.receiveBufferBytes / 2, this.ourMss);
-    let wnd = free - current >= threshold ? free : current;
+    const current = this.rcvWnd;
+    let wnd = free - current >= this.swsThreshold ? free : current;
     wnd = Math.min(wnd, 0xffff * 2 ** shift);
     const field = Math.floor(wnd / 2 ** shift);
     const right = seqAdd(this.rcvNxt, field * 2 ** shift);
@@ -1400,7 +1408,7 @@ export class TcpConnection {
       sndNxt: this.sndNxt,
       sndWnd: this.sndWnd,
       rcvNxt: this.rcvNxt,
-      rcvWnd: Math.max(0, seqDiff(this.rcvAdvRight, this.rcvNxt)),
+      rcvWnd: this.rcvWnd,
       unacked: seqDiff(this.sndMax, this.sndUna),
       unsent: Math.max(0, this.sendBuffer.length - Math.max(0, seqDiff(this.sndMax, this.bufSeq))),
       outOfOrderBytes: this.reassembly.bytes,
