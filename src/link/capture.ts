@@ -1,7 +1,7 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { DEFAULT_SNAPLEN, LINKTYPE_ETHERNET, type PacketDirection, type TimestampResolution } from '../wire/pcap.js';
 import { encodeEnhancedPacket, encodeInterfaceDescription, encodeSectionHeader } from '../wire/pcapng.js';
-import { LinkDecorator, type Link } from './link.js';
+import { LinkDecorator, type Link, type LinkClock } from './link.js';
 
 /**
  * Explains one frame: returns the pcapng packet comment for it, or undefined. It is
@@ -16,8 +16,8 @@ export interface CaptureOptions {
   path?: string;
   /** An already open file descriptor; the caller owns it and closes it. */
   fd?: number;
-  /** Monotonic milliseconds (a Clock from src/stack/clock.ts fits). */
-  clock: { now(): number };
+  /** Monotonic milliseconds; only `now()` is used. */
+  clock: Pick<LinkClock, 'now'>;
   /**
    * Wall-clock time (ms since 1970) that corresponds to the clock's reading when the
    * capture starts. Default 0: timestamps then count from the Unix epoch, which keeps
@@ -58,7 +58,7 @@ export class CaptureLink extends LinkDecorator {
   readonly stats: CaptureStats = { frames: 0, inbound: 0, outbound: 0, bytes: 0, writeErrors: 0, commentErrors: 0 };
   private fd: number | null;
   private readonly ownsFd: boolean;
-  private readonly clock: { now(): number };
+  private readonly clock: Pick<LinkClock, 'now'>;
   private readonly startClockMs: number;
   private readonly epochMs: number;
   private readonly snaplen: number;

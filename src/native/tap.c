@@ -11,7 +11,8 @@
  * Why this shape (and not fs streams on the libuv thread pool): see
  * native-notes/README.md.
  *
- * JavaScript API (wrapped by src/link/tap.ts, which is the only user):
+ * JavaScript API (wrapped by src/link/tap.ts for the stack; the benchmark and the
+ * link tests also call openFd() and pool() directly):
  *   open(name)               -> { handle, name, mac }   throws Error with .code
  *   openFd(name, blocking)   -> { fd, name }  a bare fd, for the benchmark only
  *   start(handle, callback)  callback(frames: Uint8Array[]) per wake-up,
