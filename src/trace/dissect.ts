@@ -10,7 +10,7 @@
  * the checksum did not verify.
  */
 import { formatIpv4, formatMac } from '../wire/address.js';
-import { parseDnsMessage, type DnsMessage } from '../wire/dns.js';
+import { DnsClass, parseDnsMessage, typeName, type DnsMessage } from '../wire/dns.js';
 import { ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, parseEthernet } from '../wire/ethernet.js';
 import { parseIpv4Packet, isFragment, type Ipv4Header } from '../wire/ipv4.js';
 import { formatTcpFlags, parseTcp, type TcpHeader } from '../wire/tcp.js';
@@ -207,13 +207,9 @@ function dnsLayer(m: DnsMessage): HeaderLayer {
     ['Recursion available', m.header.ra ? '1' : '0'],
     ['Reply code', String(m.header.rcode)],
   ];
-  for (const q of m.questions) fields.push(['Question', `${q.name} type ${dnsTypeName(q.type)} class ${q.class === 1 ? 'IN' : q.class}`]);
-  for (const a of m.answers) fields.push(['Answer', `${a.name} ${dnsTypeName(a.type)} ${dnsData(a.data)} (TTL ${a.ttl})`]);
+  for (const q of m.questions) fields.push(['Question', `${q.name} type ${typeName(q.type)} class ${q.class === DnsClass.IN ? 'IN' : q.class}`]);
+  for (const a of m.answers) fields.push(['Answer', `${a.name} ${typeName(a.type)} ${dnsData(a.data)} (TTL ${a.ttl})`]);
   return { layer: 'Domain Name System', fields };
-}
-
-export function dnsTypeName(type: number): string {
-  return ({ 1: 'A', 2: 'NS', 5: 'CNAME', 6: 'SOA', 12: 'PTR', 15: 'MX', 16: 'TXT', 28: 'AAAA' } as Record<number, string>)[type] ?? `TYPE${type}`;
 }
 
 function dnsData(d: DnsMessage['answers'][number]['data']): string {

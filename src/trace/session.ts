@@ -16,9 +16,10 @@
  * captures that start in the middle of a session).
  */
 import { formatIpv4, parseIpv4, type Ipv4Address } from '../wire/address.js';
+import { DnsClass, typeName } from '../wire/dns.js';
 import { formatTcpFlags, TcpFlags } from '../wire/tcp.js';
 import { parseEprtArgument, parseEpsvReply, parsePasvReply, parsePortArgument } from '../ftp/common/hostport.js';
-import { dissect, dnsTypeName, LINKTYPE_ETHERNET, type Dissected, type DissectedTcp, type DissectedUdp, type HeaderLayer } from './dissect.js';
+import { dissect, LINKTYPE_ETHERNET, type Dissected, type DissectedTcp, type DissectedUdp, type HeaderLayer } from './dissect.js';
 import { FtpLineReader, type FtpCommandLine, type FtpLine, type FtpReplyLine } from './ftp-lines.js';
 import { TcpConnectionAnalysis, type SegmentAnalysis } from './tcp-analysis.js';
 import * as words from './words.js';
@@ -227,7 +228,7 @@ export class SessionAnalyzer {
     const q = m.questions[0];
     if (!m.header.qr) {
       const fields = [`recdesired = ${rd}`, `queries = ${m.questions.length}`];
-      if (q) fields.push(`name = ${q.name}`, `type = ${dnsTypeName(q.type)}`, `class = ${q.class === 1 ? 'IN' : q.class}`);
+      if (q) fields.push(`name = ${q.name}`, `type = ${typeName(q.type)}`, `class = ${q.class === DnsClass.IN ? 'IN' : q.class}`);
       return { ...base, kind: 'dns', name: 'DNS Query', fields: fields.join(', '), explanation: words.dnsQuery(q?.name ?? '(no question)') };
     }
     const addresses = m.answers.flatMap((a) => (a.data.kind === 'A' ? [formatIpv4(a.data.address)] : []));
