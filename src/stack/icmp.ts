@@ -24,6 +24,9 @@ export interface IcmpOptions {
   errorBurst?: number;
 }
 
+/** The ICMP errors this host originates: unreachable (IPv4, UDP) and reassembly time exceeded. */
+export type IcmpErrorType = typeof ICMP_DEST_UNREACHABLE | typeof ICMP_TIME_EXCEEDED;
+
 /** Who hears echo replies and errors about echo requests (the ping client). */
 export interface EchoListener {
   echoReply(src: Ipv4Address, identifier: number, sequence: number, data: Uint8Array, ttl: number, bytes: number): void;
@@ -115,7 +118,7 @@ export class IcmpLayer implements ProtocolHandler {
    * about an ICMP error, a broadcast or multicast datagram, or a source that is not
    * one host; rate-limited (RFC 1812 4.3.2.8). Returns true if one was sent.
    */
-  sendError(original: IpDatagram, type: number, code: number, nextHopMtu = 0): boolean {
+  sendError(original: IpDatagram, type: IcmpErrorType, code: number): boolean {
     const { counters } = this.services;
     if (original.protocol === IPPROTO_ICMP && (original.payload.length === 0 || isIcmpErrorType(original.payload[0]!))) {
       counters.inc('icmp.tx.suppressed');
@@ -138,13 +141,11 @@ export class IcmpLayer implements ProtocolHandler {
     quoted.set(original.payload.subarray(0, quoted.length - original.header.length), original.header.length);
     const message =
       type === ICMP_DEST_UNREACHABLE
-        ? encodeIcmp({ kind: 'dest-unreachable', code, nextHopMtu, quoted })
-        : type === ICMP_TIME_EXCEEDED
-          ? encodeIcmp({ kind: 'time-exceeded', code, quoted })
-          : encodeIcmp({ kind: 'other', type, code, rest: new Uint8Array(4), data: quoted });
+        ? encodeIcmp({ kind: 'dest-unreachable', code, nextHopMtu: 0, quoted }) // MTU: only for "fragmentation needed", which routers send (RFC 1191)
+        : encodeIcmp({ kind: 'time-exceeded', code, quoted });
     const sent = this.ip.send({ dst: src, protocol: IPPROTO_ICMP, payload: message });
     if (sent) {
-      counters.inc(type === ICMP_DEST_UNREACHABLE ? 'icmp.tx.dest_unreachable' : type === ICMP_TIME_EXCEEDED ? 'icmp.tx.time_exceeded' : 'icmp.tx.error');
+      counters.inc(type === ICMP_DEST_UNREACHABLE ? 'icmp.tx.dest_unreachable' : 'icmp.tx.time_exceeded');
       if (this.log.isLevelEnabled('debug')) this.log.debug({ dst: formatIpv4(src), type, code }, 'ICMP error sent');
     }
     return sent;

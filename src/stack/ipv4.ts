@@ -20,6 +20,7 @@ import {
   type Ipv4HeaderFields,
 } from '../wire/ipv4.js';
 import type { ArpLayer } from './arp.js';
+import type { IcmpErrorType } from './icmp.js';
 import { FrameAllocator } from './frame-allocator.js';
 import type { Logger } from './log.js';
 import type { IpDatagram, IpSendOptions, NetworkLayer, ProtocolHandler } from './network.js';
@@ -38,7 +39,7 @@ export interface Ipv4Options {
 
 /** What IPv4 needs from ICMP: errors about received datagrams (set by the host). */
 export interface IcmpErrorSender {
-  sendError(original: IpDatagram, type: number, code: number, nextHopMtu?: number): boolean;
+  sendError(original: IpDatagram, type: IcmpErrorType, code: number): boolean;
 }
 
 /**

@@ -47,8 +47,8 @@ interface Fragment {
 
 interface Buffering {
   key: string;
+  /** Source address, for the log. */
   src: number;
-  dst: number;
   /** Sorted by `start`. */
   fragments: Fragment[];
   /** Data length, known once the last fragment (MF = 0) arrived. */
@@ -118,7 +118,6 @@ export class Reassembler {
       buf = {
         key,
         src: header.src,
-        dst: header.dst,
         fragments: [],
         bytes: 0,
         timer: this.services.clock.setTimer(this.timeoutMs, () => this.expire(key)).unref(),
