@@ -1,25 +1,27 @@
 import { stat } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
+import { SERVER_DEFAULTS as D } from '../ftp/server/options.js';
 import { FtpServer } from '../ftp/server/server.js';
 import { UserDatabase } from '../ftp/server/users.js';
 import { formatIpv4 } from '../wire/address.js';
 import { register as registerFtpUser } from './ftp-user.js';
 import { addHostOptions, describeHost, fatal, parseIntArg, runUntilSignal, startHost, usageError, type HostCliOptions } from './common.js';
 
+/** Options with a commander default are always present. */
 interface FtpServerCliOptions extends HostCliOptions {
   root?: string;
-  port?: string;
+  port: string;
   dataPort?: string;
   anonymous?: boolean;
   writable?: boolean;
   users?: string;
-  pasvPorts?: string;
-  banner?: string;
-  siteName?: string;
-  maxClients?: string;
-  maxPerIp?: string;
-  idleTimeout?: string;
-  dataTimeout?: string;
+  pasvPorts: string;
+  banner: string;
+  siteName: string;
+  maxClients: string;
+  maxPerIp: string;
+  idleTimeout: string;
+  dataTimeout: string;
   xferlog?: string;
 }
 
@@ -45,31 +47,31 @@ export function register(program: Command): void {
       .command('ftp-server')
       .description('serve a directory over FTP on our own TCP/IP stack')
       .addOption(new Option('--root <dir>', 'directory to serve (clients see it as /)'))
-      .addOption(new Option('--port <n>', 'control port').default('21'))
+      .addOption(new Option('--port <n>', 'control port').default(String(D.port)))
       .addOption(new Option('--data-port <n>', 'source port of active-mode data connections (default: control port - 1)'))
       .addOption(new Option('--anonymous', 'allow anonymous logins (ftp, anonymous); the default'))
       .addOption(new Option('--no-anonymous', 'refuse anonymous logins'))
       .addOption(new Option('--writable', 'let anonymous users upload, rename and delete'))
       .addOption(new Option('--users <file>', 'named users (see tapstack ftp-user add)'))
-      .addOption(new Option('--pasv-ports <min-max>', 'ports for passive data connections').default('50000-50999'))
-      .addOption(new Option('--banner <text>', 'text of the 220 greeting').default('ANY-DOMAIN.COM FTP Service'))
-      .addOption(new Option('--site-name <name>', 'name in "230-Welcome to ..." and "221 Thank you for visiting ..."').default('ftp.any-domain.com'))
-      .addOption(new Option('--max-clients <n>', 'most control connections at once').default('300'))
-      .addOption(new Option('--max-per-ip <n>', 'most control connections from one address').default('50'))
-      .addOption(new Option('--idle-timeout <s>', 'close idle control connections after this many seconds (0: never)').default('300'))
-      .addOption(new Option('--data-timeout <s>', 'give up on data connections that do not open or stall for this long').default('60'))
+      .addOption(new Option('--pasv-ports <min-max>', 'ports for passive data connections').default(`${D.pasvPorts.min}-${D.pasvPorts.max}`))
+      .addOption(new Option('--banner <text>', 'text of the 220 greeting').default(D.banner))
+      .addOption(new Option('--site-name <name>', 'name in "230-Welcome to ..." and "221 Thank you for visiting ..."').default(D.siteName))
+      .addOption(new Option('--max-clients <n>', 'most control connections at once').default(String(D.maxClients)))
+      .addOption(new Option('--max-per-ip <n>', 'most control connections from one address').default(String(D.maxPerIp)))
+      .addOption(new Option('--idle-timeout <s>', 'close idle control connections after this many seconds (0: never)').default(String(D.idleTimeoutMs / 1000)))
+      .addOption(new Option('--data-timeout <s>', 'give up on data connections that do not open or stall for this long').default(String(D.dataTimeoutMs / 1000)))
       .addOption(new Option('--xferlog <file>', 'append one xferlog line per transfer'))
       .addHelpText('after', '\nExample:\n  tapstack ftp-server --tap tap0 --ip 10.0.0.2/24 --root ./srv --pcap ftp.pcapng'),
   ).action(async (opts: FtpServerCliOptions) => {
     if (!opts.root) usageError('--root DIR is required');
-    const port = parseIntArg('--port', opts.port ?? '21', 1, 65535);
+    const port = parseIntArg('--port', opts.port, 1, 65535);
     const dataPort = opts.dataPort !== undefined ? parseIntArg('--data-port', opts.dataPort, 1, 65535) : undefined;
-    const pasvPorts = parsePortRange(opts.pasvPorts ?? '50000-50999');
-    const maxClients = parseIntArg('--max-clients', opts.maxClients ?? '300', 1, 100_000);
-    const maxPerIp = parseIntArg('--max-per-ip', opts.maxPerIp ?? '50', 1, 100_000);
-    const idleTimeoutMs = parseIntArg('--idle-timeout', opts.idleTimeout ?? '300', 0, 86_400) * 1000;
-    const dataTimeoutMs = parseIntArg('--data-timeout', opts.dataTimeout ?? '60', 1, 86_400) * 1000;
-    if (/[\r\n]/.test(opts.banner ?? '') || /[\r\n]/.test(opts.siteName ?? '')) usageError('--banner and --site-name must be one line');
+    const pasvPorts = parsePortRange(opts.pasvPorts);
+    const maxClients = parseIntArg('--max-clients', opts.maxClients, 1, 100_000);
+    const maxPerIp = parseIntArg('--max-per-ip', opts.maxPerIp, 1, 100_000);
+    const idleTimeoutMs = parseIntArg('--idle-timeout', opts.idleTimeout, 0, 86_400) * 1000;
+    const dataTimeoutMs = parseIntArg('--data-timeout', opts.dataTimeout, 1, 86_400) * 1000;
+    if (/[\r\n]/.test(opts.banner) || /[\r\n]/.test(opts.siteName)) usageError('--banner and --site-name must be one line');
     try {
       if (!(await stat(opts.root)).isDirectory()) usageError(`--root: ${opts.root} is not a directory`);
     } catch {
@@ -100,8 +102,8 @@ export function register(program: Command): void {
       anonymousWritable: opts.writable === true,
       ...(users ? { users } : {}),
       pasvPorts,
-      banner: opts.banner ?? 'ANY-DOMAIN.COM FTP Service',
-      siteName: opts.siteName ?? 'ftp.any-domain.com',
+      banner: opts.banner,
+      siteName: opts.siteName,
       maxClients,
       maxPerIp,
       idleTimeoutMs,
