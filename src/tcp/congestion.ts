@@ -12,12 +12,14 @@ export class NewReno {
   /** Bytes acked in congestion avoidance since cwnd last grew. */
   private acked = 0;
 
-  constructor(
-    public mss: number,
-    initialSegments = 10,
-  ) {
-    // RFC 6928 2: IW = min(10*MSS, max(2*MSS, 14600)).
-    this.cwnd = initialSegments >= 10 ? Math.min(10 * mss, Math.max(2 * mss, 14600)) : initialSegments * mss;
+  constructor(public mss: number) {
+    this.cwnd = initialWindow(mss);
+  }
+
+  /** The segment size became known (the SYNs were exchanged): start from its initial window. */
+  setMss(mss: number): void {
+    this.mss = mss;
+    this.cwnd = initialWindow(mss);
   }
 
   get inSlowStart(): boolean {
@@ -74,4 +76,9 @@ export class NewReno {
     this.inRecovery = false;
     this.acked = 0;
   }
+}
+
+/** RFC 6928 2: IW = min(10*MSS, max(2*MSS, 14600)). */
+function initialWindow(mss: number): number {
+  return Math.min(10 * mss, Math.max(2 * mss, 14600));
 }

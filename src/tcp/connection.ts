@@ -933,8 +933,7 @@ export class TcpConnection {
     this.tsOk = n.tsOk;
     if (this.tsOk) this.tsRecent = syn.options.timestamp!.value;
     // The congestion window counts data bytes: the MSS less the per-segment options.
-    this.cc.mss = this.maxPayload(false);
-    this.cc.cwnd = Math.min(10 * this.cc.mss, Math.max(2 * this.cc.mss, 14600));
+    this.cc.setMss(this.maxPayload(false));
   }
 
   private synOptions(): TcpOptions {
