@@ -5,6 +5,7 @@ import { TapLink } from '../link/tap.js';
 import { createHost, type Host } from '../host.js';
 import { RealClock, type Clock } from '../stack/clock.js';
 import { createLogger, type LogLevel, type Logger } from '../stack/log.js';
+import type { TcpSocketLike } from '../tcp/api.js';
 import {
   formatIpv4,
   parseCidr,
@@ -258,6 +259,24 @@ export function stopHost(run: RunningHost, code = 0): Promise<void> {
     process.exit(code);
   })();
   return stopping;
+}
+
+/**
+ * Stop the host once every one of `sockets` is CLOSED or in TIME-WAIT, or after `maxMs`.
+ * A process that exits takes our whole stack with it (unlike the kernel, which finishes
+ * the closing handshakes of a dead process's sockets): without this wait the peer would
+ * see a RST, or a FIN that is never acknowledged, where the last FIN/ACK exchange belongs.
+ */
+export async function stopHostWhenClosed(run: RunningHost, sockets: Iterable<TcpSocketLike>, code: number, maxMs: number): Promise<void> {
+  const closing = (): boolean => {
+    for (const s of sockets) if (s.state !== undefined && s.state !== 'CLOSED' && s.state !== 'TIME-WAIT') return true;
+    return false;
+  };
+  const deadline = run.clock.now() + maxMs;
+  while (closing() && run.clock.now() < deadline) {
+    await new Promise<void>((resolve) => run.clock.setTimer(10, resolve));
+  }
+  await stopHost(run, code);
 }
 
 /**

@@ -7,7 +7,7 @@ import { Resolver } from '../dns/resolver.js';
 import type { TcpApi, TcpSocketLike } from '../tcp/api.js';
 import { FtpClient, type DataMode, type TransferType } from '../ftp/client/client.js';
 import { FtpShell, splitCommands, type ProgressDisplay } from '../ftp/client/shell.js';
-import { addHostOptions, parseIntArg, startHost, stopHost, usageError, type HostCliOptions, type RunningHost } from './common.js';
+import { addHostOptions, parseIntArg, startHost, stopHostWhenClosed, usageError, type HostCliOptions, type RunningHost } from './common.js';
 import { register as registerGet } from './get.js';
 import { register as registerPut } from './put.js';
 
@@ -54,12 +54,7 @@ export function checkFtpOptions(opts: FtpCommonCliOptions): { activePortBase: nu
   };
 }
 
-/**
- * The host's TCP, remembering every socket the client opens or accepts. A process that
- * exits takes our whole stack with it (unlike the kernel, which finishes the closing
- * handshakes of a dead process's sockets), so before stopping we let the last FIN/ACK
- * exchanges finish: otherwise the server would see a RST where the seed shows FINs.
- */
+/** Every socket the client opened or accepted, per host: finishFtp waits for them to close. */
 const tracked = new WeakMap<RunningHost, Set<TcpSocketLike>>();
 
 function trackingTcp(run: RunningHost): TcpApi {
@@ -80,19 +75,12 @@ function trackingTcp(run: RunningHost): TcpApi {
   };
 }
 
-/** Wait (at most `maxMs`) until every tracked connection is CLOSED or in TIME-WAIT, then stop the host. */
-export async function finishFtp(run: RunningHost, code: number, maxMs = 2000): Promise<void> {
-  const sockets = tracked.get(run) ?? new Set<TcpSocketLike>();
-  const busy = () =>
-    [...sockets].some((s) => {
-      const state = (s as { state?: string }).state;
-      return state !== undefined && state !== 'CLOSED' && state !== 'TIME-WAIT';
-    });
-  const deadline = run.clock.now() + maxMs;
-  while (busy() && run.clock.now() < deadline) {
-    await new Promise<void>((resolve) => run.clock.setTimer(10, resolve));
-  }
-  await stopHost(run, code);
+/**
+ * Stop the host once the last FIN/ACK exchanges of the client's connections are done
+ * (at most `maxMs`): otherwise the server would see a RST where the seed shows FINs.
+ */
+export function finishFtp(run: RunningHost, code: number, maxMs = 2000): Promise<void> {
+  return stopHostWhenClosed(run, tracked.get(run) ?? [], code, maxMs);
 }
 
 /** An FtpClient on the host's TCP, resolving names with our own DNS resolver. */

@@ -7,8 +7,10 @@ import {
   parseIntArg,
   parseIpArg,
   parseNumberArg,
+  runUntilSignal,
   startHost,
   stopHost,
+  stopHostWhenClosed,
   usageError,
   type HostCliOptions,
   type RunningHost,
@@ -66,7 +68,7 @@ export function register(program: Command): void {
       const port = parseIntArg('-l', opts.listen, 1, 65535);
       const run = startHost(opts);
       listenOnce(run, port);
-      return;
+      await runUntilSignal(run);
     }
     if (hostText === undefined || portText === undefined) usageError('nc needs HOST PORT, or -l PORT');
     const dst = parseIpArg('nc host', hostText);
@@ -85,6 +87,7 @@ export function register(program: Command): void {
     socket.once('connect', () => {
       process.stdin.pipe(socket);
     });
+    await runUntilSignal(run);
   });
 }
 
@@ -99,11 +102,6 @@ function listenOnce(run: RunningHost, port: number): void {
   } catch (err) {
     fatal(`nc: port ${port}: ${(err as Error).message}`);
   }
-  const onSignal = (): void => {
-    void stopHost(run, 0);
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
 }
 
 /** Connection to stdout; exit when it is closed both ways (0) or fails (1). */
@@ -121,21 +119,7 @@ function relay(run: RunningHost, socket: TcpSocketLike, peer: string): void {
     void stopHost(run, 1);
   });
   socket.on('close', () => {
-    if (failed) return;
-    // Let the last ACK (or our FIN's retransmissions) go out before the device closes:
-    // wait until the connection reached TIME-WAIT or CLOSED, at most 3 s.
-    const state = (): string => (socket as unknown as { state: string }).state;
-    const started = run.clock.now();
-    const poll = (): void => {
-      const s = state();
-      if (s === 'CLOSED' || s === 'TIME-WAIT' || run.clock.now() - started > 3000) void stopHost(run, 0);
-      else run.clock.setTimer(20, poll);
-    };
-    poll();
+    // Let the last ACK (or our FIN's retransmissions) go out before the device closes.
+    if (!failed) void stopHostWhenClosed(run, [socket], 0, 3000);
   });
-  const onSignal = (): void => {
-    void stopHost(run, 0);
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
 }

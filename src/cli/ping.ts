@@ -3,12 +3,11 @@ import { PingError, type PingReply } from '../stack/ping.js';
 import { formatIpv4 } from '../wire/address.js';
 import {
   addHostOptions,
-  neighbourTable,
   parseIntArg,
   parseIpArg,
   parseNumberArg,
-  printStats,
   startHost,
+  stopHost,
   type HostCliOptions,
   type RunningHost,
 } from './common.js';
@@ -94,10 +93,7 @@ async function pingLoop(
     wake?.();
     tally.elapsedMs = clock.now() - started;
     process.stdout.write(`\n--- ${dstText} ping statistics ---\n${formatSummary(tally)}`);
-    const neighbours = neighbourTable(host);
-    await host.close();
-    if (run.config.stats) printStats(host, neighbours);
-    process.exit(tally.received > 0 ? 0 : 1);
+    await stopHost(run, tally.received > 0 ? 0 : 1);
   };
   process.once('SIGINT', () => void finish());
   process.once('SIGTERM', () => void finish());
