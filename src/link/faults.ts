@@ -79,8 +79,7 @@ export class FaultLink extends LinkDecorator {
     this.random = options.random;
     this.clock = options.clock;
     this.reorderHoldMs = options.reorderHoldMs ?? 10;
-    const shared = profile(options, {});
-    this.profiles = { outbound: profile(shared, options.outbound ?? {}), inbound: profile(shared, options.inbound ?? {}) };
+    this.profiles = { outbound: profile(options, options.outbound ?? {}), inbound: profile(options, options.inbound ?? {}) };
     inner.onReceive((frames) => this.apply(frames, 'inbound'));
   }
 
@@ -208,6 +207,7 @@ export class FaultLink extends LinkDecorator {
   }
 }
 
+/** One direction's profile: each field from its override, else the shared value, else 0. */
 function profile(base: FaultProfile, over: FaultProfile): Required<FaultProfile> {
   const pick = (k: keyof FaultProfile): number => over[k] ?? base[k] ?? 0;
   return {
