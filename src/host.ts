@@ -27,13 +27,8 @@ export class Host {
   /** The IPv4/ARP/ICMP layers; also the HostContext the transports attach to. */
   readonly ip: IpHost;
   readonly link: Link;
-
-  // --- transports attach here ------------------------------------------------------
-  // TCP: `readonly tcp: Tcp;` with `this.tcp = new Tcp(this.ip, options.tcp)` (src/tcp/index.ts)
-  // UDP: `readonly udp: Udp;` with `this.udp = new Udp(this.ip)`               (src/udp/index.ts)
   readonly udp: Udp;
   readonly tcp: Tcp;
-  // ----------------------------------------------------------------------------------
 
   private closing: Promise<void> | undefined;
 
@@ -41,7 +36,7 @@ export class Host {
     const { link, tcp, ...ipOptions } = options;
     this.link = link;
     this.ip = new IpHost(link, ipOptions);
-    // --- transports are constructed here (see above) ---
+    // Each transport registers its IP protocol number with this.ip.
     this.udp = new Udp(this.ip);
     this.tcp = new Tcp(this.ip, tcp);
   }
@@ -78,7 +73,7 @@ export class Host {
   /** Close the transports, then the IP layers, then the link. Safe to call twice. */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      // --- transports close here, before IP (e.g. `await this.tcp.close()`) ---
+      // TCP first, while IP can still carry its RSTs (closing UDP sends nothing).
       await this.tcp.close();
       await this.ip.close();
       await this.link.close();
