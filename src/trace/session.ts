@@ -340,7 +340,7 @@ export class SessionAnalyzer {
       key,
       role: 'other',
       initiator: fromKey,
-      analysis: new TcpConnectionAnalysis(fromKey),
+      analysis: new TcpConnectionAnalysis(),
       fins: [],
       synSeen: pureSyn,
       handshakeDone: false,

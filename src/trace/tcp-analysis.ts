@@ -50,6 +50,10 @@ class Flow {
   maxEnd = 0;
   /** Merged, sorted [start, end) ranges of sequence space seen. */
   private seen: [number, number][] = [];
+  /** When the highest sequence number last moved (ns). */
+  maxEndTime = 0n;
+  /** When this side sent its SYN (ns), to measure the handshake's round trip. */
+  synTime: bigint | undefined;
   lastAck: number | undefined;
   lastWindow: number | undefined;
   duplicateAcks = 0;
@@ -60,21 +64,10 @@ class Flow {
     return (seq - (this.base ?? 0)) >>> 0;
   }
 
-  /** How much of [start, end) was seen before: 'none', 'some' or 'all'. */
-  coverage(start: number, end: number): 'none' | 'some' | 'all' {
-    let covered = 0;
-    for (const [s, e] of this.seen) {
-      const lo = Math.max(s, start);
-      const hi = Math.min(e, end);
-      if (hi > lo) covered += hi - lo;
-    }
-    return covered === 0 ? 'none' : covered >= end - start ? 'all' : 'some';
+  /** Whether any byte of [start, end) was seen before. */
+  seenAny(start: number, end: number): boolean {
+    return this.seen.some(([s, e]) => Math.min(e, end) > Math.max(s, start));
   }
-
-  /** When the highest sequence number last moved (ns). */
-  maxEndTime = 0n;
-  /** When this side sent its SYN (ns), to measure the handshake's round trip. */
-  synTime: bigint | undefined;
 
   add(start: number, end: number, timeNs: bigint): void {
     // The common cases first: in-order data extends the last range, a jump past a
@@ -116,11 +109,6 @@ export class TcpConnectionAnalysis {
   /** Round trip of the three-way handshake (SYN to SYN+ACK), once seen. */
   private handshakeRttNs: bigint | undefined;
 
-  constructor(
-    /** Key of the endpoint that sent the first segment we saw (normally the SYN). */
-    readonly initiator: string,
-  ) {}
-
   private flow(sender: string): Flow {
     let f = this.flows.get(sender);
     if (!f) this.flows.set(sender, (f = new Flow()));
@@ -152,7 +140,7 @@ export class TcpConnectionAnalysis {
       const end = seq + length;
       if (seq > own.maxEnd && own.maxEnd > 0) out.anomaly = 'previous-segment-lost';
       else if (seq < own.maxEnd) {
-        out.anomaly = own.coverage(seq, end) !== 'none' ? 'retransmission' : this.lateOrResent(own, seq, end, timeNs);
+        out.anomaly = own.seenAny(seq, end) ? 'retransmission' : this.lateOrResent(own, seq, end, timeNs);
       }
       own.add(seq, end, timeNs);
       own.duplicateAcks = 0;
