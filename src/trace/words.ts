@@ -252,7 +252,7 @@ export function reply(line: FtpReplyLine, answering: FtpCommandLine | undefined,
 
 export function retransmission(seq: number, length: number, f: { syn: boolean; fin: boolean }): string {
   const why = "the first copy or its ACK was lost, so the sender's retransmission timer (RFC 6298) or duplicate ACKs (RFC 5681) made it send";
-  if (f.syn) return `Retransmission: this SYN was sent before and no answer came back in time; the sender's timer (RFC 6298 5.7: 1 second, doubling) made it try again.`;
+  if (f.syn) return `Retransmission: this SYN was sent before and no answer came back in time; the sender's timer (RFC 6298 2.1 and 5.5: 1 second, doubling) made it try again.`;
   const data = f.fin ? length - 1 : length;
   if (data <= 0) return `Retransmission: this FIN was sent before; ${why} it again.`;
   return `Retransmission: sequence numbers ${seq} to ${seq + data - 1} were already sent once; ${why} them again.`;
