@@ -105,10 +105,11 @@ export interface EprtArgument extends HostPort {
 }
 
 /**
- * Parse an EPRT argument. Only protocol 1 (IPv4) gives an address we can use; for
- * protocol 2 the error says so, and a server answers 522 (RFC 2428 2).
+ * Parse an EPRT argument. Only protocol 1 (IPv4) gives an address we can use; any
+ * other protocol number fails with `unsupportedProtocol` set, for which a server
+ * answers 522 rather than 501 (RFC 2428 2).
  */
-export function parseEprtArgument(arg: string): Parsed<EprtArgument> {
+export function parseEprtArgument(arg: string): Parsed<EprtArgument> | { ok: false; error: string; unsupportedProtocol: number } {
   const s = arg.trim();
   const d = s.charAt(0);
   if (!isDelimiter(d)) return fail('EPRT argument must start with a delimiter');
@@ -118,7 +119,7 @@ export function parseEprtArgument(arg: string): Parsed<EprtArgument> {
   const [proto, address, portText] = fields as [string, string, string];
   if (!/^\d+$/.test(proto)) return fail('EPRT network protocol must be a number');
   const protocol = Number(proto);
-  if (protocol !== 1) return fail(`unsupported network protocol ${protocol}, use (1)`);
+  if (protocol !== 1) return { ok: false, error: `unsupported network protocol ${protocol}, use (1)`, unsupportedProtocol: protocol };
   if (parseIpv4(address) === null) return fail('EPRT address is not a dotted-quad IPv4 address');
   if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) return fail('EPRT port must be 0-65535');
   return ok({ protocol, address, port: Number(portText) });

@@ -506,7 +506,7 @@ export class FtpSession {
     } else {
       const p = parseEprtArgument(arg);
       if (!p.ok) {
-        if (/network protocol/.test(p.error) && /^\s*(.)\d+\1/.test(arg)) return this.reply(522, 'Network protocol not supported, use (1)');
+        if ('unsupportedProtocol' in p) return this.reply(522, 'Network protocol not supported, use (1)');
         return this.reply(501, 'Syntax error in EPRT argument.');
       }
       ({ address: host, port } = p.value);
