@@ -1,4 +1,4 @@
-import { seqAdd, seqLe, seqLt } from './seq.js';
+import { seqAdd, seqInWindow } from './seq.js';
 
 /**
  * The segment acceptability test of RFC 9293 3.10.7.4 (first step), the table:
@@ -18,10 +18,10 @@ import { seqAdd, seqLe, seqLt } from './seq.js';
 export function segmentAcceptable(seq: number, segLen: number, rcvNxt: number, rcvWnd: number): boolean {
   if (segLen === 0) {
     if (rcvWnd === 0) return seq === rcvNxt;
-    return seqLe(rcvNxt, seq) && seqLt(seq, seqAdd(rcvNxt, rcvWnd));
+    return seqInWindow(seq, rcvNxt, seqAdd(rcvNxt, rcvWnd));
   }
   if (rcvWnd === 0) return false;
   const end = seqAdd(rcvNxt, rcvWnd);
   const last = seqAdd(seq, segLen - 1);
-  return (seqLe(rcvNxt, seq) && seqLt(seq, end)) || (seqLe(rcvNxt, last) && seqLt(last, end));
+  return seqInWindow(seq, rcvNxt, end) || seqInWindow(last, rcvNxt, end);
 }

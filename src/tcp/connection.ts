@@ -12,7 +12,7 @@ import { SackRecovery } from './recovery.js';
 import { RtoEstimator } from './rto.js';
 import { SackScoreboard } from './sack.js';
 import { SendBuffer } from './send-buffer.js';
-import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt, seqMax } from './seq.js';
+import { seqAdd, seqDiff, seqGe, seqGt, seqInWindow, seqLe, seqLt, seqMax } from './seq.js';
 import { canReceiveData, isSynchronized, type TcpState } from './state.js';
 import { DeadlineTimer } from './timer.js';
 
@@ -1262,7 +1262,7 @@ export class TcpConnection {
     const back = this.maxPayload(true) + (finSent ? 1 : 0);
     let seq = seqMax(this.sndUna, seqAdd(this.sndMax, -back));
     // The most recently sent segment, where we know its start.
-    if (seqLe(this.sndUna, this.lastSegmentSeq) && seqLt(this.lastSegmentSeq, this.sndMax)) seq = this.lastSegmentSeq;
+    if (seqInWindow(this.lastSegmentSeq, this.sndUna, this.sndMax)) seq = this.lastSegmentSeq;
     if (this.retransmitHole(seq) > 0) this.env.counters.inc('tcp.retransmit.tlp');
     this.rtxTimer.start(this.rto.rto);
   }
@@ -1360,7 +1360,7 @@ export class TcpConnection {
    * reset the connection.
    */
   icmpUnreachable(code: number, quotedSeq: number): void {
-    if (!(seqLe(this.sndUna, quotedSeq) && seqLt(quotedSeq, this.sndMax)) && quotedSeq !== this.iss) {
+    if (!seqInWindow(quotedSeq, this.sndUna, this.sndMax) && quotedSeq !== this.iss) {
       this.env.counters.inc('tcp.rx.icmp.bad_seq');
       return;
     }

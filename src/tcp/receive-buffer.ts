@@ -1,5 +1,5 @@
 import type { SackBlock } from '../wire/tcp.js';
-import { seqAdd, seqDiff, seqGe, seqLe, seqLt, seqMax } from './seq.js';
+import { seqAdd, seqDiff, seqGe, seqInWindow, seqLe, seqLt, seqMax } from './seq.js';
 
 interface Piece {
   seq: number;
@@ -86,7 +86,7 @@ export class ReassemblyQueue {
     }
     const ordered: SackBlock[] = [];
     for (const seq of this.recent) {
-      const b = blocks.find((x) => seqLe(x.left, seq) && seqLt(seq, x.right));
+      const b = blocks.find((x) => seqInWindow(seq, x.left, x.right));
       if (b && !ordered.includes(b)) ordered.push(b);
     }
     for (const b of blocks) if (!ordered.includes(b)) ordered.push(b);

@@ -1,5 +1,5 @@
 import type { SackScoreboard } from './sack.js';
-import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt, seqMax, seqMin } from './seq.js';
+import { seqAdd, seqDiff, seqGe, seqGt, seqInWindow, seqLe, seqLt, seqMax, seqMin } from './seq.js';
 
 interface Retransmission {
   seq: number;
@@ -73,7 +73,7 @@ export class SackRecovery {
     let s = sb.skip(sndUna);
     while (seqLt(s, highest)) {
       const holeEnd = seqMin(sb.nextSacked(s) ?? highest, highest);
-      const r = this.sent.find((x) => seqLe(x.seq, s) && seqLt(s, x.end));
+      const r = this.sent.find((x) => seqInWindow(s, x.seq, x.end));
       if (!r) {
         const nextSent = this.sent.find((x) => seqGt(x.seq, s));
         let end = holeEnd;

@@ -1,5 +1,5 @@
 import type { SackBlock } from '../wire/tcp.js';
-import { seqGt, seqLe, seqLt, seqMax, seqMin } from './seq.js';
+import { seqGt, seqInWindow, seqLe, seqLt, seqMax, seqMin } from './seq.js';
 
 /**
  * The sender's SACK scoreboard (RFC 2018, RFC 6675 in spirit): the ranges above
@@ -31,7 +31,7 @@ export class SackScoreboard {
   /** If `seq` lies in a SACKed range, the end of that range; else `seq`. */
   skip(seq: number): number {
     for (const r of this.ranges) {
-      if (seqLe(r.left, seq) && seqLt(seq, r.right)) return r.right;
+      if (seqInWindow(seq, r.left, r.right)) return r.right;
       if (seqGt(r.left, seq)) break;
     }
     return seq;
