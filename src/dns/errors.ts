@@ -1,4 +1,4 @@
-import { NetError } from '../tcp/api.js';
+import { NetError } from '../stack/net-error.js';
 import { DnsRcode } from '../wire/dns.js';
 
 /**

@@ -11,6 +11,7 @@ import {
   canonicalName,
   encodeDnsQuery,
   nameToLabels,
+  typeName,
   type DnsMessage,
   type DnsQuestion,
   type DnsRecord,
@@ -149,7 +150,7 @@ export class Resolver {
       for (const hop of step.hops) chain.push(hop);
       const last = chain[chain.length - 1]!;
       if (step.kind === 'nxdomain') fail('ENOTFOUND', `${last} does not exist (NXDOMAIN)`);
-      if (step.kind === 'nodata') fail('ENODATA', `${last} has no ${typeLabel(type)} record`);
+      if (step.kind === 'nodata') fail('ENODATA', `${last} has no ${typeName(type)} record`);
       if (step.kind === 'records') {
         return { name, chain, records: step.records, ttl: ttl === Number.MAX_SAFE_INTEGER ? 0 : ttl, source };
       }
@@ -264,8 +265,9 @@ export class Resolver {
         if (result.kind === 'truncated') continue; // (TCP never yields this)
         const { rcode } = result.message.header;
         if (rcode === DnsRcode.NOERROR || rcode === DnsRcode.NXDOMAIN) return { message: result.message, server };
-        counters?.inc(`dns.rcode.${rcodeErrorCode(rcode).slice(1).toLowerCase()}`);
-        lastError = { code: rcodeErrorCode(rcode), message: `${server.address} answered ${rcodeErrorCode(rcode).slice(1)}` };
+        const code = rcodeErrorCode(rcode);
+        counters?.inc(`dns.rcode.${code.slice(1).toLowerCase()}`);
+        lastError = { code, message: `${server.address} answered ${code.slice(1)}` };
       }
     }
     return fail(lastError.code, lastError.message);
@@ -313,8 +315,4 @@ function parseServer(text: string): DnsServer {
     throw new DnsError('EINVAL', text, 'resolver', 'a DNS server must be an IPv4 address, optionally with :port');
   }
   return { address: m[1]!, port };
-}
-
-function typeLabel(type: number): string {
-  return type === DnsType.A ? 'A' : type === DnsType.CNAME ? 'CNAME' : `type ${type}`;
 }
