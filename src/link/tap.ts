@@ -11,20 +11,11 @@ interface NativeTap {
   start(handle: NativeHandle, callback: (frames: Uint8Array[] | null, error?: Error) => void): void;
   write(handle: NativeHandle, frame: Uint8Array): boolean;
   writeBatch(handle: NativeHandle, frames: readonly Uint8Array[]): number;
-  stats(handle: NativeHandle): NativeStats;
+  stats(handle: NativeHandle): TapStats;
   ref(handle: NativeHandle, keep: boolean): void;
   close(handle: NativeHandle): void;
 }
 type NativeHandle = { readonly __brand: 'tap-handle' };
-interface NativeStats {
-  rxFrames: number;
-  rxBatches: number;
-  rxErrors: number;
-  rxDrops: number;
-  txFrames: number;
-  txDropsFull: number;
-  txErrors: number;
-}
 
 let native: NativeTap | null = null;
 function loadNative(): NativeTap {
@@ -116,17 +107,9 @@ export class TapLink implements Link {
     return new TapLink(tap, opened.handle, opened.name, mtu, opened.mac);
   }
 
+  /** A fresh snapshot from the binding on every read. */
   get stats(): TapStats {
-    const s = this.nativeTap.stats(this.handle);
-    return {
-      rxFrames: s.rxFrames,
-      rxBatches: s.rxBatches,
-      rxErrors: s.rxErrors,
-      rxDrops: s.rxDrops,
-      txFrames: s.txFrames,
-      txDrops: s.txDropsFull,
-      txErrors: s.txErrors,
-    };
+    return this.nativeTap.stats(this.handle);
   }
 
   get isClosed(): boolean {

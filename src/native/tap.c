@@ -20,7 +20,7 @@
  *   write(handle, frame)     -> true if the kernel took it, false if dropped
  *   writeBatch(handle, arr)  -> how many frames the kernel took
  *   stats(handle)            -> { rxFrames, rxBatches, rxErrors, rxDrops,
- *                                 txFrames, txDropsFull, txErrors }
+ *                                 txFrames, txDrops, txErrors }
  *   ref(handle, bool)        keep (or do not keep) the event loop alive
  *   pool()                   -> { free, reused, allocated } chunks of the pool
  *   close(handle)            stop polling, close the fd; idempotent
@@ -66,7 +66,7 @@ typedef struct {
   uint8_t *scratch;      /* TAP_SLAB bytes: a wake-up's frames land here first */
   uint32_t ends[TAP_MAX_BATCH]; /* where each frame of the batch ends in scratch */
   uint64_t rx_frames, rx_batches, rx_errors, rx_drops;
-  uint64_t tx_frames, tx_drops_full, tx_errors;
+  uint64_t tx_frames, tx_drops, tx_errors;
 } tap_device;
 
 /* ---------------------------------------------------------------- helpers */
@@ -603,7 +603,7 @@ static int write_frame(tap_device *dev, const void *data, size_t len) {
     }
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
-      dev->tx_drops_full++;
+      dev->tx_drops++;
     } else {
       dev->tx_errors++; /* e.g. EINVAL for a frame shorter than an Ethernet header */
     }
@@ -676,7 +676,7 @@ static napi_value tap_stats(napi_env env, napi_callback_info info) {
   STAT("rxErrors", rx_errors)
   STAT("rxDrops", rx_drops)
   STAT("txFrames", tx_frames)
-  STAT("txDropsFull", tx_drops_full)
+  STAT("txDrops", tx_drops)
   STAT("txErrors", tx_errors)
 #undef STAT
   return result;
