@@ -280,22 +280,25 @@ export class Tcp implements TcpApi, ProtocolHandler {
     this.dirty.delete(conn);
   }
 
+  /** A local port for a connection to remoteAddr:remotePort: free for that pair, not listening. */
   private ephemeralPort(remoteAddr: number, remotePort: number): number {
-    const span = EPHEMERAL_HIGH - EPHEMERAL_LOW + 1;
-    const start = this.ctx.random.int(0, span - 1);
-    for (let i = 0; i < span; i++) {
-      const port = EPHEMERAL_LOW + ((start + i) % span);
-      if (!this.listeners.has(port) && !this.connections.has(key(remoteAddr, remotePort, port))) return port;
-    }
-    return 0;
+    return this.scanEphemeral((port) => !this.connections.has(key(remoteAddr, remotePort, port)));
   }
 
+  /** A port for listen({ port: 0 }): no listener and no connection uses it. */
   private freeListenPort(): number {
+    const used = new Set<number>();
+    for (const conn of this.connections.values()) used.add(conn.tuple.localPort);
+    return this.scanEphemeral((port) => !used.has(port));
+  }
+
+  /** The first ephemeral port, from a random start, that no listener holds and `free` accepts; 0 if none. */
+  private scanEphemeral(free: (port: number) => boolean): number {
     const span = EPHEMERAL_HIGH - EPHEMERAL_LOW + 1;
     const start = this.ctx.random.int(0, span - 1);
     for (let i = 0; i < span; i++) {
       const port = EPHEMERAL_LOW + ((start + i) % span);
-      if (!this.listeners.has(port) && ![...this.connections.values()].some((c) => c.tuple.localPort === port)) return port;
+      if (!this.listeners.has(port) && free(port)) return port;
     }
     return 0;
   }
