@@ -7,7 +7,6 @@
  *   outside/secret.txt (next to the root: must never change)
  *   work/ (the clients' own directory)
  */
-import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FtpServer, type FtpServerOptions } from '../../src/ftp/server/server.js';
@@ -17,6 +16,7 @@ import { createLogger } from '../../src/stack/log.js';
 import { SeededRandom } from '../../src/stack/random.js';
 import { createTestNet, type TestNet } from '../tap/support/netns.js';
 import { tempDir } from './ftp-server-harness.js';
+import { sha256 } from './tcp-hosts.js';
 
 export interface FtpTapNet {
   net: TestNet;
@@ -29,9 +29,8 @@ export interface FtpTapNet {
   destroy(): Promise<void>;
 }
 
-export function sha256(data: Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
-}
+// The same digest helper as the TCP tests use, re-exported for the FTP tap tests.
+export { sha256 };
 
 export async function sha256File(path: string): Promise<string> {
   return sha256(await readFile(path));
