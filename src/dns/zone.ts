@@ -130,9 +130,10 @@ export function parseZoneFile(text: string, into: ZoneData): string[] {
       return;
     }
     if (tokens.length === 0) return;
-    const [first, ...rest] = tokens;
-    if (first!.text === '$ORIGIN') {
-      const o = rest[0]?.text;
+    const first = tokens[0]!;
+    const rest = tokens.slice(1);
+    if (first === '$ORIGIN') {
+      const o = rest[0];
       if (rest.length !== 1 || o === undefined || nameToLabels(o) === null) {
         errors.push(`${where}: $ORIGIN wants one domain name`);
         return;
@@ -141,8 +142,8 @@ export function parseZoneFile(text: string, into: ZoneData): string[] {
       into.addZone(origin, ttl);
       return;
     }
-    if (first!.text === '$TTL') {
-      const t = rest[0]?.text;
+    if (first === '$TTL') {
+      const t = rest[0];
       if (rest.length !== 1 || t === undefined || !/^\d{1,10}$/.test(t) || Number(t) > 0x7fffffff) {
         errors.push(`${where}: $TTL wants a number of seconds`);
         return;
@@ -158,19 +159,19 @@ export function parseZoneFile(text: string, into: ZoneData): string[] {
       if (origin === null) return canonicalName(n); // no $ORIGIN: names are absolute
       return origin === '' ? canonicalName(n) : `${canonicalName(n)}.${origin}`;
     };
-    const name = absolute(first!.text);
+    const name = absolute(first);
     if (name === null || nameToLabels(name) === null) {
-      errors.push(`${where}: bad owner name "${first!.text}"`);
+      errors.push(`${where}: bad owner name "${first}"`);
       return;
     }
     let i = 0;
     let recordTtl = ttl;
-    if (rest[i] && /^\d{1,10}$/.test(rest[i]!.text)) recordTtl = Number(rest[i++]!.text);
-    if (rest[i]?.text.toUpperCase() === 'IN') i++;
-    const type = rest[i++]?.text.toUpperCase();
+    if (rest[i] && /^\d{1,10}$/.test(rest[i]!)) recordTtl = Number(rest[i++]!);
+    if (rest[i]?.toUpperCase() === 'IN') i++;
+    const type = rest[i++]?.toUpperCase();
     const args = rest.slice(i);
     const nameArg = (k: number): string | null => {
-      const t = args[k]?.text;
+      const t = args[k];
       if (t === undefined) return null;
       const n = absolute(t);
       return n !== null && nameToLabels(n) !== null ? n : null;
@@ -178,7 +179,7 @@ export function parseZoneFile(text: string, into: ZoneData): string[] {
     const base = { name, class: DnsClass.IN, ttl: recordTtl };
     switch (type) {
       case 'A': {
-        const address = args.length === 1 ? parseIpv4(args[0]!.text) : null;
+        const address = args.length === 1 ? parseIpv4(args[0]!) : null;
         if (address === null) return void errors.push(`${where}: A wants one IPv4 address`);
         return void into.add({ ...base, type: DnsType.A, data: { kind: 'A', address } });
       }
@@ -191,7 +192,7 @@ export function parseZoneFile(text: string, into: ZoneData): string[] {
         return void into.add({ ...base, type: t, data: { kind: type, target } });
       }
       case 'MX': {
-        const pref = args[0]?.text;
+        const pref = args[0];
         const exchange = args.length === 2 ? nameArg(1) : null;
         if (pref === undefined || !/^\d{1,5}$/.test(pref) || Number(pref) > 0xffff || exchange === null) {
           return void errors.push(`${where}: MX wants a preference and a domain name`);
@@ -199,7 +200,7 @@ export function parseZoneFile(text: string, into: ZoneData): string[] {
         return void into.add({ ...base, type: DnsType.MX, data: { kind: 'MX', preference: Number(pref), exchange } });
       }
       case 'TXT': {
-        const strings = args.map((a) => new TextEncoder().encode(a.text));
+        const strings = args.map((a) => new TextEncoder().encode(a));
         if (strings.length === 0 || strings.some((s) => s.length > 255)) {
           return void errors.push(`${where}: TXT wants one or more strings of at most 255 bytes`);
         }
@@ -212,14 +213,9 @@ export function parseZoneFile(text: string, into: ZoneData): string[] {
   return errors;
 }
 
-interface Token {
-  text: string;
-  quoted: boolean;
-}
-
 /** Split a line into words and "quoted strings", dropping comments. Null if a quote is left open. */
-function tokenize(line: string): Token[] | null {
-  const tokens: Token[] = [];
+function tokenize(line: string): string[] | null {
+  const tokens: string[] = [];
   let i = 0;
   while (i < line.length) {
     const c = line[i]!;
@@ -236,11 +232,11 @@ function tokenize(line: string): Token[] | null {
       }
       if (i >= line.length) return null;
       i++;
-      tokens.push({ text, quoted: true });
+      tokens.push(text);
     } else {
       let text = '';
       while (i < line.length && !' \t#;"'.includes(line[i]!)) text += line[i++];
-      tokens.push({ text, quoted: false });
+      tokens.push(text);
     }
   }
   return tokens;
