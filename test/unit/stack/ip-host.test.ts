@@ -186,7 +186,7 @@ describe('IpHost against golden Linux frames', () => {
       f[14 + 20 + 7] = seq; // sequence number
       f[14 + 20 + 2] = 0;
       f[14 + 20 + 3] = 0;
-      const sum = icmpChecksum(f.subarray(34));
+      const sum = internetChecksum(f.subarray(34));
       f[36] = sum >> 8;
       f[37] = sum & 0xff;
       return f;
@@ -295,13 +295,6 @@ function fixIpChecksum(frame: Uint8Array): void {
   const fields = parseIpv4Packet(frame.subarray(14), { verifyChecksum: false });
   if (!fields.ok) throw new Error(fields.error);
   writeIpv4Header(h, 0, fields.value.header);
-}
-
-function icmpChecksum(m: Uint8Array): number {
-  let sum = 0;
-  for (let i = 0; i < m.length; i += 2) sum += (m[i]! << 8) | (m[i + 1] ?? 0);
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  return ~sum & 0xffff;
 }
 
 describe('IpHost under fuzzing', () => {
