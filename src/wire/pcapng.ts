@@ -92,6 +92,12 @@ function newBlock(type: number, bodyLength: number): { out: Uint8Array; view: Da
   return { out, view };
 }
 
+/** The epb_flags option of each direction (a little-endian u32), built once: the capture writes one per frame. */
+const DIRECTION_OPTION: Record<PacketDirection, RawOption> = {
+  inbound: { code: EPB_FLAGS, value: Uint8Array.of(FLAG_INBOUND, 0, 0, 0) },
+  outbound: { code: EPB_FLAGS, value: Uint8Array.of(FLAG_OUTBOUND, 0, 0, 0) },
+};
+
 /** An option value longer than 65535 bytes cannot be encoded; cut it (on a UTF-8 boundary). */
 function textOption(code: number, text: string): RawOption {
   let value = utf8.encode(text);
@@ -166,11 +172,7 @@ export function encodeEnhancedPacket(p: EnhancedPacketOptions): Uint8Array {
   const captured = Math.min(p.data.length, p.snaplen ?? DEFAULT_SNAPLEN);
   const opts: RawOption[] = [];
   if (p.comment !== undefined && p.comment !== '') opts.push(textOption(OPT_COMMENT, p.comment));
-  if (p.direction) {
-    const flags = new Uint8Array(4);
-    new DataView(flags.buffer).setUint32(0, p.direction === 'inbound' ? FLAG_INBOUND : FLAG_OUTBOUND, true);
-    opts.push({ code: EPB_FLAGS, value: flags });
-  }
+  if (p.direction) opts.push(DIRECTION_OPTION[p.direction]);
   const { out, view } = newBlock(BLOCK_ENHANCED_PACKET, 20 + pad4(captured) + optionsLength(opts));
   const ticks = p.resolution === 'ns' ? p.timestampNs : p.timestampNs / 1000n;
   view.setUint32(8, p.interfaceId ?? 0, true);
