@@ -162,7 +162,7 @@ function modeString(mode: number): string {
 
 /**
  * The time-val of MDTM and MLSD `modify` (RFC 3659 2.3): YYYYMMDDHHMMSS[.sss], in UTC.
- * Returns undefined when malformed.
+ * Returns undefined when malformed. (The server writes it with listing.ts formatTimeVal.)
  */
 export function parseFtpTime(text: string): Date | undefined {
   const m = /^\s*(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(?:\.(\d{1,3}))?\s*$/.exec(text);
@@ -171,12 +171,6 @@ export function parseFtpTime(text: string): Date | undefined {
   if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60) return undefined;
   const ms = m[7] ? Number(m[7].padEnd(3, '0')) : 0;
   return new Date(Date.UTC(y, mo - 1, d, h, mi, s, ms));
-}
-
-/** Format a Date as an RFC 3659 time-val (for MDTM replies and MLSD facts). */
-export function formatFtpTime(date: Date): string {
-  const p = (n: number, w = 2) => String(n).padStart(w, '0');
-  return `${p(date.getUTCFullYear(), 4)}${p(date.getUTCMonth() + 1)}${p(date.getUTCDate())}${p(date.getUTCHours())}${p(date.getUTCMinutes())}${p(date.getUTCSeconds())}`;
 }
 
 /** Guess the format of a LIST line, or undefined when it is none we know. */

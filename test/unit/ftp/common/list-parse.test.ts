@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   detectListFormat,
-  formatFtpTime,
   parseDosLine,
   parseFtpTime,
   parseList,
@@ -10,6 +9,7 @@ import {
   parseUnixLine,
   type ListEntry,
 } from '../../../../src/ftp/common/list-parse.js';
+import { formatTimeVal } from '../../../../src/ftp/common/listing.js';
 
 const fixture = (name: string) => readFileSync(new URL(`../../../fixtures/ftp/${name}`, import.meta.url), 'utf8');
 /** The capture was made at 2026-11-21 11:43 UTC; parse as if it were then. */
@@ -107,6 +107,6 @@ describe('line parsers', () => {
     expect(parseFtpTime('20261121114249.5')).toEqual(new Date(Date.UTC(2026, 10, 21, 11, 42, 49, 500)));
     expect(parseFtpTime('2026112111424')).toBeUndefined();
     expect(parseFtpTime('20261321114249')).toBeUndefined();
-    expect(formatFtpTime(new Date(Date.UTC(2019, 2, 4, 5, 6, 7)))).toBe('20190304050607');
+    expect(formatTimeVal(Date.UTC(2019, 2, 4, 5, 6, 7))).toBe('20190304050607');
   });
 });
