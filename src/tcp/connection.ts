@@ -755,7 +755,7 @@ export class TcpConnection {
     this.recovery.reset();
     this.probeArmed = false;
     this.rtxTimer.start(this.rto.rto);
-    // RFC 5681 3.2 step 4 / RFC 6675 5 (4.2): the first unacknowledged segment goes now.
+    // RFC 5681 3.2 step 3 / RFC 6675 5 (4.2): the first unacknowledged segment goes now.
     const len = this.retransmitHole(this.sndUna);
     if (this.sackOk && len > 0) this.recovery.record(this.sndUna, len, this.sndMax);
     this.env.requestOutput(this);
@@ -1287,7 +1287,9 @@ export class TcpConnection {
       this.fail('ETIMEDOUT', 'keepalive: peer stopped answering');
       return;
     }
-    // RFC 1122 4.2.3.6: a probe is a segment with SEG.SEQ = SND.NXT-1 and no data.
+    // RFC 1122 4.2.3.6: a probe carries no data and a sequence number the peer already
+    // acknowledged, so it must answer with an ACK. The RFC says SND.NXT-1; like Linux we
+    // send SND.UNA-1, the same when nothing is in flight and still old when something is.
     this.env.counters.inc('tcp.tx.keepalive');
     this.keepAliveSent++;
     this.transmit(seqAdd(this.sndUna, -1), TcpFlags.ACK, this.dataOptions(), EMPTY);

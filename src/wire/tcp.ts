@@ -315,7 +315,10 @@ export function encodeTcp(fields: TcpHeaderFields, payload: Uint8Array, pseudo: 
   return h;
 }
 
-/** "SYN,ACK" style text of the control bits, as Wireshark shows them. */
+/**
+ * The set control bits by name, highest bit first ("ACK,SYN", "ACK,PSH,FIN"): the
+ * order of Wireshark's flag string (tcp.flags.str), not of its Info column.
+ */
 export function formatTcpFlags(flags: number): string {
   const names: string[] = [];
   if (flags & TcpFlags.CWR) names.push('CWR');
