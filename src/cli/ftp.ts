@@ -6,8 +6,10 @@ import type { Command } from 'commander';
 import { Resolver } from '../dns/resolver.js';
 import type { TcpApi, TcpSocketLike } from '../tcp/api.js';
 import { FtpClient, type DataMode, type TransferType } from '../ftp/client/client.js';
+import { FtpReplyError } from '../ftp/client/errors.js';
 import { FtpShell, splitCommands, type ProgressDisplay } from '../ftp/client/shell.js';
-import { addHostOptions, parseIntArg, startHost, stopHostWhenClosed, usageError, type HostCliOptions, type RunningHost } from './common.js';
+import { parseFtpUrl, type FtpUrl } from '../ftp/client/url.js';
+import { addHostOptions, checkDnsServerArgs, parseIntArg, startHost, stopHostWhenClosed, usageError, type HostCliOptions, type RunningHost } from './common.js';
 import { register as registerGet } from './get.js';
 import { register as registerPut } from './put.js';
 
@@ -31,8 +33,6 @@ interface FtpCliOptions extends FtpCommonCliOptions {
   binary?: boolean;
 }
 
-const DNS_SERVER = /^(\d+\.\d+\.\d+\.\d+)(:\d{1,5})?$/;
-
 /** Add --dns, --active/--passive, --active-port-base, --trust-pasv, --timeout, -v. */
 export function addFtpOptions(command: Command): Command {
   return command
@@ -47,7 +47,7 @@ export function addFtpOptions(command: Command): Command {
 /** Check the FTP options (exit 2 on a bad one). */
 export function checkFtpOptions(opts: FtpCommonCliOptions): { activePortBase: number; timeoutMs: number } {
   if (opts.active && opts.passive) usageError('--active and --passive cannot be used together');
-  for (const s of opts.dns) if (!DNS_SERVER.test(s)) usageError(`--dns: "${s}" is not IPv4[:port]`);
+  checkDnsServerArgs(opts.dns);
   return {
     activePortBase: parseIntArg('--active-port-base', opts.activePortBase ?? '5001', 1024, 65535),
     timeoutMs: parseIntArg('--timeout', opts.timeout ?? '30000', 100, 3_600_000),
@@ -110,6 +110,35 @@ export function createClient(run: RunningHost, opts: FtpCommonCliOptions, mode: 
     dataTimeout: timeoutMs,
     counters: host.counters,
   });
+}
+
+/** Parse an ftp:// URL argument of `get` or `put`, exiting 2 (one line) when it is not one. */
+export function urlArg(text: string): FtpUrl {
+  try {
+    return parseFtpUrl(text);
+  } catch (err) {
+    usageError((err as Error).message);
+  }
+}
+
+/**
+ * For `get` and `put`: with -v, echo the protocol exchange to stderr (stdout may carry
+ * the file), then connect and log in as the URL says: anonymous (password guest@)
+ * unless it names a user.
+ */
+export async function openUrl(client: FtpClient, url: FtpUrl, verbose: boolean): Promise<void> {
+  if (verbose) {
+    client.on('command', (l: string) => process.stderr.write(`---> ${l}\n`));
+    client.on('reply', (r: { lines: string[] }) => process.stderr.write(`${r.lines.join('\n')}\n`));
+  }
+  await client.connect(url.host, url.port);
+  await client.login(url.user ?? 'anonymous', url.password ?? (url.user === undefined ? 'guest@' : ''));
+}
+
+/** A failed one-shot transfer in one line: the server's reply, or the error's message. */
+export function describeFailure(err: unknown): string {
+  if (err instanceof FtpReplyError) return `${err.code} ${err.text.replace(/\n/g, ' ')}`;
+  return (err as Error).message ?? String(err);
 }
 
 /** A cli-progress bar on stderr, only when stderr is a terminal. */

@@ -1,23 +1,12 @@
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { FtpReplyError } from '../ftp/client/errors.js';
 import { safeLocalPath } from '../ftp/client/local-path.js';
-import { parseFtpUrl, type FtpUrl } from '../ftp/client/url.js';
-import { addFtpOptions, checkFtpOptions, createClient, finishFtp, progressBar, type FtpCommonCliOptions } from './ftp.js';
+import { addFtpOptions, checkFtpOptions, createClient, describeFailure, finishFtp, openUrl, progressBar, urlArg, type FtpCommonCliOptions } from './ftp.js';
 import { addHostOptions, startHost, usageError } from './common.js';
 
 interface GetCliOptions extends FtpCommonCliOptions {
   output?: string;
   continue?: boolean;
-}
-
-/** Parse an ftp:// URL argument, exiting 2 (one line) when it is not one. */
-export function urlArg(text: string): FtpUrl {
-  try {
-    return parseFtpUrl(text);
-  } catch (err) {
-    usageError((err as Error).message);
-  }
 }
 
 /**
@@ -53,30 +42,20 @@ export function register(program: Command): void {
       }
       const run = startHost(opts);
       const client = createClient(run, opts, opts.active ? 'active' : 'passive', 'I');
-      if (opts.verbose) {
-        client.on('command', (l: string) => process.stderr.write(`---> ${l}\n`));
-        client.on('reply', (r: { lines: string[] }) => process.stderr.write(`${r.lines.join('\n')}\n`));
-      }
       const bar = toStdout ? undefined : progressBar(path.basename(url.path));
       let code = 0;
       try {
-        await client.connect(url.host, url.port);
-        await client.login(url.user ?? 'anonymous', url.password ?? (url.user === undefined ? 'guest@' : ''));
+        await openUrl(client, url, opts.verbose === true);
         const onProgress = (bytes: number, total: number | undefined) => bar?.update(bytes, total);
         if (toStdout) await client.download(url.path, process.stdout, { onProgress, end: false });
         else await client.get(url.path, target, { onProgress, resume: opts.continue === true });
       } catch (err) {
         bar?.stop();
-        process.stderr.write(`tapstack: get ${urlText}: ${describe(err)}\n`);
+        process.stderr.write(`tapstack: get ${urlText}: ${describeFailure(err)}\n`);
         code = 1;
       }
       bar?.stop();
       if (client.connected) await client.quit().catch(() => undefined);
       await finishFtp(run, code);
     });
-}
-
-export function describe(err: unknown): string {
-  if (err instanceof FtpReplyError) return `${err.code} ${err.text.replace(/\n/g, ' ')}`;
-  return (err as Error).message ?? String(err);
 }

@@ -1,8 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { addFtpOptions, checkFtpOptions, createClient, finishFtp, progressBar, type FtpCommonCliOptions } from './ftp.js';
-import { describe, urlArg } from './get.js';
+import { addFtpOptions, checkFtpOptions, createClient, describeFailure, finishFtp, openUrl, progressBar, urlArg, type FtpCommonCliOptions } from './ftp.js';
 import { addHostOptions, startHost, usageError } from './common.js';
 
 interface PutCliOptions extends FtpCommonCliOptions {
@@ -36,22 +35,17 @@ export function register(program: Command): void {
       const remote = url.isDirectory ? `${url.path}${path.basename(file)}` : url.path;
       const run = startHost(opts);
       const client = createClient(run, opts, opts.active ? 'active' : 'passive', 'I');
-      if (opts.verbose) {
-        client.on('command', (l: string) => process.stderr.write(`---> ${l}\n`));
-        client.on('reply', (r: { lines: string[] }) => process.stderr.write(`${r.lines.join('\n')}\n`));
-      }
       const bar = progressBar(path.basename(file));
       let code = 0;
       try {
-        await client.connect(url.host, url.port);
-        await client.login(url.user ?? 'anonymous', url.password ?? (url.user === undefined ? 'guest@' : ''));
+        await openUrl(client, url, opts.verbose === true);
         await client.put(file, remote, {
           append: opts.append === true,
           resume: opts.continue === true,
           onProgress: (bytes) => bar?.update(bytes, st.size),
         });
       } catch (err) {
-        process.stderr.write(`tapstack: put ${file}: ${describe(err)}\n`);
+        process.stderr.write(`tapstack: put ${file}: ${describeFailure(err)}\n`);
         code = 1;
       }
       bar?.stop();
