@@ -65,6 +65,11 @@ export function parseMacArg(what: string, text: string): MacAddress {
   return mac;
 }
 
+/** The values of a repeatable --dns option: each an IPv4 address with an optional :port. */
+export function checkDnsServerArgs(servers: readonly string[]): void {
+  for (const s of servers) if (!/^\d+\.\d+\.\d+\.\d+(:\d{1,5})?$/.test(s)) usageError(`--dns: "${s}" is not IPv4[:port]`);
+}
+
 /** A decimal integer in [min, max]. */
 export function parseIntArg(what: string, text: string, min: number, max: number): number {
   if (!/^\d+$/.test(text)) usageError(`${what}: "${text}" is not a whole number`);

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { Resolver } from '../dns/resolver.js';
 import { DnsType, formatIpv6, nameToLabels } from '../wire/dns.js';
 import { formatIpv4 } from '../wire/address.js';
-import { addHostOptions, parseIntArg, startHost, stopHost, usageError, type HostCliOptions } from './common.js';
+import { addHostOptions, checkDnsServerArgs, parseIntArg, startHost, stopHost, usageError, type HostCliOptions } from './common.js';
 
 interface ResolveCliOptions extends HostCliOptions {
   dns: string[];
@@ -10,8 +10,6 @@ interface ResolveCliOptions extends HostCliOptions {
   timeout?: string;
   tries?: string;
 }
-
-const SERVER = /^(\d+\.\d+\.\d+\.\d+)(:\d{1,5})?$/;
 
 /**
  * `tapstack resolve NAME`: ask DNS servers for the IPv4 addresses of NAME with our own
@@ -32,7 +30,7 @@ export function register(program: Command): void {
   ).action(async (name: string, opts: ResolveCliOptions) => {
     if (nameToLabels(name) === null) usageError(`resolve: "${name}" is not a valid domain name`);
     if (opts.dns.length === 0) usageError('--dns SERVER is required (repeat it for more servers)');
-    for (const s of opts.dns) if (!SERVER.test(s)) usageError(`--dns: "${s}" is not IPv4[:port]`);
+    checkDnsServerArgs(opts.dns);
     const timeoutMs = parseIntArg('--timeout', opts.timeout ?? '2000', 1, 600_000);
     const tries = parseIntArg('--tries', opts.tries ?? '2', 1, 10);
     const run = startHost(opts);
