@@ -171,7 +171,8 @@ function dissectUdp(ip: Ipv4Header, bytes: Uint8Array, layers: HeaderLayer[]): D
   if (!r.ok && r.error.kind === 'bad_checksum') {
     // RFC 768: a zero checksum field means "none computed"; decode a copy that says so.
     checksumOk = false;
-    const copy = bytes.slice();
+    // A copy, never a view: on a Buffer (captures read with fs) slice() would share bytes.
+    const copy = new Uint8Array(bytes);
     copy[6] = 0;
     copy[7] = 0;
     r = parseUdp(copy, ip.src, ip.dst);
