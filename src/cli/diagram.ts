@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { renderHtml } from '../trace/render-html.js';
 import { renderMermaid } from '../trace/render-mermaid.js';
 import { renderText } from '../trace/render-text.js';
-import { buildSession } from '../trace/session.js';
+import { buildSession, type SessionModel } from '../trace/session.js';
 import { readCapture } from '../wire/pcapng.js';
 import { fatal, usageError } from './common.js';
 
@@ -31,7 +31,7 @@ export function register(program: Command): void {
       if (!(FORMATS as readonly string[]).includes(opts.format)) usageError(`--format: "${opts.format}" is not one of ${FORMATS.join(', ')}`);
       let bytes: Uint8Array;
       try {
-        bytes = new Uint8Array(readFileSync(capture));
+        bytes = readFileSync(capture);
       } catch (err) {
         usageError(`cannot read ${capture}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
       }
@@ -52,7 +52,7 @@ export function register(program: Command): void {
     });
 }
 
-function render(format: Format, model: ReturnType<typeof buildSession>, title: string): string {
+function render(format: Format, model: SessionModel, title: string): string {
   switch (format) {
     case 'text':
       return renderText(model, { title });

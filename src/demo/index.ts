@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { DnsResponder, Resolver, ZoneData, parseRecordArgument } from '../dns/index.js';
@@ -154,19 +153,17 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     readFile(files.download),
     readFile(files.pcapng),
   ]);
-  const capture2 = readCapture(captureBytes);
-  if (!capture2.ok) throw new Error(`cannot read back ${files.pcapng}: ${capture2.error}`);
-  const model = buildSession(capture2.value.packets);
+  // The model is drawn from the file as written (timestamps, comments), not from the
+  // frame explainer's running analysis, which saw the frames without them.
+  const written = readCapture(captureBytes);
+  if (!written.ok) throw new Error(`cannot read back ${files.pcapng}: ${written.error.message}`);
+  const model = buildSession(written.value.packets);
   const title = 'tapstack demo: the seed FTP session';
   await writeFile(files.text, renderText(model, { title }));
   await writeFile(files.mermaid, renderMermaid(model, { title }));
   await writeFile(files.html, renderHtml(model, { title }));
 
-  return { outDir, files, model, downloadMatches: sha256(servedBytes) === sha256(downloadedBytes), client, server };
-}
-
-function sha256(data: Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
+  return { outDir, files, model, downloadMatches: servedBytes.equals(downloadedBytes), client, server };
 }
 
 /** Resolve once no frame has crossed the captured link for `quietMs` (or after `maxMs`). */
