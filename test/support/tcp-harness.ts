@@ -1,3 +1,4 @@
+import type { EventEmitter } from 'node:events';
 import { VirtualClock } from '../../src/stack/clock.js';
 import { Counters } from '../../src/stack/counters.js';
 import { silentLogger } from '../../src/stack/log.js';
@@ -138,6 +139,13 @@ export function flagText(flags: number): string {
   if (flags & TcpFlags.PSH) names.push('PSH');
   if (flags & TcpFlags.ACK) names.push('ACK');
   return names.join(',');
+}
+
+/** The codes of the 'error' events `socket` emits from now on (the array fills as they come). */
+export function errorCodes(socket: EventEmitter): string[] {
+  const codes: string[] = [];
+  socket.on('error', (e: Error & { code?: string }) => codes.push(e.code!));
+  return codes;
 }
 
 export const { SYN, ACK, FIN, RST, PSH } = TcpFlags;

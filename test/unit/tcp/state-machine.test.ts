@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { TcpSocketLike } from '../../../src/tcp/api.js';
 import type { TcpSocket } from '../../../src/tcp/socket.js';
 import { encodeTcp } from '../../../src/wire/tcp.js';
-import { ACK, FIN, PEER, PSH, RST, SYN, TcpHarness, US } from '../../support/tcp-harness.js';
+import { ACK, FIN, PEER, PSH, RST, SYN, TcpHarness, US, errorCodes } from '../../support/tcp-harness.js';
 
 /**
  * RFC 9293 3.10 event processing, driven segment by segment: we play the peer
@@ -154,8 +154,7 @@ describe('opening', () => {
   it('connect timeout option gives ETIMEDOUT', async () => {
     const h = new TcpHarness();
     const socket = h.tcp.connect({ host: '10.0.0.1', port: 80, timeout: 2500 });
-    const errors: string[] = [];
-    socket.on('error', (e: Error & { code?: string }) => errors.push(e.code!));
+    const errors = errorCodes(socket);
     await h.advance(2400);
     expect(errors).toEqual([]);
     await h.advance(200);
@@ -261,8 +260,7 @@ describe('RST and SYN in synchronized states (RFC 9293 3.10.7.4, RFC 5961)', () 
   it('RST with SEQ = RCV.NXT resets the connection: ECONNRESET', async () => {
     const h = new TcpHarness();
     const { socket } = await passiveOpen(h);
-    const errors: string[] = [];
-    socket.on('error', (e: Error & { code?: string }) => errors.push(e.code!));
+    const errors = errorCodes(socket);
     h.inject({ dstPort: 21, seq: PEER_ISS + 1, flags: RST });
     await h.settle();
     expect(errors).toEqual(['ECONNRESET']);
@@ -538,8 +536,7 @@ describe('data and acknowledgments', () => {
   it('retransmissions give up with ETIMEDOUT after maxRetries', async () => {
     const h = new TcpHarness({ maxRetries: 3 });
     const { socket } = await passiveOpen(h);
-    const errors: string[] = [];
-    socket.on('error', (e: Error & { code?: string }) => errors.push(e.code!));
+    const errors = errorCodes(socket);
     socket.write('abc');
     await h.advance(1 + 2 + 4 + 8 + 1000);
     await h.advance(20_000);
@@ -676,8 +673,7 @@ describe('persist', () => {
   it('a peer that keeps answering zero-window probes is never given up on', async () => {
     const h = new TcpHarness({ maxRetries: 3 });
     const { socket, iss } = await passiveOpen(h);
-    const errors: string[] = [];
-    socket.on('error', (e: Error & { code?: string }) => errors.push(e.code!));
+    const errors = errorCodes(socket);
     h.inject({ dstPort: 21, seq: PEER_ISS + 1, ack: iss + 1, flags: ACK, window: 0 });
     socket.write('hello');
     // Answer every probe at once, still with a zero window, for 20 virtual minutes.

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { TcpSocketLike } from '../../../src/tcp/api.js';
 import type { TcpSocket } from '../../../src/tcp/socket.js';
-import { ACK, PEER, SYN, TcpHarness, US } from '../../support/tcp-harness.js';
+import { ACK, PEER, SYN, TcpHarness, US, errorCodes } from '../../support/tcp-harness.js';
 
 /** Keepalive, idle timeout, user timeout and ICMP errors, on the virtual clock. */
 
@@ -19,8 +19,7 @@ describe('keepalive (RFC 1122 4.2.3.6)', () => {
   it('probes an idle connection with SEQ = SND.NXT - 1 and fails after the probes go unanswered', async () => {
     const h = new TcpHarness({ keepAliveIntervalMs: 1000, keepAliveProbes: 3 });
     const { socket, iss } = await established(h);
-    const errors: string[] = [];
-    socket.on('error', (e: Error & { code?: string }) => errors.push(e.code!));
+    const errors = errorCodes(socket);
     socket.setKeepAlive(true, 5000);
     await h.advance(4999);
     expect(h.take()).toEqual([]);
@@ -65,8 +64,7 @@ describe('user timeout (RFC 5482)', () => {
   it('fails with ETIMEDOUT once data stayed unacknowledged that long', async () => {
     const h = new TcpHarness({ userTimeoutMs: 5000, maxRetries: 100 });
     const { socket } = await established(h);
-    const errors: string[] = [];
-    socket.on('error', (e: Error & { code?: string }) => errors.push(e.code!));
+    const errors = errorCodes(socket);
     socket.write('data');
     await h.advance(4000);
     expect(errors).toEqual([]);
@@ -86,13 +84,16 @@ describe('ICMP errors (RFC 1122 4.2.3.9, RFC 5927)', () => {
     return q;
   }
 
+  /** We connect to 10.0.0.1:80: the SYN we sent, and the socket's error codes. */
+  async function connecting(h: TcpHarness) {
+    const errors = errorCodes(h.tcp.connect({ host: '10.0.0.1', port: 80 }));
+    await h.settle();
+    return { syn: h.one(), errors };
+  }
+
   it('port unreachable while connecting is ECONNREFUSED; a wrong sequence number is ignored', async () => {
     const h = new TcpHarness();
-    const socket = h.tcp.connect({ host: '10.0.0.1', port: 80 });
-    const errors: string[] = [];
-    socket.on('error', (e: Error & { code?: string }) => errors.push(e.code!));
-    await h.settle();
-    const syn = h.one();
+    const { syn, errors } = await connecting(h);
     const icmp = (seq: number) =>
       h.tcp.icmpError({ type: 3, code: 3, reporter: PEER, src: US, dst: PEER, protocol: 6, quoted: quote(syn.header.srcPort, 80, seq) });
     icmp(syn.header.seq + 12345);
@@ -106,11 +107,7 @@ describe('ICMP errors (RFC 1122 4.2.3.9, RFC 5927)', () => {
 
   it('host unreachable while connecting (e.g. ARP got no answer) is EHOSTUNREACH at once', async () => {
     const h = new TcpHarness();
-    const socket = h.tcp.connect({ host: '10.0.0.1', port: 80 });
-    const errors: string[] = [];
-    socket.on('error', (e: Error & { code?: string }) => errors.push(e.code!));
-    await h.settle();
-    const syn = h.one();
+    const { syn, errors } = await connecting(h);
     h.tcp.icmpError({ type: 3, code: 1, reporter: US, src: US, dst: PEER, protocol: 6, quoted: quote(syn.header.srcPort, 80, syn.header.seq) });
     await h.settle();
     expect(errors).toEqual(['EHOSTUNREACH']);
