@@ -31,10 +31,6 @@ export class UdpSocket extends EventEmitter implements UdpSocketLike {
     super();
   }
 
-  get isClosed(): boolean {
-    return this.closed;
-  }
-
   send(data: Uint8Array, port: number, address: string, callback?: (err: Error | null) => void): void {
     if (!Number.isInteger(port) || port < 1 || port > 0xffff) {
       // As dgram: a bad port is a programming error, thrown synchronously.
@@ -49,7 +45,8 @@ export class UdpSocket extends EventEmitter implements UdpSocketLike {
       // As the kernel would say for a destination it has no route to.
       error = new NetError('ENETUNREACH', `cannot send to ${address}: no route (see the ipv4.tx counters)`);
     }
-    // dgram reports the outcome asynchronously; so do we.
+    // dgram reports the outcome asynchronously; so do we (and a success nobody waits for costs nothing).
+    if (error === null && !callback) return;
     queueMicrotask(() => {
       if (callback) callback(error);
       else if (error) this.emitError(error);

@@ -50,11 +50,6 @@ export class Udp implements UdpApi, ProtocolHandler, UdpSocketOwner {
     return socket;
   }
 
-  /** Bound ports, for --stats and tests. */
-  get boundPorts(): number[] {
-    return [...this.sockets.keys()].sort((a, b) => a - b);
-  }
-
   /**
    * RFC 6056 3.2 ("simple port randomization"): a random start in the dynamic range,
    * then the next free one. Random ports make off-path spoofing of answers (DNS above
