@@ -9,7 +9,7 @@ import type { Dirent } from 'node:fs';
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { entryTypeOf, type EntryInfo } from '../common/listing.js';
-import type { VirtualRoot } from '../common/path.js';
+import type { VirtualRoot } from './path.js';
 
 /** Name pattern of an upload in progress (see transfers.ts). */
 export const TEMP_NAME = /^\.tapstack-[0-9a-f]+\.part$/;

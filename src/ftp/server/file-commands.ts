@@ -2,16 +2,16 @@
  * Commands that act on files and directories and answer on the control connection
  * alone (no data connection): CWD/CDUP, MKD, RMD, DELE, RNFR/RNTO, SIZE, MDTM, MLST
  * and STAT with a path. Each resolves its path inside the user's virtual root first
- * (see common/path.ts) and answers with the RFC 959 / RFC 3659 code for the case.
+ * (see path.ts) and answers with the RFC 959 / RFC 3659 code for the case.
  *
  * They see the session only through `FileSession`, which keeps them apart from the
  * session's reading, queueing and transfer machinery.
  */
 import { lstat, mkdir, rename, rmdir, unlink } from 'node:fs/promises';
 import { formatListLine, formatMlsxLine, formatTimeVal, stripListFlags, type MlstFact } from '../common/listing.js';
-import { baseName, type ExistingPath, type PathErrorKind, type PathResult, type ResolvedPath, type VirtualRoot } from '../common/path.js';
 import { readDirectory, toEntryInfo } from './directory.js';
 import type { ResolvedServerOptions } from './options.js';
+import { baseName, type ExistingPath, type PathErrorKind, type PathResult, type ResolvedPath, type VirtualRoot } from './path.js';
 import { asciiSizeOf } from './transfers.js';
 
 /** What the file commands may see and change of a logged-in session. */

@@ -9,9 +9,9 @@ import { Counters } from '../../stack/counters.js';
 import { silentLogger } from '../../stack/log.js';
 import { SystemRandom } from '../../stack/random.js';
 import type { TcpAddressInfo, TcpServerLike, TcpSocketLike } from '../../tcp/api.js';
-import { VirtualRoot } from '../common/path.js';
 import { formatReply } from '../common/reply.js';
 import { SERVER_DEFAULTS, type FtpServerOptions, type ResolvedServerOptions } from './options.js';
+import { VirtualRoot } from './path.js';
 import { FtpSession } from './session.js';
 import { XferLog } from './xferlog.js';
 

@@ -29,7 +29,6 @@ import {
   type EntryInfo,
   type MlstFact,
 } from '../common/listing.js';
-import { baseName, VirtualRoot } from '../common/path.js';
 import { LineReader } from '../common/line-reader.js';
 import { formatReply } from '../common/reply.js';
 import { parseCommand, type ParsedCommand } from './command-line.js';
@@ -54,6 +53,7 @@ import {
 import { ActiveEndpoint, PassiveEndpoint, type DataEndpoint } from './data.js';
 import { readDirectory, toEntryInfo } from './directory.js';
 import type { ResolvedServerOptions } from './options.js';
+import { baseName, VirtualRoot } from './path.js';
 import { Transfer, receiveFile, sendFile, sendBuffer, type TransferResult } from './transfers.js';
 import { ANONYMOUS_NAMES } from './users.js';
 import type { XferLog } from './xferlog.js';

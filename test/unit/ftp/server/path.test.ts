@@ -1,7 +1,7 @@
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hasForbiddenCharacters, joinVirtual, VirtualRoot } from '../../../../src/ftp/common/path.js';
+import { hasForbiddenCharacters, joinVirtual, VirtualRoot } from '../../../../src/ftp/server/path.js';
 import { tempDir } from '../../../support/ftp-server-harness.js';
 
 describe('joinVirtual', () => {
