@@ -9,7 +9,7 @@ import { Counters } from '../../stack/counters.js';
 import type { TcpApi, TcpSocketLike } from '../../tcp/api.js';
 import { encodeEprtArgument, encodeHostPort, parseEpsvReply, parsePasvReply } from '../common/hostport.js';
 import { parseFtpTime, parseList, parseMlsd, splitLines, type ListEntry } from '../common/list-parse.js';
-import type { FtpReply } from '../common/reply.js';
+import { replyClass, type FtpReply } from '../common/reply.js';
 import { CrlfToLf, LfToCrlf } from '../common/ascii.js';
 import { ControlConnection } from './control.js';
 import { connectPassive, listenActive, meter, waitConnected, type DataConnection, type DataContext } from './data-connection.js';
@@ -371,7 +371,7 @@ export class FtpClient extends EventEmitter {
 
   /** LIST, as text (the server's own format). */
   listRaw(dir?: string): Promise<string> {
-    return this.serial(async () => (await this.receiveText(dir ? `LIST ${dir}` : 'LIST')).text);
+    return this.serial(() => this.receiveText(dir ? `LIST ${dir}` : 'LIST'));
   }
 
   /** LIST, parsed (Unix ls -l, MS-DOS or MLSD-looking lines); lines we can't read are skipped. */
@@ -389,12 +389,12 @@ export class FtpClient extends EventEmitter {
 
   /** NLST: bare names, one per line. */
   nlst(dir?: string): Promise<string[]> {
-    return this.serial(async () => splitLines((await this.receiveText(dir ? `NLST ${dir}` : 'NLST')).text));
+    return this.serial(async () => splitLines(await this.receiveText(dir ? `NLST ${dir}` : 'NLST')));
   }
 
   /** MLSD (RFC 3659 7): machine-readable listing. */
   mlsd(dir?: string): Promise<ListEntry[]> {
-    return this.serial(async () => parseMlsd((await this.receiveText(dir ? `MLSD ${dir}` : 'MLSD')).text).entries);
+    return this.serial(async () => parseMlsd(await this.receiveText(dir ? `MLSD ${dir}` : 'MLSD')).entries);
   }
 
   // -------------------------------------------------------------------------
@@ -514,7 +514,12 @@ export class FtpClient extends EventEmitter {
           throw err;
         })
       : await control.nextReply(timeoutMs);
-    this.counters.inc(`ftp.client.rx.reply.${Math.floor(reply.code / 100)}xx`);
+    return this.actOn(reply);
+  }
+
+  /** Count a reply and announce it ('reply') as it is acted on. */
+  private actOn(reply: FtpReply): FtpReply {
+    this.counters.inc(`ftp.client.rx.reply.${replyClass(reply.code)}xx`);
     this.emit('reply', reply);
     return reply;
   }
@@ -665,9 +670,7 @@ export class FtpClient extends EventEmitter {
             // The data won the race, or the server finished (2yz) before we saw its
             // connection arrive: either way the data connection decides.
             if (connected || r.code < 400) return new Promise<never>(() => undefined);
-            this.counters.inc(`ftp.client.rx.reply.${Math.floor(r.code / 100)}xx`);
-            this.emit('reply', r);
-            throw new FtpReplyError(commandLine, r);
+            throw new FtpReplyError(commandLine, this.actOn(r));
           }),
         ]);
       }
@@ -702,7 +705,7 @@ export class FtpClient extends EventEmitter {
         received = m.bytes();
         this.counters.inc('ftp.client.rx.bytes', received);
       }
-      await unexpectedEnd(socket);
+      throwIfErrored(socket);
     });
     return received;
   }
@@ -727,7 +730,7 @@ export class FtpClient extends EventEmitter {
     return sent;
   }
 
-  private async receiveText(commandLine: string): Promise<{ text: string }> {
+  private async receiveText(commandLine: string): Promise<string> {
     const chunks: Buffer[] = [];
     const sink = new Writable({
       write(chunk: Buffer, _enc, done) {
@@ -736,7 +739,7 @@ export class FtpClient extends EventEmitter {
       },
     });
     await this.receiveListing(commandLine, sink, true);
-    return { text: Buffer.concat(chunks).toString('utf8') };
+    return Buffer.concat(chunks).toString('utf8');
   }
 
   private async receiveListing(commandLine: string, destination: Writable, end: boolean): Promise<number> {
@@ -762,8 +765,8 @@ function announcedSize(text: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
-/** A socket destroyed with an error (idle timeout) may still end the pipeline quietly. */
-async function unexpectedEnd(socket: TcpSocketLike): Promise<void> {
+/** A socket destroyed with an error (idle timeout) may still end the pipeline quietly: report the error. */
+function throwIfErrored(socket: TcpSocketLike): void {
   const err = (socket as unknown as { errored?: Error | null }).errored;
   if (err) throw err;
 }
