@@ -1,12 +1,10 @@
-import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SeededRandom } from '../../../../src/stack/random.js';
 import { pasv, readAll } from '../../../support/ftp-server-harness.js';
 import { createFtpFixture, type FtpFixture } from '../../../support/ftp-server-fixture.js';
-
-const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+import { sha256 } from '../../../support/tcp-hosts.js';
 
 // Downloads, uploads and a listing through a lossy, reordering link (seeded faults on
 // the client's side): the FTP exchange and every byte must come through unchanged.
