@@ -84,7 +84,7 @@ export class ArpLayer {
   }
 
   /**
-   * Gratuitous ARP (RFC 5227 2.4 "announcement"): a request for our own address, so
+   * Gratuitous ARP (RFC 5227 2.3 "announcement"): a request for our own address, so
    * that neighbours holding an old mapping update it.
    */
   announce(): void {

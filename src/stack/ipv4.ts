@@ -258,8 +258,9 @@ export class Ipv4Layer implements NetworkLayer {
 
   /**
    * ARP gave up on a next hop: tell the protocols whose datagrams were lost, as if a
-   * router had sent "host unreachable" (RFC 1122 2.3.2.2; Linux does the same, and
-   * ping prints "From <us> ... Destination Host Unreachable").
+   * router had sent "host unreachable" (Linux does the same, and ping prints "From
+   * <us> ... Destination Host Unreachable"). RFC 1122 2.4 forbids this only for a
+   * missing cache entry, that is before ARP has tried.
    */
   private reportUnresolved(frames: readonly Uint8Array[]): void {
     for (const frame of frames) {

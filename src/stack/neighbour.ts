@@ -43,8 +43,8 @@ export interface NeighbourSnapshot {
 
 export class NeighbourCache {
   /**
-   * Called with the frames that were waiting when resolution failed (RFC 1122 2.3.2.2
-   * asks that the loss be reported to the sender where possible; IPv4 does so).
+   * Called with the frames that were waiting when resolution failed, so that IPv4 can
+   * report the loss to their senders (as Linux does).
    */
   onUnresolved: ((ip: Ipv4Address, frames: Uint8Array[]) => void) | undefined;
   private readonly entries = new Map<Ipv4Address, Entry>();
@@ -187,7 +187,8 @@ export class NeighbourCache {
           this.sendRequest(ip);
           return;
         }
-        // RFC 1122 2.3.2.1: give up after a few tries; the queued datagrams are lost.
+        // RFC 1122 2.3.2.1 wants at most about one request a second per address (the
+        // retransmitMs pace); after maxRequests we give up and the queued datagrams are lost.
         this.entries.delete(ip);
         this.services.counters.inc('arp.resolve.failed');
         this.services.counters.inc('arp.pending.dropped', e.pending.length);

@@ -51,7 +51,7 @@ export class Udp implements UdpApi, ProtocolHandler, UdpSocketOwner {
   }
 
   /**
-   * RFC 6056 3.2 ("simple port randomization"): a random start in the dynamic range,
+   * RFC 6056 3.3.1 ("simple port randomization"): a random start in the dynamic range,
    * then the next free one. Random ports make off-path spoofing of answers (DNS above
    * all) a guessing game.
    */
