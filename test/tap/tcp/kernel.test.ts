@@ -1,5 +1,4 @@
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +11,7 @@ import { SeededRandom } from '../../../src/stack/random.js';
 import type { TcpSocketLike } from '../../../src/tcp/api.js';
 import { describeTap } from '../support/gate.js';
 import { createTestNet, type TestNet } from '../support/netns.js';
-import { testBytes } from '../../support/tcp-hosts.js';
+import { sha256, testBytes } from '../../support/tcp-hosts.js';
 
 /**
  * Our TCP against the Linux kernel over a TAP device in a private namespace: the
@@ -56,10 +55,11 @@ print('sent', hashlib.sha256(data).hexdigest())
 print(ss)
 `;
 
-function sha(chunks: Buffer[]): string {
-  const h = createHash('sha256');
-  for (const c of chunks) h.update(c);
-  return h.digest('hex');
+/** The kernel peer's report agrees: we got what it sent, and it got all of `ours`. */
+function expectExchanged(chunks: Buffer[], peerStdout: string, ours: Uint8Array): void {
+  const lines = peerStdout.split('\n');
+  expect(sha256(chunks)).toBe(lines.find((l) => l.startsWith('sent'))!.split(' ')[1]);
+  expect(lines.find((l) => l.startsWith('received'))).toBe(`received ${ours.length} ${sha256(ours)}`);
 }
 
 /** Read everything, send `data`, end; resolve with what arrived. */
@@ -111,10 +111,7 @@ describeTap('tcp against the Linux kernel', () => {
     const peer = net.exec('python3', ['-c', PEER, 'connect', '10.0.0.2', '5001', String(SIZE)], { timeoutMs: 90_000 });
     const [chunks, result] = await Promise.all([got, peer]);
     expect(result.stderr).toBe('');
-    const lines = result.stdout.split('\n');
-    const kernelSent = lines.find((l) => l.startsWith('sent'))!.split(' ')[1];
-    expect(sha(chunks)).toBe(kernelSent);
-    expect(lines.find((l) => l.startsWith('received'))).toBe(`received ${SIZE} ${sha([Buffer.from(ours)])}`);
+    expectExchanged(chunks, result.stdout, ours);
     // ss -ti / TCP_INFO on the kernel side show what was negotiated with us: MSS
     // 1460 less 12 bytes of timestamps, our window scale 5 (1 MB buffer), SACK.
     expect(result.stdout).toMatch(/tcpinfo ts sack wscale snd_wscale:5 rcv_wscale:\d+ snd_mss:1448/);
@@ -125,10 +122,7 @@ describeTap('tcp against the Linux kernel', () => {
     const peer = net.exec('python3', ['-c', PEER, 'listen', '10.0.0.1', '40001', String(SIZE)], { timeoutMs: 90_000 });
     const ours = testBytes(SIZE, 22);
     const chunks = await connectRetrying(host, 40001, ours);
-    const result = await peer;
-    const lines = result.stdout.split('\n');
-    expect(sha(chunks)).toBe(lines.find((l) => l.startsWith('sent'))!.split(' ')[1]);
-    expect(lines.find((l) => l.startsWith('received'))).toBe(`received ${SIZE} ${sha([Buffer.from(ours)])}`);
+    expectExchanged(chunks, (await peer).stdout, ours);
   });
 
   it('a closed port of ours gives the kernel ECONNREFUSED', async () => {
@@ -169,9 +163,7 @@ describeTap('tcp against the Linux kernel, captured', () => {
     const ours = testBytes(size, 25);
     const peer = net.exec('python3', ['-c', PEER, 'listen', '10.0.0.1', '40003', String(size)], { timeoutMs: 90_000 });
     const chunks = await connectRetrying(host, 40003, ours);
-    const lines = (await peer).stdout.split('\n');
-    expect(sha(chunks)).toBe(lines.find((l) => l.startsWith('sent'))!.split(' ')[1]);
-    expect(lines.find((l) => l.startsWith('received'))).toBe(`received ${size} ${sha([Buffer.from(ours)])}`);
+    expectExchanged(chunks, (await peer).stdout, ours);
   });
 
   it('half-close from the kernel side: we keep sending after its FIN', async () => {
@@ -285,9 +277,7 @@ describeTap('tcp against the Linux kernel through faults', () => {
       });
       const peer = net.exec('python3', ['-c', PEER, 'connect', '10.0.0.2', '5001', String(FAULT_SIZE)], { timeoutMs: 90_000 });
       const [chunks, result] = await Promise.all([got, peer]);
-      const lines = result.stdout.split('\n');
-      expect(sha(chunks)).toBe(lines.find((l) => l.startsWith('sent'))!.split(' ')[1]);
-      expect(lines.find((l) => l.startsWith('received'))).toBe(`received ${FAULT_SIZE} ${sha([Buffer.from(ours)])}`);
+      expectExchanged(chunks, result.stdout, ours);
       expect(faults.stats.inbound.dropped + faults.stats.outbound.dropped).toBeGreaterThan(0);
       expect(host.counters.sum('tcp.retransmit')).toBeGreaterThan(0);
     } finally {
@@ -310,10 +300,7 @@ describeTap('tcp against the Linux kernel through faults', () => {
       const ours = testBytes(size, 24);
       const peer = net.exec('python3', ['-c', PEER, 'listen', '10.0.0.1', '40002', String(size)], { timeoutMs: 110_000 });
       const chunks = await connectRetrying(host, 40002, ours);
-      const result = await peer;
-      const lines = result.stdout.split('\n');
-      expect(sha(chunks)).toBe(lines.find((l) => l.startsWith('sent'))!.split(' ')[1]);
-      expect(lines.find((l) => l.startsWith('received'))).toBe(`received ${size} ${sha([Buffer.from(ours)])}`);
+      expectExchanged(chunks, (await peer).stdout, ours);
     } finally {
       await host.close();
       await net.destroy();

@@ -1,11 +1,10 @@
-import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { CLI, createCliNamespace, type CliNamespace } from '../support/cli.js';
 import { describeTap } from '../support/gate.js';
-import { testBytes } from '../../support/tcp-hosts.js';
+import { sha256, testBytes } from '../../support/tcp-hosts.js';
 
 /**
  * `tapstack nc` as users run it: the compiled CLI runs inside a fresh namespace on a
@@ -19,7 +18,6 @@ let dir: string;
 const inNs = (line: string) => net.exec('sh', ['-c', line]);
 
 const nc = (args: string) => `${process.execPath} ${CLI} nc ${args} --tap ${net.dev} --ip 10.0.0.2/24`;
-const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 // Kernel peer: connect or listen, send a file while reading everything into another.
 const PEER = String.raw`
@@ -67,8 +65,8 @@ describeTap('tapstack nc over a TAP device', () => {
     expect(ours.stderr).toBe('');
     expect(ours.code).toBe(0);
     expect(peer.stdout.trim()).toBe('peer done');
-    expect(sha(readFileSync(join(dir, 'got-l.bin')))).toBe(sha(readFileSync(join(dir, 'theirs.bin'))));
-    expect(sha(readFileSync(join(dir, 'peer-got-l.bin')))).toBe(sha(readFileSync(join(dir, 'ours.bin'))));
+    expect(sha256(readFileSync(join(dir, 'got-l.bin')))).toBe(sha256(readFileSync(join(dir, 'theirs.bin'))));
+    expect(sha256(readFileSync(join(dir, 'peer-got-l.bin')))).toBe(sha256(readFileSync(join(dir, 'ours.bin'))));
   });
 
   it('nc HOST PORT: we connect to the kernel', async () => {
@@ -79,8 +77,8 @@ describeTap('tapstack nc over a TAP device', () => {
     expect(ours.stderr).toBe('');
     expect(ours.code).toBe(0);
     expect(peer.stdout.trim()).toBe('peer done');
-    expect(sha(readFileSync(join(dir, 'got-c.bin')))).toBe(sha(readFileSync(join(dir, 'theirs.bin'))));
-    expect(sha(readFileSync(join(dir, 'peer-got-c.bin')))).toBe(sha(readFileSync(join(dir, 'ours.bin'))));
+    expect(sha256(readFileSync(join(dir, 'got-c.bin')))).toBe(sha256(readFileSync(join(dir, 'theirs.bin'))));
+    expect(sha256(readFileSync(join(dir, 'peer-got-c.bin')))).toBe(sha256(readFileSync(join(dir, 'ours.bin'))));
   });
 
   it('a closed port: one line, exit 1', async () => {
