@@ -39,7 +39,7 @@ export interface ExchangeContext {
 }
 
 /** Does `message` answer our query `id` for `question`? */
-export function answersQuery(message: DnsMessage, id: number, question: DnsQuestion): boolean {
+function answersQuery(message: DnsMessage, id: number, question: DnsQuestion): boolean {
   const q = message.questions[0];
   return (
     message.header.qr &&
