@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createCliNamespace, sh, type CliNamespace } from '../support/cli.js';
+import { ftpIds, waitForListen } from '../../support/ftp-client-peers.js';
 import { describeTap } from '../support/gate.js';
 
 /**
@@ -20,13 +21,6 @@ let net: CliNamespace;
 let work: string;
 /** Our stack's options for every command: the namespace's TAP, 10.0.0.2, dnsmasq. */
 let host: string[];
-
-function ftpIds(): { uid: number; gid: number } {
-  const passwd = readFileSync('/etc/passwd', 'utf8').split('\n');
-  const line = passwd.find((l) => l.startsWith('ftp:')) ?? passwd.find((l) => l.startsWith('nobody:'))!;
-  const [, , uid, gid] = line.split(':');
-  return { uid: Number(uid), gid: Number(gid) };
-}
 
 /**
  * Drives a program in a pseudo-terminal: for each step, wait until the output (after
@@ -119,12 +113,8 @@ describeTap('tapstack ftp / get / put on a TAP device against vsftpd', () => {
     host = ['--tap', net.dev, '--ip', '10.0.0.2/24', '--dns', '10.0.0.1'];
     net.spawnPeer('dnsmasq', ['--no-daemon', '--no-resolv', '--no-hosts', '--conf-file=/dev/null', '--listen-address=10.0.0.1', '--bind-interfaces', '--local=/any-domain.com/', '--host-record=ftp.any-domain.com,10.0.0.1']);
     net.spawnPeer('vsftpd', [join(work, 'vsftpd.conf')]);
-    for (let i = 0; i < 100; i++) {
-      const ftp = (await net.exec('ss', ['-Hltn', 'sport = :21'])).stdout.includes(':21');
-      const dns = (await net.exec('ss', ['-Hlun', 'sport = :53'])).stdout.includes(':53');
-      if (ftp && dns) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await waitForListen(net, 21);
+    await waitForListen(net, 53, 'udp');
   });
 
   afterAll(async () => {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { FtpClient } from '../../../src/ftp/client/index.js';
 import { createHost, type Host } from '../../../src/host.js';
+import { ftpIds, waitForListen } from '../../support/ftp-client-peers.js';
 import { describeTap } from '../support/gate.js';
 import { createTestNet, type TestNet } from '../support/netns.js';
 
@@ -19,23 +20,6 @@ const PURE_FTPD = '/opt/pure-ftpd/usr/sbin/pure-ftpd';
 const PURE_PW = '/opt/pure-ftpd/usr/bin/pure-pw';
 const SERVER = '10.0.0.1';
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-
-/** uid/gid of the `ftp` system user (vsftpd's anonymous user), or nobody's. */
-function ftpIds(): { uid: number; gid: number } {
-  const passwd = readFileSync('/etc/passwd', 'utf8').split('\n');
-  const line = passwd.find((l) => l.startsWith('ftp:')) ?? passwd.find((l) => l.startsWith('nobody:'))!;
-  const [, , uid, gid] = line.split(':');
-  return { uid: Number(uid), gid: Number(gid) };
-}
-
-async function waitForListen(net: TestNet, port: number): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const r = await net.exec('ss', ['-Hltn', `sport = :${port}`]);
-    if (r.stdout.includes(`:${port}`)) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`nothing listens on port ${port} in ${net.ns}`);
-}
 
 let net: TestNet | undefined;
 let host: Host | undefined;
