@@ -2,17 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { expect } from 'vitest';
 import type { DemoResult } from '../../src/demo/index.js';
-import { checkSeedCapture, expertErrors } from './seed-check.js';
-
-/** The section headings of the seed, in order, as session.txt must show them. */
-export const SEED_HEADINGS = [
-  'DNS Query to obtain the IP address for the FTP Server',
-  'FTP Telnet connection setup and login',
-  'Obtaining a directory listing (PORT and LIST command)',
-  'Changing directory (CWD command)',
-  'Downloading a file using FTP get (PORT and RETR command)',
-  'Logging out',
-];
+import { checkSeedCapture, expertErrors, seedSections } from './seed-check.js';
 
 /**
  * The seed's messages, in order, as session.txt names them (with the field lines
@@ -46,7 +36,7 @@ export function expectSeedSession(result: DemoResult): void {
 
   const text = readFileSync(result.files.text, 'utf8');
   let at = 0;
-  for (const heading of SEED_HEADINGS) {
+  for (const heading of seedSections()) {
     const i = text.indexOf(heading, at);
     expect(i, `heading "${heading}" in order`).toBeGreaterThanOrEqual(0);
     at = i + heading.length;

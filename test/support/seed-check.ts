@@ -14,18 +14,48 @@ const FIELDS = [
 type Field = (typeof FIELDS)[number];
 export type FrameFields = Record<Field, string>;
 
-export function tsharkFrames(capture: string): FrameFields[] {
-  const out = execFileSync('tshark', ['-r', capture, '-T', 'fields', '-E', 'separator=\t', '-E', 'occurrence=f', ...FIELDS.flatMap((f) => ['-e', f])], {
+/**
+ * `tshark -T fields`: one line per frame (that matches the display filter `filter`),
+ * the fields' values separated by `separator`.
+ */
+export function tsharkLines(capture: string, fields: readonly string[], opts: { filter?: string; separator?: string; firstOccurrence?: boolean } = {}): string[] {
+  const args = ['-r', capture];
+  if (opts.filter) args.push('-Y', opts.filter);
+  args.push('-T', 'fields', '-E', `separator=${opts.separator ?? '\t'}`);
+  if (opts.firstOccurrence) args.push('-E', 'occurrence=f');
+  const out = execFileSync('tshark', [...args, ...fields.flatMap((f) => ['-e', f])], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'ignore'],
   });
-  return out
-    .split('\n')
-    .filter((line) => line.length > 0)
-    .map((line) => {
-      const cols = line.split('\t');
-      return Object.fromEntries(FIELDS.map((f, i) => [f, cols[i] ?? ''])) as FrameFields;
-    });
+  return out.split('\n').filter((line) => line.length > 0);
+}
+
+/** The numbers of the frames that match a display filter, e.g. `tcp.analysis.retransmission`. */
+export function tsharkFrameNumbers(capture: string, filter: string): number[] {
+  return tsharkLines(capture, ['frame.number'], { filter }).map(Number);
+}
+
+export function tsharkFrames(capture: string): FrameFields[] {
+  return tsharkLines(capture, FIELDS, { firstOccurrence: true }).map((line) => {
+    const cols = line.split('\t');
+    return Object.fromEntries(FIELDS.map((f, i) => [f, cols[i] ?? ''])) as FrameFields;
+  });
+}
+
+/**
+ * The seed's section headings, in order, as the diagram writes them. `verb` is the
+ * command that set up the data connections (PORT in the seed; EPRT, EPSV or PASV for
+ * other clients); `getVerb` if the download used another one.
+ */
+export function seedSections(verb = 'PORT', getVerb = verb): string[] {
+  return [
+    'DNS Query to obtain the IP address for the FTP Server',
+    'FTP Telnet connection setup and login. (USER and PASS commands)',
+    `Obtaining a directory listing (${verb} and LIST command)`,
+    'Changing directory (CWD command)',
+    `Downloading a file using FTP get (${getVerb} and RETR command)`,
+    'Logging out',
+  ];
 }
 
 interface Step {
@@ -112,9 +142,5 @@ export function expertErrors(capture: string): string[] {
  */
 export function trafficShape(capture: string): string[] {
   const fields = ['ip.src', 'ip.dst', 'ip.proto', 'udp.srcport', 'udp.dstport', 'tcp.srcport', 'tcp.dstport', 'tcp.flags.str', 'tcp.len', 'tcp.seq', 'tcp.ack', 'dns.id', 'ftp.request.command', 'ftp.response.code'];
-  const out = execFileSync('tshark', ['-r', capture, '-Y', 'ip', '-T', 'fields', '-E', 'separator=,', ...fields.flatMap((f) => ['-e', f])], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'ignore'],
-  });
-  return out.split('\n').filter((l) => l.length > 0);
+  return tsharkLines(capture, fields, { filter: 'ip', separator: ',' });
 }

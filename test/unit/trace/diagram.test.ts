@@ -8,6 +8,7 @@ import { renderMermaid } from '../../../src/trace/render-mermaid.js';
 import { renderText } from '../../../src/trace/render-text.js';
 import { buildSession, type SessionModel } from '../../../src/trace/session.js';
 import { readCapture } from '../../../src/wire/pcapng.js';
+import { seedSections } from '../../support/seed-check.js';
 import { itWith } from '../../support/tools.js';
 
 // Captures of the Linux ftp client (tnftp) against vsftpd, made by
@@ -21,23 +22,14 @@ function load(name: string): SessionModel {
 const dir = mkdtempSync(join(tmpdir(), 'tapstack-diagram-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const SEED_SECTIONS = (port: string, pasv = port) => [
-  'DNS Query to obtain the IP address for the FTP Server',
-  'FTP Telnet connection setup and login. (USER and PASS commands)',
-  `Obtaining a directory listing (${port} and LIST command)`,
-  'Changing directory (CWD command)',
-  `Downloading a file using FTP get (${pasv} and RETR command)`,
-  'Logging out',
-];
-
 describe('tapstack diagram on real captures of tnftp and vsftpd', () => {
   const port = load('vsftpd-tnftp-port.pcap');
 
   it('finds the seed sections in a PORT session, an EPRT session and a passive EPSV session', () => {
     const sections = (m: SessionModel) => m.items.flatMap((i) => (i.type === 'section' ? [i.title] : []));
-    expect(sections(port)).toEqual(SEED_SECTIONS('PORT'));
-    expect(sections(load('vsftpd-tnftp.pcap'))).toEqual(SEED_SECTIONS('EPRT'));
-    expect(sections(load('vsftpd-tnftp-epsv.pcap'))).toEqual(SEED_SECTIONS('EPSV'));
+    expect(sections(port)).toEqual(seedSections('PORT'));
+    expect(sections(load('vsftpd-tnftp.pcap'))).toEqual(seedSections('EPRT'));
+    expect(sections(load('vsftpd-tnftp-epsv.pcap'))).toEqual(seedSections('EPSV'));
   });
 
   it('shows the messages of the seed in order (tshark lists the same frames)', () => {

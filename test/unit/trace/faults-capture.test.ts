@@ -11,15 +11,11 @@ import { VirtualClock } from '../../../src/stack/clock.js';
 import { SeededRandom } from '../../../src/stack/random.js';
 import { buildSession, createFrameExplainer } from '../../../src/trace/session.js';
 import { readPcapng } from '../../../src/wire/pcapng.js';
+import { tsharkFrameNumbers } from '../../support/seed-check.js';
 import { itWith } from '../../support/tools.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tapstack-faults-capture-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-function tsharkFrames(path: string, filter: string): number[] {
-  const out = execFileSync('tshark', ['-r', path, '-Y', filter, '-T', 'fields', '-e', 'frame.number'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-  return out.split('\n').filter(Boolean).map(Number);
-}
 
 /**
  * Our own two stacks on the memory hub, host A behind a capture that sits above a
@@ -73,11 +69,11 @@ describe('a capture of our TCP through seeded faults, drawn by the diagram', () 
     expect(ours.outOfOrder.length, `seed ${seed}`).toBeGreaterThan(0);
 
     // tshark's TCP analysis on the same file finds the very same frames.
-    expect(ours.dupAck).toEqual(tsharkFrames(path, 'tcp.analysis.duplicate_ack'));
-    expect(labelled('TCP Window Update')).toEqual(tsharkFrames(path, 'tcp.analysis.window_update'));
-    expect(ours.retransmission).toEqual(tsharkFrames(path, 'tcp.analysis.retransmission || tcp.analysis.fast_retransmission || tcp.analysis.spurious_retransmission'));
-    expect(ours.outOfOrder).toEqual(tsharkFrames(path, 'tcp.analysis.out_of_order'));
-    expect(labelled('TCP Previous segment not captured')).toEqual(tsharkFrames(path, 'tcp.analysis.lost_segment'));
+    expect(ours.dupAck).toEqual(tsharkFrameNumbers(path, 'tcp.analysis.duplicate_ack'));
+    expect(labelled('TCP Window Update')).toEqual(tsharkFrameNumbers(path, 'tcp.analysis.window_update'));
+    expect(ours.retransmission).toEqual(tsharkFrameNumbers(path, 'tcp.analysis.retransmission || tcp.analysis.fast_retransmission || tcp.analysis.spurious_retransmission'));
+    expect(ours.outOfOrder).toEqual(tsharkFrameNumbers(path, 'tcp.analysis.out_of_order'));
+    expect(labelled('TCP Previous segment not captured')).toEqual(tsharkFrameNumbers(path, 'tcp.analysis.lost_segment'));
 
     // Every frame carries the explainer's comment, and tshark reads the file cleanly.
     expect(file.value.packets.every((p) => p.comment && p.comment.length > 5)).toBe(true);

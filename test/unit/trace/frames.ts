@@ -91,6 +91,13 @@ export class Conversation {
     return f;
   }
 
+  /** The three-way handshake, opened by side a: SYN, SYN+ACK, ACK. */
+  handshake(): void {
+    this.send('a', F.SYN);
+    this.send('b', F.SYN | F.ACK);
+    this.send('a', F.ACK);
+  }
+
   next(side: 'a' | 'b'): number {
     return this.nxt[side];
   }
