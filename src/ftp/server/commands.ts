@@ -19,7 +19,7 @@ function cmd(login: boolean, arg: ArgRule, help: string): CommandSpec {
   return { login, arg, help };
 }
 
-export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
+export const COMMANDS = {
   // RFC 959 4.1.1 access control
   USER: cmd(false, 'required', 'USER <sp> username'),
   PASS: cmd(false, 'optional', 'PASS <sp> password'),
@@ -70,7 +70,15 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   MDTM: cmd(true, 'required', 'MDTM <sp> pathname'),
   MLST: cmd(true, 'optional', 'MLST [<sp> pathname]'),
   MLSD: cmd(true, 'optional', 'MLSD [<sp> pathname]'),
-};
+} satisfies Record<string, CommandSpec>;
+
+/** A verb the server knows; the session's handler table is keyed by it, so the compiler sees a verb without a handler. */
+export type Verb = keyof typeof COMMANDS;
+
+/** Look up a verb as the client sent it (upper-cased); undefined when we do not know it. */
+export function lookUpVerb(verb: string): Verb | undefined {
+  return Object.hasOwn(COMMANDS, verb) ? (verb as Verb) : undefined;
+}
 
 /** RFC 959 commands we recognise but do not offer: 502, not 500. */
 export const NOT_IMPLEMENTED = new Set(['SMNT']);

@@ -32,7 +32,7 @@ import {
 import { LineReader } from '../common/line-reader.js';
 import { formatReply } from '../common/reply.js';
 import { parseCommand, type ParsedCommand } from './command-line.js';
-import { COMMANDS, DURING_TRANSFER, NOT_IMPLEMENTED } from './commands.js';
+import { COMMANDS, DURING_TRANSFER, lookUpVerb, NOT_IMPLEMENTED, type Verb } from './commands.js';
 import {
   changeDirectory,
   deleteFile,
@@ -208,7 +208,7 @@ export class FtpSession {
         continue;
       }
       const command = parseCommand(event.line);
-      if (this.transfer && DURING_TRANSFER.has(command.verb) && COMMANDS[command.verb] && this.isLoggedIn) {
+      if (this.transfer && DURING_TRANSFER.has(command.verb) && this.isLoggedIn) {
         this.duringTransfer(command);
         continue;
       }
@@ -272,23 +272,23 @@ export class FtpSession {
     const started = this.opts.clock.now();
     this.lastCode = 0;
     this.opts.counters.inc('ftp.server.command');
-    const spec = COMMANDS[verb];
+    const known = lookUpVerb(verb);
     // Per-verb counters only for known verbs: a client cannot create counter names.
-    if (spec) this.opts.counters.inc(`ftp.server.cmd.${verb}`);
+    if (known) this.opts.counters.inc(`ftp.server.cmd.${known}`);
     // RFC 959 4.1.3: RNTO must come right after RNFR; any other command forgets it.
     if (verb !== 'RNTO') this.rnfr = undefined;
     try {
-      if (!spec) {
+      if (!known) {
         if (NOT_IMPLEMENTED.has(verb)) this.reply(502, `${verb} not implemented.`);
         else this.reply(500, 'Unknown command.');
-      } else if (spec.login && !this.isLoggedIn) {
+      } else if (COMMANDS[known].login && !this.isLoggedIn) {
         this.reply(530, 'Please login with USER and PASS.');
-      } else if (spec.arg === 'required' && arg.trim() === '') {
+      } else if (COMMANDS[known].arg === 'required' && arg.trim() === '') {
         this.reply(501, 'Syntax error in parameters or arguments.');
-      } else if (spec.arg === 'none' && arg.trim() !== '') {
+      } else if (COMMANDS[known].arg === 'none' && arg.trim() !== '') {
         this.reply(501, 'Syntax error in parameters or arguments.');
       } else {
-        await this.handlers[verb]!(arg);
+        await this.handlers[known](arg);
       }
     } catch (err) {
       this.opts.counters.inc('ftp.server.handler_error');
@@ -303,7 +303,7 @@ export class FtpSession {
     if (!this.transfer) this.armIdle();
   }
 
-  private readonly handlers: Record<string, (arg: string) => void | Promise<void>> = {
+  private readonly handlers: Record<Verb, (arg: string) => void | Promise<void>> = {
     USER: (arg) => this.user(arg),
     PASS: (arg) => this.pass(arg),
     ACCT: () => (this.isLoggedIn ? this.reply(202, 'ACCT command superfluous.') : this.reply(503, 'Login with USER first.')),
@@ -816,9 +816,9 @@ export class FtpSession {
   private help(arg: string): void {
     const verb = arg.trim().toUpperCase();
     if (verb !== '') {
-      const spec = COMMANDS[verb];
-      if (!spec) return this.reply(501, 'Unknown command.');
-      return this.reply(214, `Syntax: ${spec.help}`);
+      const known = lookUpVerb(verb);
+      if (!known) return this.reply(501, 'Unknown command.');
+      return this.reply(214, `Syntax: ${COMMANDS[known].help}`);
     }
     const verbs = Object.keys(COMMANDS);
     const rows: string[] = [];
