@@ -4,7 +4,7 @@ import type { Writable } from 'node:stream';
 import type { Clock } from '../../stack/clock.js';
 import type { FtpReply } from '../common/reply.js';
 import type { FtpClient, TransferOptions } from './client.js';
-import { FtpConnectionError, FtpReplyError, FtpUsageError } from './errors.js';
+import { FtpConnectionError, FtpReplyError } from './errors.js';
 import { CrlfToLf } from '../common/ascii.js';
 import { safeLocalPath } from './local-path.js';
 
@@ -195,14 +195,10 @@ export class FtpShell {
     if (err instanceof FtpReplyError) {
       // In verbose mode the reply is already on the screen.
       if (!this.verbose) this.print(`${err.code} ${err.text}`);
-    } else if (err instanceof FtpConnectionError) {
-      this.print(`ftp: ${err.message}`);
-      if (!this.client.connected) this.print('Not connected.');
-    } else if (err instanceof FtpUsageError) {
-      this.print(`ftp: ${err.message}`);
-    } else {
-      this.print(`ftp: ${(err as Error).message ?? String(err)}`);
+      return;
     }
+    this.print(`ftp: ${(err as Error).message ?? String(err)}`);
+    if (err instanceof FtpConnectionError && !this.client.connected) this.print('Not connected.');
   }
 
   requireConnection(): boolean {
