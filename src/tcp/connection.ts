@@ -1161,9 +1161,11 @@ export class TcpConnection {
     const c = this.env.counters;
     const st = this.state;
     if (st === 'CLOSED' || st === 'TIME-WAIT') return;
+    // Not synchronized here means SYN-SENT or SYN-RECEIVED: our SYN is outstanding.
+    const synchronized = isSynchronized(st);
     if (this.sndUna === this.sndMax && !(this.sndWnd === 0 && this.sendBuffer.length > 0)) return;
 
-    if (this.sndWnd === 0 && isSynchronized(st) && this.sendBuffer.length > 0 && seqDiff(this.sndMax, this.sndUna) <= 1) {
+    if (this.sndWnd === 0 && synchronized && this.sendBuffer.length > 0 && seqDiff(this.sndMax, this.sndUna) <= 1) {
       // Persist timer: probe the closed window with one byte (RFC 9293 3.8.6.1).
       c.inc('tcp.tx.window_probe');
       this.retries++;
@@ -1179,7 +1181,7 @@ export class TcpConnection {
     }
 
     const userTimeout = this.env.config.userTimeoutMs;
-    if (userTimeout > 0 && isSynchronized(st) && this.env.clock.now() - this.progressAt >= userTimeout) {
+    if (userTimeout > 0 && synchronized && this.env.clock.now() - this.progressAt >= userTimeout) {
       c.inc('tcp.timeout.user_timeout');
       this.fail('ETIMEDOUT', `data unacknowledged for ${userTimeout} ms (user timeout)`);
       return;
@@ -1189,15 +1191,15 @@ export class TcpConnection {
       return;
     }
     this.retries++;
-    const limit = st === 'SYN-SENT' || st === 'SYN-RECEIVED' ? this.env.config.synRetries : this.env.config.maxRetries;
+    const limit = synchronized ? this.env.config.maxRetries : this.env.config.synRetries;
     if (this.retries > limit) {
       c.inc('tcp.timeout.retries_exhausted');
       this.fail('ETIMEDOUT', `no answer after ${limit} retransmissions`);
       return;
     }
-    c.inc(st === 'SYN-SENT' || st === 'SYN-RECEIVED' ? 'tcp.retransmit.syn' : 'tcp.retransmit.rto');
+    c.inc(synchronized ? 'tcp.retransmit.rto' : 'tcp.retransmit.syn');
     const flight = seqDiff(this.sndMax, this.sndUna);
-    if (isSynchronized(st)) {
+    if (synchronized) {
       this.cc.onRto(flight);
       // A second timeout in a row: the peer may have dropped what it SACKed (RFC 2018 8).
       if (this.rto.backoffs >= 1) this.scoreboard.clear();
@@ -1208,8 +1210,7 @@ export class TcpConnection {
     this.dupAcks = 0;
     this.probeOut = false;
     this.undo = undefined;
-    this.sndNxt = this.sndUna;
-    if (st === 'SYN-SENT' || st === 'SYN-RECEIVED') this.sndNxt = this.iss;
+    this.sndNxt = this.sndUna; // go back N (= ISS while our SYN is unacknowledged)
     this.rexmitHigh = this.sndUna;
     this.recovery.reset();
     this.rtxTimer.start(this.rto.rto);
