@@ -1,8 +1,8 @@
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { expect } from 'vitest';
 import type { DemoResult } from '../../src/demo/index.js';
 import { checkSeedCapture, expertErrors, seedSections } from './seed-check.js';
+import { chromiumDom } from './tools.js';
 
 /**
  * The seed's messages, in order, as session.txt names them (with the field lines
@@ -54,11 +54,7 @@ export function expectSeedSession(result: DemoResult): void {
 
 /** session.html loads in headless Chromium without errors and draws one SVG group per message. */
 export function expectHtmlRenders(result: DemoResult): void {
-  const dom = execFileSync('chromium', ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run', '--dump-dom', `file://${result.files.html}`], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'ignore'],
-    timeout: 60_000,
-  });
+  const dom = chromiumDom(`file://${result.files.html}`);
   const messages = result.model.messages.length;
   expect(dom).toContain(`data-ready="${messages}"`);
   expect(dom.match(/<g class="message[^"]*" data-index=/g)).toHaveLength(messages);

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { it } from 'vitest';
 
 /**
@@ -15,6 +15,15 @@ export function hasTool(name: string): boolean {
     found.set(name, ok);
   }
   return ok;
+}
+
+/** The DOM of a page after headless Chromium loaded it and its scripts ran (needs `chromium`). */
+export function chromiumDom(url: string): string {
+  return execFileSync('chromium', ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run', '--dump-dom', url], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+    timeout: 60_000,
+  });
 }
 
 const announced = new Set<string>();

@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +8,7 @@ import { renderText } from '../../../src/trace/render-text.js';
 import { buildSession, type SessionModel } from '../../../src/trace/session.js';
 import { readCapture } from '../../../src/wire/pcapng.js';
 import { seedSections } from '../../support/seed-check.js';
-import { itWith } from '../../support/tools.js';
+import { chromiumDom, itWith } from '../../support/tools.js';
 
 // Captures of the Linux ftp client (tnftp) against vsftpd, made by
 // test/fixtures/trace/make-ftp-fixture.sh in its own network namespaces.
@@ -84,11 +83,7 @@ describe('tapstack diagram on real captures of tnftp and vsftpd', () => {
     expect(html).not.toMatch(/<(script|link|img)[^>]+(src|href)=/); // nothing fetched from anywhere
     const file = join(dir, 'session.html');
     writeFileSync(file, html);
-    const dom = execFileSync('chromium', ['--headless', '--no-sandbox', '--disable-gpu', '--dump-dom', `file://${file}`], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
-      timeout: 60_000,
-    });
+    const dom = chromiumDom(`file://${file}`);
     // The page's script ran to the end (it marks the body) and saw every message.
     expect(dom).toContain('data-ready="66"');
     expect(dom.match(/<g class="message[^"]*" data-index=/g)).toHaveLength(66);
@@ -96,11 +91,7 @@ describe('tapstack diagram on real captures of tnftp and vsftpd', () => {
 
     // What a click shows: open the page at frame 29 (the data connection's SYN) and
     // read the side panel that the page's own script filled in.
-    const selected = execFileSync('chromium', ['--headless', '--no-sandbox', '--disable-gpu', '--dump-dom', `file://${file}#frame=29`], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
-      timeout: 60_000,
-    });
+    const selected = chromiumDom(`file://${file}#frame=29`);
     const panel = selected.slice(selected.indexOf('<aside id="details">'), selected.indexOf('</aside>'));
     expect(panel).toContain('Frame 29: TCP SYN');
     expect(panel).toContain('<h3>Transmission Control Protocol</h3>');
