@@ -6,12 +6,14 @@
  *
  * Parsers never throw: a line they do not understand gives `undefined`.
  */
+import { permissionString } from './listing.js';
 
-export type EntryType = 'file' | 'dir' | 'link' | 'other';
+/** Unlike a server-side EntryInfo (listing.ts), a parsed listing can show a link as a link. */
+export type ListEntryType = 'file' | 'dir' | 'link' | 'other';
 
 export interface ListEntry {
   name: string;
-  type: EntryType;
+  type: ListEntryType;
   /** Size in bytes, when the listing says. */
   size?: number;
   /** Last modification, when the listing says (Unix and DOS listings: server local time read as UTC). */
@@ -50,7 +52,7 @@ export function parseUnixLine(line: string, now: Date = new Date()): ListEntry |
   const [, kind, permissions, , owner, group, sizeText, monText, dayText, timeOrYear, rest] = m as unknown as string[];
   const month = MONTHS.indexOf(monText!.toLowerCase());
   if (month < 0) return undefined;
-  const type: EntryType = kind === '-' ? 'file' : kind === 'd' ? 'dir' : kind === 'l' ? 'link' : 'other';
+  const type: ListEntryType = kind === '-' ? 'file' : kind === 'd' ? 'dir' : kind === 'l' ? 'link' : 'other';
   let name = rest!;
   let target: string | undefined;
   if (type === 'link') {
@@ -133,7 +135,7 @@ export function parseMlsdLine(line: string): ListEntry | undefined {
   const typeFact = (facts['type'] ?? '').toLowerCase();
   // RFC 3659 7.5.1: file, dir, cdir (this directory), pdir (its parent); OS.unix=slink
   // (Pure-FTPd) and OS.unix=symlink (ProFTPD) are links.
-  let type: EntryType = 'other';
+  let type: ListEntryType = 'other';
   if (typeFact === 'file') type = 'file';
   else if (typeFact === 'dir' || typeFact === 'cdir' || typeFact === 'pdir') type = 'dir';
   else if (/^os\.unix=(s|sym)link/.test(typeFact)) type = 'link';
@@ -145,19 +147,12 @@ export function parseMlsdLine(line: string): ListEntry | undefined {
     if (modified) entry.modified = modified;
   }
   const mode = facts['unix.mode'];
-  if (mode !== undefined && /^0?[0-7]{3,4}$/.test(mode)) entry.permissions = modeString(parseInt(mode, 8));
+  if (mode !== undefined && /^0?[0-7]{3,4}$/.test(mode)) entry.permissions = permissionString(parseInt(mode, 8));
   const owner = facts['unix.ownername'] ?? facts['unix.owner'] ?? facts['unix.uid'];
   if (owner !== undefined) entry.owner = owner;
   const group = facts['unix.groupname'] ?? facts['unix.group'] ?? facts['unix.gid'];
   if (group !== undefined) entry.group = group;
   return entry;
-}
-
-function modeString(mode: number): string {
-  const bits = 'rwxrwxrwx';
-  let out = '';
-  for (let i = 0; i < 9; i++) out += mode & (1 << (8 - i)) ? bits[i] : '-';
-  return out;
 }
 
 /**

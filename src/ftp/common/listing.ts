@@ -44,7 +44,7 @@ function two(n: number): string {
 }
 
 /** `rwxr-xr-x` from the low nine mode bits. */
-function permissionString(mode: number): string {
+export function permissionString(mode: number): string {
   const chars = 'rwxrwxrwx';
   let out = '';
   for (let bit = 8; bit >= 0; bit--) out += mode & (1 << bit) ? chars[8 - bit] : '-';
