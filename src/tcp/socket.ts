@@ -25,6 +25,8 @@ export class TcpSocket extends Duplex implements TcpSocketLike, ConnectionUser {
   private pendingWrite: ((err?: Error | null) => void) | null = null;
   private idleTimer: DeadlineTimer | null = null;
   private idleMs = 0;
+  /** A window check is queued for this tick (see read()). */
+  private windowCheckScheduled = false;
   /** True until the handshake completes, as net.Socket#connecting. */
   connecting: boolean;
   /** The connection, kept (read-only) after the socket let go of it. */
@@ -91,20 +93,21 @@ export class TcpSocket extends Duplex implements TcpSocketLike, ConnectionUser {
     return 'closed';
   }
 
-  get remoteAddress(): string | undefined {
-    return this.tuple ? formatIpv4(this.tuple.remoteAddr) : undefined;
+  // The four-tuple is fixed when the connection is made, so these never go undefined.
+  get remoteAddress(): string {
+    return formatIpv4(this.control.tuple.remoteAddr);
   }
-  get remotePort(): number | undefined {
-    return this.tuple?.remotePort;
+  get remotePort(): number {
+    return this.control.tuple.remotePort;
   }
   get remoteFamily(): string {
     return 'IPv4';
   }
-  get localAddress(): string | undefined {
-    return this.tuple ? formatIpv4(this.tuple.localAddr) : undefined;
+  get localAddress(): string {
+    return formatIpv4(this.control.tuple.localAddr);
   }
-  get localPort(): number | undefined {
-    return this.tuple?.localPort;
+  get localPort(): number {
+    return this.control.tuple.localPort;
   }
   get bytesRead(): number {
     return this._bytesRead;
@@ -113,13 +116,8 @@ export class TcpSocket extends Duplex implements TcpSocketLike, ConnectionUser {
     return this._bytesWritten;
   }
 
-  private get tuple(): TcpConnection['tuple'] | undefined {
-    return this.control.tuple;
-  }
-
-  address(): TcpAddressInfo | Record<string, never> {
-    const t = this.tuple;
-    return t ? { address: formatIpv4(t.localAddr), family: 'IPv4', port: t.localPort } : {};
+  address(): TcpAddressInfo {
+    return { address: this.localAddress, family: 'IPv4', port: this.localPort };
   }
 
   setNoDelay(noDelay = true): this {
@@ -249,7 +247,6 @@ export class TcpSocket extends Duplex implements TcpSocketLike, ConnectionUser {
     return chunk;
   }
 
-  private windowCheckScheduled = false;
   private scheduleWindowCheck(): void {
     if (this.windowCheckScheduled) return;
     this.windowCheckScheduled = true;
