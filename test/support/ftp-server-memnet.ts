@@ -1,9 +1,10 @@
 /**
  * Two full hosts of our stack on the in-memory hub, for the FTP server's unit tests:
  * the client host 10.0.0.1 and the server host 10.0.0.2 (plus, if asked, a third
- * host 10.0.0.3 to play a third party). The network runs on the real clock (nothing
- * is lost, so no TCP timer matters); the FTP server gets its own VirtualClock so the
- * tests decide when login delays, idle and data timeouts expire.
+ * host 10.0.0.3 to play a third party). The network runs on the real clock: without
+ * faults nothing is lost, so no TCP timer matters; with faults, retransmissions take
+ * real time. The FTP server gets its own VirtualClock so the tests decide when login
+ * delays, idle and data timeouts expire.
  */
 import { createHost, type Host } from '../../src/host.js';
 import { FaultLink, type FaultProfile } from '../../src/link/faults.js';
