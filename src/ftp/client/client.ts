@@ -12,7 +12,7 @@ import { parseFtpTime, parseList, parseMlsd, splitLines, type ListEntry } from '
 import { replyClass, type FtpReply } from '../common/reply.js';
 import { CrlfToLf, LfToCrlf } from '../common/ascii.js';
 import { ControlConnection } from './control.js';
-import { connectPassive, listenActive, meter, waitConnected, type DataConnection, type DataContext } from './data-connection.js';
+import { connectPassive, listenActive, meter, waitConnected, withTimeout, type DataConnection, type DataContext } from './data-connection.js';
 import { FtpConnectionError, FtpReplyError, FtpUsageError } from './errors.js';
 import { partialPath, safeLocalPath } from './local-path.js';
 
@@ -509,9 +509,10 @@ export class FtpClient extends EventEmitter {
    */
   private async read(control: ControlConnection, timeoutMs: number, pending?: Promise<FtpReply>): Promise<FtpReply> {
     const reply = pending
-      ? await withTimeout(this.clock, pending, timeoutMs).catch((err: unknown) => {
-          control.destroy(new FtpConnectionError('ETIMEDOUT', `no reply within ${timeoutMs} ms`));
-          throw err;
+      ? await withTimeout(this.clock, pending, timeoutMs, () => {
+          const err = new FtpConnectionError('ETIMEDOUT', `no reply within ${timeoutMs} ms`);
+          control.destroy(err);
+          return err;
         })
       : await control.nextReply(timeoutMs);
     return this.actOn(reply);
@@ -790,23 +791,6 @@ export function parseQuotedPath(text: string): string | undefined {
     }
   }
   return undefined;
-}
-
-function withTimeout<T>(clock: Clock, promise: Promise<T>, ms: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = clock.setTimer(ms, () => reject(new FtpConnectionError('ETIMEDOUT', `no reply within ${ms} ms`)));
-    timer.unref();
-    promise.then(
-      (v) => {
-        timer.cancel();
-        resolve(v);
-      },
-      (e: unknown) => {
-        timer.cancel();
-        reject(e);
-      },
-    );
-  });
 }
 
 async function fileSize(p: string): Promise<number | undefined> {

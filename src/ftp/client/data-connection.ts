@@ -31,6 +31,24 @@ export interface DataConnection {
   cancel(): void;
 }
 
+/** `promise`, or a rejection with `onTimeout()`'s error once `ms` have passed on `clock`. */
+export function withTimeout<T>(clock: Clock, promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = clock.setTimer(ms, () => reject(onTimeout()));
+    timer.unref();
+    promise.then(
+      (v) => {
+        timer.cancel();
+        resolve(v);
+      },
+      (e: unknown) => {
+        timer.cancel();
+        reject(e);
+      },
+    );
+  });
+}
+
 /** Wait for 'connect', with a timeout on the injected clock. */
 export function waitConnected(socket: TcpSocketLike, clock: Clock, timeoutMs: number, what: string): Promise<void> {
   return new Promise<void>((resolve, reject) => {
@@ -126,23 +144,10 @@ export function listenActive(ctx: DataContext, peer: string, takePort: () => num
     if (accepted) release(ctx, accepted);
   };
   const ready = () =>
-    new Promise<TcpSocketLike>((resolve, reject) => {
-      const timer = ctx.clock.setTimer(ctx.connectTimeout, () => {
-        ctx.counters.inc('ftp.client.data.accept_timeout');
-        cancel();
-        reject(new FtpConnectionError('ETIMEDOUT', `the server did not connect to data port ${port} within ${ctx.connectTimeout} ms`));
-      });
-      timer.unref();
-      connection.then(
-        (s) => {
-          timer.cancel();
-          resolve(s);
-        },
-        (e: unknown) => {
-          timer.cancel();
-          reject(e);
-        },
-      );
+    withTimeout(ctx.clock, connection, ctx.connectTimeout, () => {
+      ctx.counters.inc('ftp.client.data.accept_timeout');
+      cancel();
+      return new FtpConnectionError('ETIMEDOUT', `the server did not connect to data port ${port} within ${ctx.connectTimeout} ms`);
     });
   return { port, data: { connectsFirst: false, ready, cancel } };
 }
