@@ -2,7 +2,7 @@
 // Benchmark: how many frames per second reach JavaScript from a TAP device.
 //
 // Three readers take turns, each in its own child process, on a fresh TAP device
-// whose kernel side lives in a namespace this script creates (tapstack-bench-<pid>):
+// whose kernel side lives in a namespace this script creates (tapstack-bench-frames-<pid>):
 //
 //   binding   our addon (src/native/tap.c): non-blocking fd, uv_poll, every ready
 //             frame of a wake-up in one JS call, frames JS may keep
@@ -33,11 +33,13 @@ import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { BenchNet, ip } from './lib/netns.mjs';
+import { int as fmt, sleep, table } from './lib/measure.mjs';
+import { OUR_MAC, udpSender as sender } from './lib/tap-rate.mjs';
 
 // (constants first: the top-level await below starts the work)
 const here = fileURLToPath(import.meta.url);
 const addonPath = fileURLToPath(new URL('../../build/Release/tap.node', import.meta.url));
-const OUR_MAC = '02:00:00:00:00:02';
 const REPORT_MS = 100;
 const MODES = ['binding', 'sync', 'fs.read'];
 
@@ -172,24 +174,17 @@ async function main() {
     return;
   }
 
-  const ns = `tapstack-bench-${process.pid}`;
-  const live = new Set(); // child processes to kill on the way out
-  const cleanup = () => {
+  // The namespace goes at the end, on Ctrl-C and on an error (BenchNet's hooks);
+  // the readers and senders, children of this process, go first.
+  const net = new BenchNet();
+  const live = new Set();
+  net.onCleanup(() => {
     for (const child of live) child.kill('SIGKILL');
     live.clear();
-    ip(['netns', 'delete', ns], { check: false });
-  };
-  process.once('SIGINT', () => {
-    cleanup();
-    process.exit(130);
   });
 
   try {
-    ip(['netns', 'add', ns]);
-    ip(['-n', ns, 'link', 'set', 'lo', 'up']);
-    for (const key of ['all', 'default']) {
-      spawnSync('ip', ['netns', 'exec', ns, 'sysctl', '-qw', `net.ipv6.conf.${key}.disable_ipv6=1`]);
-    }
+    const ns = net.namespace('frames');
     console.log(
       `tap-frames: 1514-byte frames (1472-byte UDP datagrams), ${os.cpus().length} CPU(s), ` +
         `best of ${opts.rounds} round(s); load average now ${os.loadavg()[0].toFixed(2)}\n`,
@@ -217,7 +212,7 @@ async function main() {
     }
     report(flood, drain, opts);
   } finally {
-    cleanup();
+    net.destroySync();
   }
 }
 
@@ -281,22 +276,6 @@ function deviceCounters(ns, name) {
   const r = ip(['-n', ns, '-s', '-j', 'link', 'show', 'dev', name]);
   const stats = JSON.parse(r.stdout)[0].stats64;
   return { t: wallClock(), tx: stats.tx.packets, dropped: stats.tx.dropped };
-}
-
-function sender(count) {
-  return (
-    'import socket\n' +
-    's = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n' +
-    's.connect(("10.0.0.2", 9))\n' +
-    'send, data = s.send, b"x" * 1472\n' +
-    (count > 0
-      ? `for _ in range(${count}): send(data)\n`
-      : 'while True:\n' +
-        '    try:\n' +
-        '        for _ in range(100000): send(data)\n' +
-        '    except OSError:\n' +
-        '        pass\n')
-  );
 }
 
 async function measureFlood(mode, dev, ns, opts, live) {
@@ -419,31 +398,10 @@ function report(flood, drain, opts) {
   }
 }
 
-function table(head, rows) {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells) =>
-    cells.map((c, i) => (i === 0 || i === cells.length - 1 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
-  console.log(line(head));
-  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const row of rows) console.log(line(row));
-}
-
 // ------------------------------------------------------------------- utilities
-
-function ip(args, { check = true } = {}) {
-  const r = spawnSync('ip', args, { encoding: 'utf8' });
-  if (check && r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr.trim()}`);
-  return r;
-}
 
 /** Milliseconds on a clock that parent and children share (performance.now() alone
  * counts from each process's own start). */
 function wallClock() {
   return performance.timeOrigin + performance.now();
-}
-function fmt(x) {
-  return Math.round(x).toLocaleString('en-US');
-}
-function sleep(ms) {
-  return new Promise((r) => setTimeout(r, ms));
 }

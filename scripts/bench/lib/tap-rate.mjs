@@ -4,20 +4,31 @@
 // "drain" (queue N frames while nobody reads, then read them all) plus the other
 // direction (write N frames into the device as fast as the binding takes them).
 
-import { TapLink } from '../../../dist/link/tap.js';
 import { ip } from './netns.mjs';
 import { startMeter } from './measure.mjs';
 
 export const FRAME_BYTES = 1514;
-const OUR_MAC = '02:00:00:00:00:02';
+/** The MAC our side claims; the kernel gets a static neighbour entry for 10.0.0.2 with it. */
+export const OUR_MAC = '02:00:00:00:00:02';
 
-function sender(count) {
+/**
+ * A python3 program for the kernel side: 1472-byte UDP datagrams (1514-byte frames)
+ * to 10.0.0.2 port 9, `count` of them, or forever when `count` is 0 (a full queue's
+ * ENOBUFS is ignored, the flood goes on).
+ */
+export function udpSender(count) {
   return (
     'import socket\n' +
     's = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n' +
     's.connect(("10.0.0.2", 9))\n' +
     'send, data = s.send, b"x" * 1472\n' +
-    `for _ in range(${count}): send(data)\n`
+    (count > 0
+      ? `for _ in range(${count}): send(data)\n`
+      : 'while True:\n' +
+        '    try:\n' +
+        '        for _ in range(100000): send(data)\n' +
+        '    except OSError:\n' +
+        '        pass\n')
   );
 }
 
@@ -29,7 +40,7 @@ export async function measureTapRead(net, ns, frames) {
   const link = await net.tap(ns, '10.0.0.1/24', { txqueuelen: frames + 1000 });
   try {
     ip(['-n', ns, 'neigh', 'replace', '10.0.0.2', 'lladdr', OUR_MAC, 'dev', link.name, 'nud', 'permanent']);
-    const fill = await net.exec(ns, 'python3', ['-c', sender(frames)]);
+    const fill = await net.exec(ns, 'python3', ['-c', udpSender(frames)]);
     if (fill.code !== 0) throw new Error(`filling the TAP queue failed: ${fill.stderr}`);
     let seen = 0;
     const stop = startMeter();
