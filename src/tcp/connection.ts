@@ -953,7 +953,7 @@ export class TcpConnection {
   /** Data bytes per segment: the MSS less the options every segment carries. */
   private maxPayload(withSack: boolean): number {
     let n = this.sndMss - (this.tsOk ? 12 : 0);
-    if (withSack && this.sackOk && !this.reassembly.empty) n -= 4 + 8 * Math.min(this.tsOk ? 3 : 4, this.reassembly.sackBlocks(4).length);
+    if (withSack && this.sackOk && !this.reassembly.empty) n -= 4 + 8 * this.reassembly.blockCount(this.tsOk ? 3 : 4);
     return Math.max(1, n);
   }
 

@@ -93,6 +93,17 @@ export class ReassemblyQueue {
     return ordered.slice(0, max);
   }
 
+  /** How many blocks sackBlocks(max) would return, without building them. */
+  blockCount(max: number): number {
+    let n = 0;
+    let end: number | undefined;
+    for (const p of this.pieces) {
+      if (p.seq !== end && ++n === max) return n;
+      end = seqAdd(p.seq, p.data.length);
+    }
+    return n;
+  }
+
   clear(): void {
     this.recent = [];
     this.pieces = [];

@@ -129,6 +129,7 @@ describe('reassembly queue', () => {
     expect(q.bytes).toBe(5);
     expect(q.insert(200, bytes(0, 6))).toBe(-1); // over the bound
     expect(q.sackBlocks(4)).toEqual([{ left: 105, right: 110 }]);
+    expect(q.blockCount(4)).toBe(1); // 105..108 and 108..110 touch: one block
     expect(q.take(100).chunks).toEqual([]);
     const { chunks, next } = q.take(106);
     expect(next).toBe(110);
@@ -147,6 +148,8 @@ describe('reassembly queue', () => {
       { left: 50, right: 55 },
       { left: 30, right: 35 },
     ]);
+    expect(q.blockCount(3)).toBe(3);
+    expect(q.blockCount(4)).toBe(4);
   });
 
   it('works across the sequence wrap', () => {
