@@ -83,7 +83,7 @@ export function parseUsersFile(text: string): { users: FtpUser[]; errors: UsersF
     const [name, hash, home, access] = fields as [string, string, string, string];
     if (!isValidUserName(name)) errors.push({ line: i + 1, message: `bad user name '${name}'` });
     else if (!parseHash(hash)) errors.push({ line: i + 1, message: 'bad password hash' });
-    else if (!home.startsWith('/')) errors.push({ line: i + 1, message: 'home must start with /' });
+    else if (!isValidHome(home)) errors.push({ line: i + 1, message: 'home must start with / and hold no CR, LF or NUL' });
     else if (access !== 'rw' && access !== 'ro') errors.push({ line: i + 1, message: "access must be 'rw' or 'ro'" });
     else users.push({ name, hash, home, writable: access === 'rw' });
   });
