@@ -794,7 +794,7 @@ export class TcpConnection {
     const nextSacked = this.scoreboard.nextSacked(seq);
     if (nextSacked !== undefined) limit = Math.min(limit, Math.max(1, seqDiff(nextSacked, seq)));
     const len = Math.max(0, Math.min(limit, dataLeft, seqDiff(this.sndMax, seq)));
-    const fin = this.finQueued && offset + len === this.sendBuffer.length && seqLt(this.finSeq, this.sndMax);
+    const fin = this.finSent && offset + len === this.sendBuffer.length;
     if (len === 0 && !fin) return 0;
     c.inc('tcp.retransmit.segments');
     c.inc('tcp.retransmit.bytes', len);
@@ -959,6 +959,11 @@ export class TcpConnection {
 
   private get finSeq(): number {
     return seqAdd(this.bufSeq, this.sendBuffer.length);
+  }
+
+  /** Our FIN went out (it takes the sequence number after the last data byte). */
+  private get finSent(): boolean {
+    return this.finQueued && seqLt(this.finSeq, this.sndMax);
   }
 
   private finAcked(): boolean {
@@ -1259,8 +1264,7 @@ export class TcpConnection {
     this.probeArmed = false;
     this.probeOut = true;
     this.rttSeq = undefined;
-    const finSent = this.finQueued && seqGt(this.sndMax, this.finSeq);
-    const back = this.maxPayload(true) + (finSent ? 1 : 0);
+    const back = this.maxPayload(true) + (this.finSent ? 1 : 0);
     let seq = seqMax(this.sndUna, seqAdd(this.sndMax, -back));
     // The most recently sent segment, where we know its start.
     if (seqInWindow(this.lastSegmentSeq, this.sndUna, this.sndMax)) seq = this.lastSegmentSeq;
