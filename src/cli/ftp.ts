@@ -44,13 +44,29 @@ export function addFtpOptions(command: Command): Command {
     .option('--timeout <ms>', 'connect, reply and data idle timeout', '30000');
 }
 
-/** Check the FTP options (exit 2 on a bad one). */
-export function checkFtpOptions(opts: FtpCommonCliOptions): { activePortBase: number; timeoutMs: number } {
+/** The FTP options, checked: what createClient needs besides the host. */
+export interface FtpClientConfig {
+  dns: string[];
+  mode: DataMode;
+  activePortBase: number;
+  timeoutMs: number;
+  trustPasv: boolean;
+}
+
+/**
+ * Check the FTP options (exit 2 on a bad one) before the host starts. `defaultMode`
+ * applies without --active or --passive: active for `ftp` (the seed session), passive
+ * for `get` and `put`.
+ */
+export function checkFtpOptions(opts: FtpCommonCliOptions, defaultMode: DataMode): FtpClientConfig {
   if (opts.active && opts.passive) usageError('--active and --passive cannot be used together');
   checkDnsServerArgs(opts.dns);
   return {
+    dns: opts.dns,
+    mode: opts.active ? 'active' : opts.passive ? 'passive' : defaultMode,
     activePortBase: parseIntArg('--active-port-base', opts.activePortBase ?? '5001', 1024, 65535),
     timeoutMs: parseIntArg('--timeout', opts.timeout ?? '30000', 100, 3_600_000),
+    trustPasv: opts.trustPasv === true,
   };
 }
 
@@ -84,12 +100,11 @@ export function finishFtp(run: RunningHost, code: number, maxMs = 2000): Promise
 }
 
 /** An FtpClient on the host's TCP, resolving names with our own DNS resolver. */
-export function createClient(run: RunningHost, opts: FtpCommonCliOptions, mode: DataMode, type: TransferType): FtpClient {
-  const { activePortBase, timeoutMs } = checkFtpOptions(opts);
+export function createClient(run: RunningHost, config: FtpClientConfig, type: TransferType): FtpClient {
   const { host } = run;
   let resolver: Resolver | undefined;
-  if (opts.dns.length > 0) {
-    resolver = new Resolver({ udp: host.udp, tcp: host.tcp, servers: opts.dns, clock: host.clock, random: host.random, counters: host.counters });
+  if (config.dns.length > 0) {
+    resolver = new Resolver({ udp: host.udp, tcp: host.tcp, servers: config.dns, clock: host.clock, random: host.random, counters: host.counters });
   }
   return new FtpClient({
     tcp: trackingTcp(run),
@@ -101,13 +116,13 @@ export function createClient(run: RunningHost, opts: FtpCommonCliOptions, mode: 
           return addrs[0]!;
         }
       : undefined,
-    mode,
+    mode: config.mode,
     type,
-    activePortBase,
-    trustPasvAddress: opts.trustPasv === true,
-    connectTimeout: timeoutMs,
-    replyTimeout: timeoutMs,
-    dataTimeout: timeoutMs,
+    activePortBase: config.activePortBase,
+    trustPasvAddress: config.trustPasv,
+    connectTimeout: config.timeoutMs,
+    replyTimeout: config.timeoutMs,
+    dataTimeout: config.timeoutMs,
     counters: host.counters,
   });
 }
@@ -206,7 +221,7 @@ function registerShell(program: Command): void {
     )
     .action(async (hostArg: string | undefined, opts: FtpCliOptions) => {
       const port = parseIntArg('--port', opts.port ?? '21', 1, 65535);
-      checkFtpOptions(opts);
+      const config = checkFtpOptions(opts, 'active');
       if (opts.command !== undefined && opts.script !== undefined) usageError('-c and --script cannot be used together');
       let scripted: string[] | undefined;
       if (opts.command !== undefined) scripted = splitCommands(opts.command);
@@ -218,7 +233,7 @@ function registerShell(program: Command): void {
 
       const run = startHost(opts);
       // RFC 959 3.1.1.5: the default type is ASCII, and the seed session never sends TYPE.
-      const client = createClient(run, opts, opts.passive ? 'passive' : 'active', opts.binary ? 'I' : 'A');
+      const client = createClient(run, config, opts.binary ? 'I' : 'A');
       const muted = new MutableOutput(process.stdout);
       let rl: readline.Interface | undefined;
       const shell = new FtpShell({

@@ -29,7 +29,7 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExample:\n  tapstack get ftp://ftp.any-domain.com/pub/readme.txt --tap tap0 --ip 192.168.0.2/24 --dns 192.168.0.1')
     .action(async (urlText: string, opts: GetCliOptions) => {
       const url = urlArg(urlText);
-      checkFtpOptions(opts);
+      const config = checkFtpOptions(opts, 'passive');
       if (url.isDirectory) usageError(`get: ${urlText} names a directory, not a file`);
       const toStdout = opts.output === '-';
       let target: string | undefined;
@@ -41,7 +41,7 @@ export function register(program: Command): void {
         }
       }
       const run = startHost(opts);
-      const client = createClient(run, opts, opts.active ? 'active' : 'passive', 'I');
+      const client = createClient(run, config, 'I');
       const bar = toStdout ? undefined : progressBar(path.basename(url.path));
       let code = 0;
       try {

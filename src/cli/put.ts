@@ -29,12 +29,12 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExample:\n  tapstack put notes.txt ftp://alice:secret@192.168.0.1/upload/ --tap tap0 --ip 192.168.0.2/24')
     .action(async (file: string, urlText: string, opts: PutCliOptions) => {
       const url = urlArg(urlText);
-      checkFtpOptions(opts);
+      const config = checkFtpOptions(opts, 'passive');
       const st = await fsp.stat(file).catch(() => undefined);
       if (!st?.isFile()) usageError(`put: ${file}: no such file`);
       const remote = url.isDirectory ? `${url.path}${path.basename(file)}` : url.path;
       const run = startHost(opts);
-      const client = createClient(run, opts, opts.active ? 'active' : 'passive', 'I');
+      const client = createClient(run, config, 'I');
       const bar = progressBar(path.basename(file));
       let code = 0;
       try {
