@@ -75,14 +75,24 @@ export async function changeDirectory(s: FileSession, arg: string, verb: 'CWD' |
   s.reply(250, `${verb} command successful.`);
 }
 
-/** RNFR: check the name; the session keeps the result for the RNTO that must follow. */
-export async function renameFrom(s: FileSession, arg: string): Promise<ResolvedPath | undefined> {
+/**
+ * The entry that RNFR, DELE or RMD acts on: the user must be allowed to write and the
+ * entry must exist (a symlink counts as itself). Otherwise the reply is sent here and
+ * the result is undefined.
+ */
+async function existingEntry(s: FileSession, arg: string): Promise<ResolvedPath | undefined> {
   if (!requireWritable(s)) return undefined;
   const r = await s.root.entry(s.cwd, arg);
   if (!r.ok) return pathError(s, r.error), undefined;
   if (!r.value.exists) return s.reply(550, 'No such file or directory.'), undefined;
-  s.reply(350, 'Ready for RNTO.');
   return { virtual: r.value.virtual, real: r.value.real };
+}
+
+/** RNFR: check the name; the session keeps the result for the RNTO that must follow. */
+export async function renameFrom(s: FileSession, arg: string): Promise<ResolvedPath | undefined> {
+  const from = await existingEntry(s, arg);
+  if (from) s.reply(350, 'Ready for RNTO.');
+  return from;
 }
 
 export async function renameTo(s: FileSession, from: ResolvedPath | undefined, arg: string): Promise<void> {
@@ -98,23 +108,19 @@ export async function renameTo(s: FileSession, from: ResolvedPath | undefined, a
 }
 
 export async function deleteFile(s: FileSession, arg: string): Promise<void> {
-  if (!requireWritable(s)) return;
-  const r = await s.root.entry(s.cwd, arg);
-  if (!r.ok) return pathError(s, r.error);
-  if (!r.value.exists) return s.reply(550, 'No such file or directory.');
-  if ((await lstat(r.value.real)).isDirectory()) return s.reply(550, 'Is a directory; use RMD.');
-  await unlink(r.value.real);
+  const entry = await existingEntry(s, arg);
+  if (!entry) return;
+  if ((await lstat(entry.real)).isDirectory()) return s.reply(550, 'Is a directory; use RMD.');
+  await unlink(entry.real);
   s.reply(250, 'File deleted.');
 }
 
 export async function removeDirectory(s: FileSession, arg: string): Promise<void> {
-  if (!requireWritable(s)) return;
-  const r = await s.root.entry(s.cwd, arg);
-  if (!r.ok) return pathError(s, r.error);
-  if (!r.value.exists) return s.reply(550, 'No such file or directory.');
-  if (!(await lstat(r.value.real)).isDirectory()) return s.reply(550, 'Not a directory.');
+  const entry = await existingEntry(s, arg);
+  if (!entry) return;
+  if (!(await lstat(entry.real)).isDirectory()) return s.reply(550, 'Not a directory.');
   try {
-    await rmdir(r.value.real);
+    await rmdir(entry.real);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     return s.reply(550, code === 'ENOTEMPTY' || code === 'EEXIST' ? 'Directory not empty.' : 'Remove directory failed.');
