@@ -29,6 +29,8 @@ const PREFIX_LENGTH = 24;
 export interface DemoOptions {
   /** 'tap': two TAP devices on a bridge in the tapstack-demo namespace (root); 'memory': in-process hub. */
   link: 'tap' | 'memory';
+  /** The namespace of TAP mode (default tapstack-demo); tests give each run its own. */
+  namespace?: string;
   outDir: string;
   /** Probability that a frame is lost / held back to be overtaken, on the client's link (both directions). */
   loss?: number;
@@ -81,7 +83,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   let clientLink: Link;
   let serverLink: Link;
   if (options.link === 'tap') {
-    network = await createDemoNetwork();
+    network = await createDemoNetwork(options.namespace);
     [clientLink, serverLink] = network.links;
   } else {
     const hub = new MemoryHub(clock);

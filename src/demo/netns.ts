@@ -40,8 +40,10 @@ function deleteNamespaceSync(ns: string): void {
 
 export async function createDemoNetwork(ns = 'tapstack-demo'): Promise<DemoNetwork> {
   // Never delete a namespace we did not create in this run: it may be someone's.
+  // `ip netns list` prints "NAME" or "NAME (id: N)": match the whole name, so that
+  // tapstack-demo-1234 (a test's) does not count as tapstack-demo.
   const existing = (await run('ip', ['netns', 'list'])).stdout;
-  if (new RegExp(`^${ns}\\b`, 'm').test(existing)) {
+  if (new RegExp(`^${ns}( |$)`, 'm').test(existing)) {
     throw new Error(`network namespace ${ns} already exists (left by a demo that was killed, or made by hand); remove it with: ip netns del ${ns}`);
   }
   await ip(['netns', 'add', ns]);

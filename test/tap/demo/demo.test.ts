@@ -16,10 +16,11 @@ describeTap('tapstack demo over TAP devices', () => {
 
   it('runs the seed session across a kernel bridge in its own namespace, and removes it', async () => {
     outDir = await mkdtemp(path.join(tmpdir(), 'tapstack-demo-tap-'));
-    const result = await runDemo({ link: 'tap', outDir: path.join(outDir, 'tap') });
+    const namespace = `tapstack-demo-${process.pid}`;
+    const result = await runDemo({ link: 'tap', namespace, outDir: path.join(outDir, 'tap') });
     expectSeedSession(result);
     const namespaces = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
-    expect(namespaces).not.toMatch(/^tapstack-demo\b/m);
+    expect(namespaces).not.toMatch(new RegExp(`^${namespace}( |$)`, 'm'));
 
     // Either way the protocol traffic is identical: the same seed over the in-memory
     // link gives the same frames (the kernel bridge adds none of its own).
