@@ -427,20 +427,21 @@ export class TcpConnection {
     const rst = (h.flags & TcpFlags.RST) !== 0;
     const fin = (h.flags & TcpFlags.FIN) !== 0;
 
-    // A retransmitted SYN in SYN-RECEIVED: our SYN,ACK was lost; send it again.
-    if (this.state === 'SYN-RECEIVED' && syn && !rst && h.seq === this.irs && !(h.flags & TcpFlags.ACK)) {
-      c.inc('tcp.rx.syn_retransmit');
-      this.sndNxt = this.iss;
-      this.env.requestOutput(this);
-      return;
-    }
-
-    // Simultaneous open (RFC 9293 figure 8, line 6): the peer's SYN,ACK repeats its
-    // SYN; take it as the ACK of ours (its SYN was already counted in RCV.NXT).
-    if (this.state === 'SYN-RECEIVED' && syn && !rst && h.seq === this.irs && h.flags & TcpFlags.ACK && !this.listener) {
-      h = { ...h, seq: seqAdd(h.seq, 1), flags: h.flags & ~TcpFlags.SYN };
-      this.segmentArrives(h, payload);
-      return;
+    // The peer's SYN again, in SYN-RECEIVED.
+    if (this.state === 'SYN-RECEIVED' && syn && !rst && h.seq === this.irs) {
+      if (!(h.flags & TcpFlags.ACK)) {
+        // A retransmitted SYN: our SYN,ACK was lost; send it again.
+        c.inc('tcp.rx.syn_retransmit');
+        this.sndNxt = this.iss;
+        this.env.requestOutput(this);
+        return;
+      }
+      if (!this.listener) {
+        // Simultaneous open (RFC 9293 figure 8, line 6): the peer's SYN,ACK repeats its
+        // SYN; take it as the ACK of ours (its SYN was already counted in RCV.NXT).
+        this.segmentArrives({ ...h, seq: seqAdd(h.seq, 1), flags: h.flags & ~TcpFlags.SYN }, payload);
+        return;
+      }
     }
 
     // RFC 7323 5.3: PAWS, reject old duplicates by their timestamp.
