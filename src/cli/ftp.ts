@@ -232,7 +232,7 @@ function registerShell(program: Command): void {
       const interactive = scripted === undefined && process.stdin.isTTY === true;
 
       const run = startHost(opts);
-      // RFC 959 3.1.1.5: the default type is ASCII, and the seed session never sends TYPE.
+      // RFC 959 4.1.2 (TYPE): the default type is ASCII, and the seed session never sends TYPE.
       const client = createClient(run, config, opts.binary ? 'I' : 'A');
       const muted = new MutableOutput(process.stdout);
       let rl: readline.Interface | undefined;

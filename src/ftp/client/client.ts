@@ -30,7 +30,7 @@ export interface FtpClientOptions {
   lookup?: (name: string) => Promise<string>;
   /** Default 'passive'. */
   mode?: DataMode;
-  /** Type for transfers. Default 'I'. (The server starts in 'A': RFC 959 3.1.1.5.) */
+  /** Type for transfers. Default 'I'. (The server starts in 'A': RFC 959 4.1.2, TYPE.) */
   type?: TransferType;
   /** Active mode: first local data port; each transfer takes the next one (5001, 5002, ...). Default 5001. */
   activePortBase?: number;
@@ -280,7 +280,7 @@ export class FtpClient extends EventEmitter {
     });
   }
 
-  /** PWD: the quoted directory name of a 257 reply (RFC 959 7, "" is a literal quote). */
+  /** PWD: the quoted directory name of a 257 reply (RFC 959 Appendix II, "" is a literal quote). */
   pwd(): Promise<string> {
     return this.serial(async () => {
       const reply = await this.command('PWD');
@@ -772,7 +772,7 @@ function throwIfErrored(socket: TcpSocketLike): void {
   if (err) throw err;
 }
 
-/** RFC 959 7 (257 reply): the path between the first quote and the matching close; "" is a quote. */
+/** RFC 959 Appendix II (257 reply): the path between the first quote and the matching close; "" is a quote. */
 export function parseQuotedPath(text: string): string | undefined {
   const start = text.indexOf('"');
   if (start < 0) return undefined;

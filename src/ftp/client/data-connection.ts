@@ -122,7 +122,7 @@ export function listenActive(ctx: DataContext, peer: string, takePort: () => num
     rejectWait = reject;
     listener.on('connection', (socket: TcpSocketLike) => {
       socket.on('error', () => undefined); // as for passive sockets
-      // RFC 2577 (FTP security) 5: only the server we talk to may connect; anyone else
+      // RFC 2577 (FTP security), port stealing: only the server we talk to may connect; anyone else
       // is trying to steal or inject the data.
       if (accepted || socket.remoteAddress !== peer) {
         ctx.counters.inc('ftp.client.data.foreign_peer_refused');

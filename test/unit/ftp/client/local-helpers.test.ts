@@ -108,7 +108,7 @@ describe('ftp:// URLs (RFC 1738 3.2)', () => {
   });
 });
 
-describe('257 replies (RFC 959 7)', () => {
+describe('257 replies (RFC 959 Appendix II)', () => {
   it('reads the quoted path, with "" as a quote', () => {
     expect(parseQuotedPath('"/pub" is the current directory')).toBe('/pub');
     expect(parseQuotedPath('"/a ""quoted"" dir" created')).toBe('/a "quoted" dir');
