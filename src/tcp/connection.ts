@@ -437,7 +437,7 @@ export class TcpConnection {
         return;
       }
       if (!this.listener) {
-        // Simultaneous open (RFC 9293 figure 8, line 6): the peer's SYN,ACK repeats its
+        // Simultaneous open (RFC 9293 figure 7, line 6): the peer's SYN,ACK repeats its
         // SYN; take it as the ACK of ours (its SYN was already counted in RCV.NXT).
         this.segmentArrives({ ...h, seq: seqAdd(h.seq, 1), flags: h.flags & ~TcpFlags.SYN }, payload);
         return;
@@ -563,7 +563,7 @@ export class TcpConnection {
       if (payload.length > 0) this.receiveData(seqAdd(h.seq, 1), payload);
       if (h.flags & TcpFlags.FIN && seqAdd(h.seq, 1 + payload.length) === this.rcvNxt) this.receiveFin();
     } else {
-      // Simultaneous open (RFC 9293 3.5 figure 8): answer SYN,ACK from SYN-RECEIVED.
+      // Simultaneous open (RFC 9293 3.5 figure 7): answer SYN,ACK from SYN-RECEIVED.
       c.inc('tcp.simultaneous_open');
       this.setState('SYN-RECEIVED');
       this.sndNxt = this.iss;
