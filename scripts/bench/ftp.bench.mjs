@@ -34,8 +34,8 @@ import { chmodSync, chownSync, linkSync, mkdirSync, mkdtempSync, openSync, rmSyn
 import path from 'node:path';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { BenchNet, whyCannotRun } from './lib/netns.mjs';
-import { MB, envNumber, fmt1, machineLine, memoryOf, pct, pidsNamed, sleep, startMeter, table } from './lib/measure.mjs';
+import { BenchNet, kernelCounters, whyCannotRun } from './lib/netns.mjs';
+import { MB, bestOf, envNumber, fmt1, machineLine, memoryOf, pct, pidsNamed, sleep, startMeter, table } from './lib/measure.mjs';
 import { FTP_LOGINS } from './lib/ftp-peers.mjs';
 
 const SIZE_MB = envNumber('BENCH_MB', 256);
@@ -43,7 +43,6 @@ const SIZE = Math.round(SIZE_MB * MB);
 const CLIENTS = Math.round(envNumber('BENCH_CLIENTS', 300));
 const INFLIGHT = Math.round(envNumber('BENCH_FTP_INFLIGHT', 25));
 const LOGIN_TIMEOUT = envNumber('BENCH_LOGIN_TIMEOUT', 30);
-const ROUNDS = Math.round(envNumber('BENCH_ROUNDS', 2));
 const ONLY = new Set((process.env.BENCH_ONLY ?? 'logins,retr,stor,vsftpd').split(','));
 // (constants before the top-level code below, which uses them)
 const CURL_FORMAT = '%{size_download} %{size_upload} %{time_pretransfer} %{time_total} %{response_code}\\n';
@@ -226,24 +225,12 @@ function loginProgress(who, how, l) {
 
 /** The kernel's listen-queue overflow counters in `ns`. */
 function listenOverflows(ns) {
-  const r = spawnSync('ip', ['netns', 'exec', ns, 'nstat', '-asz', '-j', 'TcpExtListenOverflows', 'TcpExtListenDrops'], { encoding: 'utf8' });
-  try {
-    return JSON.parse(r.stdout).kernel ?? {};
-  } catch {
-    return {};
-  }
+  const all = kernelCounters(ns);
+  return { TcpExtListenOverflows: all.TcpExtListenOverflows ?? 0, TcpExtListenDrops: all.TcpExtListenDrops ?? 0 };
 }
 
 function progress(name, r) {
   console.log(`  ${name}: ${fmt1(r.mbps)} MB/s (${r.seconds.toFixed(2)} s transfer, curl total ${r.total.toFixed(2)} s; ${r.rounds})`);
-}
-
-/** Run a transfer ROUNDS times: the fastest, with every round's MB/s. */
-async function bestOf(run) {
-  const all = [];
-  for (let i = 0; i < ROUNDS; i++) all.push(await run());
-  const best = all.reduce((a, b) => (b.mbps > a.mbps ? b : a));
-  return { ...best, rounds: ROUNDS > 1 ? `best of ${all.map((r) => fmt1(r.mbps)).join(', ')}` : '1 round' };
 }
 
 function ratio(a, b) {

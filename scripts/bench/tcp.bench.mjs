@@ -29,13 +29,12 @@
 
 import { spawnSync } from 'node:child_process';
 import { BenchNet, counterGrowth, kernelCounters, whyCannotRun } from './lib/netns.mjs';
-import { MB, envNumber, fmt1, int, machineLine, mbps, pct, sleep, startMeter, table } from './lib/measure.mjs';
+import { MB, bestOf, envNumber, fmt1, int, machineLine, mbps, pct, sleep, startMeter, table } from './lib/measure.mjs';
 import { TCP_PEER, peerResult } from './lib/peers.mjs';
 
 const SIZE_MB = envNumber('BENCH_MB', 256);
 const SIZE = Math.round(SIZE_MB * MB);
 const FRAMES = Math.round(envNumber('BENCH_FRAMES', 100_000));
-const ROUNDS = Math.round(envNumber('BENCH_ROUNDS', 2));
 const ONLY = new Set((process.env.BENCH_ONLY ?? 'k2s,s2k,mem,tap,veth').split(','));
 const PAYLOAD_PER_FRAME = 1448; // MSS 1460 less 12 bytes of timestamp option
 const TARGET = 100;
@@ -105,8 +104,8 @@ try {
     const write = await measureTapWrite(net, ns, FRAMES);
     results.tapRead = read;
     for (const [name, r, note] of [
-      ['TAP frames kernel -> JS (raw)', read, `${int(r0(read.rate))} frames/s, drain of ${int(FRAMES)} queued frames`],
-      ['TAP frames JS -> kernel (raw)', write, `${int(r0(write.rate))} frames/s, ${int(write.dropped)} dropped; UDP to a closed port (cheaper for the kernel than TCP)`],
+      ['TAP frames kernel -> JS (raw)', read, `${int(read.rate)} frames/s, drain of ${int(FRAMES)} queued frames`],
+      ['TAP frames JS -> kernel (raw)', write, `${int(write.rate)} frames/s, ${int(write.dropped)} dropped; UDP to a closed port (cheaper for the kernel than TCP)`],
     ]) {
       const frameMbps = (r.rate * FRAME_BYTES) / MB;
       const payloadMbps = (r.rate * PAYLOAD_PER_FRAME) / MB;
@@ -160,18 +159,6 @@ try {
   }
 } finally {
   await net.destroy();
-}
-
-/** Run a transfer ROUNDS times; the fastest, with every round's MB/s for the notes. */
-async function bestOf(run) {
-  const all = [];
-  for (let i = 0; i < ROUNDS; i++) all.push(await run());
-  const best = all.reduce((a, b) => (b.mbps > a.mbps ? b : a));
-  return { ...best, rounds: ROUNDS > 1 ? `best of ${all.map((r) => fmt1(r.mbps)).join(', ')}` : '1 round' };
-}
-
-function r0(x) {
-  return Math.round(x);
 }
 
 function progress(row) {

@@ -1,4 +1,4 @@
-// Timing, CPU and printing helpers shared by tcp.bench.mjs and ftp.bench.mjs.
+// Timing, CPU and printing helpers shared by the benchmarks.
 
 import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -39,6 +39,17 @@ export function startMeter() {
       elu: elu.utilization,
     };
   };
+}
+
+/**
+ * Run a transfer `rounds` times (BENCH_ROUNDS, default 2): the fastest result, with
+ * every round's MB/s in `rounds` for the notes.
+ */
+export async function bestOf(run, rounds = Math.round(envNumber('BENCH_ROUNDS', 2))) {
+  const all = [];
+  for (let i = 0; i < rounds; i++) all.push(await run());
+  const best = all.reduce((a, b) => (b.mbps > a.mbps ? b : a));
+  return { ...best, rounds: rounds > 1 ? `best of ${all.map((r) => fmt1(r.mbps)).join(', ')}` : '1 round' };
 }
 
 export const mbps = (bytes, ms) => bytes / MB / (ms / 1000);
