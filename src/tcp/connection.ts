@@ -155,6 +155,7 @@ export interface FourTuple {
  * dispatch model). Retransmissions triggered by ACKs go out immediately.
  */
 export class TcpConnection {
+  /** Never LISTEN: a listening port is a Listener (listener.ts), not a connection. */
   state: TcpState = 'CLOSED';
   user: ConnectionUser | null = null;
   listener: ConnectionListener | null = null;
@@ -370,7 +371,7 @@ export class TcpConnection {
       this.user = null; // TIME-WAIT runs its course; there is nothing left to reset
       return;
     }
-    if (this.state !== 'SYN-SENT' && this.state !== 'LISTEN') {
+    if (this.state !== 'SYN-SENT') {
       this.env.counters.inc('tcp.tx.rst_abort');
       this.sendControl(this.sndMax, 0, TcpFlags.RST | TcpFlags.ACK);
     }
@@ -980,7 +981,7 @@ export class TcpConnection {
    */
   output(): void {
     const st = this.state;
-    if (st === 'CLOSED' || st === 'LISTEN') return;
+    if (st === 'CLOSED') return;
     if (st === 'SYN-SENT' || st === 'SYN-RECEIVED') {
       if (this.sndNxt === this.iss) {
         const flags = st === 'SYN-SENT' ? TcpFlags.SYN : TcpFlags.SYN | TcpFlags.ACK;

@@ -8,7 +8,7 @@ import type { ConnectionListener, TcpConnection } from './connection.js';
  * are dropped and counted, so a SYN flood cannot grow memory.
  */
 export class Listener implements ConnectionListener {
-  readonly synQueue = new Set<TcpConnection>();
+  private readonly synQueue = new Set<TcpConnection>();
   private readonly acceptQueue: TcpConnection[] = [];
   private draining = false;
 
