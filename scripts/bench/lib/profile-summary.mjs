@@ -73,5 +73,5 @@ for (const [key, us] of [...byFile].sort((a, b) => b[1] - a[1]).slice(0, 15)) {
 function shortUrl(url) {
   const s = url.replace(/^file:\/\//, '');
   const i = s.indexOf('/dist/');
-  return i >= 0 ? s.slice(i + 1) : s.replace(/^node:/, 'node:');
+  return i >= 0 ? s.slice(i + 1) : s;
 }
