@@ -48,7 +48,7 @@ export function parseIpArg(what: string, text: string): Ipv4Address {
   return addr;
 }
 
-export function parseCidrArg(what: string, text: string): { address: Ipv4Address; prefixLength: number } {
+function parseCidrArg(what: string, text: string): { address: Ipv4Address; prefixLength: number } {
   const cidr = parseCidr(text);
   if (cidr === null) usageError(`${what}: "${text}" is not ADDRESS/PREFIX (e.g. 10.0.0.2/24)`);
   if (cidr.prefixLength === 0 || cidr.prefixLength > 30) {
@@ -58,7 +58,7 @@ export function parseCidrArg(what: string, text: string): { address: Ipv4Address
   return cidr;
 }
 
-export function parseMacArg(what: string, text: string): MacAddress {
+function parseMacArg(what: string, text: string): MacAddress {
   const mac = parseMac(text);
   if (mac === null) usageError(`${what}: "${text}" is not a MAC address (aa:bb:cc:dd:ee:ff)`);
   if ((mac[0]! & 1) !== 0) usageError(`${what}: ${text} is a multicast MAC address`);
@@ -132,7 +132,7 @@ export interface HostConfig {
 }
 
 /** Check every host option; the first bad one ends the program (one line, exit 2). */
-export function resolveHostOptions(opts: HostCliOptions): HostConfig {
+function resolveHostOptions(opts: HostCliOptions): HostConfig {
   if (!opts.tap) usageError('--tap NAME is required');
   if (!/^[A-Za-z0-9_.-]{1,15}$/.test(opts.tap)) usageError(`--tap: "${opts.tap}" is not a valid interface name (1-15 of A-Z a-z 0-9 _ . -)`);
   if (!opts.ip) usageError('--ip ADDRESS/PREFIX is required');
@@ -165,7 +165,7 @@ export function resolveHostOptions(opts: HostCliOptions): HostConfig {
 }
 
 /** Open the TAP device. Errors are one line: permission problems exit 2, others 1. */
-export function openTap(name: string, mtu: number): TapLink {
+function openTap(name: string, mtu: number): TapLink {
   try {
     return TapLink.open({ name, mtu });
   } catch (err) {
@@ -234,7 +234,7 @@ export function describeHost(run: RunningHost): string {
 }
 
 /** The ARP cache, one neighbour a line (empty once the host is closed: take it before). */
-export function neighbourTable(host: Host): string {
+function neighbourTable(host: Host): string {
   return host.ip.arp.neighbours
     .snapshot()
     .map((n) => `${n.ip.padEnd(15)}  ${n.state === 'reachable' ? n.mac : `incomplete (${n.pending} queued)`}`)
@@ -242,7 +242,7 @@ export function neighbourTable(host: Host): string {
 }
 
 /** Print the counters and the ARP cache (for --stats) to stderr, so stdout keeps only program output. */
-export function printStats(host: Host, neighbours = neighbourTable(host)): void {
+function printStats(host: Host, neighbours = neighbourTable(host)): void {
   const table = host.counters.format();
   process.stderr.write(`--- counters ---\n${table}${table ? '\n' : ''}`);
   if (neighbours) process.stderr.write(`--- neighbours ---\n${neighbours}\n`);

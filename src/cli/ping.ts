@@ -20,7 +20,7 @@ interface PingCliOptions extends HostCliOptions {
 }
 
 /** What iputils prints at the end, from what we saw. */
-export interface PingTally {
+interface PingTally {
   transmitted: number;
   received: number;
   errors: number;
@@ -29,7 +29,7 @@ export interface PingTally {
 }
 
 /** The two summary lines of iputils ping (without the "--- ... ---" header). */
-export function formatSummary(t: PingTally): string {
+function formatSummary(t: PingTally): string {
   const loss = t.transmitted === 0 ? 0 : Math.round(((t.transmitted - t.received) / t.transmitted) * 100);
   const errors = t.errors > 0 ? `, +${t.errors} errors` : '';
   let out = `${t.transmitted} packets transmitted, ${t.received} received${errors}, ${loss}% packet loss, time ${Math.round(t.elapsedMs)}ms\n`;
@@ -44,7 +44,7 @@ export function formatSummary(t: PingTally): string {
   return out;
 }
 
-export function formatReply(dst: string, r: PingReply): string {
+function formatReply(dst: string, r: PingReply): string {
   return `${r.bytes} bytes from ${dst}: icmp_seq=${r.seq} ttl=${r.ttl} time=${r.rttMs < 10 ? r.rttMs.toFixed(3) : r.rttMs.toFixed(1)} ms\n`;
 }
 
