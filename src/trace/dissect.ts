@@ -85,7 +85,7 @@ export function dissect(data: Uint8Array, linktype = LINKTYPE_ETHERNET): Dissect
       fields: [
         ['Destination', formatMac(eth.value.dst)],
         ['Source', formatMac(eth.value.src)],
-        ['Type', `0x${etherType.toString(16).padStart(4, '0')}`],
+        ['Type', hex16(etherType)],
       ],
     });
   } else if (linktype === LINKTYPE_LINUX_SLL) {
@@ -93,7 +93,7 @@ export function dissect(data: Uint8Array, linktype = LINKTYPE_ETHERNET): Dissect
     if (data.length < 16) return { kind: 'malformed', layer: 'Linux cooked', error: 'truncated', layers };
     etherType = (data[14]! << 8) | data[15]!;
     network = data.subarray(16);
-    layers.push({ layer: 'Linux cooked capture', fields: [['Protocol', `0x${etherType.toString(16).padStart(4, '0')}`]] });
+    layers.push({ layer: 'Linux cooked capture', fields: [['Protocol', hex16(etherType)]] });
   } else if (linktype === LINKTYPE_RAW || linktype === LINKTYPE_IPV4) {
     etherType = data.length > 0 && data[0]! >>> 4 === 6 ? ETHERTYPE_IPV6 : ETHERTYPE_IPV4;
     network = data;
@@ -119,11 +119,11 @@ export function dissect(data: Uint8Array, linktype = LINKTYPE_ETHERNET): Dissect
       ['Source', formatIpv4(ip.src)],
       ['Destination', formatIpv4(ip.dst)],
       ['Total length', String(ip.totalLength)],
-      ['Identification', `0x${ip.identification.toString(16).padStart(4, '0')}`],
+      ['Identification', hex16(ip.identification)],
       ['Flags', ip.dontFragment ? "DF (don't fragment)" : ip.moreFragments ? 'MF (more fragments)' : 'none'],
       ['TTL', String(ip.ttl)],
       ['Protocol', protocolName(ip.protocol)],
-      ['Header checksum', `0x${ip.checksum.toString(16).padStart(4, '0')}${ipChecksumOk ? '' : ' (incorrect)'}`],
+      ['Header checksum', `${hex16(ip.checksum)}${ipChecksumOk ? '' : ' (incorrect)'}`],
     ],
   });
   // Fragments are not reassembled here: the diagram counts them instead of drawing them.
@@ -152,7 +152,7 @@ function dissectTcp(ip: Ipv4Header, bytes: Uint8Array, layers: HeaderLayer[]): D
     ['Header length', `${tcp.headerLength} bytes`],
     ['Flags', formatTcpFlags(tcp.flags) || 'none'],
     ['Window', String(tcp.window)],
-    ['Checksum', `0x${tcp.checksum.toString(16).padStart(4, '0')}${checksumOk ? '' : ' (not verified: offloaded or corrupt)'}`],
+    ['Checksum', `${hex16(tcp.checksum)}${checksumOk ? '' : ' (not verified: offloaded or corrupt)'}`],
     ['Payload', `${r.segment.payload.length} bytes`],
   ];
   const o = tcp.options;
@@ -186,7 +186,7 @@ function dissectUdp(ip: Ipv4Header, bytes: Uint8Array, layers: HeaderLayer[]): D
       ['Source port', String(udp.srcPort)],
       ['Destination port', String(udp.dstPort)],
       ['Length', String(udp.length)],
-      ['Checksum', `0x${udp.checksum.toString(16).padStart(4, '0')}${checksumOk ? '' : ' (not verified: offloaded or corrupt)'}`],
+      ['Checksum', `${hex16(udp.checksum)}${checksumOk ? '' : ' (not verified: offloaded or corrupt)'}`],
     ],
   });
   const out: DissectedUdp = { kind: 'udp', ip, udp, payload: r.datagram.payload, checksumOk, layers };
@@ -202,7 +202,7 @@ function dissectUdp(ip: Ipv4Header, bytes: Uint8Array, layers: HeaderLayer[]): D
 
 function dnsLayer(m: DnsMessage): HeaderLayer {
   const fields: [string, string][] = [
-    ['Transaction ID', `0x${m.header.id.toString(16).padStart(4, '0')}`],
+    ['Transaction ID', hex16(m.header.id)],
     ['Response', m.header.qr ? 'yes' : 'no (query)'],
     ['Recursion desired', m.header.rd ? '1' : '0'],
     ['Recursion available', m.header.ra ? '1' : '0'],
@@ -224,6 +224,11 @@ function dnsData(d: DnsMessage['answers'][number]['data']): string {
     default:
       return d.kind;
   }
+}
+
+/** A 16-bit field as Wireshark shows it: 0x0800. */
+function hex16(value: number): string {
+  return `0x${value.toString(16).padStart(4, '0')}`;
 }
 
 function protocolName(p: number): string {

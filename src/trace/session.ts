@@ -530,7 +530,7 @@ export class SessionAnalyzer {
     if (retransmitted) return { explanation: '' };
     if (line.code === 220 && !line.continuation && this.pendingCommands.length === 0) step(words.STEP_LOGIN);
     const completesTransfer = answering && TRANSFER_VERBS.has(answering.verb) && line.final && line.code >= 200;
-    if (completesTransfer && answering.verb !== 'LIST' && answering.verb !== 'NLST' && answering.verb !== 'MLSD') step(words.STEP_TRANSFER_DONE);
+    if (completesTransfer && !words.isListing(answering.verb)) step(words.STEP_TRANSFER_DONE);
     // PASV/EPSV: the server names the endpoint the client will connect to.
     if (line.code === 227 && line.final) {
       const p = parsePasvReply(line.text);

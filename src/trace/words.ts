@@ -9,7 +9,8 @@ import type { FtpCommandLine, FtpReplyLine } from './ftp-lines.js';
 type Purpose = { verb: string; arg: string } | undefined;
 
 const LISTING_VERBS = new Set(['LIST', 'NLST', 'MLSD']);
-const isListing = (verb: string | undefined) => verb !== undefined && LISTING_VERBS.has(verb);
+/** LIST, NLST and MLSD: transfers of a directory listing rather than a file. */
+export const isListing = (verb: string | undefined) => verb !== undefined && LISTING_VERBS.has(verb);
 const isUpload = (verb: string | undefined) => verb === 'STOR' || verb === 'STOU' || verb === 'APPE';
 const The = (who: string) => `The ${who}`;
 
