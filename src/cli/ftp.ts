@@ -227,7 +227,7 @@ function registerShell(program: Command): void {
       if (opts.command !== undefined) scripted = splitCommands(opts.command);
       else if (opts.script !== undefined) {
         const text = await fsp.readFile(opts.script, 'utf8').catch((err: Error) => usageError(`--script: ${err.message}`));
-        scripted = text.split(/\r?\n/).filter((l) => l.trim() !== '' && !l.trimStart().startsWith('#'));
+        scripted = text.split(/\r?\n/).filter(isCommandLine);
       }
       const interactive = scripted === undefined && process.stdin.isTTY === true;
 
@@ -331,10 +331,15 @@ function quote(s: string): string {
   return /[\s"']/.test(s) ? `"${s.replace(/"/g, '')}"` : s;
 }
 
+/** In a --script file or on stdin, blank lines and '#' comments are not commands. */
+function isCommandLine(line: string): boolean {
+  return line.trim() !== '' && !line.trimStart().startsWith('#');
+}
+
 async function readAllLines(input: NodeJS.ReadableStream): Promise<string[]> {
   const lines: string[] = [];
   const rl = readline.createInterface({ input, terminal: false });
-  for await (const line of rl) if (line.trim() !== '' && !line.trimStart().startsWith('#')) lines.push(line);
+  for await (const line of rl) if (isCommandLine(line)) lines.push(line);
   return lines;
 }
 
