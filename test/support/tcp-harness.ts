@@ -1,4 +1,5 @@
 import type { EventEmitter } from 'node:events';
+import { expect } from 'vitest';
 import { VirtualClock } from '../../src/stack/clock.js';
 import { Counters } from '../../src/stack/counters.js';
 import { silentLogger } from '../../src/stack/log.js';
@@ -7,6 +8,7 @@ import { SeededRandom } from '../../src/stack/random.js';
 import { parseIpv4 } from '../../src/wire/address.js';
 import { encodeTcp, parseTcp, TcpFlags, type TcpHeader, type TcpOptions } from '../../src/wire/tcp.js';
 import { Tcp, type TcpOptions as TcpConfigOptions } from '../../src/tcp/index.js';
+import type { TcpSocket } from '../../src/tcp/socket.js';
 
 /**
  * One Tcp on a fake network layer: tests play the peer by hand, segment by segment.
@@ -16,6 +18,8 @@ import { Tcp, type TcpOptions as TcpConfigOptions } from '../../src/tcp/index.js
  */
 export const US = parseIpv4('10.0.0.2')!;
 export const PEER = parseIpv4('10.0.0.1')!;
+/** The peer's initial sequence number in passiveOpen(). */
+export const PEER_ISS = 1000;
 
 export interface Sent {
   header: TcpHeader;
@@ -114,6 +118,23 @@ export class TcpHarness {
   async advance(ms: number): Promise<void> {
     await this.clock.advanceAsync(ms);
     await this.settle();
+  }
+
+  /**
+   * The peer (10.0.0.1:40000, ISS PEER_ISS) opens a connection to our port 21 with a SYN
+   * carrying `synOptions`, and ACKs our SYN,ACK. Returns the accepted socket, our ISS
+   * and the SYN,ACK.
+   */
+  async passiveOpen(opts: { synOptions?: TcpOptions; allowHalfOpen?: boolean } = {}): Promise<{ socket: TcpSocket; iss: number; synAck: Sent }> {
+    const accepted: TcpSocket[] = [];
+    this.tcp.listen({ port: 21, allowHalfOpen: opts.allowHalfOpen }, (s) => accepted.push(s as TcpSocket));
+    this.inject({ dstPort: 21, seq: PEER_ISS, flags: TcpFlags.SYN, options: opts.synOptions });
+    const synAck = this.one();
+    const iss = synAck.header.seq;
+    this.inject({ dstPort: 21, seq: PEER_ISS + 1, ack: iss + 1, flags: TcpFlags.ACK });
+    await this.settle();
+    expect(accepted).toHaveLength(1);
+    return { socket: accepted[0]!, iss, synAck };
   }
 
   /** Segments we sent since the last call. */

@@ -2,37 +2,16 @@ import { describe, expect, it } from 'vitest';
 import type { TcpSocketLike } from '../../../src/tcp/api.js';
 import type { TcpSocket } from '../../../src/tcp/socket.js';
 import { encodeTcp } from '../../../src/wire/tcp.js';
-import { ACK, FIN, PEER, PSH, RST, SYN, TcpHarness, US, errorCodes } from '../../support/tcp-harness.js';
+import { ACK, FIN, PEER, PEER_ISS, PSH, RST, SYN, TcpHarness, US, errorCodes } from '../../support/tcp-harness.js';
 
 /**
  * RFC 9293 3.10 event processing, driven segment by segment: we play the peer
  * (10.0.0.1:40000) by hand and look at every segment the stack answers with.
  */
 
-const PEER_ISS = 1000;
-
-/** Peer opens to our port 21; returns the accepted socket and our ISS. */
-async function passiveOpen(h: TcpHarness, extra: { allowHalfOpen?: boolean } = {}) {
-  const accepted: TcpSocketLike[] = [];
-  h.tcp.listen({ port: 21, allowHalfOpen: extra.allowHalfOpen }, (s) => accepted.push(s));
-  h.inject({ dstPort: 21, seq: PEER_ISS, flags: SYN, options: { mss: 1460 } });
-  const synAck = h.one();
-  const iss = synAck.header.seq;
-  h.inject({ dstPort: 21, seq: PEER_ISS + 1, ack: iss + 1, flags: ACK });
-  await h.settle();
-  expect(accepted).toHaveLength(1);
-  return { socket: accepted[0] as TcpSocket, iss, synAck };
-}
-
-/** We connect to the peer's port 80; returns the socket and our ISS. */
-async function activeOpen(h: TcpHarness, opts: { localPort?: number; allowHalfOpen?: boolean } = {}) {
-  const socket = h.tcp.connect({ host: '10.0.0.1', port: 80, ...opts }) as TcpSocket;
-  await h.settle();
-  const syn = h.one();
-  const iss = syn.header.seq;
-  h.inject({ srcPort: 80, dstPort: syn.header.srcPort, seq: PEER_ISS, ack: iss + 1, flags: SYN | ACK, options: { mss: 1460 } });
-  await h.settle();
-  return { socket, iss, syn, port: syn.header.srcPort };
+/** Peer (ISS PEER_ISS) opens to our port 21 offering MSS 1460; returns the accepted socket and our ISS. */
+function passiveOpen(h: TcpHarness, extra: { allowHalfOpen?: boolean } = {}) {
+  return h.passiveOpen({ synOptions: { mss: 1460 }, allowHalfOpen: extra.allowHalfOpen });
 }
 
 describe('opening', () => {

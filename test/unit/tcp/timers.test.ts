@@ -5,15 +5,7 @@ import { ACK, PEER, SYN, TcpHarness, US, errorCodes } from '../../support/tcp-ha
 
 /** Keepalive, idle timeout, user timeout and ICMP errors, on the virtual clock. */
 
-async function established(h: TcpHarness) {
-  const accepted: TcpSocketLike[] = [];
-  h.tcp.listen({ port: 21 }, (s) => accepted.push(s));
-  h.inject({ dstPort: 21, seq: 1000, flags: SYN });
-  const iss = h.one().header.seq;
-  h.inject({ dstPort: 21, seq: 1001, ack: iss + 1, flags: ACK });
-  await h.settle();
-  return { socket: accepted[0] as TcpSocket, iss };
-}
+const established = (h: TcpHarness) => h.passiveOpen();
 
 describe('keepalive (RFC 1122 4.2.3.6)', () => {
   it('probes an idle connection with SEQ = SND.NXT - 1 and fails after the probes go unanswered', async () => {
