@@ -183,20 +183,27 @@ export function meter(
   onProgress?: (bytes: number, total: number | undefined) => void,
 ): { stream: Transform; bytes: () => number; stop: () => void } {
   let bytes = 0;
+  // One timer for the whole transfer, not one per chunk: a chunk only notes the time,
+  // and the timer, when it fires, waits again for whatever is left of the idle period.
+  let lastActivity = ctx.clock.now();
   let timer: Timer | undefined;
-  const arm = () => {
-    timer?.cancel();
-    timer = ctx.clock.setTimer(ctx.dataTimeout, () => {
+  const arm = (delayMs: number) => {
+    timer = ctx.clock.setTimer(delayMs, () => {
+      const idle = ctx.clock.now() - lastActivity;
+      if (idle < ctx.dataTimeout) {
+        arm(ctx.dataTimeout - idle);
+        return;
+      }
       ctx.counters.inc('ftp.client.data.idle_timeout');
       socket.destroy(new FtpConnectionError('ETIMEDOUT', `data connection idle for ${ctx.dataTimeout} ms`));
     });
     timer.unref();
   };
-  arm();
+  arm(ctx.dataTimeout);
   const stream = new Transform({
     transform(chunk: Buffer, _enc, done: TransformCallback) {
       bytes += chunk.length;
-      arm();
+      lastActivity = ctx.clock.now();
       try {
         onProgress?.(start + bytes, total);
       } catch (err) {
