@@ -73,12 +73,12 @@ function exchange(socket: TcpSocketLike, data: Uint8Array): Promise<Buffer[]> {
   });
 }
 
-/** Connect to the kernel's port, retrying while its listener is not up yet. */
-async function connectRetrying(host: Host, port: number, data: Uint8Array): Promise<Buffer[]> {
+/** Connect to the kernel's port and `run` the socket, retrying while its listener is not up yet. */
+async function connectRetrying<T>(host: Host, port: number, run: (socket: TcpSocketLike) => Promise<T>, allowHalfOpen = false): Promise<T> {
   for (let attempt = 0; ; attempt++) {
-    const socket = host.tcp.connect({ host: '10.0.0.1', port });
+    const socket = host.tcp.connect({ host: '10.0.0.1', port, allowHalfOpen });
     try {
-      return await exchange(socket, data);
+      return await run(socket);
     } catch (e) {
       if ((e as { code?: string }).code !== 'ECONNREFUSED' || attempt > 50) throw e;
       await new Promise((r) => setTimeout(r, 100));
@@ -121,7 +121,7 @@ describeTap('tcp against the Linux kernel', () => {
   it('we connect to the kernel: data both ways arrives intact', async () => {
     const peer = net.exec('python3', ['-c', PEER, 'listen', '10.0.0.1', '40001', String(SIZE)], { timeoutMs: 90_000 });
     const ours = testBytes(SIZE, 22);
-    const chunks = await connectRetrying(host, 40001, ours);
+    const chunks = await connectRetrying(host, 40001, (s) => exchange(s, ours));
     expectExchanged(chunks, (await peer).stdout, ours);
   });
 
@@ -162,7 +162,7 @@ describeTap('tcp against the Linux kernel, captured', () => {
     const size = 4 * MB;
     const ours = testBytes(size, 25);
     const peer = net.exec('python3', ['-c', PEER, 'listen', '10.0.0.1', '40003', String(size)], { timeoutMs: 90_000 });
-    const chunks = await connectRetrying(host, 40003, ours);
+    const chunks = await connectRetrying(host, 40003, (s) => exchange(s, ours));
     expectExchanged(chunks, (await peer).stdout, ours);
   });
 
@@ -212,11 +212,11 @@ while True:
 s.sendall(b'reply:' + got + b'x' * 100000); s.close()
 `;
     const peer = net.exec('python3', ['-c', script]);
-    let chunks: Buffer[] = [];
-    for (let attempt = 0; ; attempt++) {
-      const socket = host.tcp.connect({ host: '10.0.0.1', port: 40004, allowHalfOpen: true });
-      try {
-        chunks = await new Promise<Buffer[]>((resolve, reject) => {
+    const chunks = await connectRetrying(
+      host,
+      40004,
+      (socket) =>
+        new Promise<Buffer[]>((resolve, reject) => {
           const got: Buffer[] = [];
           socket.on('error', reject);
           socket.on('data', (c: Buffer) => got.push(c));
@@ -226,13 +226,9 @@ s.sendall(b'reply:' + got + b'x' * 100000); s.close()
             expect(['FIN-WAIT-1', 'FIN-WAIT-2']).toContain(socket.state);
           });
           socket.on('end', () => resolve(got));
-        });
-        break;
-      } catch (e) {
-        if ((e as { code?: string }).code !== 'ECONNREFUSED' || attempt > 50) throw e;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
+        }),
+      true,
+    );
     await peer;
     const all = Buffer.concat(chunks);
     expect(all.subarray(0, 14).toString()).toBe('reply:question');
@@ -299,7 +295,7 @@ describeTap('tcp against the Linux kernel through faults', () => {
       const size = MB; // real time: every loss may cost an RTO of 200 ms or more
       const ours = testBytes(size, 24);
       const peer = net.exec('python3', ['-c', PEER, 'listen', '10.0.0.1', '40002', String(size)], { timeoutMs: 110_000 });
-      const chunks = await connectRetrying(host, 40002, ours);
+      const chunks = await connectRetrying(host, 40002, (s) => exchange(s, ours));
       expectExchanged(chunks, (await peer).stdout, ours);
     } finally {
       await host.close();
