@@ -300,7 +300,7 @@ export class SessionAnalyzer {
       name = fin ? 'TCP DATA+FIN' : 'TCP DATA';
       explanation = words.tcpData(d.payload.length);
     } else {
-      explanation = this.describeBareSegment(conn, fromKey, toKey, { syn, ack, fin, rst }, a, step);
+      explanation = this.describeBareSegment(conn, from, fromKey, to, toKey, { syn, ack, fin, rst }, a, step);
     }
     if (d.payload.length > 0) conn.lastPayload.set(fromKey, { name, end: a.seq + a.length });
     if (fin && !conn.fins.includes(fromKey)) conn.fins.push(fromKey);
@@ -373,17 +373,19 @@ export class SessionAnalyzer {
   /** SYN, SYN+ACK, ACK, FIN and RST segments without data. */
   private describeBareSegment(
     conn: Connection,
+    from: Endpoint,
     fromKey: string,
+    to: Endpoint,
     toKey: string,
     f: { syn: boolean; ack: boolean; fin: boolean; rst: boolean },
     a: SegmentAnalysis,
     step: (title: string) => void,
   ): string {
     const fromClient = fromKey === conn.initiator;
-    const who = this.sideName(conn, fromKey);
+    const who = this.sideName(conn, from, fromKey);
     const control = conn.role === 'control';
     const data = conn.role === 'data';
-    const port = Number(toKey.slice(toKey.lastIndexOf(':') + 1));
+    const port = to.port;
     if (f.rst) return words.reset(who);
     if (f.syn && !f.ack) {
       if (a.anomaly === 'retransmission') return '';
@@ -432,11 +434,11 @@ export class SessionAnalyzer {
   }
 
   /** "FTP client", "FTP server", "client" or "server": who sent a segment. */
-  private sideName(conn: Connection, fromKey: string): string {
-    if (conn.role === 'other') return fromKey === conn.initiator ? 'client' : 'server';
-    const address = fromKey.split(':')[1]!;
-    if (this.ftpClient !== null && address === formatIpv4(this.ftpClient)) return 'FTP client';
-    if (this.ftpServer !== null && address === formatIpv4(this.ftpServer)) return 'FTP server';
+  private sideName(conn: Connection, from: Endpoint, fromKey: string): string {
+    if (conn.role !== 'other') {
+      if (from.address === this.ftpClient) return 'FTP client';
+      if (from.address === this.ftpServer) return 'FTP server';
+    }
     return fromKey === conn.initiator ? 'client' : 'server';
   }
 
