@@ -106,6 +106,15 @@ describe('FtpShell (BSD ftp commands) on the scripted server', () => {
     expect(readdirSync(dir).sort()).toEqual(['b.bin', 'readme.txt', 'x.txt']);
   });
 
+  it('checks the connection, then the argument count, before a command runs', async () => {
+    expect(await runAll(['mkdir', 'get', 'ls', 'open'])).toEqual([false, false, false, false]);
+    expect(output).toBe('Not connected.\nusage: get remote-file [local-file]\nNot connected.\nusage: open host [port]\n');
+    output = '';
+    expect(await runAll(['open 192.168.0.1', 'rename a', 'delete'])).toEqual([true, false, false]);
+    expect(output).toMatch(/\nusage: rename from-name to-name\nusage: delete remote-file\n$/);
+    expect(server.log).not.toContain('RNFR a');
+  });
+
   it('completes remote names from the current directory', async () => {
     await runAll(['open 192.168.0.1', 'cd pub']);
     expect(await shell.complete('re')).toEqual(['readme.txt']);
