@@ -152,10 +152,8 @@ export class Tcp implements TcpApi, ProtocolHandler {
       this.listeners.get(port)!.close();
       this.listeners.delete(port);
     }
-    for (const conn of [...this.connections.values()]) {
-      conn.shutdown();
-      this.release(conn);
-    }
+    // shutdown() ends in CLOSED, and reaching CLOSED releases the connection.
+    for (const conn of [...this.connections.values()]) conn.shutdown();
     this.flush();
   }
 
