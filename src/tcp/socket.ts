@@ -262,7 +262,9 @@ export class TcpSocket extends Duplex implements TcpSocketLike, ConnectionUser {
     this.idleTimer?.stop();
     if (conn) {
       // After a graceful close both ways the connection finishes by itself (LAST-ACK,
-      // TIME-WAIT); destroy() in mid-stream aborts it with a RST, as in the brief.
+      // TIME-WAIT). destroy() in mid-stream aborts it with a RST, as resetAndDestroy()
+      // does in net (a kernel close() resets only when unread data is left), so the
+      // peer learns at once that nobody will read or write any more.
       if (this.writableFinished && this.readableEnded) conn.detachUser();
       else conn.abort();
     }
