@@ -17,8 +17,9 @@ import { TapLink } from '../../../src/link/tap.js';
  *   await net.exec('ping', ['-c', '1', '10.0.0.2']);  // kernel side, inside the ns
  *   await net.destroy();
  *
- *   // the demo: one namespace, bridge br0 (10.0.0.1/24), two TAPs, one per stack
- *   const net = await createTestNet('demo', { taps: 2, bridge: true });
+ *   // two stacks on one bridge br0 (10.0.0.1/24), one TAP each; `tapstack demo`
+ *   // builds its own such network, without a kernel address, in src/demo/netns.ts
+ *   const net = await createTestNet('bridge', { taps: 2, bridge: true });
  *   net.links[0], net.links[1]
  */
 
