@@ -170,7 +170,7 @@ export class FakeFtpServer {
       });
     };
 
-    reply(220, o.greeting ?? ['Fake FTP server for client tests'].concat());
+    reply(220, o.greeting ?? 'Fake FTP server for client tests');
 
     let buffer = '';
     control.on('data', (chunk: Buffer) => {
