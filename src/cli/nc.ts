@@ -68,7 +68,7 @@ export function register(program: Command): void {
       const port = parseIntArg('-l', opts.listen, 1, 65535);
       const run = startHost(opts);
       listenOnce(run, port);
-      await runUntilSignal(run);
+      return runUntilSignal(run);
     }
     if (hostText === undefined || portText === undefined) usageError('nc needs HOST PORT, or -l PORT');
     const dst = parseIpArg('nc host', hostText);
@@ -87,7 +87,7 @@ export function register(program: Command): void {
     socket.once('connect', () => {
       process.stdin.pipe(socket);
     });
-    await runUntilSignal(run);
+    return runUntilSignal(run);
   });
 }
 
