@@ -73,6 +73,16 @@ function exchange(socket: TcpSocketLike, data: Uint8Array): Promise<Buffer[]> {
   });
 }
 
+/** Listen on `port` for one connection and exchange `data` over it. */
+function acceptOnce(host: Host, port: number, data: Uint8Array): Promise<Buffer[]> {
+  return new Promise((resolve, reject) => {
+    const server = host.tcp.listen({ port }, (socket) => {
+      server.close();
+      exchange(socket, data).then(resolve, reject);
+    });
+  });
+}
+
 /** Connect to the kernel's port and `run` the socket, retrying while its listener is not up yet. */
 async function connectRetrying<T>(host: Host, port: number, run: (socket: TcpSocketLike) => Promise<T>, allowHalfOpen = false): Promise<T> {
   for (let attempt = 0; ; attempt++) {
@@ -102,12 +112,7 @@ describeTap('tcp against the Linux kernel', () => {
 
   it('the kernel connects to us: data both ways arrives intact, options negotiated', async () => {
     const ours = testBytes(SIZE, 21);
-    const got = new Promise<Buffer[]>((resolve, reject) => {
-      const server = host.tcp.listen({ port: 5001 }, (socket) => {
-        server.close();
-        exchange(socket, ours).then(resolve, reject);
-      });
-    });
+    const got = acceptOnce(host, 5001, ours);
     const peer = net.exec('python3', ['-c', PEER, 'connect', '10.0.0.2', '5001', String(SIZE)], { timeoutMs: 90_000 });
     const [chunks, result] = await Promise.all([got, peer]);
     expect(result.stderr).toBe('');
@@ -265,12 +270,7 @@ describeTap('tcp against the Linux kernel through faults', () => {
     const host = createHost({ link: faults, address: '10.0.0.2', prefixLength: 24 });
     try {
       const ours = testBytes(FAULT_SIZE, 23);
-      const got = new Promise<Buffer[]>((resolve, reject) => {
-        const server = host.tcp.listen({ port: 5001 }, (socket) => {
-          server.close();
-          exchange(socket, ours).then(resolve, reject);
-        });
-      });
+      const got = acceptOnce(host, 5001, ours);
       const peer = net.exec('python3', ['-c', PEER, 'connect', '10.0.0.2', '5001', String(FAULT_SIZE)], { timeoutMs: 90_000 });
       const [chunks, result] = await Promise.all([got, peer]);
       expectExchanged(chunks, result.stdout, ours);
