@@ -135,12 +135,16 @@ export function expertErrors(capture: string): string[] {
 }
 
 /**
- * What a capture says, frame by frame, without what time decides: addresses, ports,
- * flags, lengths, relative sequence numbers (tshark's default, so the clock part of
- * RFC 6528 ISNs drops out) and DNS IDs. Two runs of the same seeded session over
- * different links must give the same lines.
+ * What a capture says, frame by frame, without what time decides: every DNS message,
+ * every SYN, FIN and RST, and every segment that carries data, with addresses, ports,
+ * flags, lengths and relative sequence numbers (tshark's default, so the clock part of
+ * RFC 6528 ISNs drops out). Pure ACKs and window updates are left out, and so is the
+ * acknowledgment field: when a delayed ACK fires, and which data an ACK covers, depends
+ * on real time. Two runs of the same seeded session over different links must give the
+ * same lines.
  */
 export function trafficShape(capture: string): string[] {
-  const fields = ['ip.src', 'ip.dst', 'ip.proto', 'udp.srcport', 'udp.dstport', 'tcp.srcport', 'tcp.dstport', 'tcp.flags.str', 'tcp.len', 'tcp.seq', 'tcp.ack', 'dns.id', 'ftp.request.command', 'ftp.response.code'];
-  return tsharkLines(capture, fields, { filter: 'ip', separator: ',' });
+  const fields = ['ip.src', 'ip.dst', 'ip.proto', 'udp.srcport', 'udp.dstport', 'tcp.srcport', 'tcp.dstport', 'tcp.flags.syn', 'tcp.flags.fin', 'tcp.flags.reset', 'tcp.len', 'tcp.seq', 'dns.id', 'ftp.request.command', 'ftp.response.code'];
+  const filter = 'ip && !(tcp && tcp.len == 0 && tcp.flags.syn == 0 && tcp.flags.fin == 0 && tcp.flags.reset == 0)';
+  return tsharkLines(capture, fields, { filter, separator: ',' });
 }
