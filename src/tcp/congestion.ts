@@ -70,11 +70,14 @@ export class NewReno {
   }
 
   /** RFC 5681 3.1 eq. 4 and the loss window: retransmission timer expired. */
-  onRto(flightSize: number): void {
+  onRto(flightSize: number, sndMax: number): void {
     this.ssthresh = Math.max(Math.floor(flightSize / 2), 2 * this.mss);
     this.cwnd = this.mss;
     this.inRecovery = false;
     this.acked = 0;
+    // RFC 6582 3.2 step 4: the duplicate ACKs that the go-back-N resend provokes must
+    // not start a fast retransmit for data sent before the timeout.
+    this.recover = sndMax;
   }
 }
 

@@ -1207,7 +1207,7 @@ export class TcpConnection {
     c.inc(synchronized ? 'tcp.retransmit.rto' : 'tcp.retransmit.syn');
     const flight = seqDiff(this.sndMax, this.sndUna);
     if (synchronized) {
-      this.cc.onRto(flight);
+      this.cc.onRto(flight, this.sndMax);
       // A second timeout in a row: the peer may have dropped what it SACKed (RFC 2018 8).
       if (this.rto.backoffs >= 1) this.scoreboard.clear();
     }

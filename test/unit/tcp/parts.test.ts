@@ -94,9 +94,11 @@ describe('NewReno (RFC 5681, 6582, 6928)', () => {
     const cc = new NewReno(1000);
     cc.enterRecovery(8000, 1, true);
     expect(cc.cwnd).toBe(4000);
-    cc.onRto(9000);
+    cc.onRto(9000, 123_456);
     expect(cc.cwnd).toBe(1000);
     expect(cc.ssthresh).toBe(4500);
+    // RFC 6582 3.2 step 4: recover is the highest sequence number sent before the timeout.
+    expect(cc.recover).toBe(123_456);
   });
 });
 
