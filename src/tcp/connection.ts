@@ -383,12 +383,22 @@ export class TcpConnection {
   shutdown(): void {
     const user = this.user;
     if (this.state === 'TIME-WAIT') {
-      this.user = null;
-      this.enterClosed();
+      this.endTimeWait();
       return;
     }
     this.abort();
     user?.onShutdown();
+  }
+
+  /**
+   * End TIME-WAIT now: the host is closing, or a new connection takes over the same
+   * pair (as Linux allows when the new ISN or timestamps are above the old ones). Its
+   * timer stops with it, so the old connection leaves no trace behind.
+   */
+  endTimeWait(): void {
+    if (this.state !== 'TIME-WAIT') return;
+    this.user = null;
+    this.enterClosed();
   }
 
   /** The application read data: open the window again if it had shrunk (RFC 1122 4.2.3.3). */

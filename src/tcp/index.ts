@@ -119,8 +119,7 @@ export class Tcp implements TcpApi, ProtocolHandler {
       if (existing && existing.state === 'TIME-WAIT') {
         // Reuse the pair as Linux does with timestamps: the new ISN is above the old one.
         this.ctx.counters.inc('tcp.time_wait.reused');
-        existing.abort();
-        this.release(existing);
+        existing.endTimeWait();
       } else if (existing) {
         error = new NetError('EADDRINUSE', `${formatIpv4(localAddr)}:${localPort} -> ${options.host}:${options.port} is in use`);
       }
@@ -178,7 +177,7 @@ export class Tcp implements TcpApi, ProtocolHandler {
     if (conn && conn.state === 'TIME-WAIT' && h.flags & TcpFlags.SYN && !(h.flags & TcpFlags.ACK) && this.listeners.has(h.dstPort)) {
       if (conn.acceptsNewSyn(h)) {
         c.inc('tcp.time_wait.reused');
-        this.release(conn);
+        conn.endTimeWait();
         conn = undefined;
       }
     }

@@ -415,6 +415,10 @@ describe('closing', () => {
     expect(synAck.flags).toBe('SYN,ACK');
     expect(synAck.header.ack).toBe(PEER_ISS + 100_001);
     expect(h.counters.get('tcp.time_wait.reused')).toBe(1);
+    // The replaced connection is gone with its timer: nothing expires 2*MSL later.
+    expect(socket.state).toBe('CLOSED');
+    h.clock.advance(10 * 60_000);
+    expect(h.counters.get('tcp.time_wait.expired')).toBe(0);
   });
 
   it('destroy() aborts with RST', async () => {
