@@ -169,14 +169,8 @@ function dissectUdp(ip: Ipv4Header, bytes: Uint8Array, layers: HeaderLayer[]): D
   let r = parseUdp(bytes, ip.src, ip.dst);
   let checksumOk = true;
   if (!r.ok && r.error.kind === 'bad_checksum') {
-    // RFC 768: a zero checksum field means "none computed"; decode a copy that says so.
     checksumOk = false;
-    // A copy, never a view: on a Buffer (captures read with fs) slice() would share bytes.
-    const copy = new Uint8Array(bytes);
-    copy[6] = 0;
-    copy[7] = 0;
-    r = parseUdp(copy, ip.src, ip.dst);
-    if (r.ok) r.datagram.header.checksum = (bytes[6]! << 8) | bytes[7]!;
+    r = parseUdp(bytes, ip.src, ip.dst, { verifyChecksum: false });
   }
   if (!r.ok) return { kind: 'malformed', layer: 'UDP', error: r.error.kind, layers };
   const udp = r.datagram.header;

@@ -48,7 +48,7 @@ export type UdpParseResult = { ok: true; datagram: UdpDatagram } | { ok: false; 
  * Parse and check a UDP datagram carried in an IPv4 datagram from `src` to `dst`.
  * `bytes` is the whole IP payload. Never throws.
  */
-export function parseUdp(bytes: Uint8Array, src: Ipv4Address, dst: Ipv4Address): UdpParseResult {
+export function parseUdp(bytes: Uint8Array, src: Ipv4Address, dst: Ipv4Address, options: { verifyChecksum?: boolean } = {}): UdpParseResult {
   if (bytes.length < UDP_HEADER_LENGTH) {
     return fail('truncated', `${bytes.length} bytes, shorter than the 8-byte UDP header`);
   }
@@ -64,8 +64,9 @@ export function parseUdp(bytes: Uint8Array, src: Ipv4Address, dst: Ipv4Address):
   if (header.length < UDP_HEADER_LENGTH || header.length !== bytes.length) {
     return fail('bad_length', `UDP length ${header.length} but the IP payload holds ${bytes.length} bytes`);
   }
-  // RFC 768: an all-zero checksum field means the sender did not compute one.
-  if (header.checksum !== 0) {
+  // RFC 768: an all-zero checksum field means the sender did not compute one. A
+  // dissector may skip the check (captures taken on the sender carry offloaded sums).
+  if (header.checksum !== 0 && options.verifyChecksum !== false) {
     const sum = sumWords(bytes, pseudoHeaderSum(src, dst, IPPROTO_UDP, header.length));
     if (finishChecksum(sum) !== 0) {
       return fail('bad_checksum', `checksum 0x${header.checksum.toString(16).padStart(4, '0')} does not verify`);

@@ -109,3 +109,18 @@ describe('wire/udp length checks', () => {
     );
   });
 });
+
+describe('wire/udp checksum verification', () => {
+  it('refuses a datagram whose checksum does not verify, unless told not to verify it', () => {
+    const src = ip('10.0.0.1');
+    const dst = ip('10.0.0.2');
+    const bytes = encodeUdp({ src, dst, srcPort: 1000, dstPort: 53, payload: new Uint8Array([7, 7]) });
+    bytes[7] ^= 0x01;
+    const strict = parseUdp(bytes, src, dst);
+    expect(strict.ok).toBe(false);
+    if (!strict.ok) expect(strict.error.kind).toBe('bad_checksum');
+    const lenient = parseUdp(bytes, src, dst, { verifyChecksum: false });
+    expect(lenient.ok).toBe(true);
+    if (lenient.ok) expect([...lenient.datagram.payload]).toEqual([7, 7]);
+  });
+});
