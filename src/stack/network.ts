@@ -94,7 +94,5 @@ export interface HostContext {
   requestFlush(): void;
 }
 
-/** IP protocol numbers (IANA). */
-export const IPPROTO_ICMP = 1;
-export const IPPROTO_TCP = 6;
-export const IPPROTO_UDP = 17;
+// IP protocol numbers, for the transports that register with the network layer.
+export { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP } from '../wire/ipv4.js';

@@ -12,13 +12,10 @@
 import { formatIpv4, formatMac } from '../wire/address.js';
 import { DnsClass, parseDnsMessage, typeName, type DnsMessage } from '../wire/dns.js';
 import { ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, parseEthernet } from '../wire/ethernet.js';
-import { parseIpv4Packet, isFragment, type Ipv4Header } from '../wire/ipv4.js';
+import { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, isFragment, parseIpv4Packet, type Ipv4Header } from '../wire/ipv4.js';
 import { formatTcpFlags, parseTcp, type TcpHeader } from '../wire/tcp.js';
 import { parseUdp, type UdpHeader } from '../wire/udp.js';
 
-const IPPROTO_ICMP = 1;
-const IPPROTO_TCP = 6;
-const IPPROTO_UDP = 17;
 
 /** Link types we can take frames from (https://www.tcpdump.org/linktypes.html). */
 export const LINKTYPE_ETHERNET = 1;

@@ -168,6 +168,11 @@ export function reservedFlagSet(buf: Uint8Array): boolean {
   return buf.length >= 8 && ((((buf[6]! << 8) | buf[7]!) & FLAG_RESERVED) !== 0);
 }
 
+/** IP protocol numbers (IANA "Assigned Internet Protocol Numbers"), as in the protocol field. */
+export const IPPROTO_ICMP = 1;
+export const IPPROTO_TCP = 6;
+export const IPPROTO_UDP = 17;
+
 /** 255.255.255.255, the limited broadcast address (RFC 919). */
 export const IPV4_BROADCAST: Ipv4Address = 0xffffffff;
 

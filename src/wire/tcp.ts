@@ -1,4 +1,5 @@
 import { finishChecksum, pseudoHeaderSum, sumWords } from './checksum.js';
+import { IPPROTO_TCP } from './ipv4.js';
 
 /**
  * The TCP header (RFC 9293 3.1) and its options: a codec only, no state.
@@ -97,7 +98,6 @@ export interface TcpPseudoHeader {
   dst: number;
 }
 
-const IPPROTO_TCP = 6;
 
 function read16(b: Uint8Array, i: number): number {
   return (b[i]! << 8) | b[i + 1]!;

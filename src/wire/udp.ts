@@ -1,5 +1,6 @@
 import { finishChecksum, pseudoHeaderSum, sumWords } from './checksum.js';
 import type { Ipv4Address } from './address.js';
+import { IPPROTO_UDP } from './ipv4.js';
 
 /**
  * UDP (RFC 768): an 8-byte header in front of the data.
@@ -17,7 +18,6 @@ import type { Ipv4Address } from './address.js';
  */
 
 export const UDP_HEADER_LENGTH = 8;
-const IPPROTO_UDP = 17;
 
 export interface UdpHeader {
   srcPort: number;
