@@ -75,6 +75,7 @@ export class Host {
     this.closing ??= (async () => {
       // TCP first, while IP can still carry its RSTs (closing UDP sends nothing).
       await this.tcp.close();
+      this.udp.close();
       await this.ip.close();
       await this.link.close();
     })();

@@ -124,6 +124,11 @@ export class Udp implements UdpApi, ProtocolHandler, UdpSocketOwner {
     return sent;
   }
 
+  /** The host is closing: close every socket ('close' is emitted, later sends fail). */
+  close(): void {
+    for (const socket of [...this.sockets.values()]) socket.close();
+  }
+
   /** @internal */
   unbind(socket: UdpSocket): void {
     if (this.sockets.get(socket.localPort) === socket) this.sockets.delete(socket.localPort);

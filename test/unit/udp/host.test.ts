@@ -43,6 +43,18 @@ describe('udp over full hosts on the memory hub', () => {
     expect(b.counters.get('udp.rx.no_port')).toBe(1);
     expect(a.counters.get('udp.icmp.econnrefused')).toBe(1);
   });
+
+  it('closing the host closes its sockets: they emit close and a later send fails', async () => {
+    const { a } = twoHosts(13);
+    const socket = a.udp.bind({ port: 5353 });
+    let closed = false;
+    socket.on('close', () => (closed = true));
+    await a.close();
+    await new Promise((r) => setImmediate(r));
+    expect(closed).toBe(true);
+    const err = await new Promise<Error | null>((resolve) => socket.send(Buffer.from('late'), 53, '10.0.0.3', resolve));
+    expect((err as NodeJS.ErrnoException | null)?.code).toBe('ERR_SOCKET_DGRAM_NOT_RUNNING');
+  });
 });
 
 describe('udp send errors from IPv4', () => {
