@@ -1,10 +1,11 @@
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import type { Link } from './link.js';
 
 /**
- * The N-API addon of src/native/tap.c, built by `npm install` (node-gyp) into
- * build/Release/tap.node. This file sits two folders below the package root both as
- * source (src/link/) and compiled (dist/link/), so one relative path serves both.
+ * The N-API addon of src/native/tap.c. The package ships it prebuilt
+ * (prebuilds/linux-x64/, made by `npm run prebuild:tap`); `npm install` compiles it
+ * into build/Release/ only where no prebuild loads. native-notes/README.md says more.
  */
 interface NativeTap {
   open(name: string): { handle: NativeHandle; name: string; mac: Uint8Array | null };
@@ -18,15 +19,30 @@ interface NativeTap {
 type NativeHandle = { readonly __brand: 'tap-handle' };
 
 let native: NativeTap | null = null;
+
+/**
+ * Load the addon on first use, not at import: the memory link, the diagram and every
+ * test that opens no TAP device must work where the addon cannot load (macOS, a
+ * musl system without a compiler).
+ *
+ * node-gyp-build picks build/Release/tap.node if a local build exists, else the
+ * prebuild for this platform. This file sits two folders below the package root both
+ * as source (src/link/) and compiled (dist/link/), so one relative path serves both.
+ */
 function loadNative(): NativeTap {
   if (native) return native;
   const require = createRequire(import.meta.url);
+  const packageRoot = fileURLToPath(new URL('../../', import.meta.url));
   try {
-    native = require('../../build/Release/tap.node') as NativeTap;
+    const load = require('node-gyp-build') as (dir: string) => unknown;
+    native = load(packageRoot) as NativeTap;
   } catch (cause) {
+    const why = process.platform === 'linux' ? (cause as Error).message.split('\n')[0] : 'TAP devices exist on Linux only';
     throw new Error(
-      'the TAP binding is not built (build/Release/tap.node): run `npm install` or ' +
-        '`npm run install` (needs a C compiler and the Node headers)',
+      `the TAP addon did not load (${why}). The package ships it prebuilt for Linux x64 ` +
+        '(glibc); elsewhere build it from source: install a C compiler, make and python3 ' +
+        '(Debian: apt-get install build-essential python3), then run `npm rebuild tapstack` ' +
+        '(in a clone of the repository: `npx node-gyp rebuild`). The memory link works without it.',
       { cause },
     );
   }
