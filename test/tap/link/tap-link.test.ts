@@ -1,4 +1,5 @@
 import { readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -36,7 +37,9 @@ async function waitFor(check: () => boolean, ms = 3000): Promise<boolean> {
 }
 
 const openFds = () => readdirSync('/proc/self/fd').length;
-const addonPath = fileURLToPath(new URL('../../../build/Release/tap.node', import.meta.url));
+// The addon file the package loads: build/Release/ after a local build, else the prebuild.
+const nodeGypBuild = createRequire(import.meta.url)('node-gyp-build') as { path(dir: string): string };
+const addonPath = nodeGypBuild.path(fileURLToPath(new URL('../../../', import.meta.url)));
 
 /** The kernel sends `count` UDP datagrams to 10.0.0.2 (needs a neighbour entry). */
 const udpBurst = (count: number, size = 100) =>
