@@ -33,13 +33,14 @@ import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { BenchNet, ip } from './lib/netns.mjs';
+import { BenchNet, findAddon, ip } from './lib/netns.mjs';
 import { int as fmt, sleep, table } from './lib/measure.mjs';
 import { OUR_MAC, udpSender as sender } from './lib/tap-rate.mjs';
 
 // (constants first: the top-level await below starts the work)
 const here = fileURLToPath(import.meta.url);
-const addonPath = fileURLToPath(new URL('../../build/Release/tap.node', import.meta.url));
+// The addon the package loads (build/Release/ after a local build, else the prebuild), or null.
+const addonPath = findAddon();
 const REPORT_MS = 100;
 const MODES = ['binding', 'sync', 'fs.read'];
 
@@ -165,8 +166,8 @@ async function main() {
     console.log('tap-frames: skipped (needs root and /dev/net/tun)');
     return;
   }
-  if (!fs.existsSync(addonPath)) {
-    console.log('tap-frames: skipped (the binding is not built: run `npm install`)');
+  if (!addonPath) {
+    console.log('tap-frames: skipped (the TAP addon is missing: run `npm install`)');
     return;
   }
   if (spawnSync('python3', ['--version']).status !== 0) {

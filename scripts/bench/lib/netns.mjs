@@ -8,6 +8,8 @@
 
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 
 const live = new Set(); // every BenchNet not yet destroyed
 let hooked = false;
@@ -35,13 +37,22 @@ export function ip(args, { check = true } = {}) {
   return r;
 }
 
+/** Path of the TAP addon the package loads (node-gyp-build: local build, else the prebuild), or null. */
+export function findAddon() {
+  try {
+    return createRequire(import.meta.url)('node-gyp-build').path(fileURLToPath(new URL('../../../', import.meta.url)));
+  } catch {
+    return null;
+  }
+}
+
 /** Why this machine cannot run a namespace benchmark, or null when it can. */
 export function whyCannotRun({ tap = true, tools = [] } = {}) {
   if (!existsSync(new URL('../../../dist/host.js', import.meta.url))) return 'dist/ is not built: run `npm run build` first';
   if (process.getuid?.() !== 0) return 'needs root (network namespaces, TAP devices)';
   if (tap) {
     if (!existsSync('/dev/net/tun')) return 'needs /dev/net/tun';
-    if (!existsSync(new URL('../../../build/Release/tap.node', import.meta.url))) return 'the TAP binding is not built (npm install)';
+    if (!findAddon()) return 'the TAP addon is missing (npm install)';
   }
   for (const tool of tools) {
     if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) return `needs ${tool}`;
