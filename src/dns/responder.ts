@@ -126,17 +126,17 @@ export class DnsResponder {
       this.count('dns.server.rx.too_short'); // no ID to answer to
       return null;
     }
-    if (head.header.qr) {
+    if (head.value.qr) {
       this.count('dns.server.rx.not_a_query'); // never answer answers (no loops)
       return null;
     }
     const parsed = parseDnsMessage(query);
-    const base = { ...emptyHeader(head.header.id), qr: true, opcode: head.header.opcode, rd: head.header.rd };
+    const base = { ...emptyHeader(head.value.id), qr: true, opcode: head.value.opcode, rd: head.value.rd };
     if (!parsed.ok) {
       this.count(`dns.server.rx.${parsed.error.kind}`);
       return this.encode({ header: { ...base, rcode: DnsRcode.FORMERR }, questions: [], answers: [], authorities: [], additionals: [] }, transport);
     }
-    const msg = parsed.message;
+    const msg = parsed.value;
     if (msg.header.opcode !== DnsOpcode.QUERY) {
       this.count('dns.server.notimp');
       return this.encode(reply(base, msg.questions, DnsRcode.NOTIMP), transport);

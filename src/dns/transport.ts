@@ -82,18 +82,18 @@ export function exchangeUdp(
       if (!parsed.ok) {
         // A message cut short may still say "truncated, ask over TCP" in its header.
         const head = parseDnsHeader(data);
-        if (head.ok && head.header.qr && head.header.tc && head.header.id === id) {
+        if (head.ok && head.value.qr && head.value.tc && head.value.id === id) {
           finish({ kind: 'truncated' });
           return;
         }
         ctx.counters?.inc(`dns.rx.${parsed.error.kind}`);
         return;
       }
-      if (!answersQuery(parsed.message, id, question)) {
+      if (!answersQuery(parsed.value, id, question)) {
         ctx.counters?.inc('dns.rx.mismatch');
         return;
       }
-      finish({ kind: 'answer', message: parsed.message });
+      finish({ kind: 'answer', message: parsed.value });
     });
     socket.on('error', (err: NodeJS.ErrnoException) => {
       finish({ kind: 'unreachable', code: err.code ?? 'ECONNREFUSED' });
@@ -134,8 +134,8 @@ export function exchangeTcp(
     socket.on('data', (chunk: Buffer) => {
       for (const bytes of deframer.push(chunk)) {
         const parsed = parseDnsMessage(bytes);
-        if (parsed.ok && answersQuery(parsed.message, id, question)) {
-          finish({ kind: 'answer', message: parsed.message });
+        if (parsed.ok && answersQuery(parsed.value, id, question)) {
+          finish({ kind: 'answer', message: parsed.value });
           return;
         }
         ctx.counters?.inc(parsed.ok ? 'dns.rx.mismatch' : `dns.rx.${parsed.error.kind}`);

@@ -167,7 +167,7 @@ export class Tcp implements TcpApi, ProtocolHandler {
       c.inc('tcp.rx.drop.malformed');
       return;
     }
-    const { header: h, payload } = parsed.segment;
+    const { header: h, payload } = parsed.value;
     if (dg.dst !== this.ctx.ip.address) {
       c.inc('tcp.rx.drop.not_for_us');
       return;

@@ -140,7 +140,7 @@ function dissectTcp(ip: Ipv4Header, bytes: Uint8Array, layers: HeaderLayer[]): D
     r = parseTcp(bytes);
   }
   if (!r.ok) return { kind: 'malformed', layer: 'TCP', error: r.error, layers };
-  const tcp = r.segment.header;
+  const tcp = r.value.header;
   const fields: [string, string][] = [
     ['Source port', String(tcp.srcPort)],
     ['Destination port', String(tcp.dstPort)],
@@ -150,7 +150,7 @@ function dissectTcp(ip: Ipv4Header, bytes: Uint8Array, layers: HeaderLayer[]): D
     ['Flags', formatTcpFlags(tcp.flags) || 'none'],
     ['Window', String(tcp.window)],
     ['Checksum', `${hex16(tcp.checksum)}${checksumOk ? '' : ' (not verified: offloaded or corrupt)'}`],
-    ['Payload', `${r.segment.payload.length} bytes`],
+    ['Payload', `${r.value.payload.length} bytes`],
   ];
   const o = tcp.options;
   if (o.mss !== undefined) fields.push(['Option MSS', String(o.mss)]);
@@ -159,7 +159,7 @@ function dissectTcp(ip: Ipv4Header, bytes: Uint8Array, layers: HeaderLayer[]): D
   if (o.sack) fields.push(['Option SACK', o.sack.map((b) => `${b.left}-${b.right}`).join(', ')]);
   if (o.timestamp) fields.push(['Option timestamps', `TSval ${o.timestamp.value}, TSecr ${o.timestamp.echo}`]);
   layers.push({ layer: 'Transmission Control Protocol', fields });
-  return { kind: 'tcp', ip, tcp, payload: r.segment.payload, checksumOk, layers };
+  return { kind: 'tcp', ip, tcp, payload: r.value.payload, checksumOk, layers };
 }
 
 function dissectUdp(ip: Ipv4Header, bytes: Uint8Array, layers: HeaderLayer[]): Dissected {
@@ -170,7 +170,7 @@ function dissectUdp(ip: Ipv4Header, bytes: Uint8Array, layers: HeaderLayer[]): D
     r = parseUdp(bytes, ip.src, ip.dst, { verifyChecksum: false });
   }
   if (!r.ok) return { kind: 'malformed', layer: 'UDP', error: r.error.kind, layers };
-  const udp = r.datagram.header;
+  const udp = r.value.header;
   layers.push({
     layer: 'User Datagram Protocol',
     fields: [
@@ -180,12 +180,12 @@ function dissectUdp(ip: Ipv4Header, bytes: Uint8Array, layers: HeaderLayer[]): D
       ['Checksum', `${hex16(udp.checksum)}${checksumOk ? '' : ' (not verified: offloaded or corrupt)'}`],
     ],
   });
-  const out: DissectedUdp = { kind: 'udp', ip, udp, payload: r.datagram.payload, checksumOk, layers };
+  const out: DissectedUdp = { kind: 'udp', ip, udp, payload: r.value.payload, checksumOk, layers };
   if (udp.srcPort === 53 || udp.dstPort === 53) {
     const dns = parseDnsMessage(out.payload);
     if (dns.ok) {
-      out.dns = dns.message;
-      layers.push(dnsLayer(dns.message));
+      out.dns = dns.value;
+      layers.push(dnsLayer(dns.value));
     }
   }
   return out;

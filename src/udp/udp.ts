@@ -73,7 +73,7 @@ export class Udp implements UdpApi, ProtocolHandler, UdpSocketOwner {
       if (this.log.isLevelEnabled('debug')) this.log.debug({ src: formatIpv4(datagram.src), reason: parsed.error.message }, 'UDP datagram dropped');
       return;
     }
-    const { header, payload } = parsed.datagram;
+    const { header, payload } = parsed.value;
     const socket = this.sockets.get(header.dstPort);
     if (!socket) {
       counters.inc('udp.rx.no_port');

@@ -1,4 +1,6 @@
 import { readIpv4, writeIpv4, type Ipv4Address, type MacAddress } from './address.js';
+import { readU16 } from './bytes.js';
+import { parsed, refused, type ParseResult } from './result.js';
 
 /**
  * ARP (RFC 826) for Ethernet and IPv4, the only pairing this stack speaks. Any other
@@ -32,28 +34,25 @@ export type ArpError =
   /** Neither request (1) nor reply (2); RARP and InARP are not ours. */
   | 'bad_operation';
 
-export type ArpResult = { ok: true; value: ArpPacket } | { ok: false; error: ArpError };
+export type ArpResult = ParseResult<ArpPacket, ArpError>;
 
 /** Parse an ARP packet (the Ethernet payload). Never throws; MACs are views. */
 export function parseArp(buf: Uint8Array): ArpResult {
   // Trailing bytes are Ethernet padding (a minimum frame is 60 bytes): ignored.
-  if (buf.length < ARP_PACKET_LEN) return { ok: false, error: 'truncated' };
-  const htype = (buf[0]! << 8) | buf[1]!;
-  const ptype = (buf[2]! << 8) | buf[3]!;
-  if (htype !== ARP_HTYPE_ETHERNET || buf[4] !== 6) return { ok: false, error: 'unsupported_hardware' };
-  if (ptype !== ARP_PTYPE_IPV4 || buf[5] !== 4) return { ok: false, error: 'unsupported_protocol' };
-  const operation = (buf[6]! << 8) | buf[7]!;
-  if (operation !== ARP_REQUEST && operation !== ARP_REPLY) return { ok: false, error: 'bad_operation' };
-  return {
-    ok: true,
-    value: {
-      operation,
-      senderMac: buf.subarray(8, 14),
-      senderIp: readIpv4(buf, 14),
-      targetMac: buf.subarray(18, 24),
-      targetIp: readIpv4(buf, 24),
-    },
-  };
+  if (buf.length < ARP_PACKET_LEN) return refused('truncated');
+  const htype = readU16(buf, 0);
+  const ptype = readU16(buf, 2);
+  if (htype !== ARP_HTYPE_ETHERNET || buf[4] !== 6) return refused('unsupported_hardware');
+  if (ptype !== ARP_PTYPE_IPV4 || buf[5] !== 4) return refused('unsupported_protocol');
+  const operation = readU16(buf, 6);
+  if (operation !== ARP_REQUEST && operation !== ARP_REPLY) return refused('bad_operation');
+  return parsed({
+    operation,
+    senderMac: buf.subarray(8, 14),
+    senderIp: readIpv4(buf, 14),
+    targetMac: buf.subarray(18, 24),
+    targetIp: readIpv4(buf, 24),
+  });
 }
 
 /** Write `packet` at `offset` of `buf` (28 bytes of room). Returns the bytes written. */

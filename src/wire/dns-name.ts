@@ -13,6 +13,8 @@
  * form, and text -> wire -> text is lossless.
  */
 
+import { parsed, refused, type ParseResult } from './result.js';
+
 export const MAX_LABEL_LENGTH = 63;
 /** RFC 1035 3.1: the wire form, length bytes and root included, is at most 255 bytes. */
 export const MAX_NAME_LENGTH = 255;
@@ -34,10 +36,11 @@ export interface DnsError {
   message: string;
 }
 
-export type NameReadResult = { ok: true; name: string; next: number } | { ok: false; error: DnsError };
+/** A name and the offset just after its in-place bytes. */
+export type NameReadResult = ParseResult<{ name: string; next: number }, DnsError>;
 
 function nameError(kind: DnsErrorKind, offset: number, message: string): NameReadResult {
-  return { ok: false, error: { kind, offset, message } };
+  return refused({ kind, offset, message });
 }
 
 /**
@@ -84,7 +87,7 @@ export function readName(msg: Uint8Array, offset: number, end = msg.length): Nam
     pos += 1 + len;
   }
   if (next < 0) next = pos + 1;
-  return { ok: true, name: labels.join('.'), next };
+  return parsed({ name: labels.join('.'), next });
 }
 
 /** One label as text, escaping bytes that would be ambiguous (RFC 1035 5.1). */

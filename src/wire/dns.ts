@@ -1,4 +1,6 @@
-import { readIpv4, writeIpv4 } from './address.js';
+import { writeIpv4 } from './address.js';
+import { readU16, readU32 } from './bytes.js';
+import { parsed, refused, type ParseResult } from './result.js';
 import { type DnsError, type DnsErrorKind, nameToLabels, readName } from './dns-name.js';
 import {
   DnsType,
@@ -40,42 +42,39 @@ export const DNS_HEADER_LENGTH = 12;
 export const DNS_UDP_MAX = 512;
 export const DNS_PORT = 53;
 
-export type DnsParseResult = { ok: true; message: DnsMessage } | { ok: false; error: DnsError };
-export type DnsHeaderResult = { ok: true; header: DnsHeaderCounts } | { ok: false; error: DnsError };
+export type DnsParseResult = ParseResult<DnsMessage, DnsError>;
+export type DnsHeaderResult = ParseResult<DnsHeaderCounts, DnsError>;
 
 /** Read only the 12-byte header (enough to answer FORMERR or to see TC=1). */
 export function parseDnsHeader(msg: Uint8Array): DnsHeaderResult {
   if (msg.length < DNS_HEADER_LENGTH) {
-    return { ok: false, error: { kind: 'truncated', offset: 0, message: `${msg.length} bytes, shorter than the DNS header` } };
+    return fail('truncated', 0, `${msg.length} bytes, shorter than the DNS header`);
   }
-  const flags = (msg[2]! << 8) | msg[3]!;
-  return {
-    ok: true,
-    header: {
-      id: (msg[0]! << 8) | msg[1]!,
-      qr: (flags & 0x8000) !== 0,
-      opcode: (flags >>> 11) & 0xf,
-      aa: (flags & 0x0400) !== 0,
-      tc: (flags & 0x0200) !== 0,
-      rd: (flags & 0x0100) !== 0,
-      ra: (flags & 0x0080) !== 0,
-      z: (flags & 0x0040) !== 0,
-      ad: (flags & 0x0020) !== 0,
-      cd: (flags & 0x0010) !== 0,
-      rcode: flags & 0xf,
-      qdcount: (msg[4]! << 8) | msg[5]!,
-      ancount: (msg[6]! << 8) | msg[7]!,
-      nscount: (msg[8]! << 8) | msg[9]!,
-      arcount: (msg[10]! << 8) | msg[11]!,
-    },
-  };
+  const flags = readU16(msg, 2);
+  return parsed({
+    id: readU16(msg, 0),
+    qr: (flags & 0x8000) !== 0,
+    opcode: (flags >>> 11) & 0xf,
+    aa: (flags & 0x0400) !== 0,
+    tc: (flags & 0x0200) !== 0,
+    rd: (flags & 0x0100) !== 0,
+    ra: (flags & 0x0080) !== 0,
+    z: (flags & 0x0040) !== 0,
+    ad: (flags & 0x0020) !== 0,
+    cd: (flags & 0x0010) !== 0,
+    rcode: flags & 0xf,
+    qdcount: readU16(msg, 4),
+    ancount: readU16(msg, 6),
+    nscount: readU16(msg, 8),
+    arcount: readU16(msg, 10),
+  });
 }
 
 /** Parse a whole message. Never throws. */
 export function parseDnsMessage(msg: Uint8Array): DnsParseResult {
   const head = parseDnsHeader(msg);
   if (!head.ok) return head;
-  const { qdcount, ancount, nscount, arcount, ...header } = head.header;
+  const { qdcount, ancount, nscount, arcount, ...header } = head.value;
   // The smallest question is 5 bytes (root name, type, class), the smallest record 11:
   // refuse counts the message cannot possibly hold before allocating anything.
   const least = qdcount * 5 + (ancount + nscount + arcount) * 11;
@@ -86,7 +85,7 @@ export function parseDnsMessage(msg: Uint8Array): DnsParseResult {
   const questions: DnsQuestion[] = [];
   for (let i = 0; i < qdcount; i++) {
     const q = r.question();
-    if (!q) return { ok: false, error: r.error! };
+    if (!q) return refused(r.error!);
     questions.push(q);
   }
   const sections: DnsRecord[][] = [];
@@ -94,17 +93,17 @@ export function parseDnsMessage(msg: Uint8Array): DnsParseResult {
     const records: DnsRecord[] = [];
     for (let i = 0; i < count; i++) {
       const rr = r.record();
-      if (!rr) return { ok: false, error: r.error! };
+      if (!rr) return refused(r.error!);
       records.push(rr);
     }
     sections.push(records);
   }
   // Bytes after the last record are ignored, as resolvers generally do.
-  return { ok: true, message: { header, questions, answers: sections[0]!, authorities: sections[1]!, additionals: sections[2]! } };
+  return parsed({ header, questions, answers: sections[0]!, authorities: sections[1]!, additionals: sections[2]! });
 }
 
 function fail(kind: DnsErrorKind, offset: number, message: string): { ok: false; error: DnsError } {
-  return { ok: false, error: { kind, offset, message } };
+  return refused({ kind, offset, message });
 }
 
 /** A cursor over the message; on failure a method returns null and sets `error`. */
@@ -125,18 +124,18 @@ class Reader {
       this.error = n.error;
       return null;
     }
-    this.pos = n.next;
-    return n.name;
+    this.pos = n.value.next;
+    return n.value.name;
   }
 
   private u16(): number {
-    const v = (this.msg[this.pos]! << 8) | this.msg[this.pos + 1]!;
+    const v = readU16(this.msg, this.pos);
     this.pos += 2;
     return v;
   }
 
   private u32(): number {
-    const v = readIpv4(this.msg, this.pos);
+    const v = readU32(this.msg, this.pos);
     this.pos += 4;
     return v;
   }

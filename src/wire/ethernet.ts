@@ -1,4 +1,6 @@
 import type { MacAddress } from './address.js';
+import { readU16 } from './bytes.js';
+import { parsed, refused, type ParseResult } from './result.js';
 
 /**
  * Ethernet II framing (IEEE 802.3 with an EtherType instead of a length). A frame on
@@ -39,21 +41,21 @@ export type EthernetError =
   /** An 802.3 length field (with LLC/SNAP) instead of an EtherType: not Ethernet II. */
   | 'not_ethernet_ii';
 
-export type EthernetResult = { ok: true; value: EthernetFrame } | { ok: false; error: EthernetError };
+export type EthernetResult = ParseResult<EthernetFrame, EthernetError>;
 
 /** Parse a frame. Never throws; `dst`, `src` and `payload` are views into `frame`. */
 export function parseEthernet(frame: Uint8Array): EthernetResult {
-  if (frame.length < ETHERNET_HEADER_LEN) return { ok: false, error: 'truncated' };
-  let etherType = (frame[12]! << 8) | frame[13]!;
+  if (frame.length < ETHERNET_HEADER_LEN) return refused('truncated');
+  let etherType = readU16(frame, 12);
   let headerLen = ETHERNET_HEADER_LEN;
   let vlan: number | undefined;
   if (etherType === ETHERTYPE_VLAN) {
-    if (frame.length < ETHERNET_HEADER_LEN + VLAN_TAG_LEN) return { ok: false, error: 'truncated' };
-    vlan = ((frame[14]! << 8) | frame[15]!) & 0x0fff;
-    etherType = (frame[16]! << 8) | frame[17]!;
+    if (frame.length < ETHERNET_HEADER_LEN + VLAN_TAG_LEN) return refused('truncated');
+    vlan = (readU16(frame, 14)) & 0x0fff;
+    etherType = readU16(frame, 16);
     headerLen += VLAN_TAG_LEN;
   }
-  if (etherType < ETHERTYPE_MIN) return { ok: false, error: 'not_ethernet_ii' };
+  if (etherType < ETHERTYPE_MIN) return refused('not_ethernet_ii');
   const value: EthernetFrame = {
     dst: frame.subarray(0, 6),
     src: frame.subarray(6, 12),
@@ -61,7 +63,7 @@ export function parseEthernet(frame: Uint8Array): EthernetResult {
     payload: frame.subarray(headerLen),
   };
   if (vlan !== undefined) value.vlan = vlan;
-  return { ok: true, value };
+  return parsed(value);
 }
 
 /**

@@ -1,4 +1,6 @@
 import { internetChecksum } from './checksum.js';
+import { readU16 } from './bytes.js';
+import { parsed, refused, type ParseResult } from './result.js';
 
 /**
  * ICMP for IPv4 (RFC 792): the messages this stack sends and understands. Every
@@ -40,7 +42,7 @@ export type IcmpMessage =
 
 export type IcmpError = 'truncated' | 'bad_checksum';
 
-export type IcmpResult = { ok: true; value: IcmpMessage } | { ok: false; error: IcmpError };
+export type IcmpResult = ParseResult<IcmpMessage, IcmpError>;
 
 /** True for the error messages (RFC 1122 3.2.2: never answer these with an error). */
 export function isIcmpErrorType(type: number): boolean {
@@ -50,29 +52,26 @@ export function isIcmpErrorType(type: number): boolean {
 
 /** Parse an ICMP message (the IP payload). Never throws; byte fields are views. */
 export function parseIcmp(buf: Uint8Array, options: { verifyChecksum?: boolean } = {}): IcmpResult {
-  if (buf.length < ICMP_HEADER_LEN) return { ok: false, error: 'truncated' };
-  if (options.verifyChecksum !== false && internetChecksum(buf) !== 0) return { ok: false, error: 'bad_checksum' };
+  if (buf.length < ICMP_HEADER_LEN) return refused('truncated');
+  if (options.verifyChecksum !== false && internetChecksum(buf) !== 0) return refused('bad_checksum');
   const type = buf[0]!;
   const code = buf[1]!;
   const data = buf.subarray(ICMP_HEADER_LEN);
   switch (type) {
     case ICMP_ECHO_REQUEST:
     case ICMP_ECHO_REPLY:
-      return {
-        ok: true,
-        value: {
-          kind: type === ICMP_ECHO_REQUEST ? 'echo-request' : 'echo-reply',
-          identifier: (buf[4]! << 8) | buf[5]!,
-          sequence: (buf[6]! << 8) | buf[7]!,
-          data,
-        },
-      };
+      return parsed({
+        kind: type === ICMP_ECHO_REQUEST ? 'echo-request' : 'echo-reply',
+        identifier: readU16(buf, 4),
+        sequence: readU16(buf, 6),
+        data,
+      });
     case ICMP_DEST_UNREACHABLE:
-      return { ok: true, value: { kind: 'dest-unreachable', code, nextHopMtu: (buf[6]! << 8) | buf[7]!, quoted: data } };
+      return parsed({ kind: 'dest-unreachable', code, nextHopMtu: readU16(buf, 6), quoted: data });
     case ICMP_TIME_EXCEEDED:
-      return { ok: true, value: { kind: 'time-exceeded', code, quoted: data } };
+      return parsed({ kind: 'time-exceeded', code, quoted: data });
     default:
-      return { ok: true, value: { kind: 'other', type, code, rest: buf.subarray(4, 8), data } };
+      return parsed({ kind: 'other', type, code, rest: buf.subarray(4, 8), data });
   }
 }
 

@@ -1,5 +1,7 @@
 import { readIpv4, writeIpv4, type Ipv4Address } from './address.js';
 import { internetChecksum } from './checksum.js';
+import { readU16 } from './bytes.js';
+import { parsed, refused, type ParseResult } from './result.js';
 
 /**
  * IPv4 header (RFC 791 3.1).
@@ -61,7 +63,7 @@ export type Ipv4Error =
   | 'bad_total_length'
   | 'bad_checksum';
 
-export type Ipv4Result = { ok: true; value: Ipv4Packet } | { ok: false; error: Ipv4Error };
+export type Ipv4Result = ParseResult<Ipv4Packet, Ipv4Error>;
 
 /**
  * Parse and validate a datagram (the Ethernet payload). Never throws; all byte fields
@@ -73,13 +75,13 @@ export function parseIpv4Packet(buf: Uint8Array, options: { verifyChecksum?: boo
   const { header, headerBytes } = r.value;
   // RFC 791: total length covers header and data. Bytes beyond it are link padding.
   if (header.totalLength < header.headerLength || header.totalLength > buf.length) {
-    return { ok: false, error: 'bad_total_length' };
+    return refused('bad_total_length');
   }
   // RFC 1071: a header that carries its checksum sums to zero.
   if (options.verifyChecksum !== false && internetChecksum(headerBytes) !== 0) {
-    return { ok: false, error: 'bad_checksum' };
+    return refused('bad_checksum');
   }
-  return { ok: true, value: { header, headerBytes, payload: buf.subarray(header.headerLength, header.totalLength) } };
+  return parsed({ header, headerBytes, payload: buf.subarray(header.headerLength, header.totalLength) });
 }
 
 /**
@@ -88,30 +90,30 @@ export function parseIpv4Packet(buf: Uint8Array, options: { verifyChecksum?: boo
  * was longer (RFC 792). `payload` is whatever follows the header in `buf`.
  */
 export function parseIpv4HeaderOnly(buf: Uint8Array): Ipv4Result {
-  if (buf.length < IPV4_MIN_HEADER_LEN) return { ok: false, error: 'truncated' };
+  if (buf.length < IPV4_MIN_HEADER_LEN) return refused('truncated');
   const version = buf[0]! >>> 4;
-  if (version !== 4) return { ok: false, error: 'bad_version' };
+  if (version !== 4) return refused('bad_version');
   const headerLength = (buf[0]! & 0x0f) * 4;
-  if (headerLength < IPV4_MIN_HEADER_LEN) return { ok: false, error: 'bad_header_length' };
-  if (headerLength > buf.length) return { ok: false, error: 'truncated' };
-  const flagsAndOffset = (buf[6]! << 8) | buf[7]!;
+  if (headerLength < IPV4_MIN_HEADER_LEN) return refused('bad_header_length');
+  if (headerLength > buf.length) return refused('truncated');
+  const flagsAndOffset = readU16(buf, 6);
   const header: Ipv4Header = {
     headerLength,
     dscp: buf[1]! >>> 2,
     ecn: buf[1]! & 0x03,
-    totalLength: (buf[2]! << 8) | buf[3]!,
-    identification: (buf[4]! << 8) | buf[5]!,
+    totalLength: readU16(buf, 2),
+    identification: readU16(buf, 4),
     dontFragment: (flagsAndOffset & FLAG_DF) !== 0,
     moreFragments: (flagsAndOffset & FLAG_MF) !== 0,
     fragmentOffset: (flagsAndOffset & 0x1fff) * 8,
     ttl: buf[8]!,
     protocol: buf[9]!,
-    checksum: (buf[10]! << 8) | buf[11]!,
+    checksum: readU16(buf, 10),
     src: readIpv4(buf, 12),
     dst: readIpv4(buf, 16),
     options: buf.subarray(IPV4_MIN_HEADER_LEN, headerLength),
   };
-  return { ok: true, value: { header, headerBytes: buf.subarray(0, headerLength), payload: buf.subarray(headerLength) } };
+  return parsed({ header, headerBytes: buf.subarray(0, headerLength), payload: buf.subarray(headerLength) });
 }
 
 /** True when the datagram is a fragment (not a whole datagram). */
@@ -165,7 +167,7 @@ export function writeIpv4Header(buf: Uint8Array, offset: number, f: Ipv4HeaderFi
 
 /** Reserved flag bit (RFC 791 "must be zero"; RFC 3514 jokes about it). Exposed for tests. */
 export function reservedFlagSet(buf: Uint8Array): boolean {
-  return buf.length >= 8 && ((((buf[6]! << 8) | buf[7]!) & FLAG_RESERVED) !== 0);
+  return buf.length >= 8 && (((readU16(buf, 6)) & FLAG_RESERVED) !== 0);
 }
 
 /** IP protocol numbers (IANA "Assigned Internet Protocol Numbers"), as in the protocol field. */

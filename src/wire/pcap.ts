@@ -12,6 +12,8 @@
  * This file also holds the types shared with the pcapng codec (src/wire/pcapng.ts).
  */
 
+import { parsed, refused, type ParseResult } from './result.js';
+
 /** LINKTYPE_ETHERNET (https://www.tcpdump.org/linktypes.html). */
 export const LINKTYPE_ETHERNET = 1;
 
@@ -43,9 +45,7 @@ export interface CapturedPacket {
 }
 
 /** What a reader returns: the packets, or a typed error. */
-export type CaptureReadResult =
-  | { ok: true; value: CaptureFile }
-  | { ok: false; error: CaptureReadError };
+export type CaptureReadResult = ParseResult<CaptureFile, CaptureReadError>;
 
 export interface CaptureFile {
   format: 'pcap' | 'pcapng';
@@ -71,7 +71,7 @@ export interface CaptureReadError {
 }
 
 export function captureError(kind: CaptureReadErrorKind, offset: number, message: string): CaptureReadResult {
-  return { ok: false, error: { kind, offset, message } };
+  return refused({ kind, offset, message });
 }
 
 const MAGIC_MICROS = 0xa1b2c3d4;
@@ -157,7 +157,7 @@ export function readPcap(bytes: Uint8Array): CaptureReadResult {
   const packets: CapturedPacket[] = [];
   let offset = FILE_HEADER_LENGTH;
   while (offset < bytes.length) {
-    if (bytes.length - offset < RECORD_HEADER_LENGTH) return { ok: true, value: { format: 'pcap', packets, truncated: true } };
+    if (bytes.length - offset < RECORD_HEADER_LENGTH) return parsed({ format: 'pcap', packets, truncated: true });
     const seconds = view.getUint32(offset, littleEndian);
     const fraction = view.getUint32(offset + 4, littleEndian);
     const included = view.getUint32(offset + 8, littleEndian);
@@ -167,7 +167,7 @@ export function readPcap(bytes: Uint8Array): CaptureReadResult {
     const limit = snaplen > 0 ? Math.max(snaplen, DEFAULT_SNAPLEN) : DEFAULT_SNAPLEN;
     if (included > limit) return captureError('bad_record_length', offset + 8, `record claims ${included} bytes, more than the snapshot length`);
     const start = offset + RECORD_HEADER_LENGTH;
-    if (bytes.length - start < included) return { ok: true, value: { format: 'pcap', packets, truncated: true } };
+    if (bytes.length - start < included) return parsed({ format: 'pcap', packets, truncated: true });
     packets.push({
       timestampNs: BigInt(seconds) * 1_000_000_000n + BigInt(fraction) * (nanos ? 1n : 1000n),
       interfaceId: 0,
@@ -177,5 +177,5 @@ export function readPcap(bytes: Uint8Array): CaptureReadResult {
     });
     offset = start + included;
   }
-  return { ok: true, value: { format: 'pcap', packets, truncated: false } };
+  return parsed({ format: 'pcap', packets, truncated: false });
 }

@@ -27,6 +27,7 @@ import {
   type PacketDirection,
   type TimestampResolution,
 } from './pcap.js';
+import { parsed } from './result.js';
 
 export const BLOCK_SECTION_HEADER = 0x0a0d0d0a;
 export const BLOCK_INTERFACE_DESCRIPTION = 0x00000001;
@@ -257,7 +258,7 @@ export function readPcapng(bytes: Uint8Array): CaptureReadResult {
   let interfaces: InterfaceInfo[] = [];
   let le: boolean | null = null;
   let offset = 0;
-  const done = (truncated: boolean): CaptureReadResult => ({ ok: true, value: { format: 'pcapng', packets, truncated } });
+  const done = (truncated: boolean): CaptureReadResult => parsed({ format: 'pcapng', packets, truncated });
 
   while (offset < bytes.length) {
     if (bytes.length - offset < 12) return done(true);

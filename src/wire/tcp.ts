@@ -1,5 +1,7 @@
 import { finishChecksum, pseudoHeaderSum, sumWords } from './checksum.js';
 import { IPPROTO_TCP } from './ipv4.js';
+import { readU16, readU32, writeU16, writeU32 } from './bytes.js';
+import { parsed, refused, type ParseResult } from './result.js';
 
 /**
  * The TCP header (RFC 9293 3.1) and its options: a codec only, no state.
@@ -90,7 +92,7 @@ export type TcpParseError =
   | 'bad_option_length'
   | 'option_overrun';
 
-export type TcpParseResult = { ok: true; segment: TcpSegment } | { ok: false; error: TcpParseError };
+export type TcpParseResult = ParseResult<TcpSegment, TcpParseError>;
 
 /** Addresses for the pseudo-header checksum (RFC 9293 3.1). */
 export interface TcpPseudoHeader {
@@ -99,33 +101,13 @@ export interface TcpPseudoHeader {
 }
 
 
-function read16(b: Uint8Array, i: number): number {
-  return (b[i]! << 8) | b[i + 1]!;
-}
-
-function read32(b: Uint8Array, i: number): number {
-  return ((b[i]! << 24) | (b[i + 1]! << 16) | (b[i + 2]! << 8) | b[i + 3]!) >>> 0;
-}
-
-function write16(b: Uint8Array, i: number, v: number): void {
-  b[i] = (v >>> 8) & 0xff;
-  b[i + 1] = v & 0xff;
-}
-
-function write32(b: Uint8Array, i: number, v: number): void {
-  b[i] = (v >>> 24) & 0xff;
-  b[i + 1] = (v >>> 16) & 0xff;
-  b[i + 2] = (v >>> 8) & 0xff;
-  b[i + 3] = v & 0xff;
-}
-
 /**
  * Parse the option list. Unknown kinds are skipped by their length (RFC 9293 3.1:
  * "must be prepared to handle an illegal option length"); a length below 2 or one
  * running past the header makes the whole segment invalid. Known options with a
  * wrong length are invalid too (RFC 9293 3.2 MSS length 4, RFC 7323 lengths).
  */
-export function parseTcpOptions(bytes: Uint8Array): { ok: true; options: TcpOptions } | { ok: false; error: TcpParseError } {
+export function parseTcpOptions(bytes: Uint8Array): ParseResult<TcpOptions, TcpParseError> {
   const options: TcpOptions = {};
   let i = 0;
   const n = bytes.length;
@@ -136,33 +118,33 @@ export function parseTcpOptions(bytes: Uint8Array): { ok: true; options: TcpOpti
       i++;
       continue;
     }
-    if (i + 1 >= n) return { ok: false, error: 'option_overrun' };
+    if (i + 1 >= n) return refused('option_overrun');
     const len = bytes[i + 1]!;
-    if (len < 2) return { ok: false, error: 'bad_option_length' };
-    if (i + len > n) return { ok: false, error: 'option_overrun' };
+    if (len < 2) return refused('bad_option_length');
+    if (i + len > n) return refused('option_overrun');
     switch (kind) {
       case TcpOptionKind.MSS:
-        if (len !== 4) return { ok: false, error: 'bad_option_length' };
-        options.mss = read16(bytes, i + 2);
+        if (len !== 4) return refused('bad_option_length');
+        options.mss = readU16(bytes, i + 2);
         break;
       case TcpOptionKind.WINDOW_SCALE:
-        if (len !== 3) return { ok: false, error: 'bad_option_length' };
+        if (len !== 3) return refused('bad_option_length');
         options.windowScale = bytes[i + 2]!;
         break;
       case TcpOptionKind.SACK_PERMITTED:
-        if (len !== 2) return { ok: false, error: 'bad_option_length' };
+        if (len !== 2) return refused('bad_option_length');
         options.sackPermitted = true;
         break;
       case TcpOptionKind.SACK: {
-        if ((len - 2) % 8 !== 0 || len === 2) return { ok: false, error: 'bad_option_length' };
+        if ((len - 2) % 8 !== 0 || len === 2) return refused('bad_option_length');
         const blocks: SackBlock[] = [];
-        for (let j = i + 2; j < i + len; j += 8) blocks.push({ left: read32(bytes, j), right: read32(bytes, j + 4) });
+        for (let j = i + 2; j < i + len; j += 8) blocks.push({ left: readU32(bytes, j), right: readU32(bytes, j + 4) });
         options.sack = blocks;
         break;
       }
       case TcpOptionKind.TIMESTAMPS:
-        if (len !== 10) return { ok: false, error: 'bad_option_length' };
-        options.timestamp = { value: read32(bytes, i + 2), echo: read32(bytes, i + 6) };
+        if (len !== 10) return refused('bad_option_length');
+        options.timestamp = { value: readU32(bytes, i + 2), echo: readU32(bytes, i + 6) };
         break;
       default:
         // Unknown option: skip it by its length.
@@ -170,7 +152,7 @@ export function parseTcpOptions(bytes: Uint8Array): { ok: true; options: TcpOpti
     }
     i += len;
   }
-  return { ok: true, options };
+  return parsed(options);
 }
 
 /**
@@ -178,38 +160,35 @@ export function parseTcpOptions(bytes: Uint8Array): { ok: true; options: TcpOpti
  * malformed segment gives a typed error, never an exception.
  */
 export function parseTcp(bytes: Uint8Array, pseudo?: TcpPseudoHeader): TcpParseResult {
-  if (bytes.length < TCP_HEADER_MIN) return { ok: false, error: 'truncated' };
+  if (bytes.length < TCP_HEADER_MIN) return refused('truncated');
   const headerLength = (bytes[12]! >>> 4) * 4;
-  if (headerLength < TCP_HEADER_MIN) return { ok: false, error: 'bad_data_offset' };
-  if (headerLength > bytes.length) return { ok: false, error: 'truncated' };
+  if (headerLength < TCP_HEADER_MIN) return refused('bad_data_offset');
+  if (headerLength > bytes.length) return refused('truncated');
   if (pseudo) {
     const acc = sumWords(bytes, pseudoHeaderSum(pseudo.src, pseudo.dst, IPPROTO_TCP, bytes.length));
-    if (finishChecksum(acc) !== 0) return { ok: false, error: 'bad_checksum' };
+    if (finishChecksum(acc) !== 0) return refused('bad_checksum');
   }
   let options: TcpOptions = {};
   if (headerLength > TCP_HEADER_MIN) {
-    const parsed = parseTcpOptions(bytes.subarray(TCP_HEADER_MIN, headerLength));
-    if (!parsed.ok) return parsed;
-    options = parsed.options;
+    const parsedOptions = parseTcpOptions(bytes.subarray(TCP_HEADER_MIN, headerLength));
+    if (!parsedOptions.ok) return parsedOptions;
+    options = parsedOptions.value;
   }
-  return {
-    ok: true,
-    segment: {
-      header: {
-        srcPort: read16(bytes, 0),
-        dstPort: read16(bytes, 2),
-        seq: read32(bytes, 4),
-        ack: read32(bytes, 8),
-        headerLength,
-        flags: bytes[13]!,
-        window: read16(bytes, 14),
-        checksum: read16(bytes, 16),
-        urgent: read16(bytes, 18),
-        options,
-      },
-      payload: bytes.subarray(headerLength),
+  return parsed({
+    header: {
+      srcPort: readU16(bytes, 0),
+      dstPort: readU16(bytes, 2),
+      seq: readU32(bytes, 4),
+      ack: readU32(bytes, 8),
+      headerLength,
+      flags: bytes[13]!,
+      window: readU16(bytes, 14),
+      checksum: readU16(bytes, 16),
+      urgent: readU16(bytes, 18),
+      options,
     },
-  };
+    payload: bytes.subarray(headerLength),
+  });
 }
 
 /** Bytes the options take on the wire, padded to 4 (the layout of encodeTcpOptions). */
@@ -234,7 +213,7 @@ export function encodeTcpOptions(o: TcpOptions, out: Uint8Array, offset = 0): nu
   if (o.mss !== undefined) {
     out[i++] = TcpOptionKind.MSS;
     out[i++] = 4;
-    write16(out, i, o.mss);
+    writeU16(out, i, o.mss);
     i += 2;
   }
   if (o.timestamp) {
@@ -247,8 +226,8 @@ export function encodeTcpOptions(o: TcpOptions, out: Uint8Array, offset = 0): nu
     }
     out[i++] = TcpOptionKind.TIMESTAMPS;
     out[i++] = 10;
-    write32(out, i, o.timestamp.value);
-    write32(out, i + 4, o.timestamp.echo);
+    writeU32(out, i, o.timestamp.value);
+    writeU32(out, i + 4, o.timestamp.echo);
     i += 8;
   } else if (o.sackPermitted) {
     out[i++] = TcpOptionKind.NOP;
@@ -269,8 +248,8 @@ export function encodeTcpOptions(o: TcpOptions, out: Uint8Array, offset = 0): nu
     out[i++] = TcpOptionKind.SACK;
     out[i++] = 2 + 8 * blocks.length;
     for (const b of blocks) {
-      write32(out, i, b.left);
-      write32(out, i + 4, b.right);
+      writeU32(out, i, b.left);
+      writeU32(out, i + 4, b.right);
       i += 8;
     }
   }
@@ -298,20 +277,20 @@ export function encodeTcp(fields: TcpHeaderFields, payload: Uint8Array, pseudo: 
   const optLen = fields.options ? tcpOptionsLength(fields.options) : 0;
   const headerLength = TCP_HEADER_MIN + optLen;
   const h = new Uint8Array(headerLength);
-  write16(h, 0, fields.srcPort);
-  write16(h, 2, fields.dstPort);
-  write32(h, 4, fields.seq);
-  write32(h, 8, fields.ack);
+  writeU16(h, 0, fields.srcPort);
+  writeU16(h, 2, fields.dstPort);
+  writeU32(h, 4, fields.seq);
+  writeU32(h, 8, fields.ack);
   h[12] = (headerLength / 4) << 4;
   h[13] = fields.flags & 0xff;
-  write16(h, 14, fields.window);
+  writeU16(h, 14, fields.window);
   // h[16..17] checksum: zero while summing
-  write16(h, 18, fields.urgent ?? 0);
+  writeU16(h, 18, fields.urgent ?? 0);
   if (fields.options) encodeTcpOptions(fields.options, h, TCP_HEADER_MIN);
   let acc = pseudoHeaderSum(pseudo.src, pseudo.dst, IPPROTO_TCP, headerLength + payload.length);
   acc = sumWords(h, acc);
   acc = sumWords(payload, acc);
-  write16(h, 16, finishChecksum(acc));
+  writeU16(h, 16, finishChecksum(acc));
   return h;
 }
 

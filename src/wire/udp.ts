@@ -1,6 +1,8 @@
 import { finishChecksum, pseudoHeaderSum, sumWords } from './checksum.js';
 import type { Ipv4Address } from './address.js';
 import { IPPROTO_UDP } from './ipv4.js';
+import { readU16 } from './bytes.js';
+import { parsed, refused, type ParseResult } from './result.js';
 
 /**
  * UDP (RFC 768): an 8-byte header in front of the data.
@@ -42,7 +44,7 @@ export interface UdpError {
   message: string;
 }
 
-export type UdpParseResult = { ok: true; datagram: UdpDatagram } | { ok: false; error: UdpError };
+export type UdpParseResult = ParseResult<UdpDatagram, UdpError>;
 
 /**
  * Parse and check a UDP datagram carried in an IPv4 datagram from `src` to `dst`.
@@ -53,10 +55,10 @@ export function parseUdp(bytes: Uint8Array, src: Ipv4Address, dst: Ipv4Address, 
     return fail('truncated', `${bytes.length} bytes, shorter than the 8-byte UDP header`);
   }
   const header: UdpHeader = {
-    srcPort: (bytes[0]! << 8) | bytes[1]!,
-    dstPort: (bytes[2]! << 8) | bytes[3]!,
-    length: (bytes[4]! << 8) | bytes[5]!,
-    checksum: (bytes[6]! << 8) | bytes[7]!,
+    srcPort: readU16(bytes, 0),
+    dstPort: readU16(bytes, 2),
+    length: readU16(bytes, 4),
+    checksum: readU16(bytes, 6),
   };
   // The UDP length must agree with what IP delivered: shorter than a header is
   // nonsense, longer means data is missing, shorter than the IP payload means the two
@@ -72,7 +74,7 @@ export function parseUdp(bytes: Uint8Array, src: Ipv4Address, dst: Ipv4Address, 
       return fail('bad_checksum', `checksum 0x${header.checksum.toString(16).padStart(4, '0')} does not verify`);
     }
   }
-  return { ok: true, datagram: { header, payload: bytes.subarray(UDP_HEADER_LENGTH, header.length) } };
+  return parsed({ header, payload: bytes.subarray(UDP_HEADER_LENGTH, header.length) });
 }
 
 export interface UdpEncodeOptions {
@@ -119,5 +121,5 @@ export function encodeUdp(options: UdpEncodeOptions): Uint8Array {
 }
 
 function fail(kind: UdpErrorKind, message: string): UdpParseResult {
-  return { ok: false, error: { kind, message } };
+  return refused({ kind, message });
 }

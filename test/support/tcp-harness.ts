@@ -61,7 +61,7 @@ export class TcpHarness {
         const bytes = Buffer.concat(parts);
         const r = parseTcp(bytes, { src: o.src ?? US, dst: o.dst });
         if (!r.ok) throw new Error(`we sent a bad segment: ${r.error}`);
-        this.outbox.push({ header: r.segment.header, payload: Buffer.from(r.segment.payload), flags: flagText(r.segment.header.flags) });
+        this.outbox.push({ header: r.value.header, payload: Buffer.from(r.value.payload), flags: flagText(r.value.header.flags) });
         return true;
       },
       sendUnreachable: () => {},

@@ -252,9 +252,9 @@ describe('Resolver TC=1 -> TCP with a scripted TCP server', () => {
         for (const bytes of deframer.push(chunk)) {
           const parsed = parseDnsMessage(bytes);
           if (!parsed.ok) throw new Error(parsed.error.message);
-          tcpQueries.push(parsed.message);
+          tcpQueries.push(parsed.value);
           // Write the answer in two pieces to exercise reassembly of the frame.
-          const framed = frameDnsTcp(full(parsed.message));
+          const framed = frameDnsTcp(full(parsed.value));
           conn.write(framed.subarray(0, 100));
           conn.write(framed.subarray(100));
         }

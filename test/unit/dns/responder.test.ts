@@ -48,7 +48,7 @@ function responder(zones = zoneWithMany(40)) {
     const out = r.answer(encodeDnsQuery(0x4242, { name, type, class: 1 }), transport);
     const p = parseDnsMessage(out!);
     if (!p.ok) throw new Error(p.error.message);
-    return p.message;
+    return p.value;
   };
   return { r, ask, counters };
 }
@@ -120,7 +120,7 @@ describe('DnsResponder answers', () => {
     const q = encodeDnsQuery(7, { name: 'ftp.any-domain.com', type: 1, class: 1 });
     const cut = r.answer(q.subarray(0, q.length - 3), 'udp')!;
     const m = parseDnsMessage(cut);
-    expect(m.ok && m.message.header).toMatchObject({ id: 7, qr: true, rcode: DnsRcode.FORMERR });
+    expect(m.ok && m.value.header).toMatchObject({ id: 7, qr: true, rcode: DnsRcode.FORMERR });
     const two: DnsMessage = {
       header: { ...emptyHeader(8) },
       questions: [
@@ -132,10 +132,10 @@ describe('DnsResponder answers', () => {
       additionals: [],
     };
     const f = parseDnsMessage(r.answer(encodeDnsMessage(two), 'udp')!);
-    expect(f.ok && f.message.header.rcode).toBe(DnsRcode.FORMERR);
+    expect(f.ok && f.value.header.rcode).toBe(DnsRcode.FORMERR);
     const status = encodeDnsMessage({ ...two, header: { ...emptyHeader(9), opcode: 2 }, questions: [] });
     const n = parseDnsMessage(r.answer(status, 'udp')!);
-    expect(n.ok && n.message.header.rcode).toBe(DnsRcode.NOTIMP);
+    expect(n.ok && n.value.header.rcode).toBe(DnsRcode.NOTIMP);
     expect(r.answer(new Uint8Array(5), 'udp')).toBeNull();
     const answer = Uint8Array.from(q);
     answer[2]! |= 0x80;

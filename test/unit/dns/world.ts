@@ -51,8 +51,8 @@ export class DnsWorld {
     socket.on('message', (data: Buffer, rinfo: UdpRemoteInfo) => {
       const parsed = parseDnsMessage(data);
       if (!parsed.ok) throw new Error(`scripted server got a bad query: ${parsed.error.message}`);
-      this.received.push({ message: parsed.message, rinfo, server: address });
-      const out = script(parsed.message, n++);
+      this.received.push({ message: parsed.value, rinfo, server: address });
+      const out = script(parsed.value, n++);
       for (const r of out === null ? [] : Array.isArray(out) ? out : [out]) {
         socket.send(r instanceof Uint8Array ? r : encodeDnsMessage(r), rinfo.port, rinfo.address);
       }

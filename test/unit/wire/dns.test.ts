@@ -32,7 +32,7 @@ const bytes = (key: string): Uint8Array => {
 const parse = (b: Uint8Array): DnsMessage => {
   const r = parseDnsMessage(b);
   if (!r.ok) throw new Error(`${r.error.kind} at ${r.error.offset}: ${r.error.message}`);
-  return r.message;
+  return r.value;
 };
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const ip = (s: string): number => parseIpv4(s)!;
@@ -222,7 +222,7 @@ describe('wire/dns hostile input', () => {
 
   it('header alone is readable from 12 bytes (to answer FORMERR or see TC)', () => {
     const h = parseDnsHeader(Uint8Array.from([0xab, 0xcd, 0x83, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]));
-    expect(h.ok && h.header).toMatchObject({ id: 0xabcd, qr: true, tc: true, rd: true, qdcount: 1 });
+    expect(h.ok && h.value).toMatchObject({ id: 0xabcd, qr: true, tc: true, rd: true, qdcount: 1 });
     expect(parseDnsHeader(new Uint8Array(11)).ok).toBe(false);
   });
 
@@ -246,8 +246,8 @@ describe('wire/dns hostile input', () => {
           // (Uncompressed for exact equality: compression matches suffixes without
           // regard to case, so it may fold "Com" into an earlier "com".)
           if (r.ok) {
-            expect(parse(encodeDnsMessage(r.message, { compress: false }))).toEqual(r.message);
-            expect(parseDnsMessage(encodeDnsMessage(r.message)).ok).toBe(true);
+            expect(parse(encodeDnsMessage(r.value, { compress: false }))).toEqual(r.value);
+            expect(parseDnsMessage(encodeDnsMessage(r.value)).ok).toBe(true);
           }
         },
       ),
@@ -311,8 +311,8 @@ describe('wire/dns names', () => {
         const r = readName(msg, 12);
         expect(r.ok).toBe(true);
         if (!r.ok) return;
-        expect(r.next).toBe(msg.length);
-        const back = nameToLabels(r.name);
+        expect(r.value.next).toBe(msg.length);
+        const back = nameToLabels(r.value.name);
         expect(back?.map((l) => Array.from(l))).toEqual(labels.map((l) => Array.from(l)));
       }),
     );

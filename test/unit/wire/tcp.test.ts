@@ -33,7 +33,7 @@ describe('wire/tcp parse', () => {
     const r = parseTcp(SYN_TCP, { src: A, dst: B });
     expect(r.ok).toBe(true);
     if (!r.ok) return;
-    const h = r.segment.header;
+    const h = r.value.header;
     expect(h.srcPort).toBe(0xd7b8);
     expect(h.dstPort).toBe(5001);
     expect(h.seq).toBe(0xbfd1e176);
@@ -47,7 +47,7 @@ describe('wire/tcp parse', () => {
       timestamp: { value: 0x418fa30e, echo: 0 },
       windowScale: 10,
     });
-    expect(r.segment.payload.length).toBe(0);
+    expect(r.value.payload.length).toBe(0);
   });
 
   it('rejects a corrupted segment with bad_checksum', () => {
@@ -62,9 +62,9 @@ describe('wire/tcp parse', () => {
     const r = parseTcp(LINUX_DATA);
     expect(r.ok).toBe(true);
     if (!r.ok) return;
-    expect(r.segment.header.flags).toBe(TcpFlags.ACK | TcpFlags.PSH);
-    expect(r.segment.header.options).toEqual({ timestamp: { value: 0xe9c97888, echo: 0xda126044 } });
-    expect(Buffer.from(r.segment.payload).toString()).toBe('hello\n');
+    expect(r.value.header.flags).toBe(TcpFlags.ACK | TcpFlags.PSH);
+    expect(r.value.header.options).toEqual({ timestamp: { value: 0xe9c97888, echo: 0xda126044 } });
+    expect(Buffer.from(r.value.payload).toString()).toBe('hello\n');
   });
 
   it('reports truncation and a bad data offset', () => {
@@ -78,7 +78,7 @@ describe('wire/tcp parse', () => {
   it('skips unknown options by length and stops at EOL', () => {
     // kind 30 (MPTCP) len 4, then MSS, then EOL and garbage.
     const r = parseTcpOptions(hex('1e04abcd 020405b4 00 ff ff ff'));
-    expect(r).toEqual({ ok: true, options: { mss: 1460 } });
+    expect(r).toEqual({ ok: true, value: { mss: 1460 } });
   });
 
   it('rejects malformed option lists without throwing', () => {
@@ -94,7 +94,7 @@ describe('wire/tcp parse', () => {
     const r = parseTcpOptions(hex('0101 0512 00000010 00000020 fffffff0 00000005'));
     expect(r).toEqual({
       ok: true,
-      options: {
+      value: {
         sack: [
           { left: 0x10, right: 0x20 },
           { left: 0xfffffff0, right: 5 },
@@ -155,7 +155,7 @@ describe('wire/tcp encode', () => {
       expect(len % 4).toBe(0);
       const buf = new Uint8Array(40);
       expect(encodeTcpOptions(options, buf)).toBe(len);
-      expect(parseTcpOptions(buf.subarray(0, len))).toEqual({ ok: true, options });
+      expect(parseTcpOptions(buf.subarray(0, len))).toEqual({ ok: true, value: options });
     }
   });
 

@@ -20,9 +20,9 @@ describe('wire/udp against datagrams the Linux kernel sent', () => {
       const r = parseUdp(bytes, ip(d.src), ip(d.dst));
       expect(r.ok).toBe(true);
       if (!r.ok) return;
-      expect(r.datagram.header).toMatchObject({ srcPort: d.srcPort, dstPort: d.dstPort, length: bytes.length });
-      expect(Buffer.from(r.datagram.payload)).toEqual(bytes.subarray(8));
-      const again = encodeUdp({ src: ip(d.src), dst: ip(d.dst), srcPort: d.srcPort, dstPort: d.dstPort, payload: r.datagram.payload });
+      expect(r.value.header).toMatchObject({ srcPort: d.srcPort, dstPort: d.dstPort, length: bytes.length });
+      expect(Buffer.from(r.value.payload)).toEqual(bytes.subarray(8));
+      const again = encodeUdp({ src: ip(d.src), dst: ip(d.dst), srcPort: d.srcPort, dstPort: d.dstPort, payload: r.value.payload });
       expect(Buffer.from(again).toString('hex')).toBe(d.udp);
     });
   }
@@ -98,7 +98,7 @@ describe('wire/udp length checks', () => {
           const out = encodeUdp({ src: a, dst, srcPort: sp, dstPort: dp, payload });
           const r = parseUdp(out, a, dst);
           expect(r.ok).toBe(true);
-          if (r.ok) expect(Buffer.from(r.datagram.payload)).toEqual(Buffer.from(payload));
+          if (r.ok) expect(Buffer.from(r.value.payload)).toEqual(Buffer.from(payload));
         },
       ),
     );
@@ -121,6 +121,6 @@ describe('wire/udp checksum verification', () => {
     if (!strict.ok) expect(strict.error.kind).toBe('bad_checksum');
     const lenient = parseUdp(bytes, src, dst, { verifyChecksum: false });
     expect(lenient.ok).toBe(true);
-    if (lenient.ok) expect([...lenient.datagram.payload]).toEqual([7, 7]);
+    if (lenient.ok) expect([...lenient.value.payload]).toEqual([7, 7]);
   });
 });
