@@ -41,6 +41,12 @@ export interface TcpSocketLike extends Duplex {
   readonly bytesRead: number;
   readonly bytesWritten: number;
   /**
+   * Of bytesWritten, how many the peer has acknowledged (SND.UNA has passed them):
+   * what really arrived, for FTP's STAT and ABOR. Optional like `state` (net.Socket
+   * cannot tell); our TcpSocket has it.
+   */
+  readonly bytesAcked?: number;
+  /**
    * The RFC 9293 state ('ESTABLISHED', 'TIME-WAIT', ...), for teaching. Optional in
    * this interface so that test doubles and net.Socket still fit; our TcpSocket has it.
    */

@@ -115,6 +115,17 @@ export class TcpSocket extends Duplex implements TcpSocketLike, ConnectionUser {
   get bytesWritten(): number {
     return this._bytesWritten;
   }
+  /**
+   * Written bytes the peer has acknowledged. What is not yet acknowledged is still in
+   * the send buffer: unsent plus sent-unacknowledged (which counts our FIN as one
+   * more while it is in flight, so this may then be one short). Once our FIN is
+   * acknowledged (FIN-WAIT-2, TIME-WAIT) everything was.
+   */
+  get bytesAcked(): number {
+    const info = this.control.info();
+    if (info.state === 'FIN-WAIT-2' || info.state === 'TIME-WAIT') return this._bytesWritten;
+    return Math.max(0, this._bytesWritten - info.unsent - info.unacked);
+  }
 
   address(): TcpAddressInfo {
     return { address: this.localAddress, family: 'IPv4', port: this.localPort };
