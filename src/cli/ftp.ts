@@ -1,28 +1,12 @@
 import { promises as fsp } from 'node:fs';
 import * as readline from 'node:readline';
 import { Writable } from 'node:stream';
-import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
-import { Resolver } from '../dns/resolver.js';
-import type { TcpApi, TcpSocketLike } from '../tcp/api.js';
-import { FtpClient, type DataMode, type TransferType } from '../ftp/client/client.js';
-import { FtpReplyError } from '../ftp/client/errors.js';
-import { FtpShell, splitCommands, type ProgressDisplay } from '../ftp/client/shell.js';
-import { parseFtpUrl, type FtpUrl } from '../ftp/client/url.js';
-import { addHostOptions, checkDnsServerArgs, parseIntArg, startHost, stopHostWhenClosed, usageError, type HostCliOptions, type RunningHost } from './common.js';
+import { FtpShell, splitCommands } from '../ftp/client/shell.js';
+import { addHostOptions, parseIntArg, startHost, usageError } from './common.js';
+import { addFtpOptions, checkFtpOptions, createClient, finishFtp, progressBar, type FtpCommonCliOptions } from './ftp-client-setup.js';
 import { register as registerGet } from './get.js';
 import { register as registerPut } from './put.js';
-
-/** Options shared by `ftp`, `get` and `put`. */
-export interface FtpCommonCliOptions extends HostCliOptions {
-  dns: string[];
-  active?: boolean;
-  passive?: boolean;
-  activePortBase?: string;
-  trustPasv?: boolean;
-  timeout?: string;
-  verbose?: boolean;
-}
 
 interface FtpCliOptions extends FtpCommonCliOptions {
   user?: string;
@@ -31,159 +15,7 @@ interface FtpCliOptions extends FtpCommonCliOptions {
   command?: string;
   script?: string;
   binary?: boolean;
-}
-
-/** Add --dns, --active/--passive, --active-port-base, --trust-pasv, --timeout, -v. */
-export function addFtpOptions(command: Command): Command {
-  return command
-    .option('--dns <server>', 'DNS server IPv4[:port] for host names; repeat for more', (v: string, acc: string[]) => [...acc, v], [] as string[])
-    .option('--active', 'active mode: the server connects to us (PORT)')
-    .option('--passive', 'passive mode: we connect to the server (EPSV, then PASV)')
-    .option('--active-port-base <port>', 'first local data port in active mode; each transfer takes the next', '5001')
-    .option('--trust-pasv', 'connect to the address inside a 227 reply (default: the control peer)')
-    .option('--timeout <ms>', 'connect, reply and data idle timeout', '30000');
-}
-
-/** The FTP options, checked: what createClient needs besides the host. */
-export interface FtpClientConfig {
-  dns: string[];
-  mode: DataMode;
-  activePortBase: number;
-  timeoutMs: number;
-  trustPasv: boolean;
-}
-
-/**
- * Check the FTP options (exit 2 on a bad one) before the host starts. `defaultMode`
- * applies without --active or --passive: active for `ftp` (the seed session), passive
- * for `get` and `put`.
- */
-export function checkFtpOptions(opts: FtpCommonCliOptions, defaultMode: DataMode): FtpClientConfig {
-  if (opts.active && opts.passive) usageError('--active and --passive cannot be used together');
-  checkDnsServerArgs(opts.dns);
-  return {
-    dns: opts.dns,
-    mode: opts.active ? 'active' : opts.passive ? 'passive' : defaultMode,
-    activePortBase: parseIntArg('--active-port-base', opts.activePortBase ?? '5001', 1024, 65535),
-    timeoutMs: parseIntArg('--timeout', opts.timeout ?? '30000', 100, 3_600_000),
-    trustPasv: opts.trustPasv === true,
-  };
-}
-
-/** Every socket the client opened or accepted, per host: finishFtp waits for them to close. */
-const tracked = new WeakMap<RunningHost, Set<TcpSocketLike>>();
-
-function trackingTcp(run: RunningHost): TcpApi {
-  const tcp = run.host.tcp;
-  const sockets = new Set<TcpSocketLike>();
-  tracked.set(run, sockets);
-  return {
-    connect(options, onConnect) {
-      const s = tcp.connect(options, onConnect);
-      sockets.add(s);
-      return s;
-    },
-    listen(options, onConnection) {
-      const server = tcp.listen(options, onConnection);
-      server.on('connection', (s: TcpSocketLike) => sockets.add(s));
-      return server;
-    },
-  };
-}
-
-/**
- * Stop the host once the last FIN/ACK exchanges of the client's connections are done
- * (at most `maxMs`): otherwise the server would see a RST where the seed shows FINs.
- */
-export function finishFtp(run: RunningHost, code: number, maxMs = 2000): Promise<void> {
-  return stopHostWhenClosed(run, tracked.get(run) ?? [], code, maxMs);
-}
-
-/** An FtpClient on the host's TCP, resolving names with our own DNS resolver. */
-export function createClient(run: RunningHost, config: FtpClientConfig, type: TransferType): FtpClient {
-  const { host } = run;
-  let resolver: Resolver | undefined;
-  if (config.dns.length > 0) {
-    resolver = new Resolver({ udp: host.udp, tcp: host.tcp, servers: config.dns, clock: host.clock, random: host.random, counters: host.counters });
-  }
-  return new FtpClient({
-    tcp: trackingTcp(run),
-    clock: host.clock,
-    lookup: resolver
-      ? async (name) => {
-          const addrs = await resolver.resolve4(name);
-          if (addrs.length === 0) throw new Error(`${name}: no IPv4 address`);
-          return addrs[0]!;
-        }
-      : undefined,
-    mode: config.mode,
-    type,
-    activePortBase: config.activePortBase,
-    trustPasvAddress: config.trustPasv,
-    connectTimeout: config.timeoutMs,
-    replyTimeout: config.timeoutMs,
-    dataTimeout: config.timeoutMs,
-    counters: host.counters,
-  });
-}
-
-/** Parse an ftp:// URL argument of `get` or `put`, exiting 2 (one line) when it is not one. */
-export function urlArg(text: string): FtpUrl {
-  try {
-    return parseFtpUrl(text);
-  } catch (err) {
-    usageError((err as Error).message);
-  }
-}
-
-/**
- * For `get` and `put`: with -v, echo the protocol exchange to stderr (stdout may carry
- * the file), then connect and log in as the URL says: anonymous (password guest@)
- * unless it names a user.
- */
-export async function openUrl(client: FtpClient, url: FtpUrl, verbose: boolean): Promise<void> {
-  if (verbose) {
-    client.on('command', (l: string) => process.stderr.write(`---> ${l}\n`));
-    client.on('reply', (r: { lines: string[] }) => process.stderr.write(`${r.lines.join('\n')}\n`));
-  }
-  await client.connect(url.host, url.port);
-  await client.login(url.user ?? 'anonymous', url.password ?? (url.user === undefined ? 'guest@' : ''));
-}
-
-/** A failed one-shot transfer in one line: the server's reply, or the error's message. */
-export function describeFailure(err: unknown): string {
-  if (err instanceof FtpReplyError) return `${err.code} ${err.text.replace(/\n/g, ' ')}`;
-  return (err as Error).message ?? String(err);
-}
-
-/** A cli-progress bar on stderr, only when stderr is a terminal. */
-export function progressBar(name: string): ProgressDisplay | undefined {
-  if (!process.stderr.isTTY) return undefined;
-  const bar = new cliProgress.SingleBar(
-    {
-      stream: process.stderr,
-      format: `${name.slice(-30)} |{bar}| {percentage}% {value}/{total} bytes {speed} ETA {eta_formatted}`,
-      hideCursor: true,
-      clearOnComplete: false,
-    },
-    cliProgress.Presets.shades_classic,
-  );
-  let started = false;
-  const t0 = performance.now();
-  return {
-    update(bytes, total) {
-      const speed = `${((bytes / Math.max(0.001, (performance.now() - t0) / 1000)) / 1024).toFixed(1)} KiB/s`;
-      if (!started) {
-        bar.start(total ?? 0, bytes, { speed });
-        started = true;
-      }
-      if (total !== undefined && bar.getTotal() !== total) bar.setTotal(total);
-      bar.update(bytes, { speed });
-    },
-    stop() {
-      if (started) bar.stop();
-    },
-  };
+  ascii?: boolean;
 }
 
 /**
@@ -210,7 +42,8 @@ function registerShell(program: Command): void {
         .option('--port <n>', 'control port of the server', '21')
         .option('-c, --command <commands>', 'run these commands, separated by ";", then exit')
         .option('--script <file>', 'run the commands in FILE (one a line), then exit')
-        .option('--binary', 'start in binary mode (default: ascii, as RFC 959 and the seed session)')
+        .option('--binary', 'start in binary mode (default: ascii until SYST says "UNIX Type: L8", then binary, as tnftp)')
+        .option('--ascii', 'stay in ascii and send no SYST: the seed session exactly (text files only)')
         .option('-v, --verbose', 'show the protocol exchange (default on in the interactive shell)'),
     ),
   )
@@ -223,6 +56,7 @@ function registerShell(program: Command): void {
       const port = parseIntArg('--port', opts.port ?? '21', 1, 65535);
       const config = checkFtpOptions(opts, 'active');
       if (opts.command !== undefined && opts.script !== undefined) usageError('-c and --script cannot be used together');
+      if (opts.ascii && opts.binary) usageError('--ascii and --binary cannot be used together');
       let scripted: string[] | undefined;
       if (opts.command !== undefined) scripted = splitCommands(opts.command);
       else if (opts.script !== undefined) {
@@ -232,7 +66,8 @@ function registerShell(program: Command): void {
       const interactive = scripted === undefined && process.stdin.isTTY === true;
 
       const run = startHost(opts);
-      // RFC 959 4.1.2 (TYPE): the default type is ASCII, and the seed session never sends TYPE.
+      // RFC 959 4.1.2 (TYPE): the default type is ASCII (the seed session never sends
+      // TYPE); the shell turns to binary after login when SYST says Unix, as tnftp.
       const client = createClient(run, config, opts.binary ? 'I' : 'A');
       const muted = new MutableOutput(process.stdout);
       let rl: readline.Interface | undefined;
@@ -241,6 +76,7 @@ function registerShell(program: Command): void {
         out: process.stdout,
         clock: run.clock,
         verbose: opts.verbose ?? interactive,
+        detectBinary: opts.ascii !== true,
         progressFactory: (name) => progressBar(name) ?? { update() {}, stop() {} },
         defaultUser: opts.user ?? (interactive ? undefined : 'anonymous'),
         ...(opts.password !== undefined ? { defaultPassword: opts.password } : {}),

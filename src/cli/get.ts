@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { safeLocalPath } from '../ftp/client/local-path.js';
-import { addFtpOptions, checkFtpOptions, createClient, describeFailure, finishFtp, openUrl, progressBar, urlArg, type FtpCommonCliOptions } from './ftp.js';
+import { addFtpOptions, checkFtpOptions, createClient, describeFailure, finishFtp, openUrl, progressBar, urlArg, type FtpCommonCliOptions } from './ftp-client-setup.js';
 import { addHostOptions, startHost, usageError } from './common.js';
 
 interface GetCliOptions extends FtpCommonCliOptions {

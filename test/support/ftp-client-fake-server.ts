@@ -29,6 +29,19 @@ export interface FakeServerOptions {
   refuseData?: boolean;
   /** Send text in TYPE A with CRLF line ends (as RFC 959 wants). Default true. */
   convertAscii?: boolean;
+  /**
+   * Lie in RETR: send this many bytes fewer (negative: more) than the file has, while
+   * announcing the true size and ending with 226 (a damaged transfer nobody noticed).
+   */
+  retrShortBy?: number;
+  /** Keep this many bytes fewer of every STOR/APPE than arrived, and still say 226. */
+  storeShortBy?: number;
+  /** Leave "(N bytes)" out of the 150 reply (as Pure-FTPd does). */
+  quiet150?: boolean;
+  /** Answer SIZE with 502 (servers without RFC 3659). */
+  noSize?: boolean;
+  /** The SYST answer (215). Default "UNIX Type: L8". */
+  system?: string;
 }
 
 export class FakeFtpServer {
@@ -126,14 +139,15 @@ export class FakeFtpServer {
       }
       return Buffer.from(lines.map((l) => l + '\r\n').join(''));
     };
-    const sendData = async (what: string, data: Buffer, cut?: number) => {
+    const sendData = async (what: string, data: Buffer, cut?: number, announced = data.length) => {
       if (o.refuseData) {
         active = undefined;
         return reply(425, "Can't open data connection.");
       }
       const sock = await openData();
       if (!sock) return reply(425, "Can't open data connection.");
-      reply(150, `Opening ${type === 'A' ? 'ASCII' : 'BINARY'} mode data connection for ${what} (${data.length} bytes).`);
+      const size = o.quiet150 ? '' : ` (${announced} bytes)`;
+      reply(150, `Opening ${type === 'A' ? 'ASCII' : 'BINARY'} mode data connection for ${what}${size}.`);
       sock.on('error', () => undefined);
       sock.resume(); // read (and ignore) the client's side so its FIN is seen and 'close' comes
       if (cut !== undefined) {
@@ -165,6 +179,7 @@ export class FakeFtpServer {
       sock.once('end', () => {
         let body = Buffer.concat(chunks);
         if (type === 'A' && (o.convertAscii ?? true)) body = Buffer.from(body.toString('latin1').replace(/\r\n/g, '\n'), 'latin1');
+        if (o.storeShortBy) body = body.subarray(0, Math.max(0, body.length - o.storeShortBy));
         this.files.set(path, Buffer.concat([start, body]));
         reply(226, 'Transfer complete.');
       });
@@ -272,12 +287,17 @@ export class FakeFtpServer {
           let body = data.subarray(rest);
           rest = 0;
           if (type === 'A' && (o.convertAscii ?? true)) body = Buffer.from(body.toString('latin1').replace(/\r?\n/g, '\r\n'), 'latin1');
-          return sendData(arg, body, o.cutRetrAfter);
+          const announced = body.length;
+          const lie = o.retrShortBy ?? 0;
+          if (lie > 0) body = body.subarray(0, Math.max(0, body.length - lie));
+          if (lie < 0) body = Buffer.concat([body, Buffer.alloc(-lie, 0x2a)]);
+          return sendData(arg, body, o.cutRetrAfter, announced);
         }
         case 'STOR':
         case 'APPE':
           return receiveData(abs(arg), verb === 'APPE');
         case 'SIZE': {
+          if (o.noSize) return reply(502, 'SIZE not implemented.');
           const data = this.files.get(abs(arg));
           return data ? reply(213, String(data.length)) : reply(550, 'Could not get file size.');
         }
@@ -306,6 +326,8 @@ export class FakeFtpServer {
         }
         case 'SITE':
           return reply(200, `SITE ${arg} ok`);
+        case 'SYST':
+          return reply(215, o.system ?? 'UNIX Type: L8');
         case 'NOOP':
           return reply(200, 'NOOP ok.');
         case 'QUIT':

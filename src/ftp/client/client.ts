@@ -13,7 +13,8 @@ import { replyClass, type FtpReply } from '../common/reply.js';
 import { CrlfToLf, LfToCrlf } from '../common/ascii.js';
 import { ControlConnection } from './control.js';
 import { connectPassive, listenActive, meter, waitConnected, withTimeout, type DataConnection, type DataContext } from './data-connection.js';
-import { FtpConnectionError, FtpReplyError, FtpUsageError } from './errors.js';
+import { FtpConnectionError, FtpReplyError, FtpSizeMismatchError, FtpUsageError } from './errors.js';
+import { announcedSize, checkDownload, checkUpload } from './integrity.js';
 import { partialPath, safeLocalPath } from './local-path.js';
 
 /** RFC 959 3.1.1: A = ASCII (lines end in CRLF on the wire), I = image (bytes as they are). */
@@ -84,10 +85,21 @@ export interface PutOptions extends TransferOptions {
 
 export interface GetResult {
   path: string;
-  /** Bytes received in this transfer (not counting a resumed offset). */
+  /** Bytes received in this transfer, as on the wire (not counting a resumed offset). */
   bytes: number;
   /** Where the transfer started. */
   offset: number;
+}
+
+export interface PutResult {
+  /** Bytes sent in this transfer, as on the wire. */
+  bytes: number;
+  /**
+   * The remote file's size after the upload, as SIZE (TYPE I) told us, which equals
+   * the local file's (else put() fails). Undefined when it could not be checked: TYPE
+   * A, or a server that does not answer SIZE for the file.
+   */
+  verifiedSize: number | undefined;
 }
 
 const IPV4 = /^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/;
@@ -342,6 +354,11 @@ export class FtpClient extends EventEmitter {
     });
   }
 
+  /** SYST (RFC 959 4.1.3): the server's operating system, e.g. "215 UNIX Type: L8". */
+  system(): Promise<FtpReply> {
+    return this.serial(() => this.command('SYST'));
+  }
+
   site(args: string): Promise<FtpReply> {
     return this.serial(() => this.command(`SITE ${args}`));
   }
@@ -401,7 +418,10 @@ export class FtpClient extends EventEmitter {
   // Transfers
   // -------------------------------------------------------------------------
 
-  /** RETR into a stream. Returns the bytes received (after line-end conversion for TYPE A). */
+  /**
+   * RETR into a stream. Returns the bytes received on the wire. Fails with
+   * FtpSizeMismatchError when they do not match the file's size (integrity.ts).
+   */
   download(remote: string, destination: Writable, options: DownloadOptions = {}): Promise<number> {
     return this.serial(() => this.retrieve(remote, destination, options));
   }
@@ -439,22 +459,41 @@ export class FtpClient extends EventEmitter {
       if (!out.closed) await new Promise<void>((resolve) => out.destroy().once('close', () => resolve()));
       // A transfer that never delivered a byte (550 No such file) leaves nothing behind.
       if (offset === 0 && (await fileSize(part)) === 0) await fsp.unlink(part).catch(() => undefined);
+      else if (err instanceof FtpSizeMismatchError) err.keptPath = part;
       throw err;
     }
     await fsp.rename(part, target);
     return { path: target, bytes, offset };
   }
 
-  /** Upload a local file; `remote` defaults to its base name. Returns bytes sent. */
-  put(local: string, remote = path.basename(local), options: PutOptions = {}): Promise<number> {
+  /**
+   * Upload a local file; `remote` defaults to its base name. In TYPE I the result is
+   * checked: afterwards SIZE must give the local file's size (plus what an append
+   * added to), else this fails with FtpSizeMismatchError.
+   */
+  put(local: string, remote = path.basename(local), options: PutOptions = {}): Promise<PutResult> {
     return this.serial(async () => {
-      let offset = 0;
-      if (options.resume) {
-        offset = await this.remoteSizeOrZero(remote);
-      }
+      const type = options.type ?? this.type;
+      const localSize = (await fsp.stat(local)).size;
+      // What the server holds before: where a resumed upload continues, and what an
+      // append adds to (for the check afterwards; not needed for STOR).
+      let before = 0;
+      if (options.resume || (options.append && type === 'I')) before = await this.remoteSizeOrZero(remote);
+      const offset = options.resume ? before : 0;
       const source = createReadStream(local, { start: offset });
       const verb = options.append || offset > 0 ? 'APPE' : 'STOR';
-      return this.store(source, remote, verb, options, offset);
+      const bytes = await this.store(source, remote, verb, options, offset);
+      if (type !== 'I') return { bytes, verifiedSize: undefined };
+      const remoteSize = await this.sizeIfAnswered(remote);
+      if (remoteSize === undefined) return { bytes, verifiedSize: undefined };
+      const expected = options.resume ? localSize : before + localSize;
+      try {
+        checkUpload(remote, expected, remoteSize);
+      } catch (err) {
+        this.counters.inc('ftp.client.transfer.size_mismatch');
+        throw err;
+      }
+      return { bytes, verifiedSize: remoteSize };
     });
   }
 
@@ -532,13 +571,22 @@ export class FtpClient extends EventEmitter {
   }
 
   private async remoteSizeOrZero(remote: string): Promise<number> {
+    return (await this.sizeIfAnswered(remote)) ?? 0; // 550: not there yet
+  }
+
+  /**
+   * SIZE in TYPE I (RFC 3659 4: the size depends on the type; in TYPE I it is the
+   * file's), or undefined when the server refuses (550 no such file or not readable,
+   * 500/502 no SIZE at all). Leaves the server in TYPE I.
+   */
+  private async sizeIfAnswered(remote: string): Promise<number | undefined> {
     await this.setType('I');
     try {
       const reply = await this.command(`SIZE ${remote}`);
       const n = Number(reply.text.trim());
-      return Number.isSafeInteger(n) && n >= 0 ? n : 0;
+      return reply.code === 213 && Number.isSafeInteger(n) && n >= 0 ? n : undefined;
     } catch (err) {
-      if (err instanceof FtpReplyError && err.code === 550) return 0; // not there yet
+      if (err instanceof FtpReplyError && err.code >= 500) return undefined;
       throw err;
     }
   }
@@ -693,20 +741,35 @@ export class FtpClient extends EventEmitter {
     }
   }
 
+  /**
+   * RETR, checked: in TYPE I we first ask SIZE, and the bytes that arrive must match
+   * it (or the 150 reply's "(N bytes)"); see integrity.ts. Returns the bytes received
+   * on the wire.
+   */
   private async retrieve(remote: string, destination: Writable, options: DownloadOptions): Promise<number> {
     const type = options.type ?? this.type;
     const offset = options.offset ?? 0;
+    const size = type === 'I' ? await this.sizeIfAnswered(remote) : undefined;
     let received = 0;
     await this.transfer(`RETR ${remote}`, type, offset, async (socket, announced) => {
-      const m = meter(this.dataContext, socket, offset, announced === undefined ? undefined : offset + announced, options.onProgress);
+      // Progress counts wire bytes of the whole file: the total is the file's size,
+      // never offset + size (both SIZE and "(N bytes)" give the whole file).
+      const total = size ?? (type === 'I' ? announced : undefined);
+      const m = meter(this.dataContext, socket, offset, total, options.onProgress);
       try {
-        await pipeline([socket, ...(type === 'A' ? [new CrlfToLf()] : []), m.stream, destination], { end: options.end ?? true });
+        await pipeline([socket, m.stream, ...(type === 'A' ? [new CrlfToLf()] : []), destination], { end: options.end ?? true });
       } finally {
         m.stop();
         received = m.bytes();
         this.counters.inc('ftp.client.rx.bytes', received);
       }
       throwIfErrored(socket);
+      try {
+        checkDownload({ type, offset, received, size, announced });
+      } catch (err) {
+        this.counters.inc('ftp.client.transfer.size_mismatch');
+        throw err;
+      }
     });
     return received;
   }
@@ -758,12 +821,6 @@ export class FtpClient extends EventEmitter {
     });
     return bytes;
   }
-}
-
-/** "Opening BINARY mode data connection for readme.txt (1715 bytes)." -> 1715 */
-function announcedSize(text: string): number | undefined {
-  const m = /\((\d+) bytes\)/i.exec(text);
-  return m ? Number(m[1]) : undefined;
 }
 
 /** A socket destroyed with an error (idle timeout) may still end the pipeline quietly: report the error. */

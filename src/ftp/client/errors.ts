@@ -42,3 +42,21 @@ export class FtpUsageError extends Error {
     this.name = 'FtpUsageError';
   }
 }
+
+/**
+ * The transfer ended "successfully" (226) but the byte count does not match what the
+ * server announced (SIZE, or "(N bytes)" in the 150 reply): a damaged file. Like
+ * curl's exit 18 (CURLE_PARTIAL_FILE), this is a failure, never a success.
+ */
+export class FtpSizeMismatchError extends Error {
+  /** A download's `.part` file, kept for reget, when there is one. */
+  keptPath: string | undefined;
+  constructor(
+    readonly expected: number,
+    readonly actual: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'FtpSizeMismatchError';
+  }
+}

@@ -1,6 +1,6 @@
 export { FtpClient, parseQuotedPath } from './client.js';
-export type { DataMode, DownloadOptions, FtpClientOptions, GetOptions, GetResult, PutOptions, TransferOptions, TransferType } from './client.js';
-export { FtpConnectionError, FtpReplyError, FtpUsageError } from './errors.js';
+export type { DataMode, DownloadOptions, FtpClientOptions, GetOptions, GetResult, PutOptions, PutResult, TransferOptions, TransferType } from './client.js';
+export { FtpConnectionError, FtpReplyError, FtpSizeMismatchError, FtpUsageError } from './errors.js';
 export { partialPath, safeLocalPath } from './local-path.js';
 export { parseFtpUrl, type FtpUrl } from './url.js';
 export { FtpShell, splitCommands, splitWords, type ProgressDisplay, type ShellOptions } from './shell.js';

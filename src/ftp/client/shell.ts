@@ -4,7 +4,7 @@ import type { Writable } from 'node:stream';
 import type { Clock } from '../../stack/clock.js';
 import type { FtpReply } from '../common/reply.js';
 import type { FtpClient, TransferOptions } from './client.js';
-import { FtpConnectionError, FtpReplyError } from './errors.js';
+import { FtpConnectionError, FtpReplyError, FtpSizeMismatchError } from './errors.js';
 import { CrlfToLf } from '../common/ascii.js';
 import { safeLocalPath } from './local-path.js';
 
@@ -40,6 +40,11 @@ export interface ShellOptions {
   /** Default login for `open` when no user is given. */
   defaultUser?: string;
   defaultPassword?: string;
+  /**
+   * After each login send SYST and, on "215 UNIX Type: L8", switch to binary, as tnftp
+   * does (default true). Off only to replay the seed session, which stays in ASCII.
+   */
+  detectBinary?: boolean;
 }
 
 interface CommandSpec {
@@ -197,7 +202,8 @@ export class FtpShell {
       if (!this.verbose) this.print(`${err.code} ${err.text}`);
       return;
     }
-    this.print(`ftp: ${(err as Error).message ?? String(err)}`);
+    const kept = err instanceof FtpSizeMismatchError && err.keptPath ? ` (kept ${path.basename(err.keptPath)}; reget resumes it)` : '';
+    this.print(`ftp: ${(err as Error).message ?? String(err)}${kept}`);
     if (err instanceof FtpConnectionError && !this.client.connected) this.print('Not connected.');
   }
 
@@ -231,7 +237,25 @@ export class FtpShell {
       else pass = '';
     }
     await this.client.login(user, pass);
+    if (this.options.detectBinary ?? true) await this.chooseTypeFromSystem();
     return true;
+  }
+
+  /**
+   * tnftp: a server that answers SYST with "UNIX Type: L8" stores files as 8-bit bytes,
+   * so binary transfers them unchanged; ASCII (the RFC 959 default) would turn every
+   * CRLF of a binary file into LF. Any other answer, or none, leaves the type alone.
+   */
+  private async chooseTypeFromSystem(): Promise<void> {
+    const reply = await this.client.system().catch(() => undefined);
+    if (!reply) return;
+    // As tnftp, said in verbose mode only: stdout may carry a file (get FILE -).
+    // RFC 959 4.1.3 SYST: the first word of the answer names the system.
+    if (this.verbose) this.print(`Remote system type is ${reply.text.split(' ')[0]}.`);
+    if (/^UNIX Type: L8/i.test(reply.text)) {
+      this.client.type = 'I';
+      if (this.verbose) this.print('Using binary mode to transfer files.');
+    }
   }
 
   /** Options for one transfer: hash marks or a progress bar, as toggled. */
@@ -317,10 +341,10 @@ export class FtpShell {
     const started = this.now();
     const t = this.transferOptions(target);
     try {
-      const bytes = await this.client.put(source, target, { ...t.options, append: mode === 'append' });
+      const res = await this.client.put(source, target, { ...t.options, append: mode === 'append' });
       t.finish();
       this.invalidateNames();
-      this.summary(bytes, 'sent', started);
+      this.summary(res.bytes, 'sent', started);
       return true;
     } catch (err) {
       t.finish();

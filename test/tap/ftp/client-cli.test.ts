@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createCliNamespace, sh, type CliNamespace } from '../support/cli.js';
 import { ftpIds, waitForListen } from '../../support/ftp-client-peers.js';
+import { LIAR_SERVER } from '../../support/ftp-client-liar.js';
 import { describeTap } from '../support/gate.js';
 
 /**
@@ -16,7 +17,8 @@ import { describeTap } from '../support/gate.js';
  */
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const readme = Buffer.from('Welcome to ftp.any-domain.com\nThis is readme.txt.\n');
-const big = randomBytes(400_000);
+/** Binary: line ends (CRLF, lone CR, lone LF) and NUL that a TYPE A transfer would change. */
+const big = Buffer.concat([Buffer.from('\r\n\r\0\n\r\r\n'), randomBytes(400_000)]);
 let net: CliNamespace;
 let work: string;
 /** Our stack's options for every command: the namespace's TAP, 10.0.0.2, dnsmasq. */
@@ -113,8 +115,11 @@ describeTap('tapstack ftp / get / put on a TAP device against vsftpd', () => {
     host = ['--tap', net.dev, '--ip', '10.0.0.2/24', '--dns', '10.0.0.1'];
     net.spawnPeer('dnsmasq', ['--no-daemon', '--no-resolv', '--no-hosts', '--conf-file=/dev/null', '--listen-address=10.0.0.1', '--bind-interfaces', '--local=/any-domain.com/', '--host-record=ftp.any-domain.com,10.0.0.1']);
     net.spawnPeer('vsftpd', [join(work, 'vsftpd.conf')]);
+    // A server that announces 100 000 bytes, sends 15 fewer and says 226.
+    net.spawnPeer('python3', ['-c', LIAR_SERVER, '2199', '100000', '15']);
     await waitForListen(net, 21);
     await waitForListen(net, 53, 'udp');
+    await waitForListen(net, 2199);
   });
 
   afterAll(async () => {
@@ -125,7 +130,7 @@ describeTap('tapstack ftp / get / put on a TAP device against vsftpd', () => {
   it('a scripted session (-c) reproduces the seed: DNS, USER, PASS, PORT, LIST, CWD, PORT, RETR, QUIT', async () => {
     const pcap = join(work, 'seed.pcapng');
     const r = await tapstack(
-      ['ftp', 'ftp.any-domain.com', ...host, '--pcap', pcap, '--active', '--user', 'ftp', '--password', 'abc@any-domain.com', '-v', '-c', 'dir; cd pub; get readme.txt; bye'],
+      ['ftp', 'ftp.any-domain.com', ...host, '--pcap', pcap, '--active', '--ascii', '--user', 'ftp', '--password', 'abc@any-domain.com', '-v', '-c', 'dir; cd pub; get readme.txt; bye'],
       join(work, 'out'),
     );
     expect(r.stderr).toBe('');
@@ -158,6 +163,29 @@ describeTap('tapstack ftp / get / put on a TAP device against vsftpd', () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('550 Failed to open file.');
     expect(readdirSync(join(work, 'out'))).not.toContain('nonexistent.txt');
+  });
+
+  it('the default mode (no `binary` typed): SYST, then binary, and the file arrives byte for byte', async () => {
+    const dir = mkdtempSync(join(work, 'default-'));
+    const r = await tapstack(['ftp', 'ftp.any-domain.com', ...host, '--passive', '-v', '-c', 'cd pub; get "big file.bin"; bye'], dir);
+    expect(r, r.stdout).toMatchObject({ code: 0, stderr: '' });
+    expect(r.stdout).toContain('---> SYST\n215 UNIX Type: L8\nRemote system type is UNIX.\nUsing binary mode to transfer files.\n');
+    expect(r.stdout).toContain('---> TYPE I');
+    expect(sha256(readFileSync(join(dir, 'big file.bin')))).toBe(sha256(big));
+  });
+
+  it('a short transfer (226 after 15 bytes too few) fails in one line, keeps the .part, never writes the name', async () => {
+    const dir = mkdtempSync(join(work, 'short-'));
+    const r = await tapstack(['get', 'ftp://10.0.0.1:2199/file.bin', ...host], dir);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`tapstack: get ftp://10.0.0.1:2199/file.bin: partial file: received 99985 of 100000 bytes (kept ${join(dir, '.file.bin.part')}; -C resumes it)\n`);
+    expect(readdirSync(dir)).toEqual(['.file.bin.part']);
+    expect(readFileSync(join(dir, '.file.bin.part')).length).toBe(99_985);
+    // The shell: the same one line, and a script stops there with exit 1.
+    const shell = await tapstack(['ftp', '10.0.0.1', '--port', '2199', ...host, '--passive', '-c', 'get file.bin; pwd'], dir);
+    expect(shell.code).toBe(1);
+    expect(shell.stdout).toContain('ftp: partial file: received 99985 of 100000 bytes (kept .file.bin.part; reget resumes it)\n');
+    expect(readdirSync(dir)).toEqual(['.file.bin.part']);
   });
 
   it('commands piped on stdin run like a script', async () => {

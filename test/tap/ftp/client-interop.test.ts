@@ -5,25 +5,26 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { FtpClient } from '../../../src/ftp/client/index.js';
 import { createHost, type Host } from '../../../src/host.js';
-import { ftpIds, waitForListen } from '../../support/ftp-client-peers.js';
+import { startPureFtpd, startVsftpd, type FtpPeer } from '../../support/ftp-client-peers.js';
 import { describeTap } from '../support/gate.js';
 import { createTestNet, type TestNet } from '../support/netns.js';
 
 /**
  * Our FTP client on our own stack, behind a TAP device, against real servers run by
  * the kernel side of a private namespace (10.0.0.1): vsftpd (Debian package) and
- * Pure-FTPd (unpacked at /opt/pure-ftpd), each with its own configuration in a temp
- * directory. Every transfer is checked by sha256.
+ * Pure-FTPd (unpacked at /opt/pure-ftpd), started by ftp-client-peers.ts with their own
+ * configuration in a temp directory. Every transfer is checked by sha256; the three
+ * servers in both modes and types are in client-integrity.test.ts.
  */
 
-const PURE_FTPD = '/opt/pure-ftpd/usr/sbin/pure-ftpd';
-const PURE_PW = '/opt/pure-ftpd/usr/bin/pure-pw';
 const SERVER = '10.0.0.1';
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 let net: TestNet | undefined;
 let host: Host | undefined;
 let work: string;
+let vs: FtpPeer;
+let pure: FtpPeer;
 const big = randomBytes(1_500_000);
 const readme = Buffer.from('Welcome to ftp.any-domain.com\nThis is readme.txt.\n');
 
@@ -36,58 +37,13 @@ describeTap('FTP client on our stack against vsftpd and Pure-FTPd', () => {
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'tapstack-ftpc-interop-'));
     chmodSync(work, 0o755);
-    const { uid, gid } = ftpIds();
-    // vsftpd: anonymous root (not writable, as vsftpd insists) with pub/ and incoming/.
-    const anon = join(work, 'anon');
-    mkdirSync(join(anon, 'pub'), { recursive: true });
-    mkdirSync(join(anon, 'incoming'));
-    chownSync(join(anon, 'incoming'), uid, gid);
-    writeFileSync(join(anon, 'pub', 'readme.txt'), readme);
-    writeFileSync(join(anon, 'pub', 'big.bin'), big);
-    writeFileSync(join(anon, 'pub', 'name with spaces.txt'), 'x');
-    mkdirSync(join(work, 'empty'));
-    writeFileSync(
-      join(work, 'vsftpd.conf'),
-      [
-        'listen=YES',
-        `listen_address=${SERVER}`,
-        'background=NO',
-        'anonymous_enable=YES',
-        `anon_root=${anon}`,
-        'no_anon_password=NO',
-        'local_enable=NO',
-        'write_enable=YES',
-        'anon_upload_enable=YES',
-        'anon_umask=022',
-        `secure_chroot_dir=${join(work, 'empty')}`,
-        'seccomp_sandbox=NO',
-        'connect_from_port_20=YES',
-        'pasv_enable=YES',
-        'pasv_min_port=30000',
-        'pasv_max_port=30100',
-        'xferlog_enable=NO',
-        '',
-      ].join('\n'),
-    );
-    // Pure-FTPd: a virtual user "uploader" from its own pure-pw database.
-    const home = join(work, 'pure-home');
-    mkdirSync(home);
-    chownSync(home, uid, gid);
-    writeFileSync(join(home, 'big.bin'), big);
-    chownSync(join(home, 'big.bin'), uid, gid);
-
     net = await createTestNet('ftpc');
-    const pw = await net.exec(PURE_PW, ['useradd', 'uploader', '-u', String(uid), '-g', String(gid), '-d', home, '-f', join(work, 'pure.passwd')], {
-      input: 'upl0ad\nupl0ad\n',
-    });
-    if (pw.code !== 0) throw new Error(`pure-pw useradd: ${pw.stderr}`);
-    const mk = await net.exec(PURE_PW, ['mkdb', join(work, 'pure.pdb'), '-f', join(work, 'pure.passwd')]);
-    if (mk.code !== 0) throw new Error(`pure-pw mkdb: ${mk.stderr}`);
-
-    net.spawn('vsftpd', [join(work, 'vsftpd.conf')], { stdio: 'ignore' });
-    net.spawn(PURE_FTPD, ['-S', `${SERVER},2121`, '-l', `puredb:${join(work, 'pure.pdb')}`, '-E', '-p', '31000:31100', '-H', '-A'], { stdio: 'ignore' });
-    await waitForListen(net, 21);
-    await waitForListen(net, 2121);
+    vs = await startVsftpd(net, work, SERVER);
+    writeFileSync(join(vs.root, 'pub', 'readme.txt'), readme);
+    writeFileSync(join(vs.root, 'pub', 'big.bin'), big);
+    writeFileSync(join(vs.root, 'pub', 'name with spaces.txt'), 'x');
+    pure = await startPureFtpd(net, work, SERVER);
+    writeFileSync(join(pure.root, 'big.bin'), big);
     host = createHost({ link: net.link, address: '10.0.0.2', prefixLength: 24 });
   });
 
@@ -135,7 +91,8 @@ describeTap('FTP client on our stack against vsftpd and Pure-FTPd', () => {
     const sent: string[] = [];
     c.on('command', (l: string) => sent.push(l));
     const got = await c.get('pub/big.bin', join(work, 'vs-big.bin'));
-    expect(sent[0]).toBe('EPSV');
+    // TYPE I is on already (SIZE above): SIZE again, the size the download is checked against.
+    expect(sent.slice(0, 3)).toEqual(['SIZE pub/big.bin', 'EPSV', 'RETR pub/big.bin']);
     expect(sha256(readFileSync(got.path))).toBe(sha256(big));
     await c.quit();
   });
@@ -149,8 +106,8 @@ describeTap('FTP client on our stack against vsftpd and Pure-FTPd', () => {
     const local = join(work, 'to-upload.bin');
     const body = randomBytes(300_000);
     writeFileSync(local, body);
-    expect(await c.put(local, 'incoming/up.bin')).toBe(body.length);
-    expect(sha256(readFileSync(join(work, 'anon', 'incoming', 'up.bin')))).toBe(sha256(body));
+    expect(await c.put(local, 'incoming/up.bin')).toEqual({ bytes: body.length, verifiedSize: body.length });
+    expect(sha256(readFileSync(join(vs.root, 'incoming', 'up.bin')))).toBe(sha256(body));
     await c.quit();
   });
 
@@ -208,19 +165,19 @@ describeTap('FTP client on our stack against vsftpd and Pure-FTPd', () => {
     const body = randomBytes(700_000);
     const local = join(work, 'pure-up.bin');
     writeFileSync(local, body);
-    expect(await c.put(local, 'up.bin')).toBe(body.length);
-    expect(sha256(readFileSync(join(work, 'pure-home', 'up.bin')))).toBe(sha256(body));
+    expect(await c.put(local, 'up.bin')).toEqual({ bytes: body.length, verifiedSize: body.length });
+    expect(sha256(readFileSync(join(pure.root, 'up.bin')))).toBe(sha256(body));
     c.mode = 'passive';
     // A cut upload: the server holds the first 250 000 bytes; resume sends the rest with APPE.
-    writeFileSync(join(work, 'pure-home', 'up.bin'), body.subarray(0, 250_000));
-    expect(await c.put(local, 'up.bin', { resume: true })).toBe(body.length - 250_000);
-    expect(sha256(readFileSync(join(work, 'pure-home', 'up.bin')))).toBe(sha256(body));
+    writeFileSync(join(pure.root, 'up.bin'), body.subarray(0, 250_000));
+    expect(await c.put(local, 'up.bin', { resume: true })).toEqual({ bytes: body.length - 250_000, verifiedSize: body.length });
+    expect(sha256(readFileSync(join(pure.root, 'up.bin')))).toBe(sha256(body));
     await c.mkdir('sub');
     await c.rename('up.bin', 'sub/up.bin');
     expect(await c.size('sub/up.bin')).toBe(body.length);
     await c.delete('sub/up.bin');
     await c.rmdir('sub');
-    expect(existsSync(join(work, 'pure-home', 'sub'))).toBe(false);
+    expect(existsSync(join(pure.root, 'sub'))).toBe(false);
     await c.quit();
   });
 });

@@ -86,7 +86,7 @@ describe('FtpClient over an in-memory TcpApi, against a scripted server', () => 
       'ftp.client.rx.reply.3xx': 1,
       'ftp.client.data.active': 2,
       'ftp.client.transfer.ok': 2,
-      'ftp.client.rx.bytes': 18,
+      'ftp.client.rx.bytes': 20, // as on the wire: CRLF line ends
     });
   });
 
@@ -188,12 +188,12 @@ describe('FtpClient over an in-memory TcpApi, against a scripted server', () => 
     const local = join(dir, 'up.bin');
     const content = Buffer.from(Array.from({ length: 50_000 }, (_, i) => (i * 13) & 0xff));
     writeFileSync(local, content);
-    expect(await client.put(local, '/pub/up.bin')).toBe(50_000);
+    expect(await client.put(local, '/pub/up.bin')).toEqual({ bytes: 50_000, verifiedSize: 50_000 });
     expect(sha256(server.files.get('/pub/up.bin')!)).toBe(sha256(content));
 
     // Resume: the server has the first 20 000 bytes; only the rest is sent, with APPE.
     server.files.set('/pub/up.bin', content.subarray(0, 20_000));
-    expect(await client.put(local, '/pub/up.bin', { resume: true })).toBe(30_000);
+    expect(await client.put(local, '/pub/up.bin', { resume: true })).toEqual({ bytes: 30_000, verifiedSize: 50_000 });
     expect(sha256(server.files.get('/pub/up.bin')!)).toBe(sha256(content));
     expect(server.log).toContain('APPE /pub/up.bin');
 

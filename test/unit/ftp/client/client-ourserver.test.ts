@@ -97,12 +97,12 @@ describe('FtpClient against our FtpServer over the in-memory link', () => {
     for (let i = 0; i < body.length; i++) body[i] = (i * 31 + 7) & 0xff;
     const local = join(dir, 'big.bin');
     writeFileSync(local, body);
-    expect(await c.put(local)).toBe(body.length);
+    expect(await c.put(local)).toEqual({ bytes: body.length, verifiedSize: body.length });
     expect(sha256(await readFile(join(fx!.root, 'alice', 'big.bin')))).toBe(sha256(body));
 
     // A cut upload: the server has the first 50 000 bytes; resume sends the rest.
     writeFileSync(join(fx!.root, 'alice', 'big.bin'), body.subarray(0, 50_000));
-    expect(await c.put(local, 'big.bin', { resume: true })).toBe(150_000);
+    expect(await c.put(local, 'big.bin', { resume: true })).toEqual({ bytes: 150_000, verifiedSize: body.length });
     expect(sha256(await readFile(join(fx!.root, 'alice', 'big.bin')))).toBe(sha256(body));
 
     await c.mkdir('sub');

@@ -1,0 +1,180 @@
+import cliProgress from 'cli-progress';
+import type { Command } from 'commander';
+import { Resolver } from '../dns/resolver.js';
+import type { TcpApi, TcpSocketLike } from '../tcp/api.js';
+import { FtpClient, type DataMode, type TransferType } from '../ftp/client/client.js';
+import { FtpReplyError, FtpSizeMismatchError } from '../ftp/client/errors.js';
+import type { ProgressDisplay } from '../ftp/client/shell.js';
+import { parseFtpUrl, type FtpUrl } from '../ftp/client/url.js';
+import { checkDnsServerArgs, parseIntArg, stopHostWhenClosed, usageError, type HostCliOptions, type RunningHost } from './common.js';
+
+/**
+ * What `tapstack ftp`, `get` and `put` share: their FTP options, the client on the
+ * host's stack (with our DNS resolver), URL login, failure lines and the progress bar.
+ */
+
+/** Options shared by `ftp`, `get` and `put`. */
+export interface FtpCommonCliOptions extends HostCliOptions {
+  dns: string[];
+  active?: boolean;
+  passive?: boolean;
+  activePortBase?: string;
+  trustPasv?: boolean;
+  timeout?: string;
+  verbose?: boolean;
+}
+
+
+/** Add --dns, --active/--passive, --active-port-base, --trust-pasv, --timeout, -v. */
+export function addFtpOptions(command: Command): Command {
+  return command
+    .option('--dns <server>', 'DNS server IPv4[:port] for host names; repeat for more', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--active', 'active mode: the server connects to us (PORT)')
+    .option('--passive', 'passive mode: we connect to the server (EPSV, then PASV)')
+    .option('--active-port-base <port>', 'first local data port in active mode; each transfer takes the next', '5001')
+    .option('--trust-pasv', 'connect to the address inside a 227 reply (default: the control peer)')
+    .option('--timeout <ms>', 'connect, reply and data idle timeout', '30000');
+}
+
+/** The FTP options, checked: what createClient needs besides the host. */
+export interface FtpClientConfig {
+  dns: string[];
+  mode: DataMode;
+  activePortBase: number;
+  timeoutMs: number;
+  trustPasv: boolean;
+}
+
+/**
+ * Check the FTP options (exit 2 on a bad one) before the host starts. `defaultMode`
+ * applies without --active or --passive: active for `ftp` (the seed session), passive
+ * for `get` and `put`.
+ */
+export function checkFtpOptions(opts: FtpCommonCliOptions, defaultMode: DataMode): FtpClientConfig {
+  if (opts.active && opts.passive) usageError('--active and --passive cannot be used together');
+  checkDnsServerArgs(opts.dns);
+  return {
+    dns: opts.dns,
+    mode: opts.active ? 'active' : opts.passive ? 'passive' : defaultMode,
+    activePortBase: parseIntArg('--active-port-base', opts.activePortBase ?? '5001', 1024, 65535),
+    timeoutMs: parseIntArg('--timeout', opts.timeout ?? '30000', 100, 3_600_000),
+    trustPasv: opts.trustPasv === true,
+  };
+}
+
+/** Every socket the client opened or accepted, per host: finishFtp waits for them to close. */
+const tracked = new WeakMap<RunningHost, Set<TcpSocketLike>>();
+
+function trackingTcp(run: RunningHost): TcpApi {
+  const tcp = run.host.tcp;
+  const sockets = new Set<TcpSocketLike>();
+  tracked.set(run, sockets);
+  return {
+    connect(options, onConnect) {
+      const s = tcp.connect(options, onConnect);
+      sockets.add(s);
+      return s;
+    },
+    listen(options, onConnection) {
+      const server = tcp.listen(options, onConnection);
+      server.on('connection', (s: TcpSocketLike) => sockets.add(s));
+      return server;
+    },
+  };
+}
+
+/**
+ * Stop the host once the last FIN/ACK exchanges of the client's connections are done
+ * (at most `maxMs`): otherwise the server would see a RST where the seed shows FINs.
+ */
+export function finishFtp(run: RunningHost, code: number, maxMs = 2000): Promise<void> {
+  return stopHostWhenClosed(run, tracked.get(run) ?? [], code, maxMs);
+}
+
+/** An FtpClient on the host's TCP, resolving names with our own DNS resolver. */
+export function createClient(run: RunningHost, config: FtpClientConfig, type: TransferType): FtpClient {
+  const { host } = run;
+  let resolver: Resolver | undefined;
+  if (config.dns.length > 0) {
+    resolver = new Resolver({ udp: host.udp, tcp: host.tcp, servers: config.dns, clock: host.clock, random: host.random, counters: host.counters });
+  }
+  return new FtpClient({
+    tcp: trackingTcp(run),
+    clock: host.clock,
+    lookup: resolver
+      ? async (name) => {
+          const addrs = await resolver.resolve4(name);
+          if (addrs.length === 0) throw new Error(`${name}: no IPv4 address`);
+          return addrs[0]!;
+        }
+      : undefined,
+    mode: config.mode,
+    type,
+    activePortBase: config.activePortBase,
+    trustPasvAddress: config.trustPasv,
+    connectTimeout: config.timeoutMs,
+    replyTimeout: config.timeoutMs,
+    dataTimeout: config.timeoutMs,
+    counters: host.counters,
+  });
+}
+
+/** Parse an ftp:// URL argument of `get` or `put`, exiting 2 (one line) when it is not one. */
+export function urlArg(text: string): FtpUrl {
+  try {
+    return parseFtpUrl(text);
+  } catch (err) {
+    usageError((err as Error).message);
+  }
+}
+
+/**
+ * For `get` and `put`: with -v, echo the protocol exchange to stderr (stdout may carry
+ * the file), then connect and log in as the URL says: anonymous (password guest@)
+ * unless it names a user.
+ */
+export async function openUrl(client: FtpClient, url: FtpUrl, verbose: boolean): Promise<void> {
+  if (verbose) {
+    client.on('command', (l: string) => process.stderr.write(`---> ${l}\n`));
+    client.on('reply', (r: { lines: string[] }) => process.stderr.write(`${r.lines.join('\n')}\n`));
+  }
+  await client.connect(url.host, url.port);
+  await client.login(url.user ?? 'anonymous', url.password ?? (url.user === undefined ? 'guest@' : ''));
+}
+
+/** A failed one-shot transfer in one line: the server's reply, or the error's message. */
+export function describeFailure(err: unknown): string {
+  if (err instanceof FtpReplyError) return `${err.code} ${err.text.replace(/\n/g, ' ')}`;
+  if (err instanceof FtpSizeMismatchError && err.keptPath) return `${err.message} (kept ${err.keptPath}; -C resumes it)`;
+  return (err as Error).message ?? String(err);
+}
+
+/** A cli-progress bar on stderr, only when stderr is a terminal. */
+export function progressBar(name: string): ProgressDisplay | undefined {
+  if (!process.stderr.isTTY) return undefined;
+  const bar = new cliProgress.SingleBar(
+    {
+      stream: process.stderr,
+      format: `${name.slice(-30)} |{bar}| {percentage}% {value}/{total} bytes {speed} ETA {eta_formatted}`,
+      hideCursor: true,
+      clearOnComplete: false,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  let started = false;
+  const t0 = performance.now();
+  return {
+    update(bytes, total) {
+      const speed = `${((bytes / Math.max(0.001, (performance.now() - t0) / 1000)) / 1024).toFixed(1)} KiB/s`;
+      if (!started) {
+        bar.start(total ?? 0, bytes, { speed });
+        started = true;
+      }
+      if (total !== undefined && bar.getTotal() !== total) bar.setTotal(total);
+      bar.update(bytes, { speed });
+    },
+    stop() {
+      if (started) bar.stop();
+    },
+  };
+}
