@@ -35,6 +35,11 @@ export interface FaultOptions extends FaultProfile {
   inbound?: FaultProfile;
   /** Longest time a reordered frame waits for a frame to overtake it (default 10 ms). */
   reorderHoldMs?: number;
+  /**
+   * Told about every frame the injector drops, when it drops it, so a capture or a
+   * teaching tool can show the loss that the receiver never sees.
+   */
+  onDrop?: (frame: Uint8Array, direction: FaultDirection) => void;
 }
 
 export interface FaultDirectionStats {
@@ -72,6 +77,7 @@ export class FaultLink extends LinkDecorator {
   private readonly held: Record<FaultDirection, { frames: Uint8Array[]; timer: { cancel(): void } } | null> = { outbound: null, inbound: null };
   private readonly timers = new Set<{ cancel(): void }>();
   private handler: ((frames: Uint8Array[]) => void) | null = null;
+  private readonly onDrop: FaultOptions['onDrop'];
   private closed = false;
 
   constructor(inner: Link, options: FaultOptions) {
@@ -79,6 +85,7 @@ export class FaultLink extends LinkDecorator {
     this.random = options.random;
     this.clock = options.clock;
     this.reorderHoldMs = options.reorderHoldMs ?? 10;
+    this.onDrop = options.onDrop;
     this.profiles = { outbound: profile(options, options.outbound ?? {}), inbound: profile(options, options.inbound ?? {}) };
     inner.onReceive((frames) => this.apply(frames, 'inbound'));
   }
@@ -113,6 +120,7 @@ export class FaultLink extends LinkDecorator {
       s.frames++;
       if (this.chance(p.loss)) {
         s.dropped++;
+        this.onDrop?.(frame, dir);
         continue;
       }
       let out = frame;
