@@ -42,7 +42,12 @@ export interface CaptureStats {
   writeErrors: number;
   /** Commenter calls that threw; the frame was written without a comment. */
   commentErrors: number;
+  /** Notes written by recordNote() (not counted in `frames`). */
+  notes: number;
 }
+
+/** Link type of the notes' interface: LINKTYPE_USER0 (https://www.tcpdump.org/linktypes.html). */
+export const LINKTYPE_NOTE = 147;
 
 /**
  * Middleware that records every frame the wrapped link carries, in both directions,
@@ -55,7 +60,7 @@ export interface CaptureStats {
  * every frame up to the crash and readers (ours, tshark) open it.
  */
 export class CaptureLink extends LinkDecorator {
-  readonly stats: CaptureStats = { frames: 0, inbound: 0, outbound: 0, bytes: 0, writeErrors: 0, commentErrors: 0 };
+  readonly stats: CaptureStats = { frames: 0, inbound: 0, outbound: 0, bytes: 0, writeErrors: 0, commentErrors: 0, notes: 0 };
   private fd: number | null;
   private readonly ownsFd: boolean;
   private readonly clock: Pick<LinkClock, 'now'>;
@@ -64,6 +69,8 @@ export class CaptureLink extends LinkDecorator {
   private readonly snaplen: number;
   private readonly resolution: TimestampResolution;
   private commenter: FrameCommenter | undefined;
+  /** Whether the notes' interface (number 1) has been described yet. */
+  private noteInterface = false;
   private closing: Promise<void> | null = null;
 
   constructor(inner: Link, options: CaptureOptions) {
@@ -86,6 +93,23 @@ export class CaptureLink extends LinkDecorator {
   /** Replace (or remove) the commenter; applies to frames written from now on. */
   setCommenter(commenter: FrameCommenter | undefined): void {
     this.commenter = commenter;
+  }
+
+  /**
+   * Record a frame that did NOT cross this capture point, with a comment saying why
+   * (a fault injector below dropped it on the way in or out). It goes on a second
+   * interface of link type LINKTYPE_USER0, so Wireshark lists it with its comment in
+   * frame order, while its TCP analysis does not mistake it for traffic.
+   */
+  recordNote(frame: Uint8Array, comment: string, direction: PacketDirection): void {
+    if (this.fd === null) return;
+    const blocks: Uint8Array[] = [];
+    if (!this.noteInterface) {
+      this.noteInterface = true;
+      blocks.push(encodeInterfaceDescription({ linktype: LINKTYPE_NOTE, snaplen: this.snaplen, resolution: this.resolution, name: `${this.inner.name} (not captured)` }));
+    }
+    blocks.push(encodeEnhancedPacket({ interfaceId: 1, timestampNs: this.timestampNs(), resolution: this.resolution, snaplen: this.snaplen, data: frame, comment, direction }));
+    if (this.write(blocks)) this.stats.notes++;
   }
 
   override send(frame: Uint8Array): void {
