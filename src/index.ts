@@ -2,25 +2,24 @@
  * tapstack as a library: a userspace TCP/IP stack (ARP, IPv4, ICMP, UDP, DNS, TCP)
  * and an FTP server and client on top, over a Linux TAP device or an in-memory wire.
  *
- * A host is a link plus an address: {@link createHost}. Links are the in-memory hub
- * ({@link MemoryHub}), a TAP device ({@link TapLink}), and middleware that wraps
- * either: {@link CaptureLink} (pcapng) and {@link FaultLink} (seeded loss, reordering,
- * ...). On a host, {@link connect} and {@link createServer} work like Node's `net`,
+ * A host is a link plus an address: {@link createHost}, or {@link MemoryNetwork} for
+ * hosts on one in-memory wire. Links are the in-memory hub ({@link MemoryHub}), a TAP
+ * device ({@link TapLink}), and middleware that wraps either: {@link CaptureLink}
+ * (pcapng) and {@link FaultLink} (seeded loss, reordering, ...). On a host, {@link connect} and {@link createServer} work like Node's `net`,
  * `host.udp.bind()` like `dgram`, and {@link Resolver}, {@link FtpServer} and
  * {@link FtpClient} run on its sockets.
  *
  * ```js
- * import { MemoryHub, RealClock, createHost, createServer, connect } from 'tapstack';
+ * import { MemoryNetwork, connect, createServer } from 'tapstack';
  *
- * const clock = new RealClock();
- * const hub = new MemoryHub(clock);
- * const a = createHost({ link: hub.attach('a'), address: '10.0.0.1', prefixLength: 24, clock });
- * const b = createHost({ link: hub.attach('b'), address: '10.0.0.2', prefixLength: 24, clock });
- * createServer(a, { port: 7 }, (socket) => socket.pipe(socket));   // an echo server
- * const socket = connect(b, { host: '10.0.0.1', port: 7 });
+ * const net = new MemoryNetwork(); // two of our stacks on an in-memory Ethernet hub
+ * const server = net.host('10.0.0.1');
+ * const client = net.host('10.0.0.2');
+ * createServer(server, { port: 7 }, (socket) => socket.pipe(socket)); // an echo server
+ * const socket = connect(client, { host: '10.0.0.1', port: 7 });
  * socket.end('hello\n');
  * for await (const chunk of socket) process.stdout.write(chunk);
- * await Promise.all([a.close(), b.close()]);
+ * await net.close();
  * ```
  *
  * This file only gathers exports (and the two net-like helpers below); each layer's
@@ -35,6 +34,7 @@ import type { TcpServer, TcpSocket } from './tcp/index.js';
 
 // ------------------------------------------------------------------ hosts
 export { Host, createHost, type HostOptions } from './host.js';
+export { MemoryNetwork, type MemoryHostOptions, type MemoryNetworkOptions } from './memory-network.js';
 export { IpHost, type IpHostOptions } from './stack/ip-host.js';
 export { RealClock, VirtualClock, type Clock, type Timer } from './stack/clock.js';
 export { SeededRandom, SystemRandom, type Random } from './stack/random.js';

@@ -41,8 +41,8 @@ function loadNative(): NativeTap {
     throw new Error(
       `the TAP addon did not load (${why}). The package ships it prebuilt for Linux x64 ` +
         '(glibc); elsewhere build it from source: install a C compiler, make and python3 ' +
-        '(Debian: apt-get install build-essential python3), then run `npm rebuild tapstack` ' +
-        '(in a clone of the repository: `npx node-gyp rebuild`). The memory link works without it.',
+        '(Debian: apt-get install build-essential python3), then run `npx node-gyp rebuild` ' +
+        `in ${packageRoot}. Everything but TapLink works without it.`,
       { cause },
     );
   }
