@@ -11,14 +11,16 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['test/unit/**/*.test.ts', 'test/sim/**/*.test.ts'],
+          // test/package/*.test.ts: the prebuilt addon, the API docs, the examples over memory.
+          include: ['test/unit/**/*.test.ts', 'test/sim/**/*.test.ts', 'test/package/*.test.ts'],
           testTimeout: 60_000,
         },
       },
       {
         test: {
           name: 'tap',
-          include: ['test/tap/**/*.test.ts'],
+          // test/package/tap/: the TAP example, and the install as a non-root user (needs root to switch).
+          include: ['test/tap/**/*.test.ts', 'test/package/tap/**/*.test.ts'],
           testTimeout: 120_000,
           hookTimeout: 60_000,
           // Real devices, namespaces and kernel peers: one file at a time.
