@@ -10,7 +10,9 @@ import {
   type TcpServerLike,
   type TcpSocketLike,
 } from './api.js';
-import { DEFAULT_TCP_CONFIG, TcpConnection, type ConnectionEnvironment, type TcpConfig } from './connection.js';
+import { DEFAULT_TCP_CONFIG, type TcpConfig } from './config.js';
+import { TcpConnection } from './connection.js';
+import type { ConnectionEnvironment } from './environment.js';
 import { IsnGenerator } from './isn.js';
 import { Listener } from './listener.js';
 import { seqAdd } from './seq.js';
@@ -19,7 +21,8 @@ import { TcpSocket } from './socket.js';
 
 export { TcpSocket } from './socket.js';
 export { TcpServer } from './server.js';
-export type { TcpConfig, TcpInfo } from './connection.js';
+export type { TcpConfig } from './config.js';
+export type { TcpInfo } from './environment.js';
 export type { TcpState } from './state.js';
 
 export type TcpOptions = Partial<TcpConfig>;

@@ -1,0 +1,55 @@
+/** Tunables of one TCP instance; defaults follow Linux where the RFCs leave a choice. */
+export interface TcpConfig {
+  /** Receive buffer: the most we advertise (bytes). */
+  receiveBufferBytes: number;
+  /** Send buffer: writes beyond it wait for ACKs (backpressure). */
+  sendBufferBytes: number;
+  /** Out-of-order queue bound (bytes). */
+  outOfOrderLimitBytes: number;
+  /** TIME-WAIT lasts 2*MSL (RFC 9293 3.4.2); Linux holds it 60 s. */
+  timeWaitMs: number;
+  minRtoMs: number;
+  maxRtoMs: number;
+  initialRtoMs: number;
+  /** SYN retransmissions before ETIMEDOUT (Linux tcp_syn_retries = 6). */
+  synRetries: number;
+  /** Data retransmissions before ETIMEDOUT (Linux tcp_retries2 = 15). */
+  maxRetries: number;
+  /** Delayed ACK timeout (RFC 1122 4.2.3.2: < 0.5 s; Linux 40 ms). */
+  delayedAckMs: number;
+  windowScaling: boolean;
+  timestamps: boolean;
+  sack: boolean;
+  /** RFC 5961 7: challenge ACKs allowed per second (whole stack). */
+  challengeAckPerSecond: number;
+  keepAliveIntervalMs: number;
+  keepAliveProbes: number;
+  /**
+   * User timeout (RFC 9293 3.10.8, RFC 5482): fail with ETIMEDOUT when sent data
+   * stays unacknowledged this long, whatever the retry count. 0 disables it.
+   */
+  userTimeoutMs: number;
+  /** Tail loss probes (RFC 8985 7): resend the last segment after ~2 RTT instead of waiting for the RTO. */
+  tailLossProbe: boolean;
+}
+
+export const DEFAULT_TCP_CONFIG: TcpConfig = {
+  receiveBufferBytes: 1 << 20,
+  sendBufferBytes: 1 << 20,
+  outOfOrderLimitBytes: 1 << 20,
+  timeWaitMs: 60_000,
+  minRtoMs: 200,
+  maxRtoMs: 120_000,
+  initialRtoMs: 1000,
+  synRetries: 6,
+  maxRetries: 15,
+  delayedAckMs: 40,
+  windowScaling: true,
+  timestamps: true,
+  sack: true,
+  challengeAckPerSecond: 100,
+  keepAliveIntervalMs: 75_000,
+  keepAliveProbes: 9,
+  userTimeoutMs: 0,
+  tailLossProbe: true,
+};
