@@ -107,6 +107,7 @@ export {
   type GetOptions,
   type GetResult,
   type PutOptions,
+  type PutResult,
   type TransferOptions,
   type TransferType,
 } from './ftp/client/index.js';
