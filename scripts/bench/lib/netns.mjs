@@ -1,15 +1,21 @@
-// Private networks for the benchmarks: namespaces named tapstack-bench-<tag>-<pid>,
+// Private networks for the benchmarks: namespaces named tapstack-bench-<tag>-<pid>[-n],
 // TAP devices opened by THIS process and moved into one, veth pairs between two.
+// They are built by the package's own namespace builder (dist/netns, from src/netns),
+// the same one the demo, the tests and `tapstack netns` use; BenchNet keeps the
+// benchmarks' synchronous view of it.
 //
 // Nothing is configured in the root namespace: a TAP device exists there only for
 // the moment between its creation and `ip link set DEV netns NS`. Every namespace
 // made here is deleted by `destroy()`, and also on exit, SIGINT, SIGTERM and an
 // uncaught error, so an interrupted benchmark leaves nothing behind.
 
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+
+// Loaded here rather than imported, so that whyCannotRun() can say "build first".
+const netns = await import('../../../dist/netns/index.js').catch(() => null);
 
 const live = new Set(); // every BenchNet not yet destroyed
 let hooked = false;
@@ -48,7 +54,7 @@ export function findAddon() {
 
 /** Why this machine cannot run a namespace benchmark, or null when it can. */
 export function whyCannotRun({ tap = true, tools = [] } = {}) {
-  if (!existsSync(new URL('../../../dist/host.js', import.meta.url))) return 'dist/ is not built: run `npm run build` first';
+  if (!netns || !existsSync(new URL('../../../dist/host.js', import.meta.url))) return 'dist/ is not built: run `npm run build` first';
   if (process.getuid?.() !== 0) return 'needs root (network namespaces, TAP devices)';
   if (tap) {
     if (!existsSync('/dev/net/tun')) return 'needs /dev/net/tun';
@@ -66,8 +72,7 @@ export function whyCannotRun({ tap = true, tools = [] } = {}) {
  */
 export class BenchNet {
   constructor() {
-    this.namespaces = [];
-    this.links = [];
+    this.spaces = new Map(); // name -> Namespace (dist/netns)
     this.children = new Set();
     this.cleanups = [];
     this.destroyed = false;
@@ -76,14 +81,9 @@ export class BenchNet {
   }
 
   namespace(tag) {
-    const ns = `tapstack-bench-${tag}-${process.pid}`;
-    ip(['netns', 'add', ns]);
-    this.namespaces.push(ns);
-    ip(['-n', ns, 'link', 'set', 'lo', 'up']);
-    for (const key of ['default', 'all']) {
-      spawnSync('ip', ['netns', 'exec', ns, 'sysctl', '-qw', `net.ipv6.conf.${key}.disable_ipv6=1`]);
-    }
-    return ns;
+    const space = netns.Namespace.createSync(`bench-${tag}`);
+    this.spaces.set(space.name, space);
+    return space.name;
   }
 
   /**
@@ -92,15 +92,10 @@ export class BenchNet {
    * address of the same prefix.
    */
   async tap(ns, kernelCidr, { mtu = 1500, name, txqueuelen } = {}) {
-    const { TapLink } = await import('../../../dist/link/tap.js');
-    const dev = name ?? `tsb${process.pid.toString(36)}${this.links.length}`.slice(0, 15);
-    const link = TapLink.open({ name: dev, mtu });
-    this.links.push(link);
-    ip(['link', 'set', link.name, 'netns', ns]);
-    ip(['-n', ns, 'link', 'set', link.name, 'mtu', String(mtu)]);
-    if (txqueuelen) ip(['-n', ns, 'link', 'set', link.name, 'txqueuelen', String(txqueuelen)]);
-    ip(['-n', ns, 'addr', 'add', kernelCidr, 'dev', link.name]);
-    ip(['-n', ns, 'link', 'set', link.name, 'up']);
+    const space = this.space(ns);
+    const link = await space.openTap({ name, mtu, txqueuelen });
+    await space.addAddress(link.name, kernelCidr);
+    await space.setUp(link.name);
     return link;
   }
 
@@ -108,20 +103,16 @@ export class BenchNet {
   veth(nsA, cidrA, nsB, cidrB, { mtu = 1500 } = {}) {
     const a = 'vb0';
     const b = 'vb1';
-    // Created inside nsA, then one end moves to nsB: never in the root namespace.
-    ip(['-n', nsA, 'link', 'add', a, 'mtu', String(mtu), 'type', 'veth', 'peer', 'name', b, 'mtu', String(mtu)]);
-    ip(['-n', nsA, 'link', 'set', b, 'netns', nsB]);
-    ip(['-n', nsA, 'addr', 'add', cidrA, 'dev', a]);
-    ip(['-n', nsB, 'addr', 'add', cidrB, 'dev', b]);
-    ip(['-n', nsA, 'link', 'set', a, 'up']);
-    ip(['-n', nsB, 'link', 'set', b, 'up']);
+    for (const cmd of netns.netnsCommands.veth({ ns: nsA, dev: a, cidr: cidrA }, { ns: nsB, dev: b, cidr: cidrB }, { mtu })) {
+      netns.ipSync(cmd);
+    }
     return { a, b };
   }
 
   /** Start a command inside `ns`; destroy() kills it if it is still running. */
   spawn(ns, cmd, args = [], opts = {}) {
     if (this.destroyed) throw new Error('BenchNet is destroyed');
-    const child = spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+    const child = this.space(ns).spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
     this.children.add(child);
     child.stdoutText = '';
     child.stderrText = '';
@@ -194,16 +185,15 @@ export class BenchNet {
         console.error(`bench: cleanup failed: ${error.message}`);
       }
     }
-    for (const child of this.children) child.kill('SIGKILL');
     this.children.clear();
-    for (const link of this.links) {
-      try {
-        link.close();
-      } catch {
-        // already gone with its namespace
-      }
-    }
-    for (const ns of this.namespaces) ip(['netns', 'delete', ns], { check: false });
+    // Each namespace kills its peers, closes its TAPs and deletes itself.
+    for (const space of this.spaces.values()) space.removeSync();
+  }
+
+  space(ns) {
+    const space = this.spaces.get(ns);
+    if (!space) throw new Error(`${ns} is not a namespace of this BenchNet`);
+    return space;
   }
 }
 

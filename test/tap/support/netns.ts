@@ -1,9 +1,13 @@
-import { spawn as spawnChild, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { TapLink } from '../../../src/link/tap.js';
+import type { ChildProcess, SpawnOptions } from 'node:child_process';
+import type { TapLink } from '../../../src/link/tap.js';
+import { Namespace as Lab } from '../../../src/netns/index.js';
+import type { ExecOptions, ExecResult } from '../../../src/netns/index.js';
 
 /**
  * A private network for one TAP test: a fresh namespace `tapstack-<tag>-<pid>[-n]`
  * holding the kernel side of one or more TAP devices that THIS process has open.
+ * It is built by src/netns, the project's one namespace builder; this file keeps the
+ * tests' view of it (createTestNet, createNamespace) unchanged.
  *
  * The device is created by our process (in the root namespace, unconfigured, for a
  * moment) and moved into the namespace with `ip link set DEV netns NS`: the file
@@ -18,7 +22,7 @@ import { TapLink } from '../../../src/link/tap.js';
  *   await net.destroy();
  *
  *   // two stacks on one bridge br0 (10.0.0.1/24), one TAP each; `tapstack demo`
- *   // builds its own such network, without a kernel address, in src/demo/netns.ts
+ *   // builds its own such network, without a kernel address (src/demo/netns.ts)
  *   const net = await createTestNet('bridge', { taps: 2, bridge: true });
  *   net.links[0], net.links[1]
  */
@@ -36,22 +40,7 @@ export interface TestNetOptions {
   mtu?: number;
 }
 
-export interface ExecResult {
-  stdout: string;
-  stderr: string;
-  /** Exit code; null if killed by a signal (then `signal` says which). */
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
-
-export interface ExecOptions {
-  /** Kill the command after this long (default 30 s). */
-  timeoutMs?: number;
-  /** Written to the command's stdin, which is then closed. */
-  input?: string | Uint8Array;
-  env?: NodeJS.ProcessEnv;
-  cwd?: string;
-}
+export type { ExecOptions, ExecResult };
 
 export interface TestNet {
   /** Namespace name, e.g. tapstack-arp-1234. */
@@ -101,211 +90,55 @@ export interface Namespace {
   remove(): Promise<void>;
 }
 
-// Namespaces this process made and has not deleted yet: removed on exit as a
-// last resort (a test that crashed before its afterAll).
-const liveNamespaces = new Set<string>();
-let exitHookInstalled = false;
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const ns of liveNamespaces) spawnSync('ip', ['netns', 'delete', ns], { stdio: 'ignore' });
-  });
-}
-
-let counter = 0;
-
-/** Run `ip ARGS` (in the root namespace only for `netns` and `link set DEV netns`). */
-function ip(args: readonly string[]): Promise<void> {
-  return run('ip', args, {}).then((r) => {
-    if (r.code !== 0) {
-      throw new Error(`ip ${args.join(' ')} failed (${r.code}): ${r.stderr.trim()}`);
-    }
-  });
-}
-
-function run(cmd: string, args: readonly string[], opts: ExecOptions): Promise<ExecResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawnChild(cmd, args, {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      env: opts.env ?? process.env,
-      cwd: opts.cwd,
-    });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout!.on('data', (b: Buffer) => out.push(b));
-    child.stderr!.on('data', (b: Buffer) => err.push(b));
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000);
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({
-        stdout: Buffer.concat(out).toString('utf8'),
-        stderr: Buffer.concat(err).toString('utf8'),
-        code,
-        signal,
-      });
-    });
-    child.stdin!.on('error', () => {}); // the command may exit before reading input
-    child.stdin!.end(opts.input ?? '');
-  });
-}
-
-/** A device name unique to this process and call, at most 15 characters. */
-function deviceName(n: number, i: number): string {
-  return `ts${process.pid.toString(36)}${n.toString(36)}t${i}`.slice(0, 15);
-}
-
-export async function createNamespace(
-  tag: string,
-  opts: { disableIpv6?: boolean } = {},
-): Promise<Namespace> {
-  if (!/^[a-z0-9-]{1,24}$/.test(tag)) {
-    throw new Error(`namespace tag must be 1-24 of [a-z0-9-], got "${tag}"`);
-  }
-  const n = counter++;
-  const ns = `tapstack-${tag}-${process.pid}${n === 0 ? '' : `-${n}`}`;
-  const peers = new Set<ChildProcess>();
-  let removed = false;
-
-  const inNs = (args: readonly string[]) => ip(['-n', ns, ...args]);
-  const sysctl = (key: string, value: string) =>
-    run('ip', ['netns', 'exec', ns, 'sysctl', '-qw', `${key}=${value}`], {}).then((r) => {
-      if (r.code !== 0) throw new Error(`sysctl ${key}=${value} in ${ns}: ${r.stderr.trim()}`);
-    });
-
-  const space: Namespace = {
-    ns,
-    ip: inNs,
-    deviceName: (i) => deviceName(n, i),
-    exec: (cmd, args = [], execOpts = {}) => run('ip', ['netns', 'exec', ns, cmd, ...args], execOpts),
-    spawn: (cmd, args = [], spawnOpts = {}) => {
-      if (removed) throw new Error(`${ns} is destroyed`);
-      const child = spawnChild('ip', ['netns', 'exec', ns, cmd, ...args], {
-        stdio: 'pipe',
-        ...spawnOpts,
-      });
-      peers.add(child);
-      child.on('exit', () => peers.delete(child));
-      child.on('error', () => peers.delete(child));
-      return child;
-    },
-    stopPeers: async () => {
-      await Promise.all([...peers].map(killPeer));
-    },
-    remove: async () => {
-      removed = true;
-      if (!liveNamespaces.has(ns)) return;
-      const r = await run('ip', ['netns', 'delete', ns], {});
-      if (r.code !== 0) throw new Error(`ip netns delete ${ns}: ${r.stderr.trim()}`);
-      liveNamespaces.delete(ns);
-    },
+export async function createNamespace(tag: string, opts: { disableIpv6?: boolean } = {}): Promise<Namespace> {
+  const lab = await Lab.create(tag, { disableIpv6: opts.disableIpv6 ?? true });
+  return {
+    ns: lab.name,
+    ip: (args) => lab.ip(args),
+    deviceName: (i) => lab.deviceName(i),
+    exec: (cmd, args, execOpts) => lab.exec(cmd, args, execOpts),
+    spawn: (cmd, args, spawnOpts) => lab.spawn(cmd, args, spawnOpts),
+    stopPeers: () => lab.stopPeers(),
+    remove: () => lab.remove(),
   };
-
-  installExitHook();
-  await ip(['netns', 'add', ns]);
-  liveNamespaces.add(ns);
-  try {
-    await inNs(['link', 'set', 'lo', 'up']);
-    if (opts.disableIpv6 ?? true) {
-      // Devices that arrive later take the namespace defaults.
-      await sysctl('net.ipv6.conf.default.disable_ipv6', '1');
-      await sysctl('net.ipv6.conf.all.disable_ipv6', '1');
-    }
-  } catch (error) {
-    await space.remove().catch(() => {});
-    throw error;
-  }
-  return space;
 }
 
 export async function createTestNet(tag: string, opts: TestNetOptions = {}): Promise<TestNet> {
   const tapCount = opts.taps ?? 1;
-  const useBridge = opts.bridge ?? tapCount > 1;
+  const bridge = (opts.bridge ?? tapCount > 1) ? 'br0' : null;
   const mtu = opts.mtu ?? 1500;
   const kernelCidr = opts.kernelCidr ?? '10.0.0.1/24';
   const [kernelIp, prefixText] = kernelCidr.split('/');
-  const prefix = Number(prefixText ?? '32');
-  const space = await createNamespace(tag, { disableIpv6: opts.disableIpv6 ?? true });
-  const { ns, ip: inNs } = space;
-
+  const lab = await Lab.create(tag, { disableIpv6: opts.disableIpv6 ?? true });
   const links: TapLink[] = [];
-  const devs: string[] = [];
-  let destroyed = false;
-
-  const destroy = async (): Promise<void> => {
-    if (destroyed) return;
-    destroyed = true;
-    // Every step runs even if an earlier one failed: the namespace must go.
-    const failures: unknown[] = [];
-    await space.stopPeers();
-    for (const link of links) {
-      try {
-        await link.close();
-      } catch (e) {
-        failures.push(e);
-      }
-    }
-    // Closing the fds already removed the TAPs; deleting the namespace removes
-    // the bridge and anything else left inside it.
-    await space.remove().catch((e: unknown) => failures.push(e));
-    if (failures.length > 0) throw failures[0];
-  };
-
   try {
-    for (let i = 0; i < tapCount; i++) {
-      const dev = space.deviceName(i);
-      const link = TapLink.open({ name: dev, mtu });
-      links.push(link);
-      devs.push(link.name);
-      // The fd stays valid across the move; from now on the device lives in `ns`.
-      await ip(['link', 'set', link.name, 'netns', ns]);
-      await inNs(['link', 'set', link.name, 'mtu', String(mtu)]);
-    }
-    const bridge = useBridge ? 'br0' : null;
+    for (let i = 0; i < tapCount; i++) links.push(await lab.openTap({ name: lab.deviceName(i), mtu }));
+    const devs = links.map((link) => link.name);
     if (bridge) {
-      await inNs(['link', 'add', bridge, 'type', 'bridge', 'forward_delay', '0', 'stp_state', '0']);
-      await inNs(['link', 'set', bridge, 'mtu', String(mtu)]);
-      for (const dev of devs) await inNs(['link', 'set', dev, 'master', bridge]);
+      await lab.addBridge(bridge, { mtu });
+      for (const dev of devs) await lab.enslave(dev, bridge);
     }
     const kernelDev = bridge ?? devs[0]!;
-    await inNs(['addr', 'add', kernelCidr, 'dev', kernelDev]);
-    for (const dev of devs) await inNs(['link', 'set', dev, 'up']);
-    if (bridge) await inNs(['link', 'set', bridge, 'up']);
-
-    const net: TestNet = {
-      ns,
+    await lab.addAddress(kernelDev, kernelCidr);
+    for (const dev of devs) await lab.setUp(dev);
+    if (bridge) await lab.setUp(bridge);
+    return {
+      ns: lab.name,
       link: links[0]!,
       links,
       dev: devs[0]!,
       devs,
       bridge,
       kernelIp: kernelIp!,
-      prefix,
+      prefix: Number(prefixText ?? '32'),
       kernelDev,
-      exec: space.exec,
-      spawn: space.spawn,
-      destroy,
+      exec: (cmd, args, execOpts) => lab.exec(cmd, args, execOpts),
+      spawn: (cmd, args, spawnOpts) => lab.spawn(cmd, args, spawnOpts),
+      // Peers stopped, links closed, namespace deleted; every step runs, safe twice.
+      destroy: () => lab.remove(),
     };
-    return net;
   } catch (error) {
-    await destroy();
+    await lab.remove().catch(() => {});
     throw error;
   }
-}
-
-/** SIGTERM, then SIGKILL if the peer has not exited after a second. */
-function killPeer(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const hard = setTimeout(() => child.kill('SIGKILL'), 1000);
-    child.once('exit', () => {
-      clearTimeout(hard);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
 }
