@@ -8,6 +8,7 @@ import { register as up } from './up.js';
 import { register as ftpServer } from './ftp-server.js';
 import { register as ftp } from './ftp.js';
 import { register as nc } from './nc.js';
+import { register as netns } from './netns.js';
 
 /** Each command lives in its own file and exports `register(program)`; list it here. */
 export type RegisterCommand = (program: Command) => void;
@@ -22,4 +23,5 @@ export const commands: RegisterCommand[] = [
   dnsServer,
   ftp,
   nc,
+  netns,
 ];
