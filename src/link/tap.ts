@@ -1,5 +1,9 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { readU16 } from '../wire/bytes.js';
+import { ETHERNET_HEADER_LEN, ETHERTYPE_IPV4 } from '../wire/ethernet.js';
+import { IPPROTO_TCP, IPV4_MAX_DATAGRAM } from '../wire/ipv4.js';
+import { VIRTIO_NET_HDR_LEN, writeVirtioNetHeader } from '../wire/virtio-net.js';
 import type { Link } from './link.js';
 
 /**
@@ -8,10 +12,14 @@ import type { Link } from './link.js';
  * into build/Release/ only where no prebuild loads. native-notes/README.md says more.
  */
 interface NativeTap {
-  open(name: string): { handle: NativeHandle; name: string; mac: Uint8Array | null };
+  open(
+    name: string,
+    options?: { offload?: boolean; txqueuelen?: number },
+  ): { handle: NativeHandle; name: string; mac: Uint8Array | null; offload: boolean; txqueuelen: number | null };
   start(handle: NativeHandle, callback: (frames: Uint8Array[] | null, error?: Error) => void): void;
-  write(handle: NativeHandle, frame: Uint8Array): boolean;
-  writeBatch(handle: NativeHandle, frames: readonly Uint8Array[]): number;
+  /** `vnetHeaders`: 10 bytes per frame (struct virtio_net_hdr), offload devices only. */
+  write(handle: NativeHandle, frame: Uint8Array, vnetHeader?: Uint8Array): boolean;
+  writeBatch(handle: NativeHandle, frames: readonly Uint8Array[], vnetHeaders?: Uint8Array): number;
   stats(handle: NativeHandle): TapStats;
   ref(handle: NativeHandle, keep: boolean): void;
   close(handle: NativeHandle): void;
@@ -57,7 +65,24 @@ export interface TapOptions {
    * our side only: the kernel side's MTU is set with `ip link set NAME mtu N`.
    */
   mtu?: number;
+  /**
+   * Checksum and segmentation offload (default off): the device is opened with
+   * IFF_VNET_HDR and TUNSETOFFLOAD (TUN_F_CSUM | TUN_F_TSO4). The kernel then sends
+   * us TCP "super-frames" of up to 64 KiB with their checksum left to finish (the
+   * binding finishes it), and takes super-frames from us (`superFrameMtu`), cutting
+   * them into `mtu`-sized segments itself. Faster for bulk data; but a capture then
+   * shows the super-frames, not the segments a real wire would carry.
+   */
+  offload?: boolean;
+  /**
+   * Transmit queue length of the kernel side (frames it holds while we are busy).
+   * Default: 4096 for a device the binding creates; a device that exists keeps its own.
+   */
+  txqueuelen?: number;
 }
+
+/** Largest IP datagram of an offload super-frame (the IPv4 total-length limit). */
+export const SUPER_FRAME_MTU = IPV4_MAX_DATAGRAM;
 
 /** Counters of the device itself (the stack keeps its own per protocol). */
 export interface TapStats {
@@ -75,6 +100,14 @@ export interface TapStats {
   txDrops: number;
   /** Frames the kernel refused (e.g. shorter than an Ethernet header) or sent after close. */
   txErrors: number;
+  /** Offload: super-frames (gso_type set) the kernel sent us. */
+  rxSuperFrames: number;
+  /** Offload: frames whose checksum the kernel left to us (NEEDS_CSUM), finished by the binding. */
+  rxChecksumsCompleted: number;
+  /** Offload: frames dropped because their virtio_net_hdr did not fit them. */
+  rxBadVnetHeaders: number;
+  /** Offload: super-frames we sent for the kernel to cut into segments. */
+  txSuperFrames: number;
 }
 
 /**
@@ -90,23 +123,36 @@ export class TapLink implements Link {
   readonly mtu: number;
   /** MAC of the kernel's side of the device (not ours: the stack picks its own). */
   readonly kernelMac: Uint8Array | null;
+  /** Opened with checksum and segmentation offload (TapOptions.offload). */
+  readonly offload: boolean;
+  /**
+   * With offload: the largest IP datagram the link takes in one frame (the kernel cuts
+   * TCP super-frames into segments of `mtu`). Undefined without offload.
+   */
+  readonly superFrameMtu: number | undefined;
+  /** The kernel side's queue length if the binding set it, else null. */
+  readonly txqueuelen: number | null;
 
   private handler: ((frames: Uint8Array[]) => void) | null = null;
   private errorHandler: ((error: Error) => void) | null = null;
   private started = false;
   private closed = false;
   private keepAlive = true;
+  /** Offload: the virtio_net_hdr of each frame of a batch (reused; the binding copies). */
+  private vnetHeaders = new Uint8Array(64 * VIRTIO_NET_HDR_LEN);
 
   private constructor(
     private readonly nativeTap: NativeTap,
     private readonly handle: NativeHandle,
-    name: string,
+    opened: { name: string; mac: Uint8Array | null; offload: boolean; txqueuelen: number | null },
     mtu: number,
-    kernelMac: Uint8Array | null,
   ) {
-    this.name = name;
+    this.name = opened.name;
     this.mtu = mtu;
-    this.kernelMac = kernelMac;
+    this.kernelMac = opened.mac;
+    this.offload = opened.offload;
+    this.superFrameMtu = opened.offload ? SUPER_FRAME_MTU : undefined;
+    this.txqueuelen = opened.txqueuelen;
   }
 
   /**
@@ -118,9 +164,13 @@ export class TapLink implements Link {
     if (!Number.isInteger(mtu) || mtu < 68 || mtu > 65535) {
       throw new RangeError(`tap ${options.name}: mtu must be an integer from 68 to 65535, got ${mtu}`);
     }
+    const txqueuelen = options.txqueuelen;
+    if (txqueuelen !== undefined && (!Number.isInteger(txqueuelen) || txqueuelen < 1 || txqueuelen > 1_000_000)) {
+      throw new RangeError(`tap ${options.name}: txqueuelen must be an integer from 1 to 1000000, got ${txqueuelen}`);
+    }
     const tap = loadNative();
-    const opened = tap.open(options.name);
-    return new TapLink(tap, opened.handle, opened.name, mtu, opened.mac);
+    const opened = tap.open(options.name, { offload: options.offload ?? false, txqueuelen });
+    return new TapLink(tap, opened.handle, opened, mtu);
   }
 
   /** A fresh snapshot from the binding on every read. */
@@ -134,13 +184,45 @@ export class TapLink implements Link {
 
   /** Send one frame; false if it was dropped (counted in `stats`). Never blocks. */
   send(frame: Uint8Array): boolean {
-    return this.nativeTap.write(this.handle, frame);
+    if (!this.offload) return this.nativeTap.write(this.handle, frame);
+    return this.nativeTap.write(this.handle, frame, this.headersFor([frame]));
   }
 
   /** Send frames in order in one call into the binding; returns how many went out. */
   sendBatch(frames: readonly Uint8Array[]): number {
     if (frames.length === 0) return 0;
-    return this.nativeTap.writeBatch(this.handle, frames);
+    if (!this.offload) return this.nativeTap.writeBatch(this.handle, frames);
+    return this.nativeTap.writeBatch(this.handle, frames, this.headersFor(frames));
+  }
+
+  /**
+   * Offload: one virtio_net_hdr per frame. A frame larger than the MTU is a TCP
+   * super-frame (only TCP makes them, see superFrameMtu): the kernel cuts it into
+   * segments of gso_size payload bytes, each with the headers of the first. Its
+   * checksum is complete already (the stack computes it over the whole super-frame),
+   * so NEEDS_CSUM stays off and the kernel works out each segment's own.
+   */
+  private headersFor(frames: readonly Uint8Array[]): Uint8Array {
+    const size = frames.length * VIRTIO_NET_HDR_LEN;
+    if (this.vnetHeaders.length < size) this.vnetHeaders = new Uint8Array(size * 2);
+    const headers = this.vnetHeaders.subarray(0, size);
+    headers.fill(0);
+    for (let i = 0; i < frames.length; i++) {
+      const gso = tcpSuperFrame(frames[i]!, this.mtu);
+      if (gso) {
+        writeVirtioNetHeader(headers, i * VIRTIO_NET_HDR_LEN, {
+          needsChecksum: false,
+          dataValid: false,
+          gsoType: 'tcpv4',
+          ecn: false,
+          headerLength: gso.headerLength,
+          gsoSize: gso.segmentSize,
+          checksumStart: 0,
+          checksumOffset: 0,
+        });
+      }
+    }
+    return headers;
   }
 
   /**
@@ -192,4 +274,19 @@ export class TapLink implements Link {
     if (this.errorHandler) this.errorHandler(error);
     else process.emitWarning(error.message, { code: 'TAPSTACK_TAP_ERROR' });
   }
+}
+
+/**
+ * If `frame` is an IPv4/TCP frame whose datagram exceeds `mtu`, the header bytes
+ * (Ethernet + IP + TCP) and the payload per segment once the kernel cuts it: the MTU
+ * less this frame's IP and TCP headers (options included, as every segment repeats
+ * them). Else undefined.
+ */
+export function tcpSuperFrame(frame: Uint8Array, mtu: number): { headerLength: number; segmentSize: number } | undefined {
+  const ip = ETHERNET_HEADER_LEN;
+  if (frame.length <= ip + mtu || frame.length < ip + 40) return undefined;
+  if (readU16(frame, 12) !== ETHERTYPE_IPV4 || frame[ip + 9] !== IPPROTO_TCP) return undefined;
+  const ipHeader = (frame[ip]! & 0x0f) * 4;
+  const tcpHeader = (frame[ip + ipHeader + 12]! >>> 4) * 4;
+  return { headerLength: ip + ipHeader + tcpHeader, segmentSize: mtu - ipHeader - tcpHeader };
 }

@@ -67,7 +67,7 @@ describeTap('TapLink against the Linux kernel', () => {
   });
 
   it('delivers frames that queued before the receiver was set in one batch', async () => {
-    // Nothing reads yet: the 100 datagrams wait in the device's queue (txqueuelen, 1000 frames).
+    // Nothing reads yet: the 100 datagrams wait in the device's queue (txqueuelen, 4096 frames).
     const r = await net.exec('python3', ['-c', udpBurst(100)]);
     expect(r.code, r.stderr).toBe(0);
     const batches: Uint8Array[][] = [];
@@ -180,6 +180,34 @@ describeTap('TapLink lifecycle', () => {
     expect(link.send(arpRequest(OUR_MAC, '10.0.0.2', '10.0.0.1'))).toBe(false);
   });
 
+  it('gives a device it creates a 4096-frame queue, or the length asked for; an existing device keeps its own', async () => {
+    const qlen = async (dev: string) => Number((await net.exec('cat', [`/sys/class/net/${dev}/tx_queue_len`])).stdout);
+    const fresh = `tsq${process.pid.toString(36)}`;
+    const created = await openInNs(fresh);
+    expect(created.txqueuelen).toBe(4096);
+    expect(await qlen(fresh)).toBe(4096);
+    await created.close();
+
+    const asked = TapLink.open({ name: fresh, txqueuelen: 20000 });
+    spawnSync('ip', ['link', 'set', fresh, 'netns', net.ns]);
+    expect(asked.txqueuelen).toBe(20000);
+    expect(await qlen(fresh)).toBe(20000);
+    await asked.close();
+
+    // A persistent device made beforehand (`ip tuntap add`, here inside the root
+    // namespace for a moment, unconfigured) is its owner's: 1000 stays 1000.
+    const made = `tsp${process.pid.toString(36)}`;
+    expect(spawnSync('ip', ['tuntap', 'add', 'dev', made, 'mode', 'tap']).status).toBe(0);
+    try {
+      const existing = TapLink.open({ name: made });
+      expect(existing.txqueuelen).toBeNull();
+      await existing.close();
+      expect(Number(spawnSync('cat', [`/sys/class/net/${made}/tx_queue_len`], { encoding: 'utf8' }).stdout)).toBe(1000);
+    } finally {
+      spawnSync('ip', ['tuntap', 'del', 'dev', made, 'mode', 'tap']);
+    }
+  });
+
   it('refuses a second open of a device in use with EBUSY', async () => {
     const name = `tsb${process.pid.toString(36)}`;
     const first = TapLink.open({ name });
@@ -281,6 +309,7 @@ describe('TapLink errors', () => {
 
   it('rejects an out-of-range mtu before touching the device', () => {
     expect(() => TapLink.open({ name: 'tap0', mtu: 10 })).toThrow(/mtu must be/);
+    expect(() => TapLink.open({ name: 'tap0', txqueuelen: 0 })).toThrow(/txqueuelen must be/);
   });
 });
 
