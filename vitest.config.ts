@@ -20,7 +20,8 @@ export default defineConfig({
         test: {
           name: 'tap',
           // test/package/tap/: the TAP example, and the install as a non-root user (needs root to switch).
-          include: ['test/tap/**/*.test.ts', 'test/package/tap/**/*.test.ts'],
+          // test/conformance: crafted frames against our stack and Linux (issue 12).
+          include: ['test/tap/**/*.test.ts', 'test/package/tap/**/*.test.ts', 'test/conformance/**/*.test.ts'],
           testTimeout: 120_000,
           hookTimeout: 60_000,
           // Real devices, namespaces and kernel peers: one file at a time.
