@@ -42,6 +42,8 @@ export interface IpHostOptions {
   mac?: MacAddress | string;
   /** Largest IP datagram to send; defaults to the link's MTU. */
   mtu?: number;
+  /** Largest TCP datagram on a link that segments TCP for us (TapLink.superFrameMtu with offload). */
+  superFrameMtu?: number;
   clock?: Clock;
   random?: Random;
   log?: Logger;
@@ -114,6 +116,7 @@ export class IpHost implements HostContext {
     this.arp = new ArpLayer(services, options.arp);
     this.ip = new Ipv4Layer(services, this.arp, {
       mtu: Math.min(options.mtu ?? link.mtu, link.mtu),
+      ...(options.superFrameMtu !== undefined ? { superFrameMtu: options.superFrameMtu } : {}),
       ...(gateway !== undefined ? { gateway } : {}),
       ...(options.reassembly ? { reassembly: options.reassembly } : {}),
     });

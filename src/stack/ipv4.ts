@@ -13,6 +13,7 @@ import {
   IPV4_BROADCAST,
   IPV4_MAX_DATAGRAM,
   IPV4_MIN_HEADER_LEN,
+  IPPROTO_TCP,
   isFragment,
   isMulticastIpv4,
   parseIpv4Packet,
@@ -32,6 +33,11 @@ export interface Ipv4Options {
   gateway?: Ipv4Address;
   /** Largest datagram the link carries (default 1500). */
   mtu?: number;
+  /**
+   * Largest TCP datagram when the link cuts TCP super-frames into `mtu`-sized
+   * segments itself (a TAP with offload, TapLink.superFrameMtu). Default: `mtu`.
+   */
+  superFrameMtu?: number;
   /** TTL of the datagrams we originate (default 64, as Linux). */
   defaultTtl?: number;
   reassembly?: ReassemblyOptions;
@@ -52,6 +58,8 @@ export class Ipv4Layer implements NetworkLayer {
   readonly address: Ipv4Address;
   readonly prefixLength: number;
   readonly mtu: number;
+  /** Largest TCP datagram we send: above `mtu` only on a link that segments TCP. */
+  readonly superFrameMtu: number;
   readonly gateway: Ipv4Address | undefined;
   readonly defaultTtl: number;
   readonly reassembler: Reassembler;
@@ -73,6 +81,7 @@ export class Ipv4Layer implements NetworkLayer {
     this.address = services.address;
     this.prefixLength = services.prefixLength;
     this.mtu = options.mtu ?? 1500;
+    this.superFrameMtu = Math.max(this.mtu, options.superFrameMtu ?? 0);
     this.gateway = options.gateway;
     this.defaultTtl = options.defaultTtl ?? 64;
     this.nextIdentification = services.random.int(0, 0xffff);
@@ -195,7 +204,7 @@ export class Ipv4Layer implements NetworkLayer {
       nextHop = this.gateway;
     }
 
-    const maxData = this.mtu - IPV4_MIN_HEADER_LEN;
+    const maxData = (options.protocol === IPPROTO_TCP ? this.superFrameMtu : this.mtu) - IPV4_MIN_HEADER_LEN;
     if (length > maxData && options.dontFragment) {
       // RFC 791: a DF datagram that does not fit is dropped (the sender uses PMTUD).
       counters.inc('ipv4.tx.dont_fragment');
