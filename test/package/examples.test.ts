@@ -31,6 +31,12 @@ describe('examples over the in-memory link', () => {
     expect(stdout).toBe('echoed: hello over our own TCP\nthe client closed first, so its socket waits in TIME-WAIT (RFC 9293 3.6)\n');
   });
 
+  it("the README's library example is echo-memory.mjs, line for line", () => {
+    // The file's two leading comment lines are not in the README.
+    const code = readFileSync(example('echo-memory.mjs'), 'utf8').split('\n').slice(2).join('\n');
+    expect(readFileSync(join(root, 'README.md'), 'utf8')).toContain('```js\n' + code + '```\n');
+  });
+
   it('ftp-get-memory.mjs: downloads a file of the folder it serves, byte for byte', async () => {
     // 200 KB: many segments, several windows, so the transfer is more than one burst.
     const content = randomBytes(200_000);
