@@ -31,6 +31,12 @@ export interface TcpConfig {
   userTimeoutMs: number;
   /** Tail loss probes (RFC 8985 7): resend the last segment after ~2 RTT instead of waiting for the RTO. */
   tailLossProbe: boolean;
+  /**
+   * How many MSS one segment of new data may carry when the link cuts segments for
+   * us (a TAP with offload: TapLink.segmentsPerSuperFrame, with the host's
+   * superFrameMtu). 1, the default: every segment fits the MTU.
+   */
+  segmentsPerSend: number;
 }
 
 export const DEFAULT_TCP_CONFIG: TcpConfig = {
@@ -52,4 +58,5 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = {
   keepAliveProbes: 9,
   userTimeoutMs: 0,
   tailLossProbe: true,
+  segmentsPerSend: 1,
 };

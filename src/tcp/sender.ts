@@ -87,8 +87,12 @@ export class Sender {
       const cwndLeft = sackRecovery ? conn.cc.cwnd - pipe : conn.cc.cwnd - inFlight;
       let usable = Math.min(conn.sndWnd - inFlight, cwndLeft);
       if (this.forceProbe && usable < 1 && unsent > 0) usable = 1;
-      let len = Math.max(0, Math.min(mss, unsent, usable));
       const retransmitting = seqLt(conn.sndNxt, conn.sndMax);
+      // Offload (TcpConfig.segmentsPerSend): new data may leave as one super-segment of
+      // several MSS that the link cuts into segments by our MTU, so only while the
+      // peer takes our full MSS; retransmissions stay single segments.
+      const most = retransmitting || conn.sndMss < conn.ourMss ? mss : mss * conn.env.config.segmentsPerSend;
+      let len = Math.max(0, Math.min(most, unsent, usable));
       if (retransmitting) {
         const nextSacked = rtx.scoreboard.nextSacked(conn.sndNxt);
         if (nextSacked !== undefined) len = Math.min(len, Math.max(0, seqDiff(nextSacked, conn.sndNxt)));
