@@ -1,0 +1,115 @@
+import type { TcpOptions } from '../../src/wire/tcp.js';
+import type { BenchSide } from './bench.js';
+import type { Dut, ListenOptions } from './dut.js';
+import { TcpPeer } from './peer.js';
+import { Wire } from './wire.js';
+
+/**
+ * A probe: one rule of an RFC, one crafted exchange, one verdict. The same `run`
+ * goes against each dut; its verdict says whether the dut met `expected` and what
+ * it did (`saw`, one short line for the table).
+ */
+export interface Verdict {
+  ok: boolean;
+  saw: string;
+}
+
+export interface Probe {
+  name: string;
+  /** The rule, e.g. "RFC 9293 3.10.7.4". */
+  rule: string;
+  /** What the rule (or Linux, where the RFC leaves a choice) expects. */
+  expected: string;
+  /**
+   * A known gap in our stack (issue 12) that is being fixed: while tapstack misses
+   * the expectation, the table says PENDING with this reason instead of failing.
+   */
+  pending?: string;
+  run(t: ProbeContext): Promise<Verdict>;
+}
+
+export interface ProbeContext {
+  readonly dut: Dut;
+  readonly wire: Wire;
+  /** The dut's port for this probe (port+1, port+2 are the probe's too). */
+  readonly port: number;
+  /** The prober's port for this probe (likewise +1..+9). */
+  readonly peerPort: number;
+  /** A crafted TCP endpoint; defaults to peerPort -> port. */
+  peer(localPort?: number, remotePort?: number): TcpPeer;
+  /** Listen on `port` and complete a handshake to it. */
+  established(opts?: { listen?: ListenOptions; synOptions?: TcpOptions }): Promise<{ peer: TcpPeer; synAck: import('./wire.js').Seg }>;
+}
+
+export function verdict(ok: boolean, saw: string): Verdict {
+  return { ok, saw };
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export interface ProbeResult extends Verdict {
+  ms: number;
+}
+
+const PROBE_TIMEOUT_MS = 40_000;
+
+/** Run one probe on one side, in its own ports; it always ends with both ends quiet. */
+export async function runProbe(probe: Probe, index: number, side: BenchSide): Promise<ProbeResult> {
+  const wire = new Wire(side);
+  const port = 20000 + index * 10;
+  const peerPort = 40000 + index * 10;
+  const peers: TcpPeer[] = [];
+  const t: ProbeContext = {
+    dut: side.dut,
+    wire,
+    port,
+    peerPort,
+    peer(localPort = peerPort, remotePort = port) {
+      const p = new TcpPeer(wire, localPort, remotePort, index * 16 + peers.length + 1);
+      peers.push(p);
+      return p;
+    },
+    async established(opts = {}) {
+      await side.dut.listen(port, opts.listen);
+      const peer = t.peer();
+      const synAck = await peer.handshake(opts.synOptions);
+      return { peer, synAck };
+    },
+  };
+  const start = Date.now();
+  let result: Verdict;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    result = await Promise.race([
+      probe.run(t),
+      new Promise<Verdict>((resolve) => {
+        timer = setTimeout(() => resolve(verdict(false, `timed out after ${PROBE_TIMEOUT_MS / 1000} s`)), PROBE_TIMEOUT_MS);
+      }),
+    ]);
+  } catch (e) {
+    result = verdict(false, `error: ${(e as Error).message}`);
+  } finally {
+    clearTimeout(timer);
+  }
+  for (const p of peers) {
+    if (p.rcvNxt !== 0) p.reset();
+    p.stop();
+  }
+  wire.stopAll();
+  for (let i = 0; i < 3; i++) await side.dut.close(port + i).catch(() => {});
+  return { ...result, ms: Date.now() - start };
+}
+
+/** Run every probe on one side, `concurrency` at a time. */
+export async function runAll(probes: readonly Probe[], side: BenchSide, concurrency: number): Promise<ProbeResult[]> {
+  const results: ProbeResult[] = new Array(probes.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < probes.length) {
+      const i = next++;
+      results[i] = await runProbe(probes[i]!, i, side);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return results;
+}

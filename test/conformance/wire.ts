@@ -1,0 +1,110 @@
+import type { Ipv4Header } from '../../src/wire/ipv4.js';
+import { IPPROTO_TCP } from '../../src/wire/ipv4.js';
+import type { TcpOptions } from '../../src/wire/tcp.js';
+import type { BenchSide } from './bench.js';
+import { DUT_IP, PROBER } from './bench.js';
+import { decode, ethernetIpv4, ipv4, tcp, type Ipv4Knobs, type Seen, type TcpKnobs } from './frames.js';
+
+/**
+ * What one probe sees of the wire on one bench side: it sends datagrams to the dut
+ * and opens inboxes of the frames the dut sends that it cares about.
+ */
+
+/** Frames that arrived for one probe, taken in order. */
+export class Inbox<T> {
+  private readonly items: T[] = [];
+  private waiter: (() => void) | undefined;
+
+  constructor(private readonly unsubscribe: () => void) {}
+
+  push(item: T): void {
+    this.items.push(item);
+    this.waiter?.();
+  }
+
+  /** The next item that satisfies `pred` (others before it are dropped), or undefined after `ms`. */
+  async next(ms = 3000, pred: (item: T) => boolean = () => true): Promise<T | undefined> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      while (this.items.length > 0) {
+        const item = this.items.shift()!;
+        if (pred(item)) return item;
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) return undefined;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiter = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.waiter = undefined;
+    }
+  }
+
+  /** Everything that arrives within `ms` (and whatever was waiting already). */
+  async collect(ms: number): Promise<T[]> {
+    await new Promise((r) => setTimeout(r, ms));
+    return this.items.splice(0);
+  }
+
+  stop(): void {
+    this.unsubscribe();
+  }
+}
+
+export class Wire {
+  private readonly inboxes: Inbox<Seen>[] = [];
+
+  constructor(readonly side: BenchSide) {}
+
+  /** Send an IPv4 datagram (already built) to the dut; returns the send time. */
+  sendIp(datagram: Uint8Array): number {
+    return this.side.prober.send(ethernetIpv4(this.side.dut.mac, PROBER.mac, datagram));
+  }
+
+  /** A datagram from the prober's address to the dut's. */
+  ip(k: Partial<Ipv4Knobs> & { protocol: number }, payload: Uint8Array): Uint8Array {
+    return ipv4({ src: PROBER.ip, dst: DUT_IP, ...k }, payload);
+  }
+
+  /** A TCP segment in a datagram, from the prober to the dut. */
+  tcpDatagram(k: TcpKnobs, payload: Uint8Array, ip: Partial<Ipv4Knobs> = {}): Uint8Array {
+    const src = ip.src ?? PROBER.ip;
+    return this.ip({ protocol: IPPROTO_TCP, ...ip }, tcp(k, payload, src, ip.dst ?? DUT_IP));
+  }
+
+  /** An inbox of the IPv4 frames the dut sends that satisfy `pred`, from now on. */
+  watch(pred: (s: Seen) => boolean): Inbox<Seen> {
+    const inbox: Inbox<Seen> = new Inbox(
+      this.side.prober.subscribe((frame) => {
+        const seen = decode(frame);
+        if (seen && pred(seen)) inbox.push(seen);
+      }),
+    );
+    this.inboxes.push(inbox);
+    return inbox;
+  }
+
+  stopAll(): void {
+    for (const inbox of this.inboxes) inbox.stop();
+  }
+}
+
+/** A segment the dut sent, flattened for the probes. */
+export interface Seg {
+  at: number;
+  flags: number;
+  seq: number;
+  ack: number;
+  window: number;
+  options: TcpOptions;
+  payload: Uint8Array;
+  ip: Ipv4Header;
+}
+
+export function toSeg(s: Seen): Seg {
+  const h = s.tcp!.header;
+  return { at: s.at, flags: h.flags, seq: h.seq, ack: h.ack, window: h.window, options: h.options, payload: s.tcp!.payload, ip: s.ip };
+}
