@@ -130,6 +130,11 @@ export class TapLink implements Link {
    * TCP super-frames into segments of `mtu`). Undefined without offload.
    */
   readonly superFrameMtu: number | undefined;
+  /**
+   * With offload: how many MSS one TCP segment may carry (TcpConfig.segmentsPerSend),
+   * leaving an MTU of room below superFrameMtu for headers and options. 1 without.
+   */
+  readonly segmentsPerSuperFrame: number;
   /** The kernel side's queue length if the binding set it, else null. */
   readonly txqueuelen: number | null;
 
@@ -152,6 +157,7 @@ export class TapLink implements Link {
     this.kernelMac = opened.mac;
     this.offload = opened.offload;
     this.superFrameMtu = opened.offload ? SUPER_FRAME_MTU : undefined;
+    this.segmentsPerSuperFrame = opened.offload ? Math.floor(SUPER_FRAME_MTU / mtu) - 1 : 1;
     this.txqueuelen = opened.txqueuelen;
   }
 
