@@ -1,4 +1,4 @@
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 /** The directory the seed session changes into, and the file it downloads. */
@@ -45,6 +45,13 @@ export function readmeContents(size = DEMO_FILE_SIZE): Buffer {
 }
 
 /**
+ * The files' modification time: fixed, so the listing (and with it the capture and
+ * the diagram) is the same on every run; far enough back that `ls -l` style listings
+ * show the year rather than a time of day, whatever today is.
+ */
+const SERVED_MTIME = new Date(Date.UTC(2000, 0, 1));
+
+/**
  * (Re)create the served root: a welcome file at the top, the directory the
  * session changes into, and readme.txt inside it.
  */
@@ -53,4 +60,5 @@ export async function createServedTree(root: string): Promise<void> {
   await mkdir(path.join(root, DEMO_DIRECTORY), { recursive: true });
   await writeFile(path.join(root, 'welcome.msg'), 'Welcome to ftp.any-domain.com, served by tapstack.\n');
   await writeFile(path.join(root, DEMO_DIRECTORY, DEMO_FILE), readmeContents());
+  for (const p of ['welcome.msg', DEMO_DIRECTORY, path.join(DEMO_DIRECTORY, DEMO_FILE)]) await utimes(path.join(root, p), SERVED_MTIME, SERVED_MTIME);
 }

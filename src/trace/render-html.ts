@@ -6,7 +6,9 @@
  */
 import { formatIpv4 } from '../wire/address.js';
 import { wrapText } from './render-text.js';
+import { renderStateSvg, STATE_PLOT_CSS, STATE_PLOT_LEGEND } from './render-state.js';
 import { endpointKey, formatEndpoint, messageTitle, portLabel, type SessionModel } from './session.js';
+import type { ConnectionTrace, StateSample } from './state-trace.js';
 
 const LEFT = 70; // frame numbers
 const COL = 118; // between two lifelines
@@ -24,8 +26,15 @@ function scriptJson(value: unknown): string {
   return JSON.stringify(value).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
 }
 
-export function renderHtml(model: SessionModel, options: { title?: string } = {}): string {
+export interface HtmlOptions {
+  title?: string;
+  /** Our stacks' own TCP state per connection (tapstack demo): plotted, and shown per frame. */
+  trace?: readonly ConnectionTrace[];
+}
+
+export function renderHtml(model: SessionModel, options: HtmlOptions = {}): string {
   const title = options.title ?? 'tapstack sequence diagram';
+  const trace = options.trace ?? [];
   // Columns.
   const x = new Map<string, number>();
   const boxes: string[] = [];
@@ -73,14 +82,19 @@ export function renderHtml(model: SessionModel, options: { title?: string } = {}
       const ay = y + 22;
       const dir = to >= from ? 1 : -1;
       const tip = to - dir * 2;
-      const anomaly = m.labels.length > 0 ? ' anomaly' : '';
+      const anomaly = (m.labels.length > 0 ? ' anomaly' : '') + (m.lost ? ' lost' : '');
+      // A lost frame stops half-way, at a cross: it never reached the other side.
+      const end = m.lost ? (from + to) / 2 + dir * 20 : tip;
+      const head = m.lost
+        ? `<path class="cross" d="M${end - 6},${ay - 6} L${end + 6},${ay + 6} M${end - 6},${ay + 6} L${end + 6},${ay - 6}"/>`
+        : `<polygon points="${tip},${ay} ${tip - dir * 9},${ay - 4} ${tip - dir * 9},${ay + 4}"/>`;
       rows.push(
         `<g class="message${anomaly}" data-index="${index}" data-frame="${m.frame}" tabindex="0" role="button" aria-label="${xml(`${m.frame} ${name}`)}">` +
           `<title>${xml(`${name}\n${m.fields}\n${m.explanation}`)}</title>` +
           `<rect class="hit" x="10" y="${y}" width="${width - 20}" height="${height}"/>` +
           `<text x="${LEFT}" y="${ay + 4}" class="frame">${m.frame}</text>` +
-          `<line x1="${from}" y1="${ay}" x2="${tip}" y2="${ay}"/>` +
-          `<polygon points="${tip},${ay} ${tip - dir * 9},${ay - 4} ${tip - dir * 9},${ay + 4}"/>` +
+          `<line x1="${from}" y1="${ay}" x2="${end}" y2="${ay}"/>` +
+          head +
           `<text x="${(from + to) / 2}" y="${ay - 6}" class="name">${xml(name)}</text>` +
           `<text x="${(from + to) / 2}" y="${ay + 15}" class="fields">${xml(m.fields.length > 70 ? `${m.fields.slice(0, 67)}...` : m.fields)}</text>` +
           `<text x="${remarkX}" y="${y + 14}" class="remark">${remark.map((r, i) => `<tspan x="${remarkX}" dy="${i === 0 ? 0 : LINE}">${xml(r)}</tspan>`).join('')}</text>` +
@@ -97,6 +111,7 @@ export function renderHtml(model: SessionModel, options: { title?: string } = {}
         tcp: m.tcp,
         comment: m.captureComment,
         layers: m.layers,
+        state: statesAt(trace, m.frame),
       });
       y += height;
     }
@@ -114,7 +129,7 @@ export function renderHtml(model: SessionModel, options: { title?: string } = {}
   header { padding: 10px 18px; border-bottom: 1px solid #d8dde8; }
   header h1 { font-size: 18px; margin: 0 0 4px; }
   main { display: flex; align-items: flex-start; }
-  #diagram { flex: 1 1 auto; overflow: auto; }
+  #diagram { flex: 1 1 auto; overflow: auto; min-width: 0; max-height: calc(100vh - 70px); }
   svg text { font-size: 12px; }
   .participant rect { fill: #eef2fa; stroke: #6b7a99; }
   .pname { font-weight: 600; text-anchor: middle; font-size: 13px; }
@@ -134,7 +149,16 @@ export function renderHtml(model: SessionModel, options: { title?: string } = {}
   .message .remark { fill: #333b4d; }
   .message.anomaly line { stroke: #b3261e; }
   .message.anomaly polygon, .message.anomaly .name { fill: #b3261e; }
-  #details { position: sticky; top: 0; width: 340px; max-height: 100vh; overflow: auto; border-left: 1px solid #d8dde8; padding: 12px 16px; box-sizing: border-box; font-size: 13px; }
+  .message.lost line { stroke-dasharray: 6 4; }
+  .message .cross { stroke: #b3261e; stroke-width: 2.5; fill: none; }
+  #details { position: sticky; top: 0; flex: 0 0 320px; max-height: calc(100vh - 70px); overflow: auto; border-left: 1px solid #d8dde8; padding: 12px 16px; box-sizing: border-box; font-size: 13px; }
+  body.collapsed #details { display: none; }
+  #toggle { float: right; font: inherit; padding: 4px 10px; margin-left: 12px; }
+  header h1, header div { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+  #state { padding: 8px 18px 24px; border-top: 1px solid #d8dde8; }
+  #state h2 { font-size: 16px; margin: 8px 0; }
+  #state .plots { display: flex; flex-wrap: wrap; }
+${STATE_PLOT_CSS}
   #details h2 { font-size: 15px; margin: 4px 0 8px; }
   #details h3 { font-size: 13px; margin: 12px 0 4px; color: #1d3f72; }
   #details table { border-collapse: collapse; width: 100%; }
@@ -143,7 +167,7 @@ export function renderHtml(model: SessionModel, options: { title?: string } = {}
 </style>
 </head>
 <body>
-<header><h1>${xml(title)}</h1><div>${model.messages.length} messages from ${model.frames} frames. Click a message to see its decoded headers.</div></header>
+<header><button id="toggle" type="button" aria-controls="details" aria-expanded="true">Hide details</button><h1>${xml(title)}</h1><div>${model.messages.length} messages from ${model.frames} frames. Click a message to see its decoded headers${trace.length > 0 ? ' and what both TCPs believed at that moment' : ''}.</div></header>
 <main>
 <div id="diagram">
 <svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">
@@ -154,6 +178,7 @@ ${rows.join('\n')}
 </div>
 <aside id="details"><p>Click a message in the diagram.</p></aside>
 </main>
+${statePlots(model, trace)}
 <script type="application/json" id="messages">${scriptJson(details)}</script>
 <script>
 (function () {
@@ -176,8 +201,23 @@ ${rows.join('\n')}
     if (m.tcp) summary.push(['Relative seq / ack', m.tcp.seq + ' / ' + m.tcp.ack], ['Flags', m.tcp.flags], ['Data bytes', String(m.tcp.length)], ['Window', String(m.tcp.window)]);
     if (m.comment) summary.push(['Capture comment', m.comment]);
     panel.appendChild(table(summary));
+    (m.state || []).forEach(function (st) {
+      panel.appendChild(el('h3', 'TCP state of the ' + st.who + ' (not on the wire)'));
+      panel.appendChild(table(st.rows));
+    });
     m.layers.forEach(function (layer) { panel.appendChild(el('h3', layer.layer)); panel.appendChild(table(layer.fields)); });
+    if (document.body.classList.contains('collapsed')) setCollapsed(false);
   }
+  // The details pane folds away (a projector at 1024x768 needs the width for the
+  // diagram); it starts folded on narrow screens and opens when a message is chosen.
+  var toggle = document.getElementById('toggle');
+  function setCollapsed(on) {
+    document.body.classList.toggle('collapsed', on);
+    toggle.textContent = on ? 'Show details' : 'Hide details';
+    toggle.setAttribute('aria-expanded', String(!on));
+  }
+  toggle.addEventListener('click', function () { setCollapsed(!document.body.classList.contains('collapsed')); });
+  if (window.innerWidth < 1200) setCollapsed(true);
   document.querySelectorAll('g.message').forEach(function (g) {
     g.addEventListener('click', function () { show(g); });
     g.addEventListener('keydown', function (e) { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); show(g); } });
@@ -194,4 +234,45 @@ ${rows.join('\n')}
 </body>
 </html>
 `;
+}
+
+/** Each end's state at a frame (the latest snapshot at or before it), for the details pane. */
+function statesAt(trace: readonly ConnectionTrace[], frame: number): { who: string; rows: [string, string][] }[] {
+  const out: { who: string; rows: [string, string][] }[] = [];
+  for (const t of trace) {
+    let at: StateSample | undefined;
+    for (const s of t.samples) {
+      if (s.frame > frame) break;
+      at = s;
+    }
+    // Only the connection this frame belongs to was sampled at exactly this frame.
+    if (!at || at.frame !== frame) continue;
+    out.push({
+      who: `${t.host} ${t.local}`,
+      rows: [
+        ['State', at.state],
+        ['cwnd / ssthresh', `${at.cwnd} / ${at.ssthresh ?? 'none yet'}${at.inRecovery ? ' (fast recovery)' : ''}`],
+        ['RTO', `${at.rto} ms`],
+        ['SND.UNA / SND.NXT', `${at.sndUna} / ${at.sndNxt} (relative)`],
+        ['SND.WND / RCV.WND', `${at.sndWnd} / ${at.rcvWnd}`],
+      ],
+    });
+  }
+  return out;
+}
+
+/** "The sender's mind": one time-sequence plot per connection that carried data. */
+function statePlots(model: SessionModel, trace: readonly ConnectionTrace[]): string {
+  if (trace.length === 0) return '';
+  const marks = model.messages.filter((m) => m.lost || m.labels.some((l) => /Retransmission/.test(l))).map((m) => ({ frame: m.frame, label: messageTitle(m) }));
+  const plots = trace
+    .filter((t) => t.samples.some((s) => s.sndNxt > 2))
+    .map((t) => renderStateSvg(t, marks.filter((m) => t.samples.some((s) => s.frame === m.frame))))
+    .join('\n');
+  return `<section id="state"><h2>What each TCP believed (recorded by the stack, not visible on the wire)</h2>
+${STATE_PLOT_LEGEND}
+<div class="plots">
+${plots}
+</div>
+</section>`;
 }

@@ -23,6 +23,8 @@ import { dissect, LINKTYPE_ETHERNET, type Dissected, type DissectedTcp, type Dis
 import { FtpLineReader, type FtpCommandLine, type FtpLine, type FtpReplyLine } from './ftp-lines.js';
 import { TcpConnectionAnalysis, type SegmentAnalysis } from './tcp-analysis.js';
 import * as words from './words.js';
+import { LINKTYPE_DROP_NOTE } from './drop-notes.js';
+import type { PacketDirection } from '../wire/pcap.js';
 
 export type Transport = 'tcp' | 'udp';
 
@@ -55,6 +57,11 @@ export interface SessionMessage {
   tcp?: { seq: number; ack: number; length: number; flags: string; window: number };
   /** The pcapng comment the capture already carried for this frame, if any. */
   captureComment?: string;
+  /**
+   * The frame never arrived: a fault injector dropped it, on the way out (after the
+   * capture saw it leave) or on the way in (the capture recorded only a drop note).
+   */
+  lost?: PacketDirection;
 }
 
 export type TimelineItem =
@@ -150,7 +157,12 @@ export interface AddFrame {
   timestampNs?: bigint;
   linktype?: number;
   comment?: string;
+  /** pcapng epb_flags: which way the frame went at the capture point. */
+  direction?: PacketDirection;
 }
+
+/** How many recent messages a drop note may refer back to (the frame it says was lost). */
+const RECENT_FOR_NOTES = 64;
 
 export class SessionAnalyzer {
   private frames = 0;
@@ -173,10 +185,87 @@ export class SessionAnalyzer {
   private section: OpenSection | null = null;
   private readonly endpointOrder: Endpoint[] = [];
   private readonly endpointSeen = new Set<string>();
+  /** The last messages with their bytes, to find the frame an outbound drop note names. */
+  private readonly recent: { data: Uint8Array; message: SessionMessage }[] = [];
 
   /** Analyze the next frame of the capture; returns its message, or null when not drawn. */
   add(frame: AddFrame): SessionMessage | null {
-    return this.addDissected(dissect(frame.data, frame.linktype ?? LINKTYPE_ETHERNET), frame);
+    if (frame.linktype === LINKTYPE_DROP_NOTE) return this.dropNote(frame);
+    const message = this.addDissected(dissect(frame.data, frame.linktype ?? LINKTYPE_ETHERNET), frame);
+    if (message) {
+      this.recent.push({ data: frame.data, message });
+      if (this.recent.length > RECENT_FOR_NOTES) this.recent.shift();
+    }
+    return message;
+  }
+
+  /**
+   * A drop note (src/trace/drop-notes.ts). An outbound frame was captured as it left
+   * and then lost: its message is marked lost. An inbound frame never reached the
+   * capture point: it becomes a message of its own, drawn as lost. Neither touches the
+   * TCP analysis, which (like Wireshark's) judges only what crossed the capture point.
+   */
+  private dropNote(frame: AddFrame): SessionMessage | null {
+    this.frames++;
+    const direction = frame.direction ?? 'inbound';
+    if (direction === 'outbound') {
+      for (let i = this.recent.length - 1; i >= 0; i--) {
+        const r = this.recent[i]!;
+        if (!r.message.lost && Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength).equals(frame.data)) {
+          markLost(r.message, direction);
+          return null;
+        }
+      }
+    }
+    const d = dissect(frame.data, LINKTYPE_ETHERNET);
+    if (d.kind !== 'tcp' && d.kind !== 'udp') {
+      this.skipped['lost frame'] = (this.skipped['lost frame'] ?? 0) + 1;
+      return null;
+    }
+    const message = this.lostMessage(d, frame, direction);
+    if (frame.comment !== undefined) message.captureComment = frame.comment;
+    this.note(message.from);
+    this.note(message.to);
+    this.messages.push(message);
+    this.items.push({ type: 'message', message });
+    return message;
+  }
+
+  /** A message for a frame that never reached the capture point, named from its bytes alone. */
+  private lostMessage(d: DissectedTcp | DissectedUdp, frame: AddFrame, direction: PacketDirection): SessionMessage {
+    const base = { frame: this.frames, timestampNs: frame.timestampNs ?? 0n, labels: [], layers: d.layers, explanation: '' };
+    let message: SessionMessage;
+    if (d.kind === 'udp') {
+      const from: Endpoint = { transport: 'udp', address: d.ip.src, port: d.udp.srcPort };
+      const to: Endpoint = { transport: 'udp', address: d.ip.dst, port: d.udp.dstPort };
+      const name = d.dns ? (d.dns.header.qr ? 'DNS Response' : 'DNS Query') : 'UDP';
+      message = { ...base, from, to, kind: d.dns ? 'dns' : 'udp', name, fields: `srcport = ${from.port}, dstport = ${to.port}` };
+    } else {
+      const from: Endpoint = { transport: 'tcp', address: d.ip.src, port: d.tcp.srcPort };
+      const to: Endpoint = { transport: 'tcp', address: d.ip.dst, port: d.tcp.dstPort };
+      const fromKey = endpointKey(from);
+      const toKey = endpointKey(to);
+      const conn = this.connections.get(fromKey < toKey ? `${fromKey}|${toKey}` : `${toKey}|${fromKey}`);
+      const f = d.tcp.flags;
+      const syn = (f & TcpFlags.SYN) !== 0;
+      const ack = (f & TcpFlags.ACK) !== 0;
+      const fin = (f & TcpFlags.FIN) !== 0;
+      const rst = (f & TcpFlags.RST) !== 0;
+      let name = syn && ack ? 'TCP SYN+ACK' : syn ? 'TCP SYN' : rst ? 'TCP RST' : fin ? 'TCP FIN+ACK' : 'TCP ACK';
+      const kind: MessageKind = conn?.role === 'control' ? 'ftp-control' : conn?.role === 'data' ? 'ftp-data' : 'tcp';
+      if (d.payload.length > 0) {
+        if (kind === 'ftp-control') {
+          const text = Buffer.from(d.payload).toString('latin1').split(/\r?\n/)[0] ?? '';
+          const code = /^(\d{3})[ -]/.exec(text);
+          name = code ? `FTP ${code[1]}` : text.split(' ')[0]!.toUpperCase() || 'FTP';
+        } else name = kind === 'ftp-data' ? 'FTP DATA' : 'TCP DATA';
+        if (fin) name += '+FIN';
+      }
+      const flagFields = [syn && 'syn = 1', ack && 'ack = 1', fin && 'fin = 1', rst && 'rst = 1'].filter(Boolean).join(', ');
+      message = { ...base, from, to, kind, name, fields: `srcport = ${from.port}, dstport = ${to.port}${flagFields ? `, ${flagFields}` : ''}` };
+    }
+    markLost(message, direction);
+    return message;
   }
 
   /** `add` for a frame the caller has dissected already (`d` is `dissect(frame.data)`). */
@@ -254,7 +343,7 @@ export class SessionAnalyzer {
 
     const conn = this.connection(fromKey, toKey, from, to, syn && !ack);
     const a = conn.analysis.analyze(fromKey, toKey, d.tcp, d.payload.length, frame.timestampNs ?? 0n);
-    const isRetransmission = a.anomaly === 'retransmission';
+    const isRetransmission = a.anomaly === 'retransmission' || a.anomaly === 'spurious-retransmission';
     const fromClient = fromKey === conn.initiator;
 
     // The name of the segment by its control bits, the seed's way.
@@ -308,10 +397,12 @@ export class SessionAnalyzer {
     const labels: string[] = [];
     const analysisNote = analysisExplanation(a);
     if (a.anomaly === 'retransmission') labels.push('TCP Retransmission');
+    else if (a.anomaly === 'spurious-retransmission') labels.push('TCP Spurious Retransmission');
     else if (a.anomaly === 'out-of-order') labels.push('TCP Out-Of-Order');
     else if (a.anomaly === 'previous-segment-lost') labels.push('TCP Previous segment not captured');
     else if (a.anomaly === 'duplicate-ack') labels.push(`TCP Dup ACK #${a.duplicateCount}`);
     else if (a.anomaly === 'window-update') labels.push('TCP Window Update');
+    if (a.ackedUnseen) labels.push('TCP ACKed unseen segment');
     // A duplicate ACK or window update is all its note says; other anomalies keep what the segment carries.
     if (a.anomaly === 'duplicate-ack' || a.anomaly === 'window-update') explanation = analysisNote;
     else if (analysisNote) explanation = explanation ? `${analysisNote} ${explanation}` : analysisNote;
@@ -594,6 +685,13 @@ export class SessionAnalyzer {
   }
 }
 
+/** Label a message as lost and say where. */
+function markLost(m: SessionMessage, direction: PacketDirection): void {
+  m.lost = direction;
+  m.labels.push(words.LOST_LABEL);
+  m.explanation = m.explanation ? `${words.lostExplanation(direction)} ${m.explanation}` : words.lostExplanation(direction);
+}
+
 function wellKnown(port: number): number {
   return port === 21 ? 0 : port === 20 ? 1 : 2;
 }
@@ -606,6 +704,8 @@ function analysisExplanation(a: SegmentAnalysis): string {
   switch (a.anomaly) {
     case 'retransmission':
       return words.retransmission(a.seq, a.length, { syn: a.syn === true, fin: a.fin === true });
+    case 'spurious-retransmission':
+      return words.spuriousRetransmission(a.seq, a.length);
     case 'out-of-order':
       return words.outOfOrder(a.seq);
     case 'previous-segment-lost':

@@ -10,6 +10,8 @@ import { TcpFlags, type TcpHeader } from '../wire/tcp.js';
 export type SegmentAnomaly =
   /** These bytes (or this SYN/FIN) were seen before: the sender sent them again. */
   | 'retransmission'
+  /** A retransmission of bytes the receiver had already acknowledged: it was not needed. */
+  | 'spurious-retransmission'
   /** Never seen before, but bytes after them were: they arrive late. */
   | 'out-of-order'
   /** The segment starts after the highest byte seen: something in between is missing. */
@@ -40,6 +42,12 @@ export interface SegmentAnalysis {
   fin?: boolean;
   /** The advertised window field (unscaled, as carried). */
   window: number;
+  /**
+   * The segment acknowledges bytes of the peer that the capture point never saw go
+   * past (they were lost before it, or only a later copy was seen): Wireshark's
+   * "ACKed unseen segment". Independent of `anomaly`: a data segment can be both.
+   */
+  ackedUnseen?: boolean;
 }
 
 /** One direction of a connection. */
@@ -52,6 +60,11 @@ class Flow {
   private seen: [number, number][] = [];
   /** When the highest sequence number last moved (ns). */
   maxEndTime = 0n;
+  /**
+   * The end of the sender's new (not retransmitted) sequence space: what an ACK may
+   * cover without acknowledging something the capture never saw the first time.
+   */
+  maxSeqToBeAcked = 0;
   /** When this side sent its SYN (ns), to measure the handshake's round trip. */
   synTime: bigint | undefined;
   lastAck: number | undefined;
@@ -106,7 +119,7 @@ class Flow {
 /** Tracks both directions of one connection; feed it every segment in capture order. */
 export class TcpConnectionAnalysis {
   private readonly flows = new Map<string, Flow>();
-  /** Round trip of the three-way handshake (SYN to SYN+ACK), once seen. */
+  /** Round trip of the three-way handshake (SYN to the ACK of the SYN+ACK), once seen. */
   private handshakeRttNs: bigint | undefined;
 
   private flow(sender: string): Flow {
@@ -134,14 +147,22 @@ export class TcpConnectionAnalysis {
     const ack = hasAck && peer.base !== undefined ? peer.rel(tcp.ack) : 0;
     const out: SegmentAnalysis = { seq, ack, length, window: tcp.window, syn, fin };
     if (syn && !hasAck) own.synTime ??= timeNs;
-    if (syn && hasAck && peer.synTime !== undefined) this.handshakeRttNs ??= timeNs - peer.synTime;
+    // The handshake's round trip, from the SYN to the ACK that completes it, as Wireshark
+    // measures it: seen from either end (or between), it spans one full round trip.
+    if (!syn && hasAck && own.synTime !== undefined) this.handshakeRttNs ??= timeNs - own.synTime;
 
+    if (hasAck && peer.base !== undefined && ack > peer.maxSeqToBeAcked && peer.maxSeqToBeAcked > 0 && !rst) out.ackedUnseen = true;
     if (length > 0) {
       const end = seq + length;
       if (seq > own.maxEnd && own.maxEnd > 0) out.anomaly = 'previous-segment-lost';
       else if (seq < own.maxEnd) {
         out.anomaly = own.seenAny(seq, end) ? 'retransmission' : this.lateOrResent(own, seq, end, timeNs);
+        // Already acknowledged by the receiver: the copy was not needed.
+        if (out.anomaly === 'retransmission' && payloadLength > 0 && own.base !== undefined && peer.lastAck !== undefined && end <= own.rel(peer.lastAck)) {
+          out.anomaly = 'spurious-retransmission';
+        }
       }
+      if (out.anomaly !== 'retransmission' && out.anomaly !== 'spurious-retransmission') own.maxSeqToBeAcked = Math.max(own.maxSeqToBeAcked, end);
       own.add(seq, end, timeNs);
       own.duplicateAcks = 0;
     } else if (seq > own.maxEnd && own.maxEnd > 0 && !rst) {
@@ -149,14 +170,17 @@ export class TcpConnectionAnalysis {
       // and did not reach the capture point (yet).
       out.anomaly = 'previous-segment-lost';
       own.advance(seq, timeNs);
-    } else if (hasAck && !rst && !syn && !fin && own.lastAck === tcp.ack && own.lastWindow === tcp.window && tcp.window !== 0) {
-      // Same ACK again, no data, window unchanged (Wireshark's rule; RFC 5681 2 also
-      // asks for outstanding data, see `outstanding`).
+      own.maxSeqToBeAcked = Math.max(own.maxSeqToBeAcked, seq);
+    } else if (hasAck && !rst && !syn && !fin && seq === own.maxEnd && own.lastAck === tcp.ack && own.lastWindow === tcp.window && tcp.window !== 0) {
+      // Same ACK again, no data, window unchanged, and sent from the sender's current
+      // position (Wireshark's rule; a late copy of an older ACK, e.g. a reordered
+      // handshake ACK, is not a duplicate). RFC 5681 2 also asks for outstanding
+      // data, see `outstanding`.
       out.anomaly = 'duplicate-ack';
       out.outstanding = ack < peer.maxEnd;
       out.duplicateCount = ++own.duplicateAcks;
       peer.askedFor.add(ack);
-    } else if (hasAck && !rst && !syn && !fin && own.lastAck === tcp.ack && own.lastWindow !== undefined && own.lastWindow !== tcp.window) {
+    } else if (hasAck && !rst && !syn && !fin && seq === own.maxEnd && own.lastAck === tcp.ack && own.lastWindow !== undefined && own.lastWindow !== tcp.window) {
       // RFC 9293 3.8.6: the receiver tells the sender its window changed.
       out.anomaly = 'window-update';
       own.duplicateAcks = 0;

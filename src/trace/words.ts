@@ -259,6 +259,10 @@ export function retransmission(seq: number, length: number, f: { syn: boolean; f
   return `Retransmission: sequence numbers ${seq} to ${seq + data - 1} were already sent once; ${why} them again.`;
 }
 
+export function spuriousRetransmission(seq: number, length: number): string {
+  return `Spurious retransmission: sequence numbers ${seq} to ${seq + length - 1} were sent again although the receiver had already acknowledged them; the sender's timer fired before that ACK reached it (or the ACK was lost), so this copy was not needed.`;
+}
+
 export function outOfOrder(seq: number): string {
   return `Out of order: the bytes from ${seq} arrive after bytes that follow them; the network reordered the segments, and the receiver keeps the later ones until this gap is filled (RFC 9293 3.10.7.4).`;
 }
@@ -291,4 +295,20 @@ export function notInSession(summary: string): string {
 
 export function malformed(layer: string, error: string): string {
   return `Malformed ${layer} (${error}): a receiver counts and drops it.`;
+}
+
+// Frames a fault injector dropped (tapstack demo --loss) --------------------------------
+
+/** The label of a message that never arrived. */
+export const LOST_LABEL = 'Lost';
+
+/** Where the frame was dropped, seen from the capture point on the client's link. */
+export function lostWhere(direction: 'inbound' | 'outbound'): string {
+  return direction === 'outbound'
+    ? "dropped on the wire by the fault injector after the client sent it (the capture saw it leave; the server never received it)"
+    : "dropped on the wire by the fault injector before it reached the client (the client never received it, so Wireshark's analysis does not see it)";
+}
+
+export function lostExplanation(direction: 'inbound' | 'outbound'): string {
+  return `This frame was lost: ${lostWhere(direction)}. TCP will notice the gap and send it again.`;
 }
