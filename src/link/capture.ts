@@ -1,6 +1,7 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { DEFAULT_SNAPLEN, LINKTYPE_ETHERNET, type PacketDirection, type TimestampResolution } from '../wire/pcap.js';
 import { encodeEnhancedPacket, encodeInterfaceDescription, encodeSectionHeader } from '../wire/pcapng.js';
+import { tcpSuperFrame } from '../wire/virtio-net.js';
 import { LinkDecorator, type Link, type LinkClock } from './link.js';
 
 /**
@@ -166,14 +167,31 @@ export class CaptureLink extends LinkDecorator {
   }
 
   private commentFor(frame: Uint8Array, direction: PacketDirection): string | undefined {
-    if (!this.commenter) return undefined;
+    const offload = this.superFrameNote(frame, direction);
+    if (!this.commenter) return offload;
     try {
-      return this.commenter(frame, direction);
+      const said = this.commenter(frame, direction);
+      return offload && said ? `${offload}\n${said}` : (offload ?? said);
     } catch {
       // An explainer bug must not break the link it watches.
       this.stats.commentErrors++;
-      return undefined;
+      return offload;
     }
+  }
+
+  /**
+   * A TCP frame longer than the MTU can only be an offload super-frame (a TAP with
+   * offload): say so, as Wireshark users see such frames from tcpdump on a host with
+   * TSO, and say what the wire carries instead.
+   */
+  private superFrameNote(frame: Uint8Array, direction: PacketDirection): string | undefined {
+    const gso = tcpSuperFrame(frame, this.inner.mtu);
+    if (!gso) return undefined;
+    const segments = Math.ceil(gso.payload / gso.segmentSize);
+    const cut = `${segments} segments of at most ${gso.segmentSize} bytes for a wire with MTU ${this.inner.mtu}`;
+    return direction === 'outbound'
+      ? `offload super-frame: ${gso.payload} bytes of TCP payload in one frame, which the kernel cuts into ${cut}`
+      : `offload super-frame: ${gso.payload} bytes of TCP payload in one frame, as the kernel handed it over (TSO); on a real wire: ${cut}`;
   }
 
   private timestampNs(): bigint {
