@@ -1,9 +1,7 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { readU16 } from '../wire/bytes.js';
-import { ETHERNET_HEADER_LEN, ETHERTYPE_IPV4 } from '../wire/ethernet.js';
-import { IPPROTO_TCP, IPV4_MAX_DATAGRAM } from '../wire/ipv4.js';
-import { VIRTIO_NET_HDR_LEN, writeVirtioNetHeader } from '../wire/virtio-net.js';
+import { IPV4_MAX_DATAGRAM } from '../wire/ipv4.js';
+import { VIRTIO_NET_HDR_LEN, tcpSuperFrame, writeVirtioNetHeader } from '../wire/virtio-net.js';
 import type { Link } from './link.js';
 
 /**
@@ -280,19 +278,4 @@ export class TapLink implements Link {
     if (this.errorHandler) this.errorHandler(error);
     else process.emitWarning(error.message, { code: 'TAPSTACK_TAP_ERROR' });
   }
-}
-
-/**
- * If `frame` is an IPv4/TCP frame whose datagram exceeds `mtu`, the header bytes
- * (Ethernet + IP + TCP) and the payload per segment once the kernel cuts it: the MTU
- * less this frame's IP and TCP headers (options included, as every segment repeats
- * them). Else undefined.
- */
-export function tcpSuperFrame(frame: Uint8Array, mtu: number): { headerLength: number; segmentSize: number } | undefined {
-  const ip = ETHERNET_HEADER_LEN;
-  if (frame.length <= ip + mtu || frame.length < ip + 40) return undefined;
-  if (readU16(frame, 12) !== ETHERTYPE_IPV4 || frame[ip + 9] !== IPPROTO_TCP) return undefined;
-  const ipHeader = (frame[ip]! & 0x0f) * 4;
-  const tcpHeader = (frame[ip + ipHeader + 12]! >>> 4) * 4;
-  return { headerLength: ip + ipHeader + tcpHeader, segmentSize: mtu - ipHeader - tcpHeader };
 }

@@ -1,3 +1,6 @@
+import { readU16 } from './bytes.js';
+import { ETHERNET_HEADER_LEN, ETHERTYPE_IPV4 } from './ethernet.js';
+import { IPPROTO_TCP } from './ipv4.js';
 import { parsed, refused, type ParseResult } from './result.js';
 
 /**
@@ -108,3 +111,30 @@ export const PLAIN_VIRTIO_NET_HEADER: Readonly<VirtioNetHeader> = Object.freeze(
   checksumStart: 0,
   checksumOffset: 0,
 });
+
+/** What the offload needs to know of a TCP super-frame (see tcpSuperFrame). */
+export interface TcpSuperFrame {
+  /** Ethernet + IP + TCP header bytes: virtio_net_hdr.hdr_len. */
+  headerLength: number;
+  /** TCP payload bytes per segment when cut for an MTU: virtio_net_hdr.gso_size. */
+  segmentSize: number;
+  /** TCP payload bytes of the whole super-frame. */
+  payload: number;
+}
+
+/**
+ * If `frame` is an IPv4/TCP frame whose datagram exceeds `mtu`, the header bytes
+ * (Ethernet + IP + TCP) and the payload per segment once the kernel cuts it: the MTU
+ * less this frame's IP and TCP headers (options included, as every segment repeats
+ * them). Else undefined.
+ */
+export function tcpSuperFrame(frame: Uint8Array, mtu: number): TcpSuperFrame | undefined {
+  const ip = ETHERNET_HEADER_LEN;
+  if (frame.length <= ip + mtu || frame.length < ip + 40) return undefined;
+  if (readU16(frame, 12) !== ETHERTYPE_IPV4 || frame[ip + 9] !== IPPROTO_TCP) return undefined;
+  const ipHeader = (frame[ip]! & 0x0f) * 4;
+  if (frame.length < ip + ipHeader + 20) return undefined;
+  const tcpHeader = (frame[ip + ipHeader + 12]! >>> 4) * 4;
+  const payload = readU16(frame, ip + 2) - ipHeader - tcpHeader;
+  return { headerLength: ip + ipHeader + tcpHeader, segmentSize: mtu - ipHeader - tcpHeader, payload };
+}

@@ -3,6 +3,7 @@ import {
   PLAIN_VIRTIO_NET_HEADER,
   VIRTIO_NET_HDR_LEN,
   parseVirtioNetHeader,
+  tcpSuperFrame,
   writeVirtioNetHeader,
   type VirtioNetHeader,
 } from '../../../src/wire/virtio-net.js';
@@ -61,5 +62,32 @@ describe('wire/virtio-net (struct virtio_net_hdr)', () => {
     expect(parseVirtioNetHeader(KERNEL_TSO.subarray(0, 9))).toEqual({ ok: false, error: 'truncated' });
     expect(parseVirtioNetHeader(KERNEL_TSO, 1)).toEqual({ ok: false, error: 'truncated' });
     expect(parseVirtioNetHeader(hex('00 02 0000 0000 0000 0000'))).toEqual({ ok: false, error: 'unknown_gso_type' });
+  });
+});
+
+describe('tcpSuperFrame: what the kernel is told about a TCP frame longer than the MTU', () => {
+  /** Ethernet + IPv4 (20 bytes) + TCP with `tcpHeader` bytes + `payload` bytes. */
+  function tcpFrame(payload: number, tcpHeader = 32, protocol = 6): Uint8Array {
+    const f = new Uint8Array(14 + 20 + tcpHeader + payload);
+    f.set([0x08, 0x00], 12);
+    f[14] = 0x45;
+    const total = 20 + tcpHeader + payload;
+    f.set([total >> 8, total & 0xff], 16);
+    f[14 + 9] = protocol;
+    f[14 + 20 + 12] = (tcpHeader / 4) << 4;
+    return f;
+  }
+
+  it('gives hdr_len and gso_size (MTU less IP and TCP headers) of a super-frame', () => {
+    expect(tcpSuperFrame(tcpFrame(42 * 1448), 1500)).toEqual({ headerLength: 66, segmentSize: 1448, payload: 60816 });
+    expect(tcpSuperFrame(tcpFrame(3000, 20), 1500)).toEqual({ headerLength: 54, segmentSize: 1460, payload: 3000 });
+  });
+
+  it('leaves frames that fit the MTU, and non-TCP frames, alone', () => {
+    expect(tcpSuperFrame(tcpFrame(1448), 1500)).toBeUndefined(); // exactly 1500 bytes of IP
+    expect(tcpSuperFrame(tcpFrame(5000, 32, 17), 1500)).toBeUndefined();
+    const arp = tcpFrame(5000);
+    arp.set([0x08, 0x06], 12);
+    expect(tcpSuperFrame(arp, 1500)).toBeUndefined();
   });
 });
