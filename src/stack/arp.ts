@@ -1,20 +1,32 @@
-import { BROADCAST_MAC, formatIpv4, formatMac, macEquals, type Ipv4Address, type MacAddress } from '../wire/address.js';
+import { BROADCAST_MAC, formatIpv4, formatMac, macEquals, prefixMask, sameSubnet, type Ipv4Address, type MacAddress } from '../wire/address.js';
 import { ARP_PACKET_LEN, ARP_REPLY, ARP_REQUEST, parseArp, writeArp, type ArpPacket } from '../wire/arp.js';
 import { ETHERNET_HEADER_LEN, ETHERTYPE_ARP, writeEthernetHeader } from '../wire/ethernet.js';
 import type { Logger } from './log.js';
 import { NeighbourCache, type NeighbourOptions } from './neighbour.js';
+import { LogThrottle } from './rate-limit.js';
 import type { StackServices } from './services.js';
 
 const ZERO_MAC: MacAddress = new Uint8Array(6);
+
+/** At most one "another host uses our address" line per this interval. */
+const CONFLICT_LOG_INTERVAL_MS = 10_000;
 
 /**
  * ARP for one interface (RFC 826): answers requests for our address, feeds the
  * neighbour cache from what it hears, asks for next hops on behalf of IPv4 and
  * announces the host with a gratuitous ARP when it starts.
+ *
+ * Only a sane sender teaches us anything or gets an answer: a unicast MAC that is not
+ * ours, and an address of our own subnet that a host can have (see senderIpProblem).
+ * RFC 826 trusts every packet; RFC 1122 2.3.2.1 warns that a cache must survive
+ * bad information, and Linux's arp_process() drops these senders too. Each drop has a
+ * counter.
  */
 export class ArpLayer {
   readonly neighbours: NeighbourCache;
   private readonly log: Logger;
+  private readonly conflictLog: LogThrottle;
+  private lastConflictMac = '';
 
   constructor(
     private readonly services: StackServices,
@@ -22,6 +34,11 @@ export class ArpLayer {
   ) {
     this.log = services.log.child({ layer: 'arp' });
     this.neighbours = new NeighbourCache(services, (ip, mac) => this.sendRequest(ip, mac), options);
+    this.conflictLog = new LogThrottle(services.clock, CONFLICT_LOG_INTERVAL_MS, (repeats) => {
+      const fields = { ip: formatIpv4(services.address), mac: this.lastConflictMac };
+      if (repeats === 0) this.log.warn(fields, 'another host uses our IPv4 address');
+      else this.log.warn({ ...fields, count: repeats }, `another host used our IPv4 address ${repeats} more times in ${CONFLICT_LOG_INTERVAL_MS / 1000} s`);
+    });
   }
 
   /** Handle an ARP packet (the Ethernet payload; `ethSrc` is the frame's source MAC). */
@@ -51,18 +68,45 @@ export class ArpLayer {
         'ARP in',
       );
     }
-    if (p.senderIp === address) {
-      // Someone else claims our address (or our own announcement looped back).
-      if (!macEquals(p.senderMac, this.services.mac)) {
-        counters.inc('arp.rx.address_conflict');
-        this.log.warn({ ip: formatIpv4(address), mac: formatMac(p.senderMac) }, 'another host uses our IPv4 address');
-      }
+    const { senderMac, senderIp } = p;
+    // RFC 1122 2.3.2.1 / Linux: a broadcast, multicast or zero sender hardware address
+    // is no station; learning it would send our unicast traffic to everyone or nobody.
+    if ((senderMac[0]! & 1) !== 0 || macEquals(senderMac, ZERO_MAC)) {
+      counters.inc('arp.rx.bad_sender_mac');
+      return;
+    }
+    if (macEquals(senderMac, this.services.mac)) {
+      // Our own announcement come back (a looping bridge), or someone wearing our MAC.
+      counters.inc(senderIp === address ? 'arp.rx.own_packet' : 'arp.rx.own_mac');
+      return;
+    }
+    if (senderIp === address) {
+      // Someone else claims our address (RFC 5227 2.4 conflict). Counted each time,
+      // logged once per interval: a peer must not be able to flood our log.
+      counters.inc('arp.rx.address_conflict');
+      this.lastConflictMac = formatMac(senderMac);
+      this.conflictLog.note();
       return;
     }
     const forUs = p.targetIp === address;
-    // RFC 826 "merge": refresh what we know about the sender; learn it if it talks to
-    // us. A sender address of 0.0.0.0 is an RFC 5227 probe and teaches nothing.
-    if (p.senderIp !== 0) this.neighbours.update(p.senderIp, p.senderMac, forUs);
+    if (senderIp === 0) {
+      // RFC 5227 2.1.1 probe ("is this address free?"): it teaches nothing, and the
+      // owner of the probed address answers it, as Linux does.
+      counters.inc('arp.rx.probe');
+      if (forUs && p.operation === ARP_REQUEST) this.sendReply(p);
+      return;
+    }
+    const problem = this.senderIpProblem(senderIp);
+    if (problem !== null) {
+      counters.inc(`arp.rx.${problem}`);
+      return;
+    }
+    // RFC 826 "merge": refresh what we know about the sender; learn it (STALE) if it
+    // asks for us. A reply to our own MAC is an answer and may confirm the entry.
+    this.neighbours.update(senderIp, senderMac, {
+      forUs,
+      reply: p.operation === ARP_REPLY && macEquals(p.targetMac, this.services.mac),
+    });
     if (!forUs) {
       counters.inc('arp.rx.not_for_us');
       return;
@@ -96,6 +140,31 @@ export class ArpLayer {
       targetMac: ZERO_MAC,
       targetIp: this.services.address,
     });
+  }
+
+  /** Stop the conflict log's timer (host shutdown). */
+  close(): void {
+    this.conflictLog.cancel();
+    this.neighbours.clear();
+  }
+
+  /**
+   * Why `ip` cannot be a neighbour on our link, or null. Limited broadcast, multicast
+   * and the reserved class E (RFC 1122 3.2.1.3, RFC 5771), loopback and "this network"
+   * (0/8, RFC 1122 3.2.1.3): no host has them. Off our subnet: not reachable on this
+   * link without a router (Linux's reverse-path check drops these). Our subnet's own
+   * network and broadcast addresses (except in /31 and /32, RFC 3021).
+   */
+  private senderIpProblem(ip: Ipv4Address): string | null {
+    const first = ip >>> 24;
+    if (first === 0 || first === 127 || first >= 224) return 'bad_sender_ip';
+    const { address, prefixLength } = this.services;
+    if (!sameSubnet(ip, address, prefixLength)) return 'sender_off_subnet';
+    if (prefixLength <= 30) {
+      const host = (ip & ~prefixMask(prefixLength)) >>> 0;
+      if (host === 0 || host === (~prefixMask(prefixLength) >>> 0)) return 'bad_sender_ip';
+    }
+    return null;
   }
 
   private sendReply(request: ArpPacket): void {

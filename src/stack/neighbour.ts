@@ -8,16 +8,37 @@ import type { StackServices } from './services.js';
  *
  * An entry is INCOMPLETE while we ask (requests are retransmitted `retransmitMs`
  * apart, at most `maxRequests` times) and holds a small queue of frames waiting for the
- * answer: flushed when the reply comes, dropped and counted when we give up. A
- * resolved entry is REACHABLE for `reachableMs`; used close to its end it is refreshed
- * with a unicast request (RFC 1122 2.3.2.1 asks for a way to notice stale entries),
- * and it is removed when it expires, so a peer that changed its MAC or left is
- * asked again.
+ * answer: flushed when the reply comes, dropped and counted when we give up.
+ *
+ * The answer to our own question makes the entry REACHABLE for `reachableMs`; used
+ * close to its end it is refreshed with a unicast request (RFC 1122 2.3.2.1 asks for a
+ * way to notice stale entries), and it is removed when it expires, so a peer that
+ * changed its MAC or left is asked again.
+ *
+ * What we did not ask for is trusted less, as Linux does (net/core/neighbour.c):
+ * - A request for our address from a host we do not know creates a STALE entry (we
+ *   are about to answer it, and it will likely talk to us). STALE entries carry
+ *   traffic like REACHABLE ones (and are refreshed the same way when used near their
+ *   end, which confirms them), live `staleMs`, and are the first to go when the
+ *   cache is full, so a flood of requests from made-up senders only ever replaces
+ *   other such entries, never a neighbour we resolved (Linux's forced garbage
+ *   collection likewise removes unconfirmed entries first).
+ * - A REACHABLE entry does not move to another MAC on unsolicited word (a forged reply,
+ *   a request, a gratuitous ARP). Linux refuses such an override within `locktime`
+ *   (1 s) of the last update; we go further: the new MAC is refused and the old one is
+ *   asked with a unicast request. If it answers, nothing changed; if it stays silent
+ *   for `retransmitMs * maxRequests`, the entry goes and the next frame asks again by
+ *   broadcast, so a host that really moved (NIC swap, failover) is found within
+ *   seconds, and a forger cannot redirect a live neighbour at all.
+ * - A STALE entry takes a new MAC from any sane packet (it was never confirmed), and
+ *   becomes REACHABLE only from an ARP reply addressed to us.
  */
 
 export interface NeighbourOptions {
   /** Lifetime of a resolved entry after its last confirmation (default 60 s). */
   reachableMs?: number;
+  /** Lifetime of an entry learned without asking (default 60 s, Linux's gc_stale_time). */
+  staleMs?: number;
   /** Refresh an entry that is used within this time of its expiry (default 15 s). */
   refreshBeforeMs?: number;
   /** Time between two requests for an unresolved address (default 1 s). */
@@ -30,13 +51,25 @@ export interface NeighbourOptions {
   maxEntries?: number;
 }
 
+/** What an ARP packet from the neighbour tells us besides its addresses. */
+export interface ArpEvidence {
+  /** It was addressed to us (target IP is ours): only such packets create entries (RFC 826 merge). */
+  forUs: boolean;
+  /** It is an ARP reply to us: it answers a question, so it can confirm reachability. */
+  reply: boolean;
+}
+
+type ResolvedState = 'reachable' | 'stale';
+
 type Entry =
   | { state: 'incomplete'; ip: Ipv4Address; requests: number; pending: Uint8Array[]; timer: Timer }
-  | { state: 'reachable'; ip: Ipv4Address; mac: MacAddress; expiresAt: number; refreshing: boolean; timer: Timer };
+  | { state: ResolvedState; ip: Ipv4Address; mac: MacAddress; expiresAt: number; refreshing: boolean; timer: Timer };
+
+type Resolved = Extract<Entry, { state: ResolvedState }>;
 
 export interface NeighbourSnapshot {
   ip: string;
-  state: 'incomplete' | 'reachable';
+  state: 'incomplete' | ResolvedState;
   mac?: string;
   pending?: number;
 }
@@ -48,7 +81,10 @@ export class NeighbourCache {
    */
   onUnresolved: ((ip: Ipv4Address, frames: Uint8Array[]) => void) | undefined;
   private readonly entries = new Map<Ipv4Address, Entry>();
+  /** The STALE entries, oldest first: the order in which they are evicted. */
+  private readonly staleOrder = new Set<Ipv4Address>();
   private readonly reachableMs: number;
+  private readonly staleMs: number;
   private readonly refreshBeforeMs: number;
   private readonly retransmitMs: number;
   private readonly maxRequests: number;
@@ -63,6 +99,7 @@ export class NeighbourCache {
     options: NeighbourOptions = {},
   ) {
     this.reachableMs = options.reachableMs ?? 60_000;
+    this.staleMs = options.staleMs ?? 60_000;
     this.refreshBeforeMs = options.refreshBeforeMs ?? 15_000;
     this.retransmitMs = options.retransmitMs ?? 1_000;
     this.maxRequests = options.maxRequests ?? 3;
@@ -71,10 +108,10 @@ export class NeighbourCache {
     this.log = services.log.child({ layer: 'arp' });
   }
 
-  /** The MAC of a resolved neighbour, or undefined. */
+  /** The MAC of a resolved (REACHABLE or STALE) neighbour, or undefined. */
   lookup(ip: Ipv4Address): MacAddress | undefined {
     const e = this.entries.get(ip);
-    return e?.state === 'reachable' ? e.mac : undefined;
+    return e === undefined || e.state === 'incomplete' ? undefined : e.mac;
   }
 
   /**
@@ -84,11 +121,12 @@ export class NeighbourCache {
   send(ip: Ipv4Address, frame: Uint8Array): void {
     const { counters } = this.services;
     const e = this.entries.get(ip);
-    if (e?.state === 'reachable') {
+    if (e !== undefined && e.state !== 'incomplete') {
       frame.set(e.mac, 0);
       this.services.transmit(frame);
       if (!e.refreshing && e.expiresAt - this.services.clock.now() <= this.refreshBeforeMs) {
-        // Still valid, but ask again now so that the answer arrives before it expires.
+        // Still valid, but ask again now so that the answer arrives before it expires
+        // (and makes a STALE entry that is in use REACHABLE).
         e.refreshing = true;
         counters.inc('arp.cache.refresh');
         this.sendRequest(ip, e.mac);
@@ -104,7 +142,8 @@ export class NeighbourCache {
       counters.inc('arp.pending.queued');
       return;
     }
-    if (this.entries.size >= this.maxEntries) {
+    // Our own traffic may push out an unconfirmed entry, or another unanswered question.
+    if (!this.makeRoom(true)) {
       counters.inc('arp.cache.full');
       return;
     }
@@ -116,31 +155,32 @@ export class NeighbourCache {
   }
 
   /**
-   * What ARP learned: `ip` is at `mac`. RFC 826 merge rule: an existing entry is
-   * always updated; a new one is created only when `create` is set (the packet was
-   * addressed to us), so that broadcast chatter does not fill the cache.
+   * What an ARP packet taught us: `ip` is at `mac` (the sender was checked by ArpLayer).
+   * RFC 826 merge rule: an existing entry is updated (within the rules in the class
+   * comment); a new one is created, STALE, only by a request addressed to us.
    */
-  update(ip: Ipv4Address, mac: MacAddress, create: boolean): void {
+  update(ip: Ipv4Address, mac: MacAddress, evidence: ArpEvidence): void {
     const { counters } = this.services;
     const e = this.entries.get(ip);
-    if (!e && !create) return;
-    if (!e && this.entries.size >= this.maxEntries) {
-      counters.inc('arp.cache.full');
+    if (e === undefined) {
+      if (!evidence.forUs) return;
+      if (evidence.reply) {
+        // A reply we never asked for creates nothing (Linux: arp_accept=0).
+        counters.inc('arp.rx.unsolicited_reply');
+        return;
+      }
+      if (!this.makeRoom(false)) {
+        counters.inc('arp.cache.full');
+        return;
+      }
+      this.resolve(ip, undefined, mac, 'stale');
+      counters.inc('arp.cache.added_stale');
       return;
     }
-    e?.timer.cancel();
-    const resolved: Entry = {
-      state: 'reachable',
-      ip,
-      mac: Uint8Array.from(mac.subarray(0, 6)),
-      expiresAt: this.services.clock.now() + this.reachableMs,
-      refreshing: false,
-      timer: this.expiryTimer(ip),
-    };
-    this.entries.set(ip, resolved);
-    if (!e) {
-      counters.inc('arp.cache.added');
-    } else if (e.state === 'incomplete') {
+    if (e.state === 'incomplete') {
+      // The answer to our question. The first one wins: a later, different answer meets
+      // a REACHABLE entry below (Linux keeps the first reply within locktime, too).
+      const resolved = this.resolve(ip, e, mac, 'reachable');
       counters.inc('arp.cache.resolved');
       counters.inc('arp.pending.flushed', e.pending.length);
       this.log.debug({ ip: formatIpv4(ip), mac: formatMac(mac), pending: e.pending.length }, 'resolved');
@@ -148,21 +188,34 @@ export class NeighbourCache {
         frame.set(resolved.mac, 0);
         this.services.transmit(frame);
       }
-    } else {
-      if (!macEquals(e.mac, mac)) {
-        counters.inc('arp.cache.mac_changed');
-        this.log.info({ ip: formatIpv4(ip), from: formatMac(e.mac), to: formatMac(mac) }, 'neighbour MAC changed');
-      }
-      counters.inc('arp.cache.confirmed');
+      return;
     }
+    if (macEquals(e.mac, mac)) {
+      // A reply to us confirms (Linux: a unicast reply asserts reachability); other
+      // packets from the same MAC change nothing, so they cannot extend a lifetime.
+      if (evidence.reply) {
+        this.resolve(ip, e, mac, 'reachable');
+        counters.inc('arp.cache.confirmed');
+      }
+      return;
+    }
+    if (e.state === 'reachable') {
+      counters.inc('arp.cache.override_refused');
+      this.log.debug({ ip: formatIpv4(ip), mac: formatMac(e.mac), claimed: formatMac(mac) }, 'refused a new MAC for a reachable neighbour; asking the old one');
+      this.verify(e);
+      return;
+    }
+    counters.inc('arp.cache.mac_changed');
+    this.log.info({ ip: formatIpv4(ip), from: formatMac(e.mac), to: formatMac(mac) }, 'neighbour MAC changed');
+    this.resolve(ip, e, mac, 'stale');
   }
 
   /** Current entries, for `--stats`, debugging and tests. */
   snapshot(): NeighbourSnapshot[] {
     return [...this.entries.values()].map((e) =>
-      e.state === 'reachable'
-        ? { ip: formatIpv4(e.ip), state: e.state, mac: formatMac(e.mac) }
-        : { ip: formatIpv4(e.ip), state: e.state, pending: e.pending.length },
+      e.state === 'incomplete'
+        ? { ip: formatIpv4(e.ip), state: e.state, pending: e.pending.length }
+        : { ip: formatIpv4(e.ip), state: e.state, mac: formatMac(e.mac) },
     );
   }
 
@@ -174,6 +227,71 @@ export class NeighbourCache {
   clear(): void {
     for (const e of this.entries.values()) e.timer.cancel();
     this.entries.clear();
+    this.staleOrder.clear();
+  }
+
+  /** Replace whatever `ip` had with a resolved entry and its expiry timer. */
+  private resolve(ip: Ipv4Address, previous: Entry | undefined, mac: MacAddress, state: ResolvedState): Resolved {
+    previous?.timer.cancel();
+    const lifetime = state === 'reachable' ? this.reachableMs : this.staleMs;
+    const entry: Resolved = {
+      state,
+      ip,
+      mac: Uint8Array.from(mac.subarray(0, 6)),
+      expiresAt: this.services.clock.now() + lifetime,
+      refreshing: false,
+      timer: this.expiryTimer(ip, lifetime),
+    };
+    this.entries.set(ip, entry);
+    // Re-inserted at the end: the stale order is the order of last change.
+    this.staleOrder.delete(ip);
+    if (state === 'stale') this.staleOrder.add(ip);
+    return entry;
+  }
+
+  /** Ask the MAC we hold with a unicast request; silent for the probe time, the entry goes. */
+  private verify(e: Resolved): void {
+    const probeMs = this.retransmitMs * this.maxRequests;
+    const now = this.services.clock.now();
+    if (e.expiresAt - now > probeMs) {
+      e.timer.cancel();
+      e.expiresAt = now + probeMs;
+      e.timer = this.expiryTimer(e.ip, probeMs);
+    }
+    if (e.refreshing) return; // a request to it is out already
+    e.refreshing = true;
+    this.sendRequest(e.ip, e.mac);
+  }
+
+  /**
+   * Make room for one more entry: evict the oldest STALE entry, or (for our own
+   * traffic) the oldest unanswered question. REACHABLE entries are never evicted.
+   */
+  private makeRoom(mayEvictIncomplete: boolean): boolean {
+    if (this.entries.size < this.maxEntries) return true;
+    const { counters } = this.services;
+    const oldestStale = this.staleOrder.values().next();
+    if (!oldestStale.done) {
+      this.remove(oldestStale.value);
+      counters.inc('arp.cache.evicted_stale');
+      return true;
+    }
+    if (!mayEvictIncomplete) return false;
+    for (const e of this.entries.values()) {
+      if (e.state !== 'incomplete') continue;
+      this.remove(e.ip);
+      counters.inc('arp.cache.evicted_incomplete');
+      counters.inc('arp.pending.dropped', e.pending.length);
+      this.onUnresolved?.(e.ip, e.pending);
+      return true;
+    }
+    return false;
+  }
+
+  private remove(ip: Ipv4Address): void {
+    this.entries.get(ip)?.timer.cancel();
+    this.entries.delete(ip);
+    this.staleOrder.delete(ip);
   }
 
   private retryTimer(ip: Ipv4Address): Timer {
@@ -198,14 +316,14 @@ export class NeighbourCache {
       .unref();
   }
 
-  private expiryTimer(ip: Ipv4Address): Timer {
+  private expiryTimer(ip: Ipv4Address, delayMs: number): Timer {
     return this.services.clock
-      .setTimer(this.reachableMs, () => {
+      .setTimer(delayMs, () => {
         const e = this.entries.get(ip);
-        if (e?.state !== 'reachable') return;
-        this.entries.delete(ip);
-        this.services.counters.inc('arp.cache.expired');
-        this.log.debug({ ip: formatIpv4(ip) }, 'entry expired');
+        if (e === undefined || e.state === 'incomplete') return;
+        this.remove(ip);
+        this.services.counters.inc(e.state === 'stale' ? 'arp.cache.stale_expired' : 'arp.cache.expired');
+        this.log.debug({ ip: formatIpv4(ip), state: e.state }, 'entry expired');
       })
       .unref();
   }

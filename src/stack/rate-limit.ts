@@ -1,4 +1,4 @@
-import type { Clock } from './clock.js';
+import type { Clock, Timer } from './clock.js';
 
 /**
  * A token bucket on the injected clock: `burst` tokens at most, refilled at
@@ -25,5 +25,51 @@ export class TokenBucket {
     if (this.tokens < 1) return false;
     this.tokens -= 1;
     return true;
+  }
+}
+
+/**
+ * One log line per interval for an event that a peer can repeat at will (an address
+ * conflict, a flood): the first occurrence is logged at once, the ones after it within
+ * `intervalMs` are only counted, and when the interval ends one more line says how
+ * many there were. Counters still count every one.
+ */
+export class LogThrottle {
+  private held = 0;
+  private window: Timer | null = null;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly intervalMs: number,
+    /** Write one line; `repeats` is 0 for the first occurrence, else how many were held back. */
+    private readonly write: (repeats: number) => void,
+  ) {}
+
+  note(): void {
+    if (this.window !== null) {
+      this.held++;
+      return;
+    }
+    this.write(0);
+    this.open();
+  }
+
+  /** Stop the interval timer (host shutdown); what is held back is not written. */
+  cancel(): void {
+    this.window?.cancel();
+    this.window = null;
+  }
+
+  private open(): void {
+    this.window = this.clock
+      .setTimer(this.intervalMs, () => {
+        this.window = null;
+        if (this.held === 0) return;
+        const repeats = this.held;
+        this.held = 0;
+        this.write(repeats);
+        this.open(); // the next line again no sooner than one interval later
+      })
+      .unref();
   }
 }

@@ -93,7 +93,7 @@ describe('IpHost against golden Linux frames', () => {
     ]);
     expect(counters.get('icmp.rx.echo_request')).toBe(1);
     expect(counters.get('icmp.tx.echo_reply')).toBe(1);
-    expect(host.arp.neighbours.snapshot()).toEqual([{ ip: '10.1.0.1', state: 'reachable', mac: '02:aa:00:00:00:01' }]);
+    expect(host.arp.neighbours.snapshot()).toEqual([{ ip: '10.1.0.1', state: 'stale', mac: '02:aa:00:00:00:01' }]); // learned from its request, not confirmed
   });
 
   it('reassembles the kernel fragmented echo request (out of order) and fragments the reply like Linux', async () => {
