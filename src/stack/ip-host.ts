@@ -162,7 +162,7 @@ export class IpHost implements HostContext {
     this.closed = true;
     this.link.onReceive(() => {});
     this.pinger.close();
-    this.arp.neighbours.clear();
+    this.arp.close();
     this.ip.close();
   }
 
