@@ -243,7 +243,7 @@ export function describeHost(run: RunningHost): string {
 function neighbourTable(host: Host): string {
   return host.ip.arp.neighbours
     .snapshot()
-    .map((n) => `${n.ip.padEnd(15)}  ${n.state === 'reachable' ? n.mac : `incomplete (${n.pending} queued)`}`)
+    .map((n) => `${n.ip.padEnd(15)}  ${n.state === 'incomplete' ? `incomplete (${n.pending} queued)` : n.state === 'reachable' ? n.mac : `${n.mac} (stale)`}`)
     .join('\n');
 }
 
