@@ -20,8 +20,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const platformDir = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`);
-// What the binary is made from; test/package/prebuild.test.ts reads the same list
-// from the first column of SOURCES.sha256.
+// What the binary is made from; test/package/prebuild.test.ts checks these files.
 const SOURCES = ['src/native/tap.c', 'binding.gyp'];
 
 if (process.platform !== 'linux') {
@@ -39,7 +38,7 @@ rmSync(platformDir, { recursive: true, force: true });
 //   release that prebuildify would pick (whose headers would have to be downloaded).
 // --tag-libc: the file is named ...glibc.node, so musl systems (Alpine) skip it and
 //   build from source instead of failing to load it.
-// --strip: no debug symbols (the binary is committed; about 20 KiB instead of 60).
+// --strip: no debug symbols, a smaller binary in git and in the package.
 const prebuildify = path.join(root, 'node_modules', '.bin', 'prebuildify');
 const run = spawnSync(prebuildify, ['--napi', '--strip', '--tag-libc', `--target=node@${process.versions.node}`], {
   cwd: root,
