@@ -80,7 +80,8 @@ describeTap('installing tapstack as a non-root user', () => {
     const out = join(dir, 'demo');
     const demo = await asNobody('npm', ['run', 'demo', '--', '--no-open', '--out', out], repo, 120_000);
     expect(demo.code, explain('npm run demo', demo)).toBe(0);
-    expect(demo.stderr).toContain('not running as root');
+    // Not root, so no TAP devices: the demo says it ran on the in-memory link instead.
+    expect(demo.stdout + demo.stderr).toContain('in-memory link');
     for (const file of ['session.pcapng', 'session.txt', 'session.mmd', 'session.html']) {
       expect(existsSync(join(out, file)), file).toBe(true);
     }
