@@ -20,6 +20,8 @@ export interface TcpConfig {
   windowScaling: boolean;
   timestamps: boolean;
   sack: boolean;
+  /** RFC 4987 3.6: answer SYNs with a cookie when a listener's SYN queue is full (Linux tcp_syncookies = 1). */
+  synCookies: boolean;
   /** RFC 5961 7: challenge ACKs allowed per second (whole stack). */
   challengeAckPerSecond: number;
   keepAliveIntervalMs: number;
@@ -53,6 +55,7 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = {
   windowScaling: true,
   timestamps: true,
   sack: true,
+  synCookies: true,
   challengeAckPerSecond: 100,
   keepAliveIntervalMs: 75_000,
   keepAliveProbes: 9,

@@ -5,7 +5,7 @@ import { NetError } from './api.js';
 import { segmentAcceptable } from './acceptability.js';
 import { NewReno } from './congestion.js';
 import type { ConnectionEnvironment, ConnectionListener, ConnectionUser, FourTuple, TcpInfo } from './environment.js';
-import { DEFAULT_MSS, MAX_WINDOW_SHIFT, negotiateOptions } from './negotiate.js';
+import { DEFAULT_MSS, negotiateOptions, ourMssFor, ourWindowShift } from './negotiate.js';
 import { Receiver } from './receiver.js';
 import { Retransmitter } from './retransmit.js';
 import { RtoEstimator } from './rto.js';
@@ -101,7 +101,7 @@ export class TcpConnection {
     tsOffset: number,
   ) {
     const c = env.config;
-    this.ourMss = Math.max(DEFAULT_MSS, mtu - 40);
+    this.ourMss = ourMssFor(mtu);
     this.rto = new RtoEstimator({ minMs: c.minRtoMs, maxMs: c.maxRtoMs, initialMs: c.initialRtoMs });
     this.cc = new NewReno(DEFAULT_MSS);
     this.rcv = new Receiver(this);
@@ -113,10 +113,7 @@ export class TcpConnection {
     this.log = env.log.child({
       conn: `${formatIpv4(tuple.localAddr)}:${tuple.localPort}-${formatIpv4(tuple.remoteAddr)}:${tuple.remotePort}`,
     });
-    // Window scale we would offer: the smallest shift that covers the buffer.
-    let ws = 0;
-    while (ws < MAX_WINDOW_SHIFT && 0xffff * 2 ** ws < c.receiveBufferBytes) ws++;
-    this.rcvWscale = c.windowScaling ? ws : 0;
+    this.rcvWscale = c.windowScaling ? ourWindowShift(c.receiveBufferBytes) : 0;
   }
 
   // ===================================================================== user calls
@@ -151,6 +148,37 @@ export class TcpConnection {
     this.adoptPeerSyn(syn, iss);
     this.setState('SYN-RECEIVED');
     this.env.requestOutput(this);
+  }
+
+  /**
+   * RFC 4987 3.6: the ACK of a SYN,ACK we sent statelessly (a SYN cookie, checked
+   * by the caller). `syn` is the peer's SYN as rebuilt from the cookie; the
+   * connection continues as if it had been in SYN-RECEIVED all along, having sent
+   * its SYN,ACK (ISS = the cookie) with the window that the cookie SYN,ACK carried.
+   * The caller then hands it the ACK.
+   */
+  openFromCookie(iss: number, syn: TcpHeader): void {
+    this.initSendSequence(iss);
+    this.adoptPeerSyn(syn, iss);
+    this.setState('SYN-RECEIVED');
+    this.sndNxt = seqAdd(iss, 1);
+    this.sndMax = this.sndNxt;
+    this.rcv.advertiseWindow(0);
+    this.lastAckSent = this.rcvNxt;
+  }
+
+  /** A half-open connection leaves the SYN queue without a word (its peer is most likely spoofed). */
+  evict(): void {
+    if (this.state !== 'SYN-RECEIVED') return;
+    const listener = this.listener;
+    this.listener = null;
+    listener?.onAborted(this);
+    this.enterClosed();
+  }
+
+  /** SYN-RECEIVED and our SYN,ACK already had to be retransmitted: nobody answered it in time. */
+  get synAckUnanswered(): boolean {
+    return this.state === 'SYN-RECEIVED' && this.rtx.retries > 0;
   }
 
   /**

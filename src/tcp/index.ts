@@ -1,7 +1,7 @@
 import type { HostContext, IcmpError, IpDatagram, ProtocolHandler } from '../stack/network.js';
 import { IPPROTO_TCP } from '../stack/network.js';
 import { formatIpv4, parseIpv4 } from '../wire/address.js';
-import { encodeTcp, parseTcp, TcpFlags, type TcpHeader, type TcpHeaderFields } from '../wire/tcp.js';
+import { encodeTcp, parseTcp, TcpFlags, type TcpHeader, type TcpHeaderFields, type TcpOptions as TcpOptionFields } from '../wire/tcp.js';
 import {
   NetError,
   type TcpApi,
@@ -12,10 +12,12 @@ import {
 } from './api.js';
 import { DEFAULT_TCP_CONFIG, type TcpConfig } from './config.js';
 import { TcpConnection } from './connection.js';
-import type { ConnectionEnvironment } from './environment.js';
+import type { ConnectionEnvironment, FourTuple } from './environment.js';
 import { IsnGenerator } from './isn.js';
 import { Listener } from './listener.js';
+import { DEFAULT_MSS, MAX_WINDOW_SHIFT, ourMssFor, ourWindowShift } from './negotiate.js';
 import { seqAdd } from './seq.js';
+import { cookieOptions, cookieTsval, SynCookies } from './syncookie.js';
 import { TcpServer } from './server.js';
 import { TcpSocket } from './socket.js';
 
@@ -42,6 +44,7 @@ export class Tcp implements TcpApi, ProtocolHandler {
   private readonly listeners = new Map<number, Listener>();
   private readonly dirty = new Set<TcpConnection>();
   private readonly isn: IsnGenerator;
+  private readonly cookies: SynCookies;
   private readonly env: ConnectionEnvironment;
   private challengeWindowStart = 0;
   private challengeCount = 0;
@@ -52,6 +55,7 @@ export class Tcp implements TcpApi, ProtocolHandler {
   ) {
     this.config = { ...DEFAULT_TCP_CONFIG, ...options };
     this.isn = new IsnGenerator(ctx.clock, ctx.random);
+    this.cookies = new SynCookies(ctx.clock, ctx.random);
     const log = ctx.log.child({ layer: 'tcp' });
     this.env = {
       clock: ctx.clock,
@@ -190,7 +194,7 @@ export class Tcp implements TcpApi, ProtocolHandler {
     }
     const listener = this.listeners.get(h.dstPort);
     if (listener) {
-      this.listenArrives(listener, dg, h);
+      this.listenArrives(listener, dg, h, payload);
       return;
     }
     c.inc('tcp.rx.drop.no_socket');
@@ -209,10 +213,11 @@ export class Tcp implements TcpApi, ProtocolHandler {
   }
 
   /** RFC 9293 3.10.7.2: SEGMENT ARRIVES in LISTEN. */
-  private listenArrives(listener: Listener, dg: IpDatagram, h: TcpHeader): void {
+  private listenArrives(listener: Listener, dg: IpDatagram, h: TcpHeader, payload: Uint8Array): void {
     const c = this.ctx.counters;
     if (h.flags & TcpFlags.RST) return;
     if (h.flags & TcpFlags.ACK) {
+      if (!(h.flags & TcpFlags.SYN) && listener.cookiesRecent(this.ctx.clock.now()) && this.acceptCookie(listener, dg, h, payload)) return;
       c.inc('tcp.rx.drop.ack_to_listener');
       this.sendReset(dg.dst, dg.src, h.dstPort, h.srcPort, h.ack, 0, false);
       return;
@@ -221,16 +226,98 @@ export class Tcp implements TcpApi, ProtocolHandler {
       c.inc('tcp.rx.drop.listen_no_syn');
       return;
     }
-    if (!listener.hasRoom) {
-      c.inc('tcp.rx.drop.syn_queue_full');
+    if (listener.acceptQueueFull) {
+      // As Linux: with the accept queue full, a new connection could not be handed
+      // over either, so the SYN is dropped and the peer retries later.
+      c.inc('tcp.rx.drop.accept_queue_full');
       return;
     }
-    c.inc('tcp.passive_open');
     const tuple = { localAddr: dg.dst, localPort: h.dstPort, remoteAddr: dg.src, remotePort: h.srcPort };
+    if (listener.synQueueFull) {
+      // RFC 4987 3.4/3.6: a half-open entry whose SYN,ACK was never answered (it had
+      // to be retransmitted) makes room; while the queue is young (a flood in
+      // progress), the SYN is answered with a cookie and no state at all.
+      const oldest = listener.oldestHalfOpen!;
+      if (this.config.synCookies && !oldest.synAckUnanswered) {
+        this.sendCookie(listener, tuple, h);
+        return;
+      }
+      c.inc('tcp.listen.syn_queue_evicted');
+      oldest.evict();
+    }
+    c.inc('tcp.passive_open');
     const conn = this.newConnection(tuple);
     this.connections.set(key(dg.src, h.srcPort, h.dstPort), conn);
     listener.add(conn);
     conn.openPassive(this.isn.next(tuple.localAddr, tuple.localPort, tuple.remoteAddr, tuple.remotePort), h);
+  }
+
+  /**
+   * RFC 4987 3.6: a SYN,ACK that keeps no state. Its ISN is the cookie; with
+   * timestamps, its TSval carries window scale and SACK (see syncookie.ts).
+   * Without timestamps only the MSS survives, as on Linux.
+   */
+  private sendCookie(listener: Listener, tuple: FourTuple, syn: TcpHeader): void {
+    const c = this.ctx.counters;
+    const cfg = this.config;
+    const peer = syn.options;
+    const ourMss = ourMssFor(this.ctx.ip.mtu);
+    const iss = this.cookies.encode(tuple, syn.seq, Math.min(peer.mss ?? DEFAULT_MSS, ourMss));
+    const options: TcpOptionFields = { mss: ourMss };
+    if (cfg.timestamps && peer.timestamp) {
+      const windowScale = cfg.windowScaling && peer.windowScale !== undefined ? Math.min(peer.windowScale, MAX_WINDOW_SHIFT) : undefined;
+      const sackPermitted = cfg.sack && peer.sackPermitted === true;
+      const tsNow = (Math.floor(this.ctx.clock.now()) + this.cookies.tsOffset(tuple)) >>> 0;
+      if (sackPermitted) options.sackPermitted = true;
+      options.timestamp = { value: cookieTsval(tsNow, { windowScale, sackPermitted }), echo: peer.timestamp.value };
+      if (windowScale !== undefined) options.windowScale = ourWindowShift(cfg.receiveBufferBytes);
+    }
+    c.inc('tcp.syncookie.sent');
+    c.inc('tcp.tx.segments');
+    listener.cookieSent(this.ctx.clock.now());
+    const fields = {
+      srcPort: tuple.localPort,
+      dstPort: tuple.remotePort,
+      seq: iss,
+      ack: seqAdd(syn.seq, 1),
+      flags: TcpFlags.SYN | TcpFlags.ACK,
+      window: Math.min(0xffff, cfg.receiveBufferBytes),
+      options,
+    };
+    this.transmit(tuple.localAddr, tuple.remoteAddr, fields, new Uint8Array(0));
+  }
+
+  /**
+   * An ACK to a listening port that may complete a cookie handshake: if the cookie
+   * in SEG.ACK - 1 is ours and recent, rebuild the SYN from it and continue as
+   * SYN-RECEIVED would. Returns false (a forged or stale ACK) to let the caller reset.
+   */
+  private acceptCookie(listener: Listener, dg: IpDatagram, h: TcpHeader, payload: Uint8Array): boolean {
+    const c = this.ctx.counters;
+    const tuple = { localAddr: dg.dst, localPort: h.dstPort, remoteAddr: dg.src, remotePort: h.srcPort };
+    const mss = this.cookies.decode(tuple, h.seq, h.ack);
+    if (mss === undefined) {
+      c.inc('tcp.syncookie.bad');
+      return false;
+    }
+    c.inc('tcp.syncookie.ok');
+    const ts = this.config.timestamps ? h.options.timestamp : undefined;
+    const synOptions: TcpOptionFields = { mss };
+    if (ts) {
+      const o = cookieOptions(ts.echo);
+      synOptions.timestamp = { value: ts.value, echo: 0 };
+      if (o.windowScale !== undefined) synOptions.windowScale = o.windowScale;
+      if (o.sackPermitted) synOptions.sackPermitted = true;
+    }
+    const syn: TcpHeader = { ...h, seq: seqAdd(h.seq, -1), ack: 0, flags: TcpFlags.SYN, options: synOptions };
+    const conn = new TcpConnection(this.env, tuple, this.ctx.ip.mtu, this.cookies.tsOffset(tuple));
+    this.connections.set(key(dg.src, h.srcPort, h.dstPort), conn);
+    listener.add(conn);
+    conn.openFromCookie(seqAdd(h.ack, -1), syn);
+    conn.segmentArrives(h, payload);
+    // The ACK did not complete the handshake after all (e.g. out of window): no state stays.
+    if (conn.state === 'SYN-RECEIVED') conn.evict();
+    return true;
   }
 
   /** RFC 9293 3.10.7.1: a segment for no connection gets a RST (unless it is one). */

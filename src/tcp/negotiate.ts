@@ -5,6 +5,18 @@ export const MAX_WINDOW_SHIFT = 14;
 /** RFC 9293 3.7.1: without an MSS option, assume 536 bytes. */
 export const DEFAULT_MSS = 536;
 
+/** The MSS we announce: the MTU less the IPv4 and TCP headers (RFC 9293 3.7.1), never below 536. */
+export function ourMssFor(mtu: number): number {
+  return Math.max(DEFAULT_MSS, mtu - 40);
+}
+
+/** The window scale we offer: the smallest shift whose window covers the receive buffer. */
+export function ourWindowShift(receiveBufferBytes: number): number {
+  let ws = 0;
+  while (ws < MAX_WINDOW_SHIFT && 0xffff * 2 ** ws < receiveBufferBytes) ws++;
+  return ws;
+}
+
 export interface Negotiated {
   /** Largest segment the peer accepts (data plus options), at most ours. */
   sndMss: number;

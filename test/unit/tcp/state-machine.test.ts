@@ -167,12 +167,13 @@ describe('opening', () => {
     expect(h.one().flags).toBe('SYN,ACK');
   });
 
-  it('the SYN queue is bounded by the backlog: extra SYNs are dropped and counted', async () => {
+  it('the SYN queue is bounded by the backlog: extra SYNs get a SYN cookie and no state (RFC 4987)', async () => {
     const h = new TcpHarness();
     h.tcp.listen({ port: 21, backlog: 2 });
     for (let i = 0; i < 5; i++) h.inject({ dstPort: 21, srcPort: 41000 + i, seq: 1, flags: SYN });
-    expect(h.take().filter((s) => s.flags === 'SYN,ACK')).toHaveLength(2);
-    expect(h.counters.get('tcp.rx.drop.syn_queue_full')).toBe(3);
+    expect(h.take().filter((s) => s.flags === 'SYN,ACK')).toHaveLength(5);
+    expect(h.tcp.connectionCount).toBe(2);
+    expect(h.counters.get('tcp.syncookie.sent')).toBe(3);
   });
 
   it('listen on a taken port throws EADDRINUSE; the same four-tuple twice is EADDRINUSE', async () => {
