@@ -1,6 +1,6 @@
 // Timing, CPU and printing helpers shared by the benchmarks.
 
-import { readdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 
@@ -121,3 +121,13 @@ function readdirSafe(dir) {
   }
 }
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Hand figures to `npm run bench` (run.mjs), which puts figures of different
+ * benchmarks of the same run side by side (e.g. FTP beside TCP): one JSON line per
+ * call in the file BENCH_RESULTS names. Without it (a benchmark run alone), nothing.
+ */
+export function report(bench, values) {
+  const file = process.env.BENCH_RESULTS;
+  if (file) appendFileSync(file, `${JSON.stringify({ bench, ...values })}\n`);
+}
