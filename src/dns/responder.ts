@@ -1,8 +1,10 @@
 import type { Clock, Timer } from '../stack/clock.js';
 import type { Counters } from '../stack/counters.js';
 import type { Logger } from '../stack/log.js';
+import { LogThrottle } from '../stack/rate-limit.js';
 import type { TcpApi, TcpServerLike, TcpSocketLike } from '../tcp/api.js';
 import type { UdpApi, UdpRemoteInfo, UdpSocketLike } from '../udp/api.js';
+import { parseIpv4 } from '../wire/address.js';
 import {
   DNS_PORT,
   DNS_UDP_MAX,
@@ -47,21 +49,29 @@ export interface ResponderOptions {
 /** Longest CNAME chain we follow inside our own data. */
 const MAX_CHAIN = 8;
 
+/** At most one "responder failed" log line per this interval (a query can repeat a bug). */
+const ERROR_LOG_INTERVAL_MS = 10_000;
+
 export class DnsResponder {
   private udpSocket: UdpSocketLike | null = null;
   private tcpServer: TcpServerLike | null = null;
   private readonly connections = new Set<TcpSocketLike>();
+  private readonly errorLog: LogThrottle;
+  private lastError: unknown;
 
-  constructor(private readonly options: ResponderOptions) {}
+  constructor(private readonly options: ResponderOptions) {
+    // The first failure is logged with its stack (it is a bug to fix); repeats only as a count.
+    this.errorLog = new LogThrottle(options.clock, ERROR_LOG_INTERVAL_MS, (repeats) => {
+      if (repeats === 0) options.log?.error({ err: this.lastError }, 'responder failed on a query');
+      else options.log?.error({ count: repeats }, `responder failed on ${repeats} more queries`);
+    });
+  }
 
   /** Bind UDP (and TCP) port 53. Throws EADDRINUSE like the sockets do. */
   start(): void {
     const port = this.options.port ?? DNS_PORT;
     const socket = this.options.udp.bind({ port });
-    socket.on('message', (data: Buffer, rinfo: UdpRemoteInfo) => {
-      const reply = this.answer(data, 'udp');
-      if (reply) socket.send(reply, rinfo.port, rinfo.address);
-    });
+    socket.on('message', (data: Buffer, rinfo: UdpRemoteInfo) => this.receiveUdp(socket, data, rinfo));
     // An ICMP error about one of our replies must not stop the server.
     socket.on('error', (err: Error) => this.options.log?.debug({ err: err.message }, 'udp error'));
     this.udpSocket = socket;
@@ -72,12 +82,41 @@ export class DnsResponder {
   }
 
   close(): void {
+    this.errorLog.cancel();
     this.udpSocket?.close();
     this.udpSocket = null;
     this.tcpServer?.close();
     this.tcpServer = null;
     for (const c of this.connections) c.destroy();
     this.connections.clear();
+  }
+
+  /**
+   * One datagram from anyone. A source we cannot answer is counted and dropped before
+   * the query is read: port 0 (RFC 768: "no port", nowhere to reply) and addresses no
+   * host has (0/8, loopback, multicast, broadcast; RFC 1122 3.2.1.3). Nothing here
+   * throws into the stack's receive path.
+   */
+  private receiveUdp(socket: UdpSocketLike, data: Uint8Array, rinfo: UdpRemoteInfo): void {
+    if (!Number.isInteger(rinfo.port) || rinfo.port < 1 || rinfo.port > 0xffff) {
+      this.count('dns.server.rx.bad_source_port');
+      return;
+    }
+    const src = parseIpv4(rinfo.address);
+    const first = src === null ? 0 : src >>> 24;
+    if (first === 0 || first === 127 || first >= 224) {
+      this.count('dns.server.rx.bad_source_address');
+      return;
+    }
+    const reply = this.answer(data, 'udp');
+    if (!reply) return;
+    try {
+      socket.send(reply, rinfo.port, rinfo.address, (err) => {
+        if (err) this.count('dns.server.tx.error');
+      });
+    } catch {
+      this.count('dns.server.tx.error'); // a closed socket, or a bug: cost one answer
+    }
   }
 
   /** RFC 7766: a stream of length-prefixed queries, answered in order. */
@@ -113,9 +152,10 @@ export class DnsResponder {
     try {
       return this.answerUnsafe(query, transport);
     } catch (err) {
-      // A bug here must cost one answer, not the server.
+      // A bug here must cost one answer, not the server (nor its log: throttled).
       this.count('dns.server.internal_error');
-      this.options.log?.error({ err }, 'responder failed on a query');
+      this.lastError = err;
+      this.errorLog.note();
       return null;
     }
   }
