@@ -135,7 +135,15 @@ export {
 export type { HeaderLayer } from './trace/dissect.js';
 export { renderText, type TextOptions } from './trace/render-text.js';
 export { renderMermaid } from './trace/render-mermaid.js';
-export { renderHtml } from './trace/render-html.js';
+export { renderHtml, type HtmlOptions } from './trace/render-html.js';
+export {
+  StateRecorder,
+  type ConnectionLookup,
+  type ConnectionTrace,
+  type StateSample,
+  type TcpStateInfo,
+  type TracedHost,
+} from './trace/state-trace.js';
 
 // ------------------------------------------------------------------ net-like helpers
 
