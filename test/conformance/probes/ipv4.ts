@@ -1,0 +1,130 @@
+import { IPPROTO_ICMP } from '../../../src/wire/ipv4.js';
+import { encodeIcmp } from '../../../src/wire/icmp.js';
+import { parseIpv4 } from '../../../src/wire/address.js';
+import { verdict, type Probe } from '../probe.js';
+import { echo } from './icmp.js';
+import { bytes } from './util.js';
+
+/** IPv4 input checks (RFC 791, RFC 1122 3.2.1 and 3.3.2), seen through echo requests. */
+
+const answered = (r: unknown): string => (r ? 'echo reply' : 'no reply');
+
+/** An echo request of 64 data bytes cut in two fragments (32 + 40 bytes of ICMP). */
+function echoFragments(id: number): [Uint8Array, Uint8Array] {
+  const msg = encodeIcmp({ kind: 'echo-request', identifier: id, sequence: 1, data: bytes(64, 0x66) });
+  return [msg.subarray(0, 32), msg.subarray(32)];
+}
+
+export const ipv4Probes: Probe[] = [
+  {
+    name: 'IPv4 header with a bad checksum',
+    rule: 'RFC 1122 3.2.1.2 (MUST discard)',
+    expected: 'dropped',
+    async run(t) {
+      const r = await echo(t, { protocol: IPPROTO_ICMP, badChecksum: true });
+      return verdict(r === undefined, answered(r));
+    },
+  },
+  {
+    name: 'IP version 6 in an IPv4 frame',
+    rule: 'RFC 1122 3.2.1.1 (MUST discard)',
+    expected: 'dropped',
+    async run(t) {
+      const r = await echo(t, { protocol: IPPROTO_ICMP, version: 6 });
+      return verdict(r === undefined, answered(r));
+    },
+  },
+  {
+    name: 'IHL below 5',
+    rule: 'RFC 791 3.1',
+    expected: 'dropped',
+    async run(t) {
+      const r = await echo(t, { protocol: IPPROTO_ICMP, ihlWords: 4 });
+      return verdict(r === undefined, answered(r));
+    },
+  },
+  {
+    name: 'total length beyond the frame',
+    rule: 'RFC 791 3.1, RFC 1122 3.2.1',
+    expected: 'dropped',
+    async run(t) {
+      const r = await echo(t, { protocol: IPPROTO_ICMP, totalLength: 1400 });
+      return verdict(r === undefined, answered(r));
+    },
+  },
+  {
+    name: 'IP options are accepted',
+    rule: 'RFC 1122 3.2.1.8 (MUST pass options)',
+    expected: 'echo reply to a datagram with NOP options',
+    async run(t) {
+      const r = await echo(t, { protocol: IPPROTO_ICMP, options: Uint8Array.from([1, 1, 1, 0]) });
+      return verdict(r !== undefined, answered(r));
+    },
+  },
+  {
+    name: 'TTL 1 to us is delivered',
+    rule: 'RFC 1122 3.2.1.7 (MUST NOT discard for TTL < 2)',
+    expected: 'echo reply, with TTL >= 64 (RFC 1700 default 64)',
+    async run(t) {
+      const r = await echo(t, { protocol: IPPROTO_ICMP, ttl: 1 });
+      return verdict(r !== undefined && r.ip.ttl >= 64, r ? `echo reply, TTL ${r.ip.ttl}` : 'no reply');
+    },
+  },
+  {
+    name: 'datagram for another address',
+    rule: 'RFC 1122 3.3.1 (a host does not forward)',
+    expected: 'dropped (no reply, no forwarding)',
+    async run(t) {
+      const r = await echo(t, { protocol: IPPROTO_ICMP, dst: parseIpv4('10.0.0.99')! });
+      return verdict(r === undefined, answered(r));
+    },
+  },
+  {
+    name: 'broadcast source address',
+    rule: 'RFC 1122 3.2.1.3 (MUST discard)',
+    expected: 'dropped',
+    async run(t) {
+      const r = await echo(t, { protocol: IPPROTO_ICMP, src: 0xffffffff });
+      return verdict(r === undefined, answered(r));
+    },
+  },
+  {
+    name: 'fragments in order',
+    rule: 'RFC 791 3.2, RFC 1122 3.3.2 (MUST reassemble)',
+    expected: 'echo reply',
+    async run(t) {
+      const [a, b] = echoFragments(t.port);
+      const inbox = t.wire.watch((s) => s.icmp?.kind === 'echo-reply' && s.icmp.identifier === t.port);
+      t.wire.sendIp(t.wire.ip({ protocol: IPPROTO_ICMP, identification: t.port, moreFragments: true }, a));
+      t.wire.sendIp(t.wire.ip({ protocol: IPPROTO_ICMP, identification: t.port, fragmentOffset: 32 }, b));
+      const r = await inbox.next(1000);
+      const ok = r?.icmp?.kind === 'echo-reply' && r.icmp.data.length === 64;
+      return verdict(ok, r ? `echo reply, ${r.icmp?.kind === 'echo-reply' ? r.icmp.data.length : 0} data bytes` : 'no reply');
+    },
+  },
+  {
+    name: 'fragments out of order',
+    rule: 'RFC 791 3.2, RFC 1122 3.3.2',
+    expected: 'echo reply',
+    async run(t) {
+      const [a, b] = echoFragments(t.port);
+      const inbox = t.wire.watch((s) => s.icmp?.kind === 'echo-reply' && s.icmp.identifier === t.port);
+      t.wire.sendIp(t.wire.ip({ protocol: IPPROTO_ICMP, identification: t.port, fragmentOffset: 32 }, b));
+      t.wire.sendIp(t.wire.ip({ protocol: IPPROTO_ICMP, identification: t.port, moreFragments: true }, a));
+      const r = await inbox.next(1000);
+      return verdict(r !== undefined, answered(r));
+    },
+  },
+  {
+    name: 'a lone first fragment',
+    rule: 'RFC 791 3.2 (wait for the rest)',
+    expected: 'no reply',
+    async run(t) {
+      const [a] = echoFragments(t.port);
+      const inbox = t.wire.watch((s) => s.icmp?.kind === 'echo-reply' && s.icmp.identifier === t.port);
+      t.wire.sendIp(t.wire.ip({ protocol: IPPROTO_ICMP, identification: t.port, moreFragments: true }, a));
+      const r = await inbox.next(800);
+      return verdict(r === undefined, answered(r));
+    },
+  },
+];
