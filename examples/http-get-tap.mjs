@@ -5,6 +5,10 @@ import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { TapLink, connect, createHost } from 'tapstack';
 
+if (process.getuid?.() !== 0) {
+  console.error('http-get-tap: needs root (CAP_NET_ADMIN) to make a namespace and a TAP device');
+  process.exit(2);
+}
 const ns = `tapstack-example-${process.pid}`;
 const dev = `tapex${process.pid % 1_000_000}`; // device names have at most 15 characters
 const ip = (...args) => execFileSync('ip', args);
