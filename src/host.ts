@@ -86,9 +86,11 @@ export class Host {
 /**
  * One host on one link: our ARP, IPv4, ICMP, UDP and TCP with `address/prefixLength`.
  *
- *   const host = createHost({ link: TapLink.open({ name: 'tap0' }), address: '10.0.0.2', prefixLength: 24 });
- *   host.tcp.connect({ host: '10.0.0.1', port: 80 });   // or connect(host, ...) from 'tapstack'
- *   await host.close();                                  // closes the link too
+ * ```ts
+ * const host = createHost({ link: TapLink.open({ name: 'tap0' }), address: '10.0.0.2', prefixLength: 24 });
+ * host.tcp.connect({ host: '10.0.0.1', port: 80 }); // or connect(host, ...) from 'tapstack'
+ * await host.close(); // closes the link too
+ * ```
  */
 export function createHost(options: HostOptions): Host {
   return new Host(options);
