@@ -25,8 +25,10 @@
 //                            veth 10.0.1.1/24
 //   tapstack-bench-ftpv-PID: vsftpd on 10.0.1.2 (its own config in a temp dir;
 //                            root's /etc/vsftpd.conf is not read)
-// BENCH_ONLY=logins,retr,stor,vsftpd (comma list) runs only some rows (without
-// "vsftpd": no reference column), e.g. to profile one of ours with node --cpu-prof.
+// BENCH_ONLY=logins,retr,stor,offload,vsftpd (comma list) runs only some rows (without
+// "vsftpd": no reference column; "offload": RETR/STOR again over a second TAP,
+// 10.0.2.0/24, with checksum/segmentation offload), e.g. to profile one of ours with
+// node --cpu-prof.
 // Needs root, /dev/net/tun, python3, curl; vsftpd for the reference columns.
 
 import { spawnSync } from 'node:child_process';
@@ -35,7 +37,8 @@ import path from 'node:path';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { BenchNet, kernelCounters, whyCannotRun } from './lib/netns.mjs';
-import { MB, bestOf, envNumber, fmt1, machineLine, memoryOf, pct, pidsNamed, sleep, startMeter, table } from './lib/measure.mjs';
+import { MB, bestOf, envNumber, fmt1, machineLine, memoryOf, pct, pidsNamed, report, sleep, startMeter, table } from './lib/measure.mjs';
+import { offloadHostOptions, offloadTap } from './lib/offload.mjs';
 import { FTP_LOGINS } from './lib/ftp-peers.mjs';
 
 const SIZE_MB = envNumber('BENCH_MB', 256);
@@ -43,7 +46,7 @@ const SIZE = Math.round(SIZE_MB * MB);
 const CLIENTS = Math.round(envNumber('BENCH_CLIENTS', 300));
 const INFLIGHT = Math.round(envNumber('BENCH_FTP_INFLIGHT', 25));
 const LOGIN_TIMEOUT = envNumber('BENCH_LOGIN_TIMEOUT', 30);
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'logins,retr,stor,vsftpd').split(','));
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'logins,retr,stor,offload,vsftpd').split(','));
 // (constants before the top-level code below, which uses them)
 const CURL_FORMAT = '%{size_download} %{size_upload} %{time_pretransfer} %{time_total} %{response_code}\\n';
 const transferTimeout = Math.max(60_000, (SIZE / MB) * 1000);
@@ -92,18 +95,7 @@ try {
   const oursRoot = path.join(tmp, 'ours');
   mkdirSync(path.join(oursRoot, 'upload'), { recursive: true });
   linkSync(source, path.join(oursRoot, 'big.bin'));
-  const clock = new RealClock();
-  const host = createHost({ link, address: '10.0.0.2', prefixLength: 24, clock });
-  const server = new FtpServer({
-    tcp: host.tcp,
-    clock,
-    root: oursRoot,
-    random: host.random,
-    counters: host.counters,
-    anonymousWritable: true,
-    maxClients: CLIENTS + 100,
-    maxPerIp: CLIENTS + 100,
-  });
+  const { host, server } = startOurs(link, '10.0.0.2', oursRoot);
   const ours = {};
   try {
     await server.listen();
@@ -134,6 +126,28 @@ try {
   } finally {
     await server.close();
     await host.close();
+  }
+
+  // ------------------------------------------------- ours, TAP offload
+  // The same server over a second TAP (10.0.2.0/24) with checksum and segmentation
+  // offload (--offload): TCP super-frames of up to 64 KiB both ways.
+  if (ONLY.has('offload')) {
+    const offLink = await offloadTap(net, client, '10.0.2.1/24');
+    const off = startOurs(offLink, '10.0.2.2', oursRoot, offloadHostOptions(offLink));
+    try {
+      await off.server.listen();
+      if (ONLY.has('retr')) {
+        ours.retrOffload = await bestOf(() => curlRetr(client, '10.0.2.2', 'ours offload'));
+        progress('ours RETR (offload)', ours.retrOffload);
+      }
+      if (ONLY.has('stor')) {
+        ours.storOffload = await bestOf(() => curlStor(client, '10.0.2.2', source, path.join(oursRoot, 'upload', 'big.bin'), 'ours offload'));
+        progress('ours STOR (offload)', ours.storOffload);
+      }
+    } finally {
+      await off.server.close();
+      await off.host.close();
+    }
   }
 
   // -------------------------------------------------------------- vsftpd
@@ -206,8 +220,28 @@ try {
       ['  our process CPU / event loop busy', `${pct(ours.retr?.cpuShare)} / ${pct(ours.retr?.elu)} (${fmt1(ours.retr?.mbps / ours.retr?.cpuShare)} MB per CPU-s)`, '-', ''],
       ['STOR MB/s (curl, passive)', mbpsOf(ours.stor), mbpsOf(ref.stor), ratio(ours.stor?.mbps, ref.stor?.mbps)],
       ['  our process CPU / event loop busy', `${pct(ours.stor?.cpuShare)} / ${pct(ours.stor?.elu)} (${fmt1(ours.stor?.mbps / ours.stor?.cpuShare)} MB per CPU-s)`, '-', ''],
+      ...(ours.retrOffload || ours.storOffload
+        ? [
+            ['RETR MB/s, TAP offload', mbpsOf(ours.retrOffload), mbpsOf(ref.retr), ratio(ours.retrOffload?.mbps, ref.retr?.mbps)],
+            ['STOR MB/s, TAP offload', mbpsOf(ours.storOffload), mbpsOf(ref.stor), ratio(ours.storOffload?.mbps, ref.stor?.mbps)],
+          ]
+        : []),
     ],
   );
+  report('ftp', {
+    retr: ours.retr?.mbps,
+    stor: ours.stor?.mbps,
+    retrOffload: ours.retrOffload?.mbps,
+    storOffload: ours.storOffload?.mbps,
+    vsftpdRetr: ref.retr?.mbps,
+    vsftpdStor: ref.stor?.mbps,
+    loginsSeconds: ours.logins?.seconds,
+    vsftpdLoginsSeconds: ref.logins?.seconds,
+  });
+  for (const [key, target] of [['retrOffload', 500], ['storOffload', 500]]) {
+    const r = ours[key];
+    if (r) console.log(`offload: ${key === 'retrOffload' ? 'RETR' : 'STOR'} ${fmt1(r.mbps)} MB/s (issue 13 target >= ${target}: ${r.mbps >= target ? 'met' : 'NOT met'})`);
+  }
   for (const [name, l] of [['ours', ours.burst], ['ours', ours.logins], ['vsftpd', ref.burst], ['vsftpd', ref.logins]]) {
     if (l && Object.keys(l.errors).length > 0) console.log(`${name} login failures: ${JSON.stringify(l.errors)}`);
   }
@@ -217,6 +251,23 @@ try {
   console.log('\nRSS of ours: growth of this whole process (stack + server) after a GC; vsftpd: sum over its session processes (RSS counts shared pages once per process, PSS splits them).');
 } finally {
   await net.destroy();
+}
+
+/** Our host on `link` and an FtpServer on it serving `root` (anonymous, writable /upload). */
+function startOurs(link, address, root, hostExtras = {}) {
+  const clock = new RealClock();
+  const host = createHost({ link, address, prefixLength: 24, clock, ...hostExtras });
+  const server = new FtpServer({
+    tcp: host.tcp,
+    clock,
+    root,
+    random: host.random,
+    counters: host.counters,
+    anonymousWritable: true,
+    maxClients: CLIENTS + 100,
+    maxPerIp: CLIENTS + 100,
+  });
+  return { host, server };
 }
 
 function loginProgress(who, how, l) {

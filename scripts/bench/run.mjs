@@ -11,9 +11,11 @@
 // when it failed.
 
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { fmt1, table } from './lib/measure.mjs';
 
 const dir = dirname(fileURLToPath(import.meta.url));
 const all = readdirSync(dir)
@@ -36,11 +38,18 @@ if (wanted && !wanted.startsWith('-')) {
   process.exit(2);
 }
 
+// Figures the benchmarks hand over (lib/measure.mjs report()), for the summary that
+// puts figures of different benchmarks of this run side by side.
+const resultsDir = mkdtempSync(join(tmpdir(), 'tapstack-bench-results-'));
+const resultsFile = join(resultsDir, 'results.jsonl');
 const failed = [];
 for (const file of selected) {
   console.log(`\n=== ${file} ===`);
   const started = Date.now();
-  const r = spawnSync(process.execPath, [join(dir, file), ...passThrough], { stdio: 'inherit' });
+  const r = spawnSync(process.execPath, [join(dir, file), ...passThrough], {
+    stdio: 'inherit',
+    env: { ...process.env, BENCH_RESULTS: resultsFile },
+  });
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   if (r.status !== 0) {
     failed.push(file);
@@ -49,7 +58,60 @@ for (const file of selected) {
     console.log(`=== ${file}: done in ${seconds} s ===`);
   }
 }
+const results = {};
+if (existsSync(resultsFile)) {
+  for (const line of readFileSync(resultsFile, 'utf8').split('\n').filter(Boolean)) {
+    const { bench, ...values } = JSON.parse(line);
+    results[bench] = { ...results[bench], ...values };
+  }
+}
+rmSync(resultsDir, { recursive: true, force: true });
+summary(results);
+
 if (failed.length > 0) {
   console.error(`\nbench: ${failed.length} of ${selected.length} failed: ${failed.join(', ')}`);
   process.exit(1);
+}
+
+/**
+ * Issue 13's goals, each a ratio of two figures of THIS run (the machine is shared and
+ * its speed moves from run to run, so only same-run ratios are comparable).
+ */
+function summary({ tcp, ftp }) {
+  const rows = [];
+  const row = (goal, a, aName, b, bName, want) => {
+    if (!Number.isFinite(a) || !Number.isFinite(b)) return;
+    const ratio = a / b;
+    rows.push([goal, `${fmt1(a)} MB/s ${aName}`, `${fmt1(b)} MB/s ${bName}`, ratio.toFixed(2), `>= ${want}`, ratio >= want ? 'met' : 'NOT met']);
+  };
+  const target = (goal, a, aName, want) => {
+    if (!Number.isFinite(a)) return;
+    rows.push([goal, `${fmt1(a)} MB/s ${aName}`, '(absolute target)', '-', `>= ${want} MB/s`, a >= want ? 'met' : 'NOT met']);
+  };
+  if (tcp && ftp) {
+    // RETR: our server sends, so our stack -> kernel; STOR: kernel -> our stack.
+    row('1 FTP = TCP', ftp.retr, 'RETR', tcp.s2k, 'TCP stack->kernel', 0.9);
+    row('1 FTP = TCP', ftp.stor, 'STOR', tcp.k2s, 'TCP kernel->stack', 0.9);
+    row('1 FTP = TCP (offload)', ftp.retrOffload, 'RETR', tcp.s2kOffload, 'TCP stack->kernel', 0.9);
+    row('1 FTP = TCP (offload)', ftp.storOffload, 'STOR', tcp.k2sOffload, 'TCP kernel->stack', 0.9);
+  }
+  if (tcp) {
+    if (Number.isFinite(tcp.k2sOfRawRead)) rows.push(['2 TCP near the TAP ceiling', `kernel->stack`, 'raw TAP read', tcp.k2sOfRawRead.toFixed(2), '>= 0.6', tcp.k2sOfRawRead >= 0.6 ? 'met' : 'NOT met']);
+    if (Number.isFinite(tcp.s2kOfRawWrite)) rows.push(['2 TCP near the TAP ceiling', `stack->kernel`, 'raw TAP write', tcp.s2kOfRawWrite.toFixed(2), '>= 0.6', tcp.s2kOfRawWrite >= 0.6 ? 'met' : 'NOT met']);
+    row('3 offload vs plain TAP', tcp.k2sOffload, 'kernel->stack offload', tcp.k2s, 'plain', 1);
+    row('3 offload vs plain TAP', tcp.s2kOffload, 'stack->kernel offload', tcp.s2k, 'plain', 1);
+    target('3 offload', tcp.k2sOffload, 'TCP kernel->stack', 1000);
+    target('3 offload', tcp.s2kOffload, 'TCP stack->kernel', 800);
+  }
+  if (ftp) {
+    target('3 offload', ftp.retrOffload, 'FTP RETR', 500);
+    target('3 offload', ftp.storOffload, 'FTP STOR', 500);
+    if (Number.isFinite(ftp.loginsSeconds) && Number.isFinite(ftp.vsftpdLoginsSeconds)) {
+      const r = ftp.loginsSeconds / ftp.vsftpdLoginsSeconds;
+      rows.push(['4 logins (time, lower is better)', `${ftp.loginsSeconds.toFixed(2)} s ours`, `${ftp.vsftpdLoginsSeconds.toFixed(2)} s vsftpd`, r.toFixed(2), '<= 1', r <= 1 ? 'met' : 'NOT met']);
+    }
+  }
+  if (rows.length === 0) return;
+  console.log('\n=== issue 13 goals, from the figures of this run ===');
+  table(['goal', 'figure', 'same-run reference', 'ratio', 'wanted', ''], rows);
 }
