@@ -46,10 +46,7 @@ export class MemoryNetwork {
 
   constructor(options: MemoryNetworkOptions = {}) {
     this.clock = options.clock ?? new RealClock();
-    this.hub = new MemoryHub(this.clock, {
-      ...(options.latencyMs !== undefined ? { latencyMs: options.latencyMs } : {}),
-      ...(options.mtu !== undefined ? { mtu: options.mtu } : {}),
-    });
+    this.hub = new MemoryHub(this.clock, { latencyMs: options.latencyMs, mtu: options.mtu });
     this.prefixLength = options.prefixLength ?? 24;
   }
 
