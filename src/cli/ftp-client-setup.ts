@@ -1,10 +1,13 @@
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
+import { readFileSync } from 'node:fs';
 import { Resolver } from '../dns/resolver.js';
+import { candidateNames, parseResolvConf, type ResolvConf } from '../dns/resolv-conf.js';
 import type { TcpApi, TcpSocketLike } from '../tcp/api.js';
 import { FtpClient, type DataMode, type TransferType } from '../ftp/client/client.js';
 import { FtpReplyError, FtpSizeMismatchError } from '../ftp/client/errors.js';
-import type { ProgressDisplay } from '../ftp/client/shell.js';
+import { formatRate, type ProgressDisplay } from '../ftp/client/shell.js';
+import type { Clock } from '../stack/clock.js';
 import { parseFtpUrl, type FtpUrl } from '../ftp/client/url.js';
 import { checkDnsServerArgs, parseIntArg, stopHostWhenClosed, usageError, type HostCliOptions, type RunningHost } from './common.js';
 
@@ -91,23 +94,34 @@ export function finishFtp(run: RunningHost, code: number, maxMs = 2000): Promise
   return stopHostWhenClosed(run, tracked.get(run) ?? [], code, maxMs);
 }
 
-/** An FtpClient on the host's TCP, resolving names with our own DNS resolver. */
+/**
+ * An FtpClient on the host's TCP, resolving names with our own DNS resolver (through
+ * our stack, never the kernel's): the --dns servers, else the nameservers of
+ * /etc/resolv.conf (inside `ip netns exec NS`, that is /etc/netns/NS/resolv.conf).
+ */
 export function createClient(run: RunningHost, config: FtpClientConfig, type: TransferType): FtpClient {
   const { host } = run;
-  let resolver: Resolver | undefined;
-  if (config.dns.length > 0) {
-    resolver = new Resolver({ udp: host.udp, tcp: host.tcp, servers: config.dns, clock: host.clock, random: host.random, counters: host.counters });
-  }
+  const conf: ResolvConf = config.dns.length > 0 ? { nameservers: config.dns, search: [] } : readResolvConf(RESOLV_CONF);
+  const resolver =
+    conf.nameservers.length > 0
+      ? new Resolver({ udp: host.udp, tcp: host.tcp, servers: conf.nameservers, clock: host.clock, random: host.random, counters: host.counters })
+      : undefined;
   return new FtpClient({
     tcp: trackingTcp(run),
     clock: host.clock,
-    lookup: resolver
-      ? async (name) => {
-          const addrs = await resolver.resolve4(name);
-          if (addrs.length === 0) throw new Error(`${name}: no IPv4 address`);
-          return addrs[0]!;
+    lookup: async (name) => {
+      if (!resolver) throw new Error(`cannot resolve ${name}: no DNS server (give --dns, or a nameserver in ${RESOLV_CONF})`);
+      let lastError: unknown;
+      for (const candidate of candidateNames(name, conf)) {
+        try {
+          const addrs = await resolver.resolve4(candidate);
+          if (addrs.length > 0) return addrs[0]!;
+        } catch (err) {
+          lastError = err;
         }
-      : undefined,
+      }
+      throw lastError ?? new Error(`${name}: no IPv4 address`);
+    },
     mode: config.mode,
     type,
     activePortBase: config.activePortBase,
@@ -149,32 +163,58 @@ export function describeFailure(err: unknown): string {
   return (err as Error).message ?? String(err);
 }
 
-/** A cli-progress bar on stderr, only when stderr is a terminal. */
-export function progressBar(name: string): ProgressDisplay | undefined {
+/**
+ * A cli-progress bar on stderr, only when stderr is a terminal. The ETA is
+ * cli-progress's own (from its buffer of recent updates); the speed is bytes moved in
+ * this transfer (not a resumed offset) over the time since `startedAt`, the figure the
+ * shell's summary line prints at the end. Without a known total: no bar, no ETA.
+ */
+export function progressBar(name: string, startedAt: number, clock: Clock): ProgressDisplay | undefined {
   if (!process.stderr.isTTY) return undefined;
-  const bar = new cliProgress.SingleBar(
-    {
-      stream: process.stderr,
-      format: `${name.slice(-30)} |{bar}| {percentage}% {value}/{total} bytes {speed} ETA {eta_formatted}`,
-      hideCursor: true,
-      clearOnComplete: false,
-    },
-    cliProgress.Presets.shades_classic,
-  );
-  let started = false;
-  const t0 = performance.now();
+  const label = name.length > 30 ? `...${name.slice(-27)}` : name;
+  let base: number | undefined;
+  let known = false;
+  let bar: cliProgress.SingleBar | undefined;
+  const speed = (bytes: number) => formatRate((bytes - (base ?? 0)) / Math.max(0.001, (clock.now() - startedAt) / 1000));
   return {
     update(bytes, total) {
-      const speed = `${((bytes / Math.max(0.001, (performance.now() - t0) / 1000)) / 1024).toFixed(1)} KiB/s`;
-      if (!started) {
-        bar.start(total ?? 0, bytes, { speed });
-        started = true;
+      known = total !== undefined;
+      if (!bar) {
+        base = bytes;
+        bar = new cliProgress.SingleBar(
+          {
+            stream: process.stderr,
+            hideCursor: true,
+            clearOnComplete: false, // stop() leaves the last state and ends its line
+            format: (options, params, payload: { speed: string }) => {
+              const value = `${params.value} bytes ${payload.speed}`;
+              if (!known) return `${label} ${value}`;
+              const pct = Math.floor((params.value / Math.max(1, params.total)) * 100);
+              const eta = typeof params.eta === 'number' && Number.isFinite(params.eta) ? cliProgress.Format.TimeFormat(params.eta, options, 5) : '--';
+              return `${label} |${cliProgress.Format.BarFormat(params.progress, options)}| ${String(pct).padStart(3)}% ${value} ETA ${eta}`;
+            },
+          },
+          cliProgress.Presets.shades_classic,
+        );
+        bar.start(total ?? bytes, bytes, { speed: speed(bytes) });
+        return;
       }
       if (total !== undefined && bar.getTotal() !== total) bar.setTotal(total);
-      bar.update(bytes, { speed });
+      bar.update(bytes, { speed: speed(bytes) });
     },
     stop() {
-      if (started) bar.stop();
+      bar?.stop();
     },
   };
+}
+
+const RESOLV_CONF = '/etc/resolv.conf';
+
+/** resolv.conf, or no servers when it can't be read. */
+function readResolvConf(file: string): ResolvConf {
+  try {
+    return parseResolvConf(readFileSync(file, 'utf8'));
+  } catch {
+    return { nameservers: [], search: [] };
+  }
 }

@@ -1,10 +1,14 @@
 import { promises as fsp } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import * as readline from 'node:readline';
-import { Writable } from 'node:stream';
 import type { Command } from 'commander';
-import { FtpShell, splitCommands } from '../ftp/client/shell.js';
+import { FtpShell } from '../ftp/client/shell.js';
+import { splitCommands } from '../ftp/client/shell-words.js';
+import type { FtpUrl } from '../ftp/client/url.js';
 import { addHostOptions, parseIntArg, startHost, usageError } from './common.js';
-import { addFtpOptions, checkFtpOptions, createClient, finishFtp, progressBar, type FtpCommonCliOptions } from './ftp-client-setup.js';
+import { addFtpOptions, checkFtpOptions, createClient, finishFtp, progressBar, urlArg, type FtpCommonCliOptions } from './ftp-client-setup.js';
+import { FtpTerminal } from './ftp-terminal.js';
 import { register as registerGet } from './get.js';
 import { register as registerPut } from './put.js';
 
@@ -16,6 +20,41 @@ interface FtpCliOptions extends FtpCommonCliOptions {
   script?: string;
   binary?: boolean;
   ascii?: boolean;
+  debug?: boolean;
+  netrc?: boolean;
+}
+
+/** What the HOST argument asks for: a host (maybe user@host), or an ftp:// URL. */
+interface Target {
+  host: string;
+  port: number | undefined;
+  user?: string;
+  password?: string;
+  /** ftp://host/dir/: change into it after login. */
+  dir?: string;
+  /** ftp://host/path/file: fetch it and exit (tnftp's auto-fetch). */
+  fetch?: FtpUrl;
+}
+
+/** `ftp.example.com`, `alice@ftp.example.com`, or `ftp://[user[:pass]@]host[:port]/path` as tnftp reads them. */
+function parseTarget(arg: string): Target {
+  if (/^ftp:\/\//i.test(arg)) {
+    const url = urlArg(arg);
+    const t: Target = { host: url.host, port: url.port };
+    // tnftp: a URL without a user logs in anonymously, without asking.
+    t.user = url.user ?? 'anonymous';
+    if (url.password !== undefined) t.password = url.password;
+    else if (url.user === undefined) t.password = 'guest@';
+    if (url.isDirectory || url.type === 'D') {
+      if (url.path !== '') t.dir = url.path.replace(/\/$/, '') || '/';
+    } else {
+      t.fetch = url;
+    }
+    return t;
+  }
+  const at = arg.lastIndexOf('@');
+  if (at > 0) return { host: arg.slice(at + 1), port: undefined, user: arg.slice(0, at) };
+  return { host: arg, port: undefined };
 }
 
 /**
@@ -36,24 +75,28 @@ function registerShell(program: Command): void {
       program
         .command('ftp')
         .description('FTP client on our stack: interactive shell like BSD ftp, or scripted with -c/--script/stdin')
-        .argument('[host]', 'server name or IPv4 address to open at start')
-        .option('--user <name>', 'log in as this user (default: anonymous, or asked interactively)')
+        .argument('[host]', 'host, user@host, or ftp://[user[:password]@]host[:port]/path (a file: fetch it and exit)')
+        .option('--user <name>', 'log in as this user (default: .netrc, else anonymous, or asked interactively)')
         .option('--password <password>', 'password for --user (default for anonymous: guest@)')
         .option('--port <n>', 'control port of the server', '21')
         .option('-c, --command <commands>', 'run these commands, separated by ";", then exit')
         .option('--script <file>', 'run the commands in FILE (one a line), then exit')
         .option('--binary', 'start in binary mode (default: ascii until SYST says "UNIX Type: L8", then binary, as tnftp)')
         .option('--ascii', 'stay in ascii and send no SYST: the seed session exactly (text files only)')
-        .option('-v, --verbose', 'show the protocol exchange (default on in the interactive shell)'),
+        .option('-v, --verbose', "show the server's replies (default on in the interactive shell)")
+        .option('-d, --debug', 'show the commands sent (---> PORT ...)')
+        .option('--no-netrc', 'do not read ~/.netrc for auto-login'),
     ),
   )
     .addHelpText(
       'after',
       '\nExamples:\n  tapstack ftp ftp.any-domain.com --tap tap0 --ip 192.168.0.2/24 --dns 192.168.0.1 --active\n' +
-        '  tapstack ftp 192.168.0.1 --tap tap0 --ip 192.168.0.2/24 --user ftp --password abc@any-domain.com -v -c "dir; cd pub; get readme.txt; bye"',
+        '  tapstack ftp 192.168.0.1 --tap tap0 --ip 192.168.0.2/24 --user ftp --password abc@any-domain.com -v -d -c "dir; cd pub; get readme.txt; bye"\n' +
+        '  tapstack ftp ftp://192.168.0.1/pub/readme.txt --tap tap0 --ip 192.168.0.2/24',
     )
     .action(async (hostArg: string | undefined, opts: FtpCliOptions) => {
-      const port = parseIntArg('--port', opts.port ?? '21', 1, 65535);
+      const target = hostArg !== undefined ? parseTarget(hostArg) : undefined;
+      const port = target?.port ?? parseIntArg('--port', opts.port ?? '21', 1, 65535);
       const config = checkFtpOptions(opts, 'active');
       if (opts.command !== undefined && opts.script !== undefined) usageError('-c and --script cannot be used together');
       if (opts.ascii && opts.binary) usageError('--ascii and --binary cannot be used together');
@@ -63,40 +106,61 @@ function registerShell(program: Command): void {
         const text = await fsp.readFile(opts.script, 'utf8').catch((err: Error) => usageError(`--script: ${err.message}`));
         scripted = text.split(/\r?\n/).filter(isCommandLine);
       }
-      const interactive = scripted === undefined && process.stdin.isTTY === true;
+      const interactive = scripted === undefined && target?.fetch === undefined && process.stdin.isTTY === true;
 
       const run = startHost(opts);
       // RFC 959 4.1.2 (TYPE): the default type is ASCII (the seed session never sends
       // TYPE); the shell turns to binary after login when SYST says Unix, as tnftp.
       const client = createClient(run, config, opts.binary ? 'I' : 'A');
-      const muted = new MutableOutput(process.stdout);
-      let rl: readline.Interface | undefined;
+      let terminal: FtpTerminal | undefined;
       const shell = new FtpShell({
         client,
         out: process.stdout,
         clock: run.clock,
         verbose: opts.verbose ?? interactive,
+        debug: opts.debug === true,
         detectBinary: opts.ascii !== true,
-        progressFactory: (name) => progressBar(name) ?? { update() {}, stop() {} },
-        defaultUser: opts.user ?? (interactive ? undefined : 'anonymous'),
+        progressFactory: (name, startedAt) => progressBar(name, startedAt, run.clock) ?? { update() {}, stop() {} },
+        ...(opts.user !== undefined ? { defaultUser: opts.user } : interactive ? {} : { defaultUser: 'anonymous' }),
         ...(opts.password !== undefined ? { defaultPassword: opts.password } : {}),
+        ...(opts.netrc !== false ? { netrcPath: process.env['NETRC'] ?? path.join(os.homedir(), '.netrc') } : {}),
+        childStdio: 'inherit',
         ...(interactive
           ? {
-              askPassword: async (prompt: string) => {
-                const answer = await question(rl!, prompt, muted);
-                process.stdout.write('\n');
-                return answer;
-              },
-              askName: (prompt: string) => question(rl!, prompt),
+              ask: (prompt: string) => terminal!.ask(prompt),
+              askSecret: (prompt: string) => terminal!.ask(prompt, true),
+              suspendTerminal: () => terminal!.suspend(),
             }
           : {}),
       });
       shell.progress = process.stderr.isTTY === true;
 
+      /** Open the HOST argument: connect, log in, cd into a URL's directory. */
+      const openTarget = async (): Promise<boolean> => {
+        if (!target) return true;
+        try {
+          if (!(await shell.open(target.host, port, target.user ?? opts.user, target.password ?? opts.password))) return false;
+        } catch (err) {
+          shell.print(`ftp: ${(err as Error).message}`);
+          return false;
+        }
+        return target.dir === undefined || shell.execute(`cd ${quote(target.dir)}`);
+      };
+
+      if (target?.fetch) {
+        // tnftp's auto-fetch: ftp ftp://host/path/file downloads it here and exits.
+        const url = target.fetch;
+        let ok = await openTarget();
+        if (ok && url.type !== undefined) ok = await shell.execute(url.type === 'A' ? 'ascii' : 'binary');
+        if (ok) ok = await shell.get(url.path, undefined, false).catch((err: unknown) => (shell.print(`ftp: ${(err as Error).message}`), false));
+        if (client.connected) await client.quit().catch(() => undefined);
+        await finishFtp(run, ok ? 0 : 1);
+        return;
+      }
+
       if (!interactive) {
         const lines = scripted ?? (await readAllLines(process.stdin));
-        let code = 0;
-        if (hostArg !== undefined && !(await shell.execute(`open ${quote(hostArg)} ${port}`))) code = 1;
+        let code = (await openTarget()) ? 0 : 1;
         for (const line of code === 0 ? lines : []) {
           if (!(await shell.execute(line))) {
             code = 1;
@@ -109,12 +173,37 @@ function registerShell(program: Command): void {
         return;
       }
 
-      rl = readline.createInterface({
-        input: process.stdin,
-        output: muted,
-        terminal: true,
-        historySize: 500,
-        completer: (line: string, callback: (err: Error | null, result: [string[], string]) => void) => {
+      let finished = false;
+      const finish = async (code: number) => {
+        if (finished) return;
+        finished = true;
+        terminal?.close();
+        if (client.connected) await client.quit().catch(() => undefined);
+        await finishFtp(run, code);
+      };
+      let running = 0;
+      let busy = Promise.resolve();
+      terminal = new FtpTerminal({
+        onLine: (line) => {
+          busy = busy.then(async () => {
+            running++;
+            await shell.execute(line).finally(() => running--);
+            if (shell.done) return finish(0);
+            terminal?.prompt();
+          });
+        },
+        // Ctrl-D at ftp>: leave, as BSD ftp does (after the command in progress).
+        onEnd: () => void busy.then(() => finish(0)),
+        // Ctrl-C, as in BSD ftp: during a transfer it aborts the transfer and the
+        // session goes on; at the prompt it clears the line.
+        onInterrupt: () => {
+          if (running > 0) {
+            if (client.abort()) process.stdout.write('\ntransfer aborted\n');
+            return;
+          }
+          terminal?.clearLine();
+        },
+        completer: (line, callback) => {
           const words = line.split(/\s+/);
           if (words.length <= 1) {
             const hits = FtpShell.commandNames().filter((n) => n.startsWith(words[0] ?? ''));
@@ -128,38 +217,12 @@ function registerShell(program: Command): void {
           );
         },
       });
-      rl.setPrompt('ftp> ');
-      const finish = async (code: number) => {
-        rl?.close();
-        if (client.connected) await client.quit().catch(() => undefined);
-        await finishFtp(run, code);
-      };
-      // Ctrl-C, as in BSD ftp: during a transfer it aborts the transfer and the session
-      // goes on; at the prompt it clears the line. Ctrl-D or bye leaves.
-      let running = 0;
-      rl.on('SIGINT', () => {
-        if (running > 0) {
-          if (client.abort()) process.stdout.write('\ntransfer aborted\n');
-          return;
-        }
-        process.stdout.write('^C\n');
-        rl?.write(null, { ctrl: true, name: 'u' });
-        rl?.prompt();
-      });
       process.once('SIGTERM', () => void finish(143));
-
-      if (hostArg !== undefined) await shell.execute(`open ${quote(hostArg)} ${port}`);
-      rl.prompt();
-      let busy = Promise.resolve();
-      rl.on('line', (line) => {
-        busy = busy.then(async () => {
-          running++;
-          await shell.execute(line).finally(() => running--);
-          if (shell.done) return finish(0);
-          rl?.prompt();
-        });
+      busy = busy.then(async () => {
+        running++;
+        await openTarget().finally(() => running--);
+        terminal?.prompt();
       });
-      rl.on('close', () => void busy.then(() => finish(0)));
     });
 }
 
@@ -177,31 +240,4 @@ async function readAllLines(input: NodeJS.ReadableStream): Promise<string[]> {
   const rl = readline.createInterface({ input, terminal: false });
   for await (const line of rl) if (isCommandLine(line)) lines.push(line);
   return lines;
-}
-
-function question(rl: readline.Interface, prompt: string, muted?: MutableOutput): Promise<string> {
-  return new Promise((resolve) => {
-    rl.question(prompt, (answer) => {
-      if (muted) muted.muted = false;
-      resolve(answer);
-    });
-    if (muted) muted.muted = true; // after the prompt is written: hide what is typed
-  });
-}
-
-/** stdout for readline that can hide echo (password prompts). */
-class MutableOutput extends Writable {
-  muted = false;
-  readonly isTTY: boolean;
-  constructor(private readonly target: NodeJS.WriteStream) {
-    super();
-    this.isTTY = target.isTTY === true;
-  }
-  get columns(): number {
-    return this.target.columns ?? 80;
-  }
-  override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
-    if (!this.muted) this.target.write(chunk);
-    done();
-  }
 }

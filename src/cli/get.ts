@@ -1,4 +1,7 @@
+import { createWriteStream } from 'node:fs';
 import * as path from 'node:path';
+import type { Writable } from 'node:stream';
+import type { FtpClient } from '../ftp/client/client.js';
 import type { Command } from 'commander';
 import { safeLocalPath } from '../ftp/client/local-path.js';
 import { addFtpOptions, checkFtpOptions, createClient, describeFailure, finishFtp, openUrl, progressBar, urlArg, type FtpCommonCliOptions } from './ftp-client-setup.js';
@@ -30,8 +33,10 @@ export function register(program: Command): void {
     .action(async (urlText: string, opts: GetCliOptions) => {
       const url = urlArg(urlText);
       const config = checkFtpOptions(opts, 'passive');
-      if (url.isDirectory) usageError(`get: ${urlText} names a directory, not a file`);
-      const toStdout = opts.output === '-';
+      const listing = url.type === 'D';
+      if (url.isDirectory && !listing) usageError(`get: ${urlText} names a directory, not a file (;type=d lists it)`);
+      // RFC 1738 3.2.2: ;type=d lists the directory (NLST), to stdout unless -o says where.
+      const toStdout = opts.output === '-' || (listing && opts.output === undefined);
       let target: string | undefined;
       if (!toStdout) {
         try {
@@ -41,16 +46,19 @@ export function register(program: Command): void {
         }
       }
       const run = startHost(opts);
-      const client = createClient(run, config, 'I');
-      const bar = toStdout ? undefined : progressBar(path.basename(url.path));
+      // Binary unless the URL says ;type=a (RFC 1738 3.2.2).
+      const client = createClient(run, config, url.type === 'A' ? 'A' : 'I');
+      let bar = toStdout ? undefined : progressBar(path.basename(url.path), run.clock.now(), run.clock);
       let code = 0;
       try {
         await openUrl(client, url, opts.verbose === true);
         const onProgress = (bytes: number, total: number | undefined) => bar?.update(bytes, total);
-        if (toStdout) await client.download(url.path, process.stdout, { onProgress, end: false });
+        if (listing) await listNames(client, url.path, toStdout ? process.stdout : createWriteStream(target!));
+        else if (toStdout) await client.download(url.path, process.stdout, { onProgress, end: false });
         else await client.get(url.path, target, { onProgress, resume: opts.continue === true });
       } catch (err) {
         bar?.stop();
+        bar = undefined;
         process.stderr.write(`tapstack: get ${urlText}: ${describeFailure(err)}\n`);
         code = 1;
       }
@@ -58,4 +66,11 @@ export function register(program: Command): void {
       if (client.connected) await client.quit().catch(() => undefined);
       await finishFtp(run, code);
     });
+}
+
+/** ;type=d: the names in the directory (NLST), one a line. */
+async function listNames(client: FtpClient, dir: string, out: Writable): Promise<void> {
+  const names = await client.nlst(dir === '' ? undefined : dir);
+  for (const n of names) out.write(`${n}\n`);
+  if (out !== process.stdout) await new Promise<void>((resolve) => out.end(resolve));
 }

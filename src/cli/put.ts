@@ -30,12 +30,14 @@ export function register(program: Command): void {
     .action(async (file: string, urlText: string, opts: PutCliOptions) => {
       const url = urlArg(urlText);
       const config = checkFtpOptions(opts, 'passive');
+      if (url.type === 'D') usageError(`put: ${urlText}: ;type=d lists a directory, it cannot receive a file`);
       const st = await fsp.stat(file).catch(() => undefined);
       if (!st?.isFile()) usageError(`put: ${file}: no such file`);
       const remote = url.isDirectory ? `${url.path}${path.basename(file)}` : url.path;
       const run = startHost(opts);
-      const client = createClient(run, config, 'I');
-      const bar = progressBar(path.basename(file));
+      // Binary unless the URL says ;type=a (RFC 1738 3.2.2).
+      const client = createClient(run, config, url.type === 'A' ? 'A' : 'I');
+      const bar = progressBar(path.basename(file), run.clock.now(), run.clock);
       let code = 0;
       try {
         await openUrl(client, url, opts.verbose === true);

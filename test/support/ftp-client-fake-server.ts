@@ -62,6 +62,14 @@ export class FakeFtpServer {
     this.files.set(path, Buffer.from(content));
   }
 
+  /** End every session as an idle timeout does: "421 Timeout." and close. */
+  kick(): void {
+    for (const s of this.sessions) {
+      s.write(formatReply(421, 'Timeout.'));
+      s.end();
+    }
+  }
+
   close(): void {
     this.listener.close();
     for (const s of this.sessions) s.destroy();
@@ -271,6 +279,8 @@ export class FakeFtpServer {
             const names = listing(abs(prefix || '.'), 'NLST').toString().split('\r\n').filter((n) => n && re.test(n));
             return sendData(arg, Buffer.from(names.map((n) => `${prefix}${n}\r\n`).join('')));
           }
+          // NLST of a file names the file (as vsftpd does): mget and mdelete rely on it.
+          if (this.files.has(abs(arg))) return sendData(arg, Buffer.from(`${arg}\r\n`));
           return sendData(abs(arg), listing(abs(arg), 'NLST'));
         case 'LIST':
         case 'MLSD': {
@@ -296,6 +306,15 @@ export class FakeFtpServer {
         case 'STOR':
         case 'APPE':
           return receiveData(abs(arg), verb === 'APPE');
+        case 'STOU': {
+          // RFC 959 4.1.3: a name that does not exist yet (here: the wanted one plus .1, .2, ...).
+          const want = abs(arg || 'stou');
+          let name = want;
+          for (let i = 1; this.files.has(name); i++) name = `${want}.${i}`;
+          return receiveData(name, false);
+        }
+        case 'HELP':
+          return reply(214, ['The following commands are recognized.', ' USER PASS RETR STOR STOU', 'Help OK.']);
         case 'SIZE': {
           if (o.noSize) return reply(502, 'SIZE not implemented.');
           const data = this.files.get(abs(arg));

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { createReadStream, createWriteStream, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
-import { Writable } from 'node:stream';
+import { Writable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { RealClock, type Clock } from '../../stack/clock.js';
 import { Counters } from '../../stack/counters.js';
@@ -15,6 +15,7 @@ import { ControlConnection } from './control.js';
 import { connectPassive, listenActive, meter, waitConnected, withTimeout, type DataConnection, type DataContext } from './data-connection.js';
 import { FtpConnectionError, FtpReplyError, FtpSizeMismatchError, FtpUsageError } from './errors.js';
 import { announcedSize, checkDownload, checkUpload } from './integrity.js';
+import { throttle } from './throttle.js';
 import { partialPath, safeLocalPath } from './local-path.js';
 
 /** RFC 959 3.1.1: A = ASCII (lines end in CRLF on the wire), I = image (bytes as they are). */
@@ -62,6 +63,8 @@ export interface TransferOptions {
   onProgress?: (bytes: number, total: number | undefined) => void;
   /** Transfer type for this transfer; default: the client's `type`. */
   type?: TransferType;
+  /** At most this many bytes per second (BSD ftp's `rate`). Default: no limit. */
+  maxRate?: number;
 }
 
 export interface DownloadOptions extends TransferOptions {
@@ -81,6 +84,11 @@ export interface PutOptions extends TransferOptions {
   append?: boolean;
   /** Continue an upload: ask SIZE, then append the rest of the local file. */
   resume?: boolean;
+  /**
+   * STOU (RFC 959 4.1.3): the server picks a name that does not exist yet (BSD ftp's
+   * `sunique`). The size is not checked afterwards: only the server knows the name.
+   */
+  unique?: boolean;
 }
 
 export interface GetResult {
@@ -258,6 +266,18 @@ export class FtpClient extends EventEmitter {
     this.counters.inc('ftp.client.transfer.aborted');
     socket.destroy(new FtpConnectionError('ECONNABORTED', 'transfer aborted'));
     return true;
+  }
+
+  /**
+   * What the server said before it closed the connection on its own (e.g. "421
+   * Timeout." after its idle time), once; empty while connected. The shell shows it
+   * before "Not connected.".
+   */
+  takeFarewell(): FtpReply[] {
+    const control = this.control;
+    if (!control?.closed) return [];
+    this.control = undefined;
+    return control.takeUnread();
   }
 
   /** Drop the connection without QUIT. */
@@ -481,9 +501,9 @@ export class FtpClient extends EventEmitter {
       if (options.resume || (options.append && type === 'I')) before = await this.remoteSizeOrZero(remote);
       const offset = options.resume ? before : 0;
       const source = createReadStream(local, { start: offset });
-      const verb = options.append || offset > 0 ? 'APPE' : 'STOR';
+      const verb = options.append || offset > 0 ? 'APPE' : options.unique ? 'STOU' : 'STOR';
       const bytes = await this.store(source, remote, verb, options, offset);
-      if (type !== 'I') return { bytes, verifiedSize: undefined };
+      if (type !== 'I' || verb === 'STOU') return { bytes, verifiedSize: undefined };
       const remoteSize = await this.sizeIfAnswered(remote);
       if (remoteSize === undefined) return { bytes, verifiedSize: undefined };
       const expected = options.resume ? localSize : before + localSize;
@@ -524,6 +544,7 @@ export class FtpClient extends EventEmitter {
   private dropUnread(control: ControlConnection): void {
     for (const r of control.takeUnread()) {
       if (r.code === 421) {
+        this.actOn(r); // shown in verbose mode, as any reply
         control.destroy(new FtpConnectionError('ECONNRESET', `server closed the session: ${r.code} ${r.text}`));
         throw new FtpReplyError('(unsolicited)', r);
       }
@@ -757,7 +778,7 @@ export class FtpClient extends EventEmitter {
       const total = size ?? (type === 'I' ? announced : undefined);
       const m = meter(this.dataContext, socket, offset, total, options.onProgress);
       try {
-        await pipeline([socket, m.stream, ...(type === 'A' ? [new CrlfToLf()] : []), destination], { end: options.end ?? true });
+        await pipeline([socket, ...this.limit(options), m.stream, ...(type === 'A' ? [new CrlfToLf()] : []), destination], { end: options.end ?? true });
       } finally {
         m.stop();
         received = m.bytes();
@@ -774,14 +795,14 @@ export class FtpClient extends EventEmitter {
     return received;
   }
 
-  private async store(source: Readable, remote: string, verb: 'STOR' | 'APPE', options: TransferOptions, offset: number): Promise<number> {
+  private async store(source: Readable, remote: string, verb: 'STOR' | 'APPE' | 'STOU', options: TransferOptions, offset: number): Promise<number> {
     const type = options.type ?? this.type;
     let sent = 0;
     try {
       await this.transfer(`${verb} ${remote}`, type, 0, async (socket) => {
         const m = meter(this.dataContext, socket, offset, undefined, options.onProgress);
         try {
-          await pipeline([source, ...(type === 'A' ? [new LfToCrlf({ keepCrlf: true })] : []), m.stream, socket]);
+          await pipeline([source, ...(type === 'A' ? [new LfToCrlf({ keepCrlf: true })] : []), ...this.limit(options), m.stream, socket]);
         } finally {
           m.stop();
           sent = m.bytes();
@@ -792,6 +813,11 @@ export class FtpClient extends EventEmitter {
       source.destroy();
     }
     return sent;
+  }
+
+  /** The `rate` limiter for a transfer's pipe, when one is asked for. */
+  private limit(options: TransferOptions): Transform[] {
+    return options.maxRate !== undefined && options.maxRate > 0 ? [throttle(this.clock, options.maxRate)] : [];
   }
 
   private async receiveText(commandLine: string): Promise<string> {

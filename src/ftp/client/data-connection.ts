@@ -200,6 +200,8 @@ export function meter(
     timer.unref();
   };
   arm(ctx.dataTimeout);
+  // Where the transfer starts (a resumed offset): a progress bar starts its count there.
+  onProgress?.(start, total);
   const stream = new Transform({
     transform(chunk: Buffer, _enc, done: TransformCallback) {
       bytes += chunk.length;

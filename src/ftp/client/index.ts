@@ -3,4 +3,6 @@ export type { DataMode, DownloadOptions, FtpClientOptions, GetOptions, GetResult
 export { FtpConnectionError, FtpReplyError, FtpSizeMismatchError, FtpUsageError } from './errors.js';
 export { partialPath, safeLocalPath } from './local-path.js';
 export { parseFtpUrl, type FtpUrl } from './url.js';
-export { FtpShell, splitCommands, splitWords, type ProgressDisplay, type ShellOptions } from './shell.js';
+export { FtpShell, formatRate, type ProgressDisplay, type ShellOptions } from './shell.js';
+export { splitCommands, splitWords } from './shell-words.js';
+export { lookupNetrc, parseNetrc, findNetrcEntry, type NetrcEntry } from './netrc.js';

@@ -1,20 +1,27 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { Writable } from 'node:stream';
+import picomatch from 'picomatch';
 import type { Clock } from '../../stack/clock.js';
 import type { FtpReply } from '../common/reply.js';
+import { CrlfToLf } from '../common/ascii.js';
 import type { FtpClient, TransferOptions } from './client.js';
 import { FtpConnectionError, FtpReplyError, FtpSizeMismatchError } from './errors.js';
-import { CrlfToLf } from '../common/ascii.js';
 import { safeLocalPath } from './local-path.js';
+import { lookupNetrc } from './netrc.js';
+import { COMMANDS, findCommand } from './shell-commands.js';
+import { on } from './shell-spec.js';
+import { splitWords } from './shell-words.js';
 
 /**
- * The command interpreter of `tapstack ftp`, modelled on BSD ftp(1). It is apart
- * from the CLI (readline, TAP device) so tests can drive it with strings.
+ * The command interpreter of `tapstack ftp`, modelled on BSD ftp(1) (tnftp). It is
+ * apart from the CLI (readline, TAP device) so tests can drive it with strings. The
+ * commands themselves are in shell-commands*.ts.
  *
- * Each command returns true on success. In verbose mode the protocol exchange is
- * printed as BSD ftp does: our commands as `---> PORT 10,0,0,1,19,137`, the server's
- * replies as they came.
+ * Each command returns true on success. As in BSD ftp, `verbose` shows the server's
+ * replies and transfer summaries, `debug` shows our commands as `---> PORT ...`.
  */
 
 /** Something that shows transfer progress (a cli-progress bar on a TTY). */
@@ -31,13 +38,19 @@ export interface ShellOptions {
   /** Local directory for get/put (lcd changes it). Default process.cwd(). */
   localDir?: string;
   verbose?: boolean;
-  /** Ask for a password (interactive only); undefined: no prompting. */
-  askPassword?: (prompt: string) => Promise<string>;
-  /** Ask for the login name after `open` (interactive only); undefined: don't log in. */
-  askName?: (prompt: string) => Promise<string>;
-  /** Make a progress display for a transfer of `name` (only when `progress` is on). */
-  progressFactory?: (name: string) => ProgressDisplay;
-  /** Default login for `open` when no user is given. */
+  /** Show the commands we send (`---> USER ftp`). Default false. */
+  debug?: boolean;
+  /**
+   * Ask the person at the keyboard (interactive only): resolves with the answer, or
+   * undefined for end of input (Ctrl-D). Without it the shell never asks: no login
+   * prompts, no per-file questions.
+   */
+  ask?: (prompt: string) => Promise<string | undefined>;
+  /** As `ask`, without echoing what is typed (passwords). */
+  askSecret?: (prompt: string) => Promise<string | undefined>;
+  /** Make a progress display for a transfer of `name` that started at `startedAt` (clock ms). */
+  progressFactory?: (name: string, startedAt: number) => ProgressDisplay;
+  /** Default login for `open` when no user is given (and no .netrc entry). */
   defaultUser?: string;
   defaultPassword?: string;
   /**
@@ -45,91 +58,53 @@ export interface ShellOptions {
    * does (default true). Off only to replay the seed session, which stays in ASCII.
    */
   detectBinary?: boolean;
+  /** The .netrc to read at `open` (BSD ftp auto-login); undefined: none. */
+  netrcPath?: string;
+  /**
+   * How `!` and `page` run local programs: 'inherit' gives them our terminal (the CLI),
+   * 'pipe' (default) copies their output to `out` (tests, scripts).
+   */
+  childStdio?: 'inherit' | 'pipe';
+  /** Give the terminal to a child program; returns how to take it back (the CLI's readline). */
+  suspendTerminal?: () => () => void;
 }
 
-interface CommandSpec {
-  names: string[];
-  usage: string;
-  help: string;
-  /** Needs an open connection: checked ("Not connected.") before the arguments. */
-  connected?: true;
-  /** At least this many arguments, or `usage` is printed. */
-  minArgs?: number;
-  run: (shell: FtpShell, args: string[]) => Promise<boolean>;
-}
-
-/** Split a command line into words; "double" and 'single' quotes group words. */
-export function splitWords(line: string): string[] {
-  const words: string[] = [];
-  let cur = '';
-  let quote: string | undefined;
-  let inWord = false;
-  for (const ch of line) {
-    if (quote) {
-      if (ch === quote) quote = undefined;
-      else cur += ch;
-    } else if (ch === '"' || ch === "'") {
-      quote = ch;
-      inWord = true;
-    } else if (/\s/.test(ch)) {
-      if (inWord) words.push(cur);
-      cur = '';
-      inWord = false;
-    } else {
-      cur += ch;
-      inWord = true;
-    }
-  }
-  if (inWord) words.push(cur);
-  return words;
-}
-
-/** Split `-c "cmd; cmd"` into commands (a ';' inside quotes stays). */
-export function splitCommands(text: string): string[] {
-  const out: string[] = [];
-  let cur = '';
-  let quote: string | undefined;
-  for (const ch of text) {
-    if (quote) {
-      if (ch === quote) quote = undefined;
-    } else if (ch === '"' || ch === "'") {
-      quote = ch;
-    } else if (ch === ';' || ch === '\n') {
-      if (cur.trim()) out.push(cur.trim());
-      cur = '';
-      continue;
-    }
-    cur += ch;
-  }
-  if (cur.trim()) out.push(cur.trim());
-  return out;
-}
-
-function globToRegExp(glob: string): RegExp {
-  const esc = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${esc}$`);
-}
+/** The answer to a per-file question of mget, mput or mdelete. */
+type Confirm = 'yes' | 'no' | 'quit';
 
 export class FtpShell {
   readonly client: FtpClient;
   verbose: boolean;
+  debug: boolean;
   hash = false;
   progress = false;
+  /** `prompt`: ask before each file of mget, mput and mdelete (on when someone can answer). */
+  prompting: boolean;
+  /** `sunique`: STOU instead of STOR. */
+  storeUnique = false;
+  /** `runique`: never overwrite a local file; add .1, .2, ... to the name instead. */
+  receiveUnique = false;
+  /** `rate`: bytes per second, per direction; undefined: no limit. */
+  rate: { get: number | undefined; put: number | undefined } = { get: undefined, put: undefined };
   localDir: string;
   /** Set by bye/quit: the caller should stop reading commands. */
   done = false;
   /** Remote names of the current directory, for tab completion (cleared by cd and writes). */
   private nameCache: string[] | undefined;
   private quiet = false;
+  /** Answered 'a' (all) to a per-file question: no more questions in this command. */
+  private yesToAll = false;
 
-  constructor(private readonly options: ShellOptions) {
+  constructor(readonly options: ShellOptions) {
     this.client = options.client;
     this.verbose = options.verbose ?? true;
+    this.debug = options.debug ?? false;
+    this.prompting = options.ask !== undefined;
     this.localDir = options.localDir ?? process.cwd();
     this.client.on('command', (line: string) => {
-      if (this.verbose && !this.quiet) this.print(`---> ${line}`);
+      if (this.debug && !this.quiet) this.print(`---> ${line}`);
     });
-    // BSD ftp: "Connected to host (address)." comes before the server's greeting.
+    // BSD ftp: "Connected to host." comes before the server's greeting.
     this.client.on('connect', (c: { host: string; address: string }) => {
       if (!this.quiet) this.print(this.verbose ? `Connected to ${c.host} (${c.address}).` : `Connected to ${c.host}.`);
     });
@@ -149,31 +124,29 @@ export class FtpShell {
 
   /** Run one command line; false when it failed. Never throws. */
   async execute(line: string): Promise<boolean> {
-    const words = splitWords(line.trim());
+    this.showFarewell();
+    const trimmed = line.trim();
+    // "!cmd": the rest of the line goes to the local shell as it is.
+    const words = trimmed.startsWith('!') ? ['!', ...(trimmed.length > 1 ? [trimmed.slice(1).trim()] : [])] : splitWords(trimmed);
     if (words.length === 0) return true;
-    const name = words[0]!.toLowerCase();
-    let spec = COMMANDS.find((c) => c.names.includes(name));
-    if (!spec) {
-      // BSD ftp: a unique prefix of a command is the command ("di" is dir).
-      const matches = COMMANDS.filter((c) => c.names.some((n) => n.startsWith(name)));
-      if (matches.length > 1) {
-        this.print('?Ambiguous command.');
-        return false;
-      }
-      spec = matches[0];
+    const found = findCommand(words[0]!.toLowerCase());
+    if (found === 'ambiguous') {
+      this.print('?Ambiguous command.');
+      return false;
     }
-    if (!spec) {
+    if (!found) {
       this.print('?Invalid command.');
       return false;
     }
     const args = words.slice(1);
-    if (spec.connected && !this.requireConnection()) return false;
-    if (args.length < (spec.minArgs ?? 0)) {
-      this.print(`usage: ${spec.usage}`);
+    if (found.connected && !this.requireConnection()) return false;
+    if (args.length < (found.minArgs ?? 0)) {
+      this.print(`usage: ${found.usage}`);
       return false;
     }
+    this.yesToAll = false;
     try {
-      return await spec.run(this, args);
+      return await found.run(this, args);
     } catch (err) {
       this.report(err);
       return false;
@@ -196,10 +169,17 @@ export class FtpShell {
     return this.nameCache.filter((n) => n.startsWith(prefix));
   }
 
+  /** The server closed the session on its own (421 idle timeout): say what it said. */
+  private showFarewell(): void {
+    const farewell = this.client.takeFarewell();
+    for (const reply of farewell) this.print(reply.lines.join('\n'));
+  }
+
   private report(err: unknown): void {
     if (err instanceof FtpReplyError) {
       // In verbose mode the reply is already on the screen.
       if (!this.verbose) this.print(`${err.code} ${err.text}`);
+      if (err.code === 421 && !this.client.connected) this.print('Not connected.');
       return;
     }
     const kept = err instanceof FtpSizeMismatchError && err.keptPath ? ` (kept ${path.basename(err.keptPath)}; reget resumes it)` : '';
@@ -217,28 +197,73 @@ export class FtpShell {
     this.nameCache = undefined;
   }
 
+  // -------------------------------------------------------------------------
+  // Login
+  // -------------------------------------------------------------------------
+
+  /** Connect, then log in as tnftp does: user given, else .netrc, else ask "Name". */
   async open(host: string, port: number, user?: string, password?: string): Promise<boolean> {
     if (this.client.connected) await this.client.quit();
     this.invalidateNames();
     await this.client.connect(host, port);
-    let u = user ?? this.options.defaultUser;
-    // BSD ftp asks for the name right after connecting (Enter means anonymous).
-    if (u === undefined && this.options.askName) u = (await this.options.askName(`Name (${host}:anonymous): `)).trim() || 'anonymous';
-    if (u === undefined) return true;
-    return this.login(u, password ?? this.options.defaultPassword);
+    let account: string | undefined;
+    if (user === undefined && this.options.netrcPath !== undefined) {
+      const found = await lookupNetrc(this.options.netrcPath, host);
+      for (const line of found.refused ?? []) this.print(line);
+      if (found.entry?.login !== undefined) {
+        user = found.entry.login;
+        password ??= found.entry.password;
+        account = found.entry.account;
+      }
+    }
+    if (user === undefined && this.options.defaultUser !== undefined) {
+      user = this.options.defaultUser;
+      password ??= this.options.defaultPassword;
+    }
+    if (user === undefined) {
+      if (!this.options.ask) return true; // connected; `user` logs in
+      const answer = await this.options.ask(`Name (${host}:anonymous): `);
+      if (answer === undefined) return this.loginFailed();
+      user = answer.trim() || 'anonymous';
+    }
+    return this.login(user, password, account);
   }
 
-  async login(user: string, password?: string): Promise<boolean> {
-    let pass = password;
-    if (pass === undefined) {
-      const anonymous = user === 'anonymous' || user === 'ftp';
-      if (anonymous) pass = 'guest@';
-      else if (this.options.askPassword) pass = await this.options.askPassword('Password:');
-      else pass = '';
+  /**
+   * RFC 959 4.1.1 as tnftp: USER first; only a 331 asks for the password (also for
+   * anonymous, whose password is an e-mail address by custom), a 332 for the account.
+   * Ctrl-D at a question fails the login and returns to the prompt, connected.
+   */
+  async login(user: string, password?: string, account?: string): Promise<boolean> {
+    let reply = await this.client.raw(`USER ${user}`);
+    if (reply.code === 331) {
+      let pass = password;
+      if (pass === undefined && this.options.askSecret) {
+        pass = await this.options.askSecret('Password:');
+        if (pass === undefined) return this.loginFailed();
+      }
+      pass ??= user === 'anonymous' || user === 'ftp' ? 'guest@' : '';
+      reply = await this.client.raw(`PASS ${pass}`);
     }
-    await this.client.login(user, pass);
+    if (reply.code === 332) {
+      let acct = account;
+      if (acct === undefined && this.options.ask) {
+        acct = await this.options.ask('Account:');
+        if (acct === undefined) return this.loginFailed();
+      }
+      reply = await this.client.raw(`ACCT ${acct ?? ''}`);
+    }
+    if (reply.code < 200 || reply.code >= 300) {
+      if (!this.verbose) this.print(reply.lines.join('\n'));
+      return this.loginFailed();
+    }
     if (this.options.detectBinary ?? true) await this.chooseTypeFromSystem();
     return true;
+  }
+
+  private loginFailed(): false {
+    this.print('Login failed.');
+    return false;
   }
 
   /**
@@ -258,12 +283,18 @@ export class FtpShell {
     }
   }
 
-  /** Options for one transfer: hash marks or a progress bar, as toggled. */
-  transferOptions(name: string): { options: TransferOptions; finish: () => void } {
+  // -------------------------------------------------------------------------
+  // Transfers
+  // -------------------------------------------------------------------------
+
+  /** Options for one transfer: hash marks or a progress bar, as toggled, and the rate. */
+  transferOptions(name: string, direction: 'get' | 'put', startedAt: number): { options: TransferOptions; finish: () => void } {
     let display: ProgressDisplay | undefined;
-    if (this.progress && this.options.progressFactory) display = this.options.progressFactory(name);
+    if (this.progress && this.options.progressFactory) display = this.options.progressFactory(name, startedAt);
     let marks = 0;
+    const maxRate = this.rate[direction];
     const options: TransferOptions = {
+      ...(maxRate !== undefined ? { maxRate } : {}),
       onProgress: (bytes, total) => {
         display?.update(bytes, total);
         if (this.hash) {
@@ -284,11 +315,11 @@ export class FtpShell {
     };
   }
 
+  /** BSD ftp's summary line; the rate is the one the progress bar showed (bytes over time since the start). */
   summary(bytes: number, verb: 'received' | 'sent', startedAt: number): void {
     if (!this.verbose) return;
     const secs = Math.max(0.001, (this.options.clock.now() - startedAt) / 1000);
-    const rate = bytes / secs / 1024;
-    this.print(`${bytes} bytes ${verb} in ${secs.toFixed(2)} secs (${rate.toFixed(2)} KB/s)`);
+    this.print(`${bytes} bytes ${verb} in ${secs.toFixed(2)} secs (${formatRate(bytes / secs)})`);
   }
 
   now(): number {
@@ -311,12 +342,23 @@ export class FtpShell {
     return true;
   }
 
+  /** get/reget/newer: one download; `local` "-" writes to our output (stdout). */
   async get(remote: string, local: string | undefined, resume: boolean): Promise<boolean> {
     if (!this.requireConnection()) return false;
-    const target = local === undefined ? safeLocalPath(this.localDir, remote) : path.resolve(this.localDir, local);
+    if (local === '-') return this.getToOutput(remote);
+    let target = local === undefined ? safeLocalPath(this.localDir, remote) : path.resolve(this.localDir, local);
+    if (this.receiveUnique && !resume) {
+      const unique = await uniqueLocalName(target);
+      if (unique === undefined) {
+        this.print(`ftp: ${target}: cannot find a unique name`);
+        return false;
+      }
+      if (unique !== target && this.verbose) this.print(`Storing as ${path.basename(unique)}`);
+      target = unique;
+    }
     if (this.verbose) this.print(`local: ${local ?? path.basename(target)} remote: ${remote}`);
     const started = this.now();
-    const t = this.transferOptions(remote);
+    const t = this.transferOptions(remote, 'get', started);
     try {
       const res = await this.client.get(remote, target, { ...t.options, resume });
       t.finish();
@@ -326,6 +368,14 @@ export class FtpShell {
       t.finish();
       throw err;
     }
+  }
+
+  private async getToOutput(remote: string): Promise<boolean> {
+    const started = this.now();
+    const maxRate = this.rate.get;
+    const bytes = await this.client.download(remote, this.options.out, { end: false, ...(maxRate !== undefined ? { maxRate } : {}) });
+    this.summary(bytes, 'received', started);
+    return true;
   }
 
   async put(local: string, remote: string | undefined, mode: 'put' | 'append'): Promise<boolean> {
@@ -339,9 +389,9 @@ export class FtpShell {
     const target = remote ?? path.basename(local);
     if (this.verbose) this.print(`local: ${local} remote: ${target}`);
     const started = this.now();
-    const t = this.transferOptions(target);
+    const t = this.transferOptions(target, 'put', started);
     try {
-      const res = await this.client.put(source, target, { ...t.options, append: mode === 'append' });
+      const res = await this.client.put(source, target, { ...t.options, append: mode === 'append', unique: this.storeUnique && mode === 'put' });
       t.finish();
       this.invalidateNames();
       this.summary(res.bytes, 'sent', started);
@@ -352,385 +402,95 @@ export class FtpShell {
     }
   }
 
+  /** Local files matching a glob (picomatch), sorted; a name without wildcards as it is. */
   async localGlob(pattern: string): Promise<string[]> {
-    if (!/[*?]/.test(pattern)) return [pattern];
+    if (!picomatch.scan(pattern).isGlob) return [pattern];
     const dir = path.dirname(pattern);
-    const re = globToRegExp(path.basename(pattern));
+    const isMatch = picomatch(path.basename(pattern));
     const names = await fsp.readdir(path.resolve(this.localDir, dir)).catch(() => [] as string[]);
-    return names.filter((n) => re.test(n) && !n.startsWith('.')).sort().map((n) => (dir === '.' ? n : path.join(dir, n)));
+    return names.filter((n) => isMatch(n)).sort().map((n) => (dir === '.' ? n : path.join(dir, n)));
+  }
+
+  /**
+   * mget/mput/mdelete: ask before each file while `prompt` is on, as tnftp:
+   * "mget big.bin [anpqy?]? ". Enter or y: yes; n: no; a: yes to all the rest of this
+   * command; p: prompting off (yes); q or Ctrl-D: stop the command.
+   */
+  async confirm(command: string, file: string): Promise<Confirm> {
+    if (!this.prompting || this.yesToAll || !this.options.ask) return 'yes';
+    for (;;) {
+      const answer = await this.options.ask(`${command} ${file} [anpqy?]? `);
+      if (answer === undefined) return 'quit';
+      const a = answer.trim().toLowerCase();
+      if (a === '' || a.startsWith('y')) return 'yes';
+      if (a.startsWith('n')) return 'no';
+      if (a.startsWith('q')) return 'quit';
+      if (a.startsWith('a')) {
+        this.yesToAll = true;
+        return 'yes';
+      }
+      if (a.startsWith('p')) {
+        this.prompting = false;
+        this.print('Interactive mode: off.');
+        return 'yes';
+      }
+      this.print('a  answer yes to all\nn  answer no\np  turn off prompt mode\nq  answer no to all\ny  answer yes');
+    }
+  }
+
+  /**
+   * Run a local program (`!`, `page`): `/bin/sh -c command` in the local directory, or
+   * $SHELL alone without one. `input`, when given, writes its stdin (a pager's text).
+   * Resolves with the exit code.
+   */
+  async runLocal(command: string | undefined, input?: (stdin: Writable) => Promise<void>): Promise<number> {
+    const inherit = this.options.childStdio === 'inherit';
+    const argv = command === undefined ? [process.env['SHELL'] || '/bin/sh'] : ['/bin/sh', '-c', command];
+    const resume = this.options.suspendTerminal?.();
+    try {
+      const child = spawn(argv[0]!, argv.slice(1), {
+        cwd: this.localDir,
+        stdio: [input ? 'pipe' : inherit ? 'inherit' : 'ignore', inherit ? 'inherit' : 'pipe', inherit ? 'inherit' : 'pipe'],
+      });
+      child.stdout?.on('data', (c: Buffer) => this.options.out.write(c));
+      child.stderr?.on('data', (c: Buffer) => this.options.out.write(c));
+      const exited = once(child, 'close') as Promise<[number | null, NodeJS.Signals | null]>;
+      if (input && child.stdin) {
+        child.stdin.on('error', () => undefined); // the pager quit early (EPIPE): fine
+        try {
+          await input(child.stdin);
+        } finally {
+          child.stdin.end();
+        }
+      }
+      const [code] = await exited;
+      return code ?? 1;
+    } finally {
+      resume?.();
+    }
   }
 
   status(): void {
     const c = this.client;
     const remote = c.remote;
     this.print(remote ? `Connected to ${remote.address} port ${remote.port}.` : 'Not connected.');
-    this.print(`Mode: ${c.mode}; Type: ${c.type === 'A' ? 'ascii' : 'binary'}; Verbose: ${on(this.verbose)}; Hash: ${on(this.hash)}; Progress: ${on(this.progress)}`);
+    this.print(`Mode: ${c.mode}; Type: ${c.type === 'A' ? 'ascii' : 'binary'}; Verbose: ${on(this.verbose)}; Debugging: ${on(this.debug)}`);
+    this.print(`Hash: ${on(this.hash)}; Progress: ${on(this.progress)}; Prompting: ${on(this.prompting)}; Store unique: ${on(this.storeUnique)}; Receive unique: ${on(this.receiveUnique)}`);
+    this.print(`Rate: get ${this.rate.get ?? 'unlimited'}, put ${this.rate.put ?? 'unlimited'} (bytes/s)`);
     this.print(`Passive: EPSV ${on(c.useEpsv)}, trust 227 address ${on(c.trustPasvAddress)}; Active: EPRT ${on(c.useEprt)}`);
     this.print(`Local directory: ${this.localDir}`);
   }
 }
 
-const on = (b: boolean) => (b ? 'on' : 'off');
-
-/** For commands that change the remote directory or its contents: the cached names are stale. */
-async function forgetNamesAfter(shell: FtpShell, op: Promise<unknown>): Promise<boolean> {
-  await op;
-  shell.invalidateNames();
-  return true;
+/** Bytes per second as BSD ftp prints it: KiB/s, or MiB/s from 1 MiB/s up. */
+export function formatRate(bytesPerSecond: number): string {
+  return bytesPerSecond >= 1024 * 1024 ? `${(bytesPerSecond / 1024 / 1024).toFixed(2)} MiB/s` : `${(bytesPerSecond / 1024).toFixed(2)} KiB/s`;
 }
 
-function toggle(current: boolean, arg: string | undefined): boolean {
-  if (arg === undefined) return !current;
-  return arg.toLowerCase() === 'on';
+/** `runique`: the name itself if free, else name.1 ... name.99 (BSD ftp gunique). */
+async function uniqueLocalName(target: string): Promise<string | undefined> {
+  const free = async (p: string) => !(await fsp.stat(p).then(() => true, () => false));
+  if (await free(target)) return target;
+  for (let i = 1; i < 100; i++) if (await free(`${target}.${i}`)) return `${target}.${i}`;
+  return undefined;
 }
-
-const COMMANDS: CommandSpec[] = [
-  {
-    names: ['open'],
-    usage: 'open host [port]',
-    help: 'connect to remote ftp server',
-    minArgs: 1,
-    run: async (s, a) => {
-      const port = a[1] !== undefined ? Number(a[1]) : 21;
-      if (!Number.isInteger(port) || port < 1 || port > 65535) {
-        s.print(`ftp: bad port: ${a[1]}`);
-        return false;
-      }
-      return s.open(a[0]!, port);
-    },
-  },
-  {
-    names: ['user'],
-    usage: 'user username [password]',
-    help: 'send new user information',
-    connected: true,
-    minArgs: 1,
-    run: (s, a) => s.login(a[0]!, a[1]),
-  },
-  {
-    names: ['ls', 'dir'],
-    usage: 'ls [remote-directory] [local-file]',
-    help: 'list contents of remote directory',
-    connected: true,
-    run: (s, a) => s.listInto('LIST', a),
-  },
-  {
-    names: ['nlist'],
-    usage: 'nlist [remote-directory] [local-file]',
-    help: 'nlist contents of remote directory',
-    connected: true,
-    run: (s, a) => s.listInto('NLST', a),
-  },
-  {
-    names: ['cd', 'cwd'],
-    usage: 'cd remote-directory',
-    help: 'change remote working directory',
-    connected: true,
-    minArgs: 1,
-    run: (s, a) => forgetNamesAfter(s, s.client.cwd(a[0]!)),
-  },
-  {
-    names: ['cdup'],
-    usage: 'cdup',
-    help: 'change remote working directory to parent directory',
-    connected: true,
-    run: (s) => forgetNamesAfter(s, s.client.cdup()),
-  },
-  {
-    names: ['pwd'],
-    usage: 'pwd',
-    help: 'print working directory on remote machine',
-    connected: true,
-    run: async (s) => {
-      const dir = await s.client.pwd();
-      if (!s.verbose) s.print(`Remote directory: ${dir}`);
-      return true;
-    },
-  },
-  {
-    names: ['lcd'],
-    usage: 'lcd [local-directory]',
-    help: 'change local working directory',
-    run: async (s, a) => {
-      const dir = path.resolve(s.localDir, a[0] ?? process.env['HOME'] ?? '.');
-      const st = await fsp.stat(dir).catch(() => undefined);
-      if (!st?.isDirectory()) {
-        s.print(`local: ${a[0]}: No such directory`);
-        return false;
-      }
-      s.localDir = dir;
-      s.print(`Local directory now: ${dir}`);
-      return true;
-    },
-  },
-  // get, reget, put and append check the connection themselves (mget and mput call them
-  // too), after the arguments.
-  {
-    names: ['get', 'recv'],
-    usage: 'get remote-file [local-file]',
-    help: 'receive file',
-    minArgs: 1,
-    run: (s, a) => s.get(a[0]!, a[1], false),
-  },
-  {
-    names: ['reget'],
-    usage: 'reget remote-file [local-file]',
-    help: 'get file restarting at end of local file',
-    minArgs: 1,
-    run: (s, a) => s.get(a[0]!, a[1], true),
-  },
-  {
-    names: ['mget'],
-    usage: 'mget remote-files',
-    help: 'get multiple files',
-    connected: true,
-    minArgs: 1,
-    run: async (s, a) => {
-      let ok = true;
-      for (const pattern of a) {
-        // The server expands the pattern (NLST); each name it returns is only a
-        // suggestion for the local name: safeLocalPath keeps it inside our directory.
-        const names = await s.client.nlst(pattern);
-        for (const name of names) ok = (await s.get(name, undefined, false).catch((e: unknown) => (s.print(`ftp: ${(e as Error).message}`), false))) && ok;
-      }
-      return ok;
-    },
-  },
-  {
-    names: ['put', 'send'],
-    usage: 'put local-file [remote-file]',
-    help: 'send one file',
-    minArgs: 1,
-    run: (s, a) => s.put(a[0]!, a[1], 'put'),
-  },
-  {
-    names: ['append'],
-    usage: 'append local-file [remote-file]',
-    help: 'append to a file',
-    minArgs: 1,
-    run: (s, a) => s.put(a[0]!, a[1], 'append'),
-  },
-  {
-    names: ['mput'],
-    usage: 'mput local-files',
-    help: 'send multiple files',
-    connected: true,
-    minArgs: 1,
-    run: async (s, a) => {
-      let ok = true;
-      for (const pattern of a) {
-        for (const file of await s.localGlob(pattern)) ok = (await s.put(file, path.basename(file), 'put')) && ok;
-      }
-      return ok;
-    },
-  },
-  {
-    names: ['mkdir'],
-    usage: 'mkdir directory-name',
-    help: 'make directory on the remote machine',
-    connected: true,
-    minArgs: 1,
-    run: (s, a) => forgetNamesAfter(s, s.client.mkdir(a[0]!)),
-  },
-  {
-    names: ['rmdir'],
-    usage: 'rmdir directory-name',
-    help: 'remove directory on the remote machine',
-    connected: true,
-    minArgs: 1,
-    run: (s, a) => forgetNamesAfter(s, s.client.rmdir(a[0]!)),
-  },
-  {
-    names: ['delete'],
-    usage: 'delete remote-file',
-    help: 'delete remote file',
-    connected: true,
-    minArgs: 1,
-    run: (s, a) => forgetNamesAfter(s, s.client.delete(a[0]!)),
-  },
-  {
-    names: ['rename'],
-    usage: 'rename from-name to-name',
-    help: 'rename file',
-    connected: true,
-    minArgs: 2,
-    run: (s, a) => forgetNamesAfter(s, s.client.rename(a[0]!, a[1]!)),
-  },
-  {
-    names: ['size'],
-    usage: 'size remote-file',
-    help: 'show size of remote file',
-    connected: true,
-    minArgs: 1,
-    run: async (s, a) => {
-      const n = await s.client.size(a[0]!);
-      if (!s.verbose) s.print(`${a[0]}\t${n}`);
-      return true;
-    },
-  },
-  {
-    names: ['modtime'],
-    usage: 'modtime remote-file',
-    help: 'show last modification time of remote file',
-    connected: true,
-    minArgs: 1,
-    run: async (s, a) => {
-      const d = await s.client.mdtm(a[0]!);
-      s.print(`${a[0]}\t${d.toUTCString()}`);
-      return true;
-    },
-  },
-  {
-    names: ['binary', 'image'],
-    usage: 'binary',
-    help: 'set binary transfer type',
-    run: async (s) => {
-      s.client.type = 'I';
-      if (!s.verbose) s.print('200 Type set to I.');
-      return true;
-    },
-  },
-  {
-    names: ['ascii'],
-    usage: 'ascii',
-    help: 'set ascii transfer type',
-    run: async (s) => {
-      s.client.type = 'A';
-      if (!s.verbose) s.print('200 Type set to A.');
-      return true;
-    },
-  },
-  {
-    names: ['type'],
-    usage: 'type [ascii|binary]',
-    help: 'set file transfer type',
-    run: async (s, a) => {
-      const t = a[0]?.toLowerCase();
-      if (t === 'ascii' || t === 'a') s.client.type = 'A';
-      else if (t === 'binary' || t === 'image' || t === 'i') s.client.type = 'I';
-      else if (t !== undefined) {
-        s.print(`${a[0]}: unknown mode.`);
-        return false;
-      }
-      s.print(`Using ${s.client.type === 'A' ? 'ascii' : 'binary'} mode to transfer files.`);
-      return true;
-    },
-  },
-  {
-    names: ['passive'],
-    usage: 'passive [on|off]',
-    help: 'toggle passive transfer mode',
-    run: async (s, a) => {
-      const passive = toggle(s.client.mode === 'passive', a[0]);
-      s.client.mode = passive ? 'passive' : 'active';
-      s.print(`Passive mode: ${on(passive)}.`);
-      return true;
-    },
-  },
-  {
-    names: ['verbose'],
-    usage: 'verbose [on|off]',
-    help: 'toggle verbose mode (show the protocol exchange)',
-    run: async (s, a) => {
-      s.verbose = toggle(s.verbose, a[0]);
-      s.print(`Verbose mode: ${on(s.verbose)}.`);
-      return true;
-    },
-  },
-  {
-    names: ['hash'],
-    usage: 'hash [on|off]',
-    help: 'toggle printing `#\' for each kilobyte transferred',
-    run: async (s, a) => {
-      s.hash = toggle(s.hash, a[0]);
-      s.print(`Hash mark printing: ${on(s.hash)} (1024 bytes/hash mark).`);
-      return true;
-    },
-  },
-  {
-    names: ['progress'],
-    usage: 'progress [on|off]',
-    help: 'toggle the progress bar (on a terminal)',
-    run: async (s, a) => {
-      s.progress = toggle(s.progress, a[0]);
-      s.print(`Progress bar: ${on(s.progress)}.`);
-      return true;
-    },
-  },
-  {
-    names: ['status'],
-    usage: 'status',
-    help: 'show current status',
-    run: async (s) => {
-      s.status();
-      return true;
-    },
-  },
-  {
-    names: ['quote', 'literal'],
-    usage: 'quote line-to-send',
-    help: 'send arbitrary ftp command',
-    connected: true,
-    minArgs: 1,
-    run: async (s, a) => {
-      const reply = await s.client.raw(a.join(' '));
-      if (!s.verbose) s.print(reply.lines.join('\n'));
-      return reply.code < 400;
-    },
-  },
-  {
-    names: ['site'],
-    usage: 'site arguments',
-    help: 'send site specific command to remote server',
-    connected: true,
-    minArgs: 1,
-    run: async (s, a) => {
-      const reply = await s.client.site(a.join(' '));
-      if (!s.verbose) s.print(reply.lines.join('\n'));
-      return true;
-    },
-  },
-  {
-    names: ['close', 'disconnect'],
-    usage: 'close',
-    help: 'terminate ftp session',
-    connected: true,
-    run: async (s) => {
-      await s.client.quit();
-      return true;
-    },
-  },
-  {
-    names: ['bye', 'quit', 'exit'],
-    usage: 'bye',
-    help: 'terminate ftp session and exit',
-    run: async (s) => {
-      if (s.client.connected) await s.client.quit();
-      s.done = true;
-      return true;
-    },
-  },
-  {
-    names: ['help', '?'],
-    usage: 'help [command]',
-    help: 'print local help information',
-    run: async (s, a) => {
-      if (a.length > 0) {
-        let ok = true;
-        for (const name of a) {
-          const spec = COMMANDS.find((c) => c.names.includes(name.toLowerCase()));
-          if (spec) s.print(`${name.padEnd(12)}${spec.help}\n${' '.repeat(12)}usage: ${spec.usage}`);
-          else {
-            s.print(`?Invalid help command ${name}`);
-            ok = false;
-          }
-        }
-        return ok;
-      }
-      s.print('Commands may be abbreviated.  Commands are:\n');
-      const names = FtpShell.commandNames();
-      for (let i = 0; i < names.length; i += 5) s.print(names.slice(i, i + 5).map((n) => n.padEnd(14)).join('').trimEnd());
-      return true;
-    },
-  },
-];

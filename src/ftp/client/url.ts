@@ -11,6 +11,11 @@ export interface FtpUrl {
   path: string;
   /** True when the URL ends with '/': it names a directory. */
   isDirectory: boolean;
+  /**
+   * RFC 1738 3.2.2 `;type=a|i|d` at the end of the path: 'A' (ASCII), 'I' (image),
+   * 'D' (list the directory with NLST); undefined when the URL has none.
+   */
+  type?: 'A' | 'I' | 'D';
 }
 
 export function parseFtpUrl(text: string): FtpUrl {
@@ -26,7 +31,9 @@ export function parseFtpUrl(text: string): FtpUrl {
     url.user = decode(colon < 0 ? userinfo : userinfo.slice(0, colon));
     if (colon >= 0) url.password = decode(userinfo.slice(colon + 1));
   }
-  // RFC 1738 3.2.2: ';type=a' or ';type=i' may end the path; we ignore it.
+  // RFC 1738 3.2.2: ';type=a', ';type=i' or ';type=d' may end the path.
+  const typed = /;type=([aid])$/i.exec(pathText ?? '');
+  if (typed) url.type = typed[1]!.toUpperCase() as 'A' | 'I' | 'D';
   const raw = (pathText ?? '/').replace(/;type=[aid]$/i, '').slice(1);
   url.path = raw.split('/').map(decode).join('/');
   url.isDirectory = raw === '' || raw.endsWith('/');

@@ -145,7 +145,7 @@ describe('the shell switches to binary after SYST says UNIX Type: L8, as tnftp',
     });
     // The CLI's default: the client starts in ASCII (RFC 959), the shell decides.
     const client = new FtpClient({ tcp: net.host('192.168.0.2'), type: 'A' });
-    const shell = new FtpShell({ client, out, clock: new RealClock(), localDir: dir, defaultUser: 'ftp', defaultPassword: 'x@y' });
+    const shell = new FtpShell({ client, out, clock: new RealClock(), localDir: dir, defaultUser: 'ftp', defaultPassword: 'x@y', debug: true });
     const ok: boolean[] = [];
     for (const l of lines) ok.push(await shell.execute(l));
     return { ok, output };

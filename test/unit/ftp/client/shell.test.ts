@@ -41,7 +41,7 @@ describe('FtpShell (BSD ftp commands) on the scripted server', () => {
     });
     const client = new FtpClient({ tcp: net.host('192.168.0.2'), mode: 'active', type: 'A' });
     // detectBinary off: these tests replay the seed session, which never sends SYST or TYPE.
-    shell = new FtpShell({ client, out, clock: new RealClock(), localDir: dir, defaultUser: 'ftp', defaultPassword: 'abc@any-domain.com', detectBinary: false });
+    shell = new FtpShell({ client, out, clock: new RealClock(), localDir: dir, defaultUser: 'ftp', defaultPassword: 'abc@any-domain.com', detectBinary: false, debug: true });
   });
   afterEach(() => {
     server.close();
