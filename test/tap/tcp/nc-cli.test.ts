@@ -1,10 +1,13 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { CLI, createCliNamespace, type CliNamespace } from '../support/cli.js';
 import { describeTap } from '../support/gate.js';
 import { sha256, testBytes } from '../../support/tcp-hosts.js';
+
+const STRAY_SYN = join(dirname(fileURLToPath(import.meta.url)), 'stray-syn.py');
 
 /**
  * `tapstack nc` as users run it: the compiled CLI runs inside a fresh namespace on a
@@ -43,6 +46,15 @@ with open(dst, 'wb') as f:
 t.join(); s.close(); print('peer done')
 `;
 
+/** Wait until the kernel in the namespace listens on `port` (python may start slowly under load). */
+async function kernelListening(port: number): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if ((await net.exec('ss', ['-Hltn', `sport = :${port}`])).stdout.includes(`:${port}`)) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`the kernel does not listen on port ${port}`);
+}
+
 describeTap('tapstack nc over a TAP device', () => {
   beforeAll(async () => {
     net = await createCliNamespace('nc');
@@ -69,9 +81,27 @@ describeTap('tapstack nc over a TAP device', () => {
     expect(sha256(readFileSync(join(dir, 'peer-got-l.bin')))).toBe(sha256(readFileSync(join(dir, 'ours.bin'))));
   });
 
+  it('nc -l (backlog 1) still answers after one stray SYN (SYN cookie, RFC 4987)', async () => {
+    // One SYN from an address nobody answers for takes the only SYN queue slot; the
+    // real client right after it must still get in (it used to wait 127 s).
+    const listening = inNs(`${nc('-l 5003')} < /dev/null > ${dir}/got-stray.bin`);
+    const stray = await net.exec('python3', [STRAY_SYN, net.dev, '10.0.0.2', '5003'], { timeoutMs: 30_000 });
+    expect(stray.stdout.trim()).toBe('stray half-open 5003');
+    const client = await net.exec(
+      'python3',
+      ['-c', `import socket, time\nt = time.monotonic()\ns = socket.create_connection(('10.0.0.2', 5003), timeout=10)\nprint(round((time.monotonic() - t) * 1000))\ns.sendall(b'hi')\ns.close()`],
+      { timeoutMs: 30_000 },
+    );
+    expect(client.stderr).toBe('');
+    expect(Number(client.stdout.trim())).toBeLessThan(1000);
+    const ours = await listening;
+    expect(ours.code).toBe(0);
+    expect(readFileSync(join(dir, 'got-stray.bin'), 'utf8')).toBe('hi');
+  });
+
   it('nc HOST PORT: we connect to the kernel', async () => {
     const peerRun = inNs(`python3 ${dir}/peer.py listen 6001 ${dir}/theirs.bin ${dir}/peer-got-c.bin`);
-    await new Promise((r) => setTimeout(r, 300));
+    await kernelListening(6001);
     const ours = await inNs(`${nc('10.0.0.1 6001')} < ${dir}/ours.bin > ${dir}/got-c.bin`);
     const peer = await peerRun;
     expect(ours.stderr).toBe('');
