@@ -25,6 +25,11 @@ export interface Probe {
    * the expectation, the table says PENDING with this reason instead of failing.
    */
   pending?: string;
+  /**
+   * Run after all the others, one at a time: the probe leaves state in the dut that
+   * would change other probes' answers (a learned path MTU for the prober's address).
+   */
+  last?: boolean;
   run(t: ProbeContext): Promise<Verdict>;
 }
 
@@ -100,16 +105,14 @@ export async function runProbe(probe: Probe, index: number, side: BenchSide): Pr
   return { ...result, ms: Date.now() - start };
 }
 
-/** Run every probe on one side, `concurrency` at a time. */
+/** Run every probe on one side, `concurrency` at a time, then the `last` ones alone. */
 export async function runAll(probes: readonly Probe[], side: BenchSide, concurrency: number): Promise<ProbeResult[]> {
   const results: ProbeResult[] = new Array(probes.length);
-  let next = 0;
+  const queue = probes.map((p, i) => i).filter((i) => !probes[i]!.last);
   const worker = async (): Promise<void> => {
-    while (next < probes.length) {
-      const i = next++;
-      results[i] = await runProbe(probes[i]!, i, side);
-    }
+    for (let i = queue.shift(); i !== undefined; i = queue.shift()) results[i] = await runProbe(probes[i]!, i, side);
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
+  for (const [i, p] of probes.entries()) if (p.last) results[i] = await runProbe(p, i, side);
   return results;
 }
