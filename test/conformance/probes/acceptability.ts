@@ -1,6 +1,6 @@
 import { seqAdd } from '../../../src/tcp/seq.js';
 import { verdict, type Probe } from '../probe.js';
-import { ACK, RST, SYN, ackDesc, alive, bytes, flagNames, gone, pureAck, readSoFar } from './util.js';
+import { ACK, RST, SYN, URG, ackDesc, alive, bytes, flagNames, gone, pureAck, readSoFar } from './util.js';
 
 /** Which segments a synchronized connection accepts (RFC 9293 3.10.7.4, RFC 5961). */
 export const acceptabilityProbes: Probe[] = [
@@ -146,6 +146,18 @@ export const acceptabilityProbes: Probe[] = [
       const s = await peer.next(1000, (x) => (x.flags & ACK) !== 0);
       const got = await readSoFar(t);
       return verdict(s !== undefined && s.ack === peer.sndNxt && got.bytes === 200, `${ackDesc(peer, s)}, ${got.bytes} bytes read`);
+    },
+  },
+  {
+    name: 'urgent data',
+    rule: 'RFC 9293 3.8.5, RFC 6093 4 (deliver inline)',
+    expected: 'all acknowledged; all 100 bytes read inline (Linux without SO_OOBINLINE holds back the last urgent byte)',
+    async run(t) {
+      const { peer } = await t.established();
+      peer.data(bytes(100), { flags: ACK | URG, urgent: 100 });
+      const s = await peer.next(1500, (x) => x.ack === peer.sndNxt);
+      const got = await readSoFar(t);
+      return verdict(s !== undefined && got.bytes === 100, `${ackDesc(peer, s)}, ${got.bytes} bytes read`);
     },
   },
   {

@@ -50,8 +50,9 @@ export const closeProbes: Probe[] = [
       peer.rcvNxt = seqAdd(fin.seq, 1);
       peer.send();
       await sleep(100);
+      const desc = ackDesc(peer, a);
       const reset = await gone(peer);
-      return verdict(a !== undefined && reset, `${ackDesc(peer, a)}, ${flagNames(fin)}, then ${reset ? 'RST' : 'no RST'}`);
+      return verdict(a !== undefined && reset, `${desc}, ${flagNames(fin)}, then ${reset ? 'RST' : 'no RST'}`);
     },
   },
   {

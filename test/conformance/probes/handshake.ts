@@ -1,7 +1,7 @@
 import { seqAdd } from '../../../src/tcp/seq.js';
 import { describeOptions } from '../frames.js';
 import { verdict, type Probe } from '../probe.js';
-import { ACK, FIN, flagNames, is, receiveData, RST, secs, SYN } from './util.js';
+import { ACK, bytes, FIN, flagNames, is, readSoFar, receiveData, RST, secs, SYN } from './util.js';
 
 /** Opening a connection (RFC 9293 3.5) and the SYN's options. */
 export const handshakeProbes: Probe[] = [
@@ -286,6 +286,23 @@ export const handshakeProbes: Probe[] = [
       p.syn();
       const s = await p.next(2000);
       return verdict(is(s, SYN | ACK), `third SYN -> ${flagNames(s)}`);
+    },
+  },
+  {
+    name: 'SYN cookie: the ACK opens the connection',
+    rule: 'RFC 4987 3.6',
+    expected: 'the handshake completed on a cookie carries data (ACKed, read)',
+    async run(t) {
+      await t.dut.listen(t.port, { backlog: 1 });
+      const stray = t.peer(t.peerPort + 1, t.port);
+      stray.syn();
+      await stray.next(2000);
+      const p = t.peer();
+      await p.handshake();
+      p.data(bytes(100));
+      const s = await p.next(1500, (x) => x.ack === p.sndNxt || (x.flags & RST) !== 0);
+      const got = await readSoFar(t);
+      return verdict(s !== undefined && (s.flags & RST) === 0 && got.bytes === 100, `data -> ${flagNames(s)}, ${got.bytes} bytes read`);
     },
   },
 ];

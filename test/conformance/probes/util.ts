@@ -7,7 +7,7 @@ import type { Seg } from '../wire.js';
 
 /** Small helpers the probe files share. */
 
-export const { FIN, SYN, RST, PSH, ACK } = TcpFlags;
+export const { FIN, SYN, RST, PSH, ACK, URG } = TcpFlags;
 
 export const bytes = (n: number, fill = 0x61): Uint8Array => new Uint8Array(n).fill(fill);
 
