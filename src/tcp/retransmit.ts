@@ -1,9 +1,12 @@
+import { TcpFlags } from '../wire/tcp.js';
 import type { TcpConnection } from './connection.js';
 import { SackRecovery } from './recovery.js';
 import { SackScoreboard } from './sack.js';
 import { seqAdd, seqDiff, seqGe, seqInWindow, seqLt, seqMax } from './seq.js';
 import { isSynchronized } from './state.js';
 import { DeadlineTimer } from './timer.js';
+
+const EMPTY = new Uint8Array(0);
 
 /**
  * Loss and its repair on the send side: the retransmission timer (RFC 6298), which
@@ -50,18 +53,8 @@ export class Retransmitter {
     const synchronized = isSynchronized(st);
     if (conn.sndUna === conn.sndMax && !(conn.sndWnd === 0 && conn.sendBuffer.length > 0)) return;
 
-    if (conn.sndWnd === 0 && synchronized && conn.sendBuffer.length > 0 && seqDiff(conn.sndMax, conn.sndUna) <= 1) {
-      // Persist timer: probe the closed window with one byte (RFC 9293 3.8.6.1).
-      c.inc('tcp.tx.window_probe');
-      this.retries++;
-      if (this.retries > conn.env.config.maxRetries) {
-        conn.fail('ETIMEDOUT', 'peer window stayed closed');
-        return;
-      }
-      conn.rto.backoff();
-      conn.sndNxt = conn.sndUna;
-      snd.forceProbe = true;
-      conn.env.requestOutput(conn);
+    if (conn.sndWnd === 0 && synchronized && conn.sendBuffer.length > 0 && conn.sndUna === conn.sndMax) {
+      this.sendWindowProbe();
       return;
     }
 
@@ -100,6 +93,31 @@ export class Retransmitter {
     this.recovery.reset();
     this.timer.start(conn.rto.rto);
     conn.env.requestOutput(conn);
+  }
+
+  /**
+   * Persist timer (RFC 9293 3.8.6.1): the peer's window is zero and data waits.
+   * Shaped as Linux's tcp_xmit_probe_skb: a zero-length segment at SND.UNA - 1, old
+   * enough that the peer must answer it with an ACK that carries its current window
+   * (as a keepalive, RFC 1122 4.2.3.6). RFC 9293 3.8.6.1 describes a probe with one
+   * octet of new data instead; we follow Linux because a byte sent into a closed
+   * window counts as in flight, and Nagle then held the rest of a small write until
+   * that byte was acknowledged, seconds after the window reopened (issue 12). With a
+   * zero-length probe nothing is in flight, so data goes out on the ACK that opens the
+   * window. The probes back off like the RTO; a peer that keeps answering them is
+   * never given up on (Sender.onAck resets the count).
+   */
+  private sendWindowProbe(): void {
+    const conn = this.conn;
+    conn.env.counters.inc('tcp.tx.window_probe');
+    this.retries++;
+    if (this.retries > conn.env.config.maxRetries) {
+      conn.fail('ETIMEDOUT', 'peer window stayed closed');
+      return;
+    }
+    conn.rto.backoff();
+    conn.snd.transmit(seqAdd(conn.sndUna, -1), TcpFlags.ACK, conn.snd.dataOptions(), EMPTY);
+    this.timer.start(conn.rto.rto);
   }
 
   /**
@@ -188,7 +206,6 @@ export class Retransmitter {
     if (conn.sndUna === conn.sndMax) {
       this.timer.stop();
       this.probeArmed = false;
-      conn.snd.forceProbe = false;
     } else {
       this.arm(true); // RFC 6298 5.3 (or a tail loss probe)
     }

@@ -13,8 +13,6 @@ const EMPTY = new Uint8Array(0);
 export class Sender {
   /** Sequence number of sendBuffer byte 0. */
   bufSeq = 0;
-  /** Persist: send one byte even though the window is closed. */
-  forceProbe = false;
   /** End of the last small segment sent (Minshall's Nagle). */
   private sndSml = 0;
   /** Where the most recent segment of new data started (what a tail loss probe resends). */
@@ -85,8 +83,7 @@ export class Sender {
       const unsent = conn.sendBuffer.length - offset; // may be -1 after the FIN
       const inFlight = seqDiff(conn.sndNxt, conn.sndUna);
       const cwndLeft = sackRecovery ? conn.cc.cwnd - pipe : conn.cc.cwnd - inFlight;
-      let usable = Math.min(conn.sndWnd - inFlight, cwndLeft);
-      if (this.forceProbe && usable < 1 && unsent > 0) usable = 1;
+      const usable = Math.min(conn.sndWnd - inFlight, cwndLeft);
       const retransmitting = seqLt(conn.sndNxt, conn.sndMax);
       // Offload (TcpConfig.segmentsPerSend): new data may leave as one super-segment of
       // several MSS that the link cuts into segments by our MTU, so only while the
@@ -100,7 +97,7 @@ export class Sender {
       // The FIN rides on the segment that carries the last byte (or goes alone).
       const fin = conn.finQueued && unsent >= 0 && len === unsent;
       if (len === 0 && !fin) break;
-      if (!retransmitting && !fin && len < mss && !this.forceProbe) {
+      if (!retransmitting && !fin && len < mss) {
         if (len < unsent) {
           // Sender SWS avoidance (RFC 1122 4.2.3.4): a window-limited runt waits
           // unless it is at least half the largest window the peer offered.
@@ -111,7 +108,6 @@ export class Sender {
           break;
         }
       }
-      this.forceProbe = false;
       const data = conn.sendBuffer.read(offset, len);
       if (retransmitting) {
         conn.env.counters.inc('tcp.retransmit.segments');

@@ -565,7 +565,7 @@ describe('data and acknowledgments', () => {
     expect(h.take().map((s) => s.payload.toString())).toEqual(['c', 'd']);
   });
 
-  it('a zero window stops the sender; the persist timer probes; an opening window resumes', async () => {
+  it('a zero window stops the sender; the persist timer probes like Linux (0 bytes at SND.UNA-1); an opening window resumes at once, Nagle or not', async () => {
     const h = new TcpHarness();
     const { socket, iss } = await passiveOpen(h);
     h.inject({ dstPort: 21, seq: PEER_ISS + 1, ack: iss + 1, flags: ACK, window: 0 });
@@ -574,14 +574,21 @@ describe('data and acknowledgments', () => {
     expect(h.take()).toEqual([]);
     await h.advance(1000);
     const probe = h.one();
-    expect(probe.payload.toString()).toBe('h');
+    expect(probe.payload.length).toBe(0);
+    expect(probe.header.seq).toBe(iss); // SND.UNA - 1: the peer must answer with its window
+    expect(probe.flags).toBe('ACK');
     expect(h.counters.get('tcp.tx.window_probe')).toBe(1);
     h.inject({ dstPort: 21, seq: PEER_ISS + 1, ack: iss + 1, flags: ACK, window: 0 });
-    await h.advance(2000);
-    expect(h.one().payload.toString()).toBe('h'); // backed-off probe
-    h.inject({ dstPort: 21, seq: PEER_ISS + 1, ack: iss + 2, flags: ACK, window: 1000 });
+    await h.advance(1999);
+    expect(h.take()).toEqual([]);
+    await h.advance(1);
+    expect(h.one().header.seq).toBe(iss); // backed-off probe, 2 s later
+    // The window opens: all five bytes go at once (Nagle has nothing in flight to wait for).
+    h.inject({ dstPort: 21, seq: PEER_ISS + 1, ack: iss + 1, flags: ACK, window: 1000 });
     await h.settle();
-    expect(h.one().payload.toString()).toBe('ello');
+    const data = h.one();
+    expect(data.payload.toString()).toBe('hello');
+    expect(data.header.seq).toBe(iss + 1);
   });
 
   it('a reader that stops reading closes the window; reading again sends a window update', async () => {
@@ -664,7 +671,7 @@ describe('persist', () => {
     for (let t = 0; t < 1200; t++) {
       await h.clock.advanceAsync(1000);
       for (const probe of h.take()) {
-        expect(probe.payload.toString()).toBe('h');
+        expect(probe.payload.length).toBe(0);
         h.inject({ dstPort: 21, seq: PEER_ISS + 1, ack: iss + 1, flags: ACK, window: 0 });
       }
     }
