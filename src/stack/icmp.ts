@@ -84,7 +84,7 @@ export class IcmpLayer implements ProtocolHandler {
         return;
       case 'dest-unreachable':
         counters.inc('icmp.rx.dest_unreachable');
-        this.deliverError(d, ICMP_DEST_UNREACHABLE, m.code, m.quoted);
+        this.deliverError(d, ICMP_DEST_UNREACHABLE, m.code, m.quoted, m.nextHopMtu);
         return;
       case 'time-exceeded':
         counters.inc('icmp.rx.time_exceeded');
@@ -152,7 +152,7 @@ export class IcmpLayer implements ProtocolHandler {
   }
 
   /** RFC 1122 3.2.2: hand an error to the transport whose datagram it quotes. */
-  private deliverError(d: IpDatagram, type: number, code: number, quoted: Uint8Array): void {
+  private deliverError(d: IpDatagram, type: number, code: number, quoted: Uint8Array, nextHopMtu?: number): void {
     const { counters } = this.services;
     const inner = parseIpv4HeaderOnly(quoted);
     // RFC 792: the quote holds the original header and at least 8 bytes of its data.
@@ -171,6 +171,6 @@ export class IcmpLayer implements ProtocolHandler {
       return;
     }
     counters.inc('icmp.rx.error_delivered');
-    handler.icmpError({ type, code, reporter: d.src, src: h.src, dst: h.dst, protocol: h.protocol, quoted: inner.value.payload });
+    handler.icmpError({ type, code, reporter: d.src, src: h.src, dst: h.dst, protocol: h.protocol, quoted: inner.value.payload, nextHopMtu });
   }
 }

@@ -38,6 +38,8 @@ export interface IcmpError {
   protocol: number;
   /** What the error quoted of the original transport header (at least 8 bytes). */
   quoted: Uint8Array;
+  /** "Fragmentation needed" (type 3 code 4): the MTU of the next hop, 0 if the router did not say (RFC 1191 4). */
+  nextHopMtu?: number;
 }
 
 export interface ProtocolHandler {
