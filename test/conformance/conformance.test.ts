@@ -49,4 +49,10 @@ describeTap('conformance: tapstack and Linux answer crafted frames', () => {
       expect(result!.ok, `expected ${probe.expected}; tapstack: ${result!.saw}; Linux: ${linux[i]!.saw}`).toBe(true);
     });
   });
+
+  // The reference itself: if Linux stops meeting an expectation, the probe (or the bench) is wrong.
+  it('Linux meets every expectation but its documented departures', () => {
+    const surprises = probes.filter((p, i) => !p.linuxDiffers && !linux[i]?.ok).map((p) => `${p.name}: ${linux[probes.indexOf(p)]?.saw}`);
+    expect(surprises).toEqual([]);
+  });
 });

@@ -25,6 +25,8 @@ export interface Probe {
    * the expectation, the table says PENDING with this reason instead of failing.
    */
   pending?: string;
+  /** Where the Linux reference knowingly departs from `expected`, and why. */
+  linuxDiffers?: string;
   /**
    * Run after all the others, one at a time: the probe leaves state in the dut that
    * would change other probes' answers (a learned path MTU for the prober's address).

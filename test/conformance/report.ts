@@ -38,6 +38,11 @@ export function renderTable(probes: readonly Probe[], ours: readonly ProbeResult
     lines.push('', 'Pending (issue 12, being fixed):');
     for (const [p] of pending) lines.push(`- ${p.name}: ${p.pending}`);
   }
+  const differs = probes.filter((p, i) => p.linuxDiffers && !linux[i]!.ok);
+  if (differs.length > 0) {
+    lines.push('', 'Where Linux departs from the expectation:');
+    for (const p of differs) lines.push(`- ${p.name}: ${p.linuxDiffers}`);
+  }
   const stale = probes.filter((p, i) => p.pending && ours[i]!.ok);
   if (stale.length > 0) {
     lines.push('', 'Now passing, their pending mark can go:');

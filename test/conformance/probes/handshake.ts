@@ -214,6 +214,7 @@ export const handshakeProbes: Probe[] = [
     name: 'SYN retransmission timing',
     rule: 'RFC 6298 2.1, 5.5 (initial RTO 1 s, doubled)',
     expected: 'SYN resent after ~1 s, then ~2 s later',
+    linuxDiffers: 'Linux 6.x resends the first SYNs at linear 1 s intervals (net.ipv4.tcp_syn_linear_timeouts)',
     async run(t) {
       const p = t.peer(t.peerPort, t.port);
       await t.dut.connect(t.port, t.peerPort);
