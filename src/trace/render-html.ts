@@ -7,7 +7,7 @@
 import { formatIpv4 } from '../wire/address.js';
 import { wrapText } from './render-text.js';
 import { renderStateSvg, STATE_PLOT_CSS, STATE_PLOT_LEGEND } from './render-state.js';
-import { endpointKey, formatEndpoint, messageTitle, portLabel, type SessionModel } from './session.js';
+import { columnKeys, columnLabel, endpointKey, formatEndpoint, messageTitle, type SessionModel } from './session.js';
 import type { ConnectionTrace, StateSample } from './state-trace.js';
 
 const LEFT = 70; // frame numbers
@@ -41,8 +41,10 @@ export function renderHtml(model: SessionModel, options: HtmlOptions = {}): stri
   let pos = LEFT + 40;
   for (const p of model.participants) {
     const first = pos;
+    const at: number[] = [];
     for (const c of p.columns) {
-      x.set(c.key, pos);
+      for (const key of columnKeys(c)) x.set(key, pos);
+      at.push(pos);
       pos += COL;
     }
     const last = pos - COL;
@@ -50,7 +52,7 @@ export function renderHtml(model: SessionModel, options: HtmlOptions = {}): stri
       `<g class="participant"><rect x="${first - 50}" y="8" width="${last - first + 100}" height="44" rx="6"/>` +
         `<text x="${(first + last) / 2}" y="26" class="pname">${xml(p.label)}</text>` +
         `<text x="${(first + last) / 2}" y="44" class="paddr">${xml(formatIpv4(p.address))}</text>` +
-        p.columns.map((c) => `<text x="${x.get(c.key)}" y="72" class="port">${portLabel(c.endpoint)}</text>`).join('') +
+        p.columns.map((c, i) => `<text x="${at[i]}" y="72" class="port">${xml(columnLabel(c))}</text>`).join('') +
         `</g>`,
     );
     pos += PARTICIPANT_GAP;
@@ -117,7 +119,7 @@ export function renderHtml(model: SessionModel, options: HtmlOptions = {}): stri
     }
   });
   const height = y + 30;
-  const lifelines = [...x.values()].map((lx) => `<line class="lifeline" x1="${lx}" y1="${HEADER - 12}" x2="${lx}" y2="${height - 10}"/>`).join('');
+  const lifelines = [...new Set(x.values())].map((lx) => `<line class="lifeline" x1="${lx}" y1="${HEADER - 12}" x2="${lx}" y2="${height - 10}"/>`).join('');
 
   return `<!DOCTYPE html>
 <html lang="en">

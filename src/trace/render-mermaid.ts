@@ -5,7 +5,7 @@
  * labelled with its name and fields, and its explanation as a note under it.
  */
 import { formatIpv4 } from '../wire/address.js';
-import { endpointKey, messageTitle, portLabel, type SessionModel } from './session.js';
+import { columnKeys, columnLabel, endpointKey, messageTitle, type SessionModel } from './session.js';
 
 /** Mermaid reads `;` and `#` specially and `<`/`>` as markup: write them as entities. */
 function escape(text: string): string {
@@ -15,19 +15,22 @@ function escape(text: string): string {
 
 export function renderMermaid(model: SessionModel, options: { title?: string } = {}): string {
   const out: string[] = ['sequenceDiagram'];
-  if (options.title) out.unshift('---', `title: ${escape(options.title)}`, '---');
+  // The front matter is YAML: a title with a colon in it must be quoted, and a JSON
+  // string is a valid YAML double-quoted scalar.
+  if (options.title) out.unshift('---', `title: ${JSON.stringify(options.title.replace(/[\r\n]+/g, ' '))}`, '---');
   const ids = new Map<string, string>();
   let n = 0;
   for (const p of model.participants) {
     out.push(`  box rgb(244,246,250) ${escape(`${p.label} ${formatIpv4(p.address)}`)}`);
     for (const c of p.columns) {
       const id = `p${n++}`;
-      ids.set(c.key, id);
-      out.push(`    participant ${id} as ${escape(`${p.label} port ${portLabel(c.endpoint)}`)}`);
+      for (const key of columnKeys(c)) ids.set(key, id);
+      const what = c.members ? 'data ports' : `port ${columnLabel(c)}`;
+      out.push(`    participant ${id} as ${escape(`${p.label} ${what}`)}`);
     }
     out.push('  end');
   }
-  const all = [...ids.values()];
+  const all = [...new Set(ids.values())];
   const span = all.length > 1 ? `${all[0]},${all[all.length - 1]}` : (all[0] ?? 'p0');
   for (const item of model.items) {
     if (item.type === 'section') out.push(`  Note over ${span}: ${escape(item.title)}`);
@@ -38,7 +41,8 @@ export function renderMermaid(model: SessionModel, options: { title?: string } =
       const to = ids.get(endpointKey(m.to))!;
       const name = messageTitle(m);
       const label = m.fields ? `${name}<br/>${m.fields}` : name;
-      out.push(`  ${from}->>${to}: ${m.frame}. ${escape(label).replace(/#lt;br\/#gt;/g, '<br/>')}`);
+      // A lost frame: an arrow that ends in a cross (Mermaid's -x).
+      out.push(`  ${from}${m.lost ? '-x' : '->>'}${to}: ${m.frame}. ${escape(label).replace(/#lt;br\/#gt;/g, '<br/>')}`);
       if (m.explanation) out.push(`  Note over ${from === to ? from : `${from},${to}`}: ${escape(m.explanation)}`);
     }
   }

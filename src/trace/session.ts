@@ -21,6 +21,7 @@ import { formatTcpFlags, TcpFlags } from '../wire/tcp.js';
 import { parseEprtArgument, parseEpsvReply, parsePasvReply, parsePortArgument } from '../ftp/common/hostport.js';
 import { dissect, LINKTYPE_ETHERNET, type Dissected, type DissectedTcp, type DissectedUdp, type HeaderLayer } from './dissect.js';
 import { FtpLineReader, type FtpCommandLine, type FtpLine, type FtpReplyLine } from './ftp-lines.js';
+import { InOrderStream } from './in-order-stream.js';
 import { TcpConnectionAnalysis, type SegmentAnalysis } from './tcp-analysis.js';
 import * as words from './words.js';
 import { LINKTYPE_DROP_NOTE } from './drop-notes.js';
@@ -75,7 +76,30 @@ export interface Column {
   /** `tcp:192.168.0.2:41338` */
   key: string;
   endpoint: Endpoint;
+  /**
+   * A folded column: the endpoints (keys) of all of a host's data connections drawn
+   * as one lifeline, labelled `label`; each message's fields name its ports.
+   */
+  members?: string[];
+  label?: string;
 }
+
+/** The endpoint keys a column stands for. */
+export function columnKeys(c: Column): string[] {
+  return c.members ?? [c.key];
+}
+
+/** What the diagrams print above a column: its port ("53/udp", "21") or "data". */
+export function columnLabel(c: Column): string {
+  return c.label ?? portLabel(c.endpoint);
+}
+
+/**
+ * A host with more data connections than this gets one "data" column for all of them:
+ * the seed's two (5001, 5002) keep their own, a client that lists 40 directories
+ * does not make the diagram 40 columns wide.
+ */
+export const MAX_DATA_COLUMNS = 2;
 
 export interface Participant {
   role: Role;
@@ -131,10 +155,19 @@ interface Connection {
   handshakeDone: boolean;
   dataSeen: boolean;
   readers?: Map<string, FtpLineReader>;
+  /** Control connections: each direction's bytes in sequence order (see in-order-stream.ts). */
+  streams?: Map<string, InOrderStream<WaitingSegment>>;
   /** Name of the last payload segment of each sender, and where it ended (relative). */
   lastPayload: Map<string, { name: string; end: number }>;
   /** A step heading to show before the next message of this connection. */
   pendingStep?: string;
+}
+
+/** A control segment that arrived ahead of a gap: its message is explained once the gap fills. */
+interface WaitingSegment {
+  message?: SessionMessage;
+  /** The TCP analysis note that leads the explanation ("A gap before byte ..."). */
+  note: string;
 }
 
 type SectionKind = 'dns' | 'login' | 'transfer' | 'cwd' | 'logout' | 'other';
@@ -185,8 +218,15 @@ export class SessionAnalyzer {
   private section: OpenSection | null = null;
   private readonly endpointOrder: Endpoint[] = [];
   private readonly endpointSeen = new Set<string>();
+  /** Endpoints of FTP data connections (keys), for folding their columns. */
+  private readonly dataEndpoints = new Set<string>();
   /** The last messages with their bytes, to find the frame an outbound drop note names. */
   private readonly recent: { data: Uint8Array; message: SessionMessage }[] = [];
+
+  /** Frames seen so far (the number of the last one). */
+  get frameCount(): number {
+    return this.frames;
+  }
 
   /** Analyze the next frame of the capture; returns its message, or null when not drawn. */
   add(frame: AddFrame): SessionMessage | null {
@@ -359,10 +399,28 @@ export class SessionAnalyzer {
     }
     const firstFin = fin && !isRetransmission && conn.fins.length === 0;
 
+    let waiting: WaitingSegment | undefined;
     if (d.payload.length > 0 && conn.role === 'control') {
+      // Lines are read in sequence order: a copy sent again is named but not read twice,
+      // and a segment ahead of a gap is read (and explained) when the gap fills.
       const reader = conn.readers!.get(fromKey)!;
-      const lines = isRetransmission ? reader.peek(d.payload) : reader.push(d.payload).lines;
-      const described = this.describeControl(lines, fromClient, isRetransmission, step);
+      const owner: WaitingSegment = { note: '' };
+      const got = conn.streams!.get(fromKey)!.accept(a.seq, d.payload, owner);
+      let described: { name: string; fields: string; explanation: string };
+      if (got.waiting) {
+        waiting = owner;
+        described = this.describeControl(reader.peek(d.payload), fromClient, true, step);
+        described.explanation = words.readWhenGapFills(fromClient);
+      } else {
+        const parts = [];
+        if (got.old.length > 0) parts.push(this.describeControl(reader.peek(got.old), fromClient, true, step));
+        if (got.fresh.length > 0) parts.push(this.describeControl(reader.push(got.fresh).lines, fromClient, false, step));
+        described = joinDescriptions(parts);
+        for (const r of got.released) {
+          const late = this.describeControl(reader.push(r.bytes).lines, fromClient, false, step);
+          if (r.owner.message) r.owner.message.explanation = [r.owner.note, late.explanation].filter(Boolean).join(' ');
+        }
+      }
       name = described.name;
       fields = described.fields;
       explanation = described.explanation;
@@ -406,7 +464,7 @@ export class SessionAnalyzer {
     // A duplicate ACK or window update is all its note says; other anomalies keep what the segment carries.
     if (a.anomaly === 'duplicate-ack' || a.anomaly === 'window-update') explanation = analysisNote;
     else if (analysisNote) explanation = explanation ? `${analysisNote} ${explanation}` : analysisNote;
-    return {
+    const message: SessionMessage = {
       frame: this.frames,
       timestampNs: frame.timestampNs ?? 0n,
       from,
@@ -419,6 +477,11 @@ export class SessionAnalyzer {
       layers: d.layers,
       tcp: { seq: a.seq, ack: a.ack, length: d.payload.length, flags: formatTcpFlags(flags), window: d.tcp.window },
     };
+    if (waiting) {
+      waiting.message = message;
+      waiting.note = analysisNote;
+    }
+    return message;
   }
 
   /** Find or create the connection of a segment, and decide what it is for. */
@@ -450,10 +513,15 @@ export class SessionAnalyzer {
         [endpointKey(client), new FtpLineReader('client')],
         [endpointKey(server), new FtpLineReader('server')],
       ]);
+      conn.streams = new Map([
+        [endpointKey(client), new InOrderStream<WaitingSegment>()],
+        [endpointKey(server), new InOrderStream<WaitingSegment>()],
+      ]);
       this.control = conn;
       this.openSection('login', words.SECTION_LOGIN);
     } else if (this.expectedData.has(toKey) || this.expectedData.has(fromKey) || from.port === 20 || to.port === 20) {
       conn.role = 'data';
+      this.dataEndpoints.add(fromKey).add(toKey);
       this.expectedData.delete(toKey);
       this.expectedData.delete(fromKey);
     }
@@ -654,6 +722,16 @@ export class SessionAnalyzer {
     this.endpointOrder.push(e);
   }
 
+  /** Many data connections on one host: one column for all of them (see MAX_DATA_COLUMNS). */
+  private foldDataColumns(p: Participant): void {
+    const data = p.columns.filter((c) => this.dataEndpoints.has(c.key));
+    if (data.length <= MAX_DATA_COLUMNS) return;
+    const at = p.columns.indexOf(data[0]!);
+    const folded: Column = { key: `data:${formatIpv4(p.address)}`, endpoint: data[0]!.endpoint, members: data.map((c) => c.key), label: 'data' };
+    p.columns = p.columns.filter((c) => !this.dataEndpoints.has(c.key));
+    p.columns.splice(at, 0, folded);
+  }
+
   private participants(): Participant[] {
     const byKey = new Map<string, Participant>();
     const order: Participant[] = [];
@@ -680,9 +758,22 @@ export class SessionAnalyzer {
     for (const p of order) {
       // The server's well-known ports first: 21, then 20 (the seed's "Port 21 20").
       if (p.role === 'ftp-server') p.columns.sort((a, b) => wellKnown(a.endpoint.port) - wellKnown(b.endpoint.port));
+      this.foldDataColumns(p);
     }
     return order.sort((a, b) => rank[a.role] - rank[b.role]);
   }
+}
+
+/** One description of a segment that carried an old (already read) part and a new part. */
+function joinDescriptions(parts: { name: string; fields: string; explanation: string }[]): { name: string; fields: string; explanation: string } {
+  if (parts.length === 1) return parts[0]!;
+  const names: string[] = [];
+  for (const p of parts) for (const n of p.name.split(' + ')) if (names[names.length - 1] !== n) names.push(n);
+  return {
+    name: names.join(' + '),
+    fields: parts.map((p) => p.fields).filter(Boolean).join('; '),
+    explanation: parts.map((p) => p.explanation).filter(Boolean).join(' '),
+  };
 }
 
 /** Label a message as lost and say where. */

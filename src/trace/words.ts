@@ -142,6 +142,10 @@ export function tcpData(length: number): string {
   return `A TCP segment carrying ${length} bytes of data.`;
 }
 
+export function readWhenGapFills(fromClient: boolean): string {
+  return `These ${fromClient ? 'command' : 'reply'} bytes arrived before earlier bytes of the control connection; the ${fromClient ? 'server' : 'client'} reads them in order, once the gap is filled.`;
+}
+
 export function partialLine(fromClient: boolean): string {
   return fromClient ? 'Part of a command line; the rest follows in the next segment.' : 'Part of a reply line; the rest follows in the next segment.';
 }

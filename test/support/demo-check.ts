@@ -1,7 +1,12 @@
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { expect } from 'vitest';
 import type { DemoResult } from '../../src/demo/index.js';
-import { checkSeedCapture, expertErrors, seedSections } from './seed-check.js';
+import { checkSeedCapture, expertErrors, seedSections, tsharkLines } from './seed-check.js';
 import { chromiumDom } from './tools.js';
 
 /**
@@ -58,4 +63,77 @@ export function expectHtmlRenders(result: DemoResult): void {
   const messages = result.model.messages.length;
   expect(dom).toContain(`data-ready="${messages}"`);
   expect(dom.match(/<g class="message[^"]*" data-index=/g)).toHaveLength(messages);
+}
+
+/**
+ * Mermaid's own parser on our diagrams: Mermaid needs a DOM, so this loads its browser
+ * bundle from node_modules into headless Chromium (no network) and runs
+ * `mermaid.parse()` on each text. Returns one entry per text: '' when it parsed, else
+ * Mermaid's error message.
+ */
+export function mermaidParseErrors(texts: string[]): string[] {
+  const bundle = pathToFileURL(createRequire(import.meta.url).resolve('mermaid/dist/mermaid.min.js')).href;
+  const dir = mkdtempSync(join(tmpdir(), 'tapstack-mermaid-'));
+  try {
+    const page = join(dir, 'parse.html');
+    // Each result goes into the page as text, which --dump-dom prints once the budget of
+    // virtual time has let mermaid.parse's promises settle.
+    writeFileSync(
+      page,
+      `<!DOCTYPE html><html><body><pre id="out"></pre>
+<script src="${bundle}"></script>
+<script>
+(async function () {
+  var texts = ${JSON.stringify(texts).replace(/</g, '\\u003c')};
+  var results = [];
+  for (var i = 0; i < texts.length; i++) {
+    try { await mermaid.parse(texts[i]); results.push(''); }
+    catch (e) { results.push(String(e && e.message || e) || 'error'); }
+  }
+  document.getElementById('out').textContent = 'RESULTS' + JSON.stringify(results) + 'END';
+})();
+</script></body></html>`,
+    );
+    const dom = execFileSync(
+      'chromium',
+      ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run', '--allow-file-access-from-files', '--virtual-time-budget=20000', '--dump-dom', pathToFileURL(page).href],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 120_000 },
+    );
+    const m = /<pre id="out">RESULTS(.*?)END<\/pre>/s.exec(dom);
+    if (!m) throw new Error(`Mermaid did not run in Chromium (is node_modules/mermaid installed?): ${dom.slice(0, 300)}`);
+    return JSON.parse(m[1]!.replace(/&amp;/g, '&').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"')) as string[];
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** tshark's TCP analysis, frame by frame, in our label names ("TCP Dup ACK #2", ...). */
+export function tsharkAnalysisLabels(capture: string): Map<number, string[]> {
+  const fields = [
+    'frame.number', 'tcp.analysis.retransmission', 'tcp.analysis.fast_retransmission', 'tcp.analysis.spurious_retransmission',
+    'tcp.analysis.out_of_order', 'tcp.analysis.lost_segment', 'tcp.analysis.duplicate_ack_num', 'tcp.analysis.window_update',
+    'tcp.analysis.ack_lost_segment',
+  ];
+  const out = new Map<number, string[]>();
+  for (const line of tsharkLines(capture, fields)) {
+    const [frame, retrans, fast, spurious, ooo, lost, dup, window, ackedUnseen] = line.split('\t');
+    const labels: string[] = [];
+    if (spurious) labels.push('TCP Spurious Retransmission');
+    else if (retrans || fast) labels.push('TCP Retransmission');
+    if (ooo) labels.push('TCP Out-Of-Order');
+    if (lost) labels.push('TCP Previous segment not captured');
+    if (dup) labels.push(`TCP Dup ACK #${dup}`);
+    if (window) labels.push('TCP Window Update');
+    if (ackedUnseen) labels.push('TCP ACKed unseen segment');
+    out.set(Number(frame), labels);
+  }
+  return out;
+}
+
+/** The frames of a demo capture that are drop notes (the capture's second interface). */
+export function tsharkDropNotes(capture: string): { frame: number; direction: string }[] {
+  return tsharkLines(capture, ['frame.number', 'frame.comment'], { filter: 'frame.interface_id == 1' }).map((line) => {
+    const [frame, comment] = line.split('\t');
+    return { frame: Number(frame), direction: /after the client sent it/.test(comment ?? '') ? 'outbound' : 'inbound' };
+  });
 }
