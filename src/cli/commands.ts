@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { register as demo } from './demo.js';
 import { register as diagram } from './diagram.js';
+import { register as trace } from './trace.js';
 import { register as ping } from './ping.js';
 import { register as resolve } from './resolve.js';
 import { register as dnsServer } from './dns-server.js';
@@ -19,6 +20,7 @@ export const commands: RegisterCommand[] = [
   ping,
   ftpServer,
   diagram,
+  trace,
   resolve,
   dnsServer,
   ftp,
