@@ -133,7 +133,7 @@ try {
   // offload (--offload): TCP super-frames of up to 64 KiB both ways.
   if (ONLY.has('offload')) {
     const offLink = await offloadTap(net, client, '10.0.2.1/24');
-    const off = startOurs(offLink, '10.0.2.2', oursRoot, offloadHostOptions(offLink));
+    const off = startOurs(offLink, '10.0.2.2', oursRoot, await offloadHostOptions(offLink));
     try {
       await off.server.listen();
       if (ONLY.has('retr')) {

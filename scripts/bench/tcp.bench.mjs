@@ -154,7 +154,7 @@ try {
 
 /** kernel -> stack and stack -> kernel over `link` (plain, or offload with `label`). */
 async function tapTransfers(ns, link, label, key) {
-  const host = createHost({ link, address: '10.0.0.2', prefixLength: 24, ...(link.offload ? offloadHostOptions(link) : {}) });
+  const host = createHost({ link, address: '10.0.0.2', prefixLength: 24, ...(link.offload ? await offloadHostOptions(link) : {}) });
   try {
     const kernel0 = kernelCounters(ns);
     if (ONLY.has('k2s') || key) {

@@ -18,7 +18,11 @@ export async function offloadTap(net, ns, kernelCidr) {
   return link;
 }
 
-/** What createHost needs on top for an offload link: super-frames from IP and TCP. */
-export function offloadHostOptions(link) {
-  return { superFrameMtu: link.superFrameMtu, tcp: { segmentsPerSend: link.segmentsPerSuperFrame } };
+/**
+ * What createHost needs on top for an offload link: the CLI's own choice for
+ * `--offload` (src/cli/common.ts), so the benchmark measures what users get.
+ */
+export async function offloadHostOptions(link) {
+  const { offloadHostOptions: forCli } = await import('../../../dist/cli/common.js');
+  return forCli(link);
 }
