@@ -16,6 +16,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { offloadHostOptions } from '../../src/cli/common.js';
 import { createHost, type Host } from '../../src/host.js';
 import { CaptureLink } from '../../src/link/capture.js';
 import { TapLink } from '../../src/link/tap.js';
@@ -90,8 +91,8 @@ describeTap('TAP offload: 64 MiB each way with the kernel, checksums and super-f
       address: '10.0.0.2',
       prefixLength: 24,
       clock,
-      superFrameMtu: tap.superFrameMtu,
-      tcp: { segmentsPerSend: tap.segmentsPerSuperFrame },
+      // What --offload sets: super-segments from IP and TCP, 4 MiB TCP buffers.
+      ...offloadHostOptions(tap),
     });
   }, 30_000);
 
