@@ -110,7 +110,7 @@ export async function runProbe(probe: Probe, index: number, side: BenchSide): Pr
 /** Run every probe on one side, `concurrency` at a time, then the `last` ones alone. */
 export async function runAll(probes: readonly Probe[], side: BenchSide, concurrency: number): Promise<ProbeResult[]> {
   const results: ProbeResult[] = new Array(probes.length);
-  const queue = probes.map((p, i) => i).filter((i) => !probes[i]!.last);
+  const queue = probes.map((_, i) => i).filter((i) => !probes[i]!.last);
   const worker = async (): Promise<void> => {
     for (let i = queue.shift(); i !== undefined; i = queue.shift()) results[i] = await runProbe(probes[i]!, i, side);
   };

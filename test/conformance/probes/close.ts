@@ -1,6 +1,25 @@
 import { seqAdd } from '../../../src/tcp/seq.js';
-import { sleep, verdict, type Probe } from '../probe.js';
+import type { TcpPeer } from '../peer.js';
+import { sleep, verdict, type Probe, type ProbeContext } from '../probe.js';
 import { ACK, FIN, SYN, ackDesc, bytes, flagNames, gone, pureAck, readSoFar } from './util.js';
+
+/**
+ * The dut closes first (FIN), we acknowledge and send our FIN, the dut acknowledges
+ * it: the dut is in TIME-WAIT. `reached` says how far it got otherwise.
+ */
+async function intoTimeWait(t: ProbeContext): Promise<{ peer: TcpPeer; reached: string }> {
+  const { peer } = await t.established();
+  await t.dut.shutdown(t.port);
+  const fin = await peer.next(1500, (x) => (x.flags & FIN) !== 0);
+  if (!fin) return { peer, reached: 'no FIN' };
+  peer.rcvNxt = seqAdd(fin.seq, 1);
+  peer.send({ flags: ACK | FIN });
+  peer.sndNxt = seqAdd(peer.sndNxt, 1);
+  const acked = await peer.next(1500, pureAck(peer.sndNxt));
+  if (!acked) return { peer, reached: 'our FIN not acknowledged' };
+  peer.rcvNxt = 0; // nothing to reset at the end: the dut is in TIME-WAIT
+  return { peer, reached: 'TIME-WAIT' };
+}
 
 /** Closing (RFC 9293 3.6, 3.10.7.4 eighth step) and TIME-WAIT. */
 export const closeProbes: Probe[] = [
@@ -108,18 +127,11 @@ export const closeProbes: Probe[] = [
     rule: 'RFC 9293 3.10.7.4 (TIME-WAIT: ACK, restart 2MSL)',
     expected: 'ACK of the FIN, again',
     async run(t) {
-      const { peer } = await t.established();
-      await t.dut.shutdown(t.port);
-      const fin = await peer.next(1500, (x) => (x.flags & FIN) !== 0);
-      if (!fin) return verdict(false, 'no FIN');
-      peer.rcvNxt = seqAdd(fin.seq, 1);
-      peer.send({ flags: ACK | FIN });
-      peer.sndNxt = seqAdd(peer.sndNxt, 1);
-      const first = await peer.next(1500, pureAck(peer.sndNxt));
+      const { peer, reached } = await intoTimeWait(t);
+      if (reached !== 'TIME-WAIT') return verdict(false, reached);
       peer.send({ flags: ACK | FIN, seq: seqAdd(peer.sndNxt, -1) });
       const again = await peer.next(1500, pureAck(peer.sndNxt));
-      peer.rcvNxt = 0; // nothing to reset: the dut is in TIME-WAIT
-      return verdict(first !== undefined && again !== undefined, `${first ? 'ACK' : 'nothing'}, then ${again ? 'ACK again' : 'nothing'}`);
+      return verdict(again !== undefined, `ACK, then ${again ? 'ACK again' : 'nothing'}`);
     },
   },
   {
@@ -127,16 +139,8 @@ export const closeProbes: Probe[] = [
     rule: 'RFC 6191, RFC 9293 3.10.7.4 (TIME-WAIT reuse)',
     expected: 'SYN,ACK: a new connection on the same pair',
     async run(t) {
-      const { peer } = await t.established();
-      await t.dut.shutdown(t.port);
-      const fin = await peer.next(1500, (x) => (x.flags & FIN) !== 0);
-      if (!fin) return verdict(false, 'no FIN');
-      peer.rcvNxt = seqAdd(fin.seq, 1);
-      peer.send({ flags: ACK | FIN });
-      peer.sndNxt = seqAdd(peer.sndNxt, 1);
-      const acked = await peer.next(1500, pureAck(peer.sndNxt));
-      if (!acked) return verdict(false, 'our FIN not acknowledged');
-      peer.rcvNxt = 0;
+      const { reached } = await intoTimeWait(t);
+      if (reached !== 'TIME-WAIT') return verdict(false, reached);
       await sleep(50);
       const again = t.peer(); // same ports, a higher ISS, a later TSval
       again.syn();

@@ -1,7 +1,19 @@
 import { seqAdd } from '../../../src/tcp/seq.js';
 import { describeOptions } from '../frames.js';
-import { verdict, type Probe } from '../probe.js';
+import type { TcpPeer } from '../peer.js';
+import { verdict, type Probe, type Verdict } from '../probe.js';
 import { ACK, bytes, FIN, flagNames, is, readSoFar, receiveData, RST, secs, SYN } from './util.js';
+
+/** Three sendings of an unanswered handshake segment: the first RTO ~1 s, then doubled (RFC 6298 2.1, 5.5). */
+async function backoff(p: TcpPeer, flags: number): Promise<Verdict> {
+  const a = await p.next(2000, (s) => s.flags === flags);
+  const b = await p.next(3000, (s) => s.flags === flags);
+  const c = await p.next(5000, (s) => s.flags === flags);
+  if (!a || !b || !c) return verdict(false, `sent only ${[a, b, c].filter(Boolean).length} times`);
+  const d1 = b.at - a.at;
+  const d2 = c.at - b.at;
+  return verdict(d1 > 800 && d1 < 1500 && d2 > 1.6 * d1 && d2 < 2.5 * d1, `resent after ${secs(d1)}, then ${secs(d2)}`);
+}
 
 /** Opening a connection (RFC 9293 3.5) and the SYN's options. */
 export const handshakeProbes: Probe[] = [
@@ -189,13 +201,7 @@ export const handshakeProbes: Probe[] = [
       await t.dut.listen(t.port);
       const p = t.peer();
       p.syn();
-      const a = await p.next();
-      const b = await p.next(3000, (s) => s.flags === (SYN | ACK));
-      const c = await p.next(5000, (s) => s.flags === (SYN | ACK));
-      if (!a || !b || !c) return verdict(false, `only ${[a, b, c].filter(Boolean).length} SYN,ACKs`);
-      const d1 = b.at - a.at;
-      const d2 = c.at - b.at;
-      return verdict(d1 > 800 && d1 < 1500 && d2 > 1.6 * d1 && d2 < 2.5 * d1, `resent after ${secs(d1)}, then ${secs(d2)}`);
+      return backoff(p, SYN | ACK);
     },
   },
   {
@@ -218,13 +224,7 @@ export const handshakeProbes: Probe[] = [
     async run(t) {
       const p = t.peer(t.peerPort, t.port);
       await t.dut.connect(t.port, t.peerPort);
-      const a = await p.next(2000, (s) => s.flags === SYN);
-      const b = await p.next(3000, (s) => s.flags === SYN);
-      const c = await p.next(5000, (s) => s.flags === SYN);
-      if (!a || !b || !c) return verdict(false, `only ${[a, b, c].filter(Boolean).length} SYNs`);
-      const d1 = b.at - a.at;
-      const d2 = c.at - b.at;
-      return verdict(d1 > 800 && d1 < 1500 && d2 > 1.6 * d1 && d2 < 2.5 * d1, `resent after ${secs(d1)}, then ${secs(d2)}`);
+      return backoff(p, SYN);
     },
   },
   {

@@ -3,7 +3,7 @@ import type { SackBlock } from '../../../src/wire/tcp.js';
 import type { TcpPeer } from '../peer.js';
 import { verdict, type Probe } from '../probe.js';
 import type { Seg } from '../wire.js';
-import { ACK, bytes } from './util.js';
+import { ACK, bytes, flight } from './util.js';
 
 /** Selective acknowledgments (RFC 2018, RFC 2883) and the receiver's immediate ACKs (RFC 5681 4.2). */
 
@@ -98,14 +98,8 @@ export const sackProbes: Probe[] = [
       await t.dut.noDelay(t.port);
       await t.dut.send(t.port, bytes(8000));
       // Take what the dut sends; pretend the first segment was lost.
-      const segs: Seg[] = [];
-      let got = 0;
-      while (got < 8000) {
-        const s = await peer.next(2000, (x) => x.payload.length > 0);
-        if (!s) break;
-        segs.push(s);
-        got += s.payload.length;
-      }
+      const segs = await flight(peer, 8000);
+      const got = segs.reduce((n, s) => n + s.payload.length, 0);
       if (segs.length < 4) return verdict(false, `only ${segs.length} segments in the first flight`);
       const first = segs[0]!;
       const start = seqAdd(first.seq, first.payload.length);

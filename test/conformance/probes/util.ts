@@ -59,6 +59,19 @@ export async function receiveData(p: TcpPeer, n: number, ms = 3000): Promise<Seg
   return segs;
 }
 
+/** The data segments of `n` bytes the dut sends, without acknowledging them (a first flight). */
+export async function flight(p: TcpPeer, n: number): Promise<Seg[]> {
+  const segs: Seg[] = [];
+  let got = 0;
+  while (got < n) {
+    const s = await p.next(2000, (x) => x.payload.length > 0);
+    if (!s) break;
+    segs.push(s);
+    got += s.payload.length;
+  }
+  return segs;
+}
+
 /** Seconds with two decimals. */
 export const secs = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
 
