@@ -84,7 +84,6 @@ export const windowProbes: Probe[] = [
     name: 'zero window reopened: held data goes at once',
     rule: 'RFC 9293 3.8.6.1 (Linux: at once)',
     expected: 'data within 200 ms of the window update',
-    pending: 'issue 12: persist timing; with Nagle the held data waited seconds after the window reopened',
     async run(t) {
       const { peer, probes } = await heldByZeroWindow(t, 1000);
       if (probes.length === 0) return verdict(false, 'no persist probe');
