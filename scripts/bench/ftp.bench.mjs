@@ -115,14 +115,7 @@ try {
       const c = host.counters;
       ours.listenDrops = `SYN queue full ${c.get('tcp.rx.drop.syn_queue_full')}, accept queue full ${c.get('tcp.listen.accept_queue_full')}`;
     }
-    if (ONLY.has('retr')) {
-      ours.retr = await bestOf(() => curlRetr(client, '10.0.0.2', 'ours'));
-      progress('ours RETR', ours.retr);
-    }
-    if (ONLY.has('stor')) {
-      ours.stor = await bestOf(() => curlStor(client, '10.0.0.2', source, path.join(oursRoot, 'upload', 'big.bin'), 'ours'));
-      progress('ours STOR', ours.stor);
-    }
+    Object.assign(ours, await oursTransfers(client, '10.0.0.2', oursRoot, source, ''));
   } finally {
     await server.close();
     await host.close();
@@ -136,14 +129,9 @@ try {
     const off = startOurs(offLink, '10.0.2.2', oursRoot, await offloadHostOptions(offLink));
     try {
       await off.server.listen();
-      if (ONLY.has('retr')) {
-        ours.retrOffload = await bestOf(() => curlRetr(client, '10.0.2.2', 'ours offload'));
-        progress('ours RETR (offload)', ours.retrOffload);
-      }
-      if (ONLY.has('stor')) {
-        ours.storOffload = await bestOf(() => curlStor(client, '10.0.2.2', source, path.join(oursRoot, 'upload', 'big.bin'), 'ours offload'));
-        progress('ours STOR (offload)', ours.storOffload);
-      }
+      const t = await oursTransfers(client, '10.0.2.2', oursRoot, source, ' (offload)');
+      ours.retrOffload = t.retr;
+      ours.storOffload = t.stor;
     } finally {
       await off.server.close();
       await off.host.close();
@@ -268,6 +256,20 @@ function startOurs(link, address, root, hostExtras = {}) {
     maxPerIp: CLIENTS + 100,
   });
   return { host, server };
+}
+
+/** RETR and STOR (those BENCH_ONLY asks for) from our server at `server`, serving `root`. */
+async function oursTransfers(ns, server, root, source, label) {
+  const r = {};
+  if (ONLY.has('retr')) {
+    r.retr = await bestOf(() => curlRetr(ns, server, `ours${label}`));
+    progress(`ours RETR${label}`, r.retr);
+  }
+  if (ONLY.has('stor')) {
+    r.stor = await bestOf(() => curlStor(ns, server, source, path.join(root, 'upload', 'big.bin'), `ours${label}`));
+    progress(`ours STOR${label}`, r.stor);
+  }
+  return r;
 }
 
 function loginProgress(who, how, l) {
