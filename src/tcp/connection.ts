@@ -62,6 +62,8 @@ export class TcpConnection {
   sndMss = DEFAULT_MSS;
   /** The MSS we announce (from our MTU). */
   readonly ourMss: number;
+  /** The path MTU towards the peer when ICMP taught us one below our MTU (RFC 1191). */
+  pathMtu: number | undefined;
   sndWscale = 0;
   rcvWscale = 0;
   tsOk = false;
@@ -545,7 +547,7 @@ export class TcpConnection {
   /** Adopt what the peer's SYN (or SYN,ACK) agreed to (see negotiate.ts). */
   private negotiate(syn: TcpHeader): void {
     const n = negotiateOptions(syn.options, this.ourMss, this.env.config);
-    this.sndMss = n.sndMss;
+    this.sndMss = this.pathMtu === undefined ? n.sndMss : Math.min(n.sndMss, this.pathMtu - 40);
     this.wsOk = n.wsOk;
     this.sndWscale = n.sndWscale;
     if (!n.wsOk) this.rcvWscale = 0; // RFC 7323 2.2: scaling is both ways or not at all
@@ -684,6 +686,37 @@ export class TcpConnection {
       return;
     }
     this.env.counters.inc('tcp.rx.icmp.soft_error');
+  }
+
+  /**
+   * RFC 5927 4.1 (and 5.2): an ICMP error must quote a sequence number we have
+   * outstanding, SND.UNA <= SEG.SEQ < SND.NXT (SND.MAX here, as we may have gone
+   * back), or it is not about a segment of ours and is ignored.
+   */
+  quotesOutstanding(quotedSeq: number): boolean {
+    return isSynchronized(this.state) && seqInWindow(quotedSeq, this.sndUna, this.sndMax);
+  }
+
+  /**
+   * RFC 1191 6.5 / RFC 9293 3.7.3: a router dropped one of our segments for being
+   * larger than the next hop's MTU. The effective MSS drops to fit it (MTU less the
+   * 40 bytes of IPv4 and TCP headers), and what was in flight is resent at once in
+   * segments of the new size. This is not congestion: cwnd and ssthresh stay (as
+   * Linux's tcp_simple_retransmit). Reports that would not lower the MSS are ignored.
+   */
+  lowerPathMtu(mtu: number): void {
+    const c = this.env.counters;
+    const mss = mtu - 40;
+    if (mss >= this.sndMss) {
+      c.inc('tcp.pmtu.not_lower');
+      return;
+    }
+    this.log.debug({ mtu, mss, was: this.sndMss }, 'path MTU lowered');
+    c.inc('tcp.pmtu.lowered');
+    this.pathMtu = mtu;
+    this.sndMss = mss;
+    this.cc.mss = this.snd.maxPayload(false);
+    this.rtx.resendForPathMtu();
   }
 
   /** True when a new SYN may take over this TIME-WAIT pair (as Linux allows). */

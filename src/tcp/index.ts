@@ -16,6 +16,7 @@ import type { ConnectionEnvironment, FourTuple } from './environment.js';
 import { IsnGenerator } from './isn.js';
 import { Listener } from './listener.js';
 import { DEFAULT_MSS, MAX_WINDOW_SHIFT, ourMssFor, ourWindowShift } from './negotiate.js';
+import { MIN_PATH_MTU, PathMtuCache, plateauBelow } from './path-mtu.js';
 import { seqAdd } from './seq.js';
 import { cookieOptions, cookieTsval, SynCookies } from './syncookie.js';
 import { TcpServer } from './server.js';
@@ -30,6 +31,8 @@ export type { TcpState } from './state.js';
 export type TcpOptions = Partial<TcpConfig>;
 
 const EPHEMERAL_LOW = 49152;
+/** ICMP destination unreachable code 4 (RFC 792): fragmentation needed and DF set. */
+const ICMP_FRAGMENTATION_NEEDED = 4;
 const EPHEMERAL_HIGH = 65535;
 
 /**
@@ -45,6 +48,7 @@ export class Tcp implements TcpApi, ProtocolHandler {
   private readonly dirty = new Set<TcpConnection>();
   private readonly isn: IsnGenerator;
   private readonly cookies: SynCookies;
+  private readonly pathMtus: PathMtuCache;
   private readonly env: ConnectionEnvironment;
   private challengeWindowStart = 0;
   private challengeCount = 0;
@@ -56,6 +60,7 @@ export class Tcp implements TcpApi, ProtocolHandler {
     this.config = { ...DEFAULT_TCP_CONFIG, ...options };
     this.isn = new IsnGenerator(ctx.clock, ctx.random);
     this.cookies = new SynCookies(ctx.clock, ctx.random);
+    this.pathMtus = new PathMtuCache(ctx.clock);
     const log = ctx.log.child({ layer: 'tcp' });
     this.env = {
       clock: ctx.clock,
@@ -202,14 +207,41 @@ export class Tcp implements TcpApi, ProtocolHandler {
   }
 
   icmpError(error: IcmpError): void {
-    this.ctx.counters.inc(`tcp.rx.icmp_error.${error.type}_${error.code}`);
+    const c = this.ctx.counters;
+    c.inc(`tcp.rx.icmp_error.${error.type}_${error.code}`);
     // The quote holds our header: source port, destination port, sequence number.
     if (error.type !== 3 || error.quoted.length < 8) return;
     const q = error.quoted;
     const srcPort = (q[0]! << 8) | q[1]!;
     const dstPort = (q[2]! << 8) | q[3]!;
     const seq = ((q[4]! << 24) | (q[5]! << 16) | (q[6]! << 8) | q[7]!) >>> 0;
-    this.connections.get(key(error.dst, dstPort, srcPort))?.icmpUnreachable(error.code, seq);
+    const conn = this.connections.get(key(error.dst, dstPort, srcPort));
+    if (!conn) return;
+    if (error.code === ICMP_FRAGMENTATION_NEEDED) {
+      this.fragmentationNeeded(conn, seq, error.nextHopMtu ?? 0);
+      return;
+    }
+    conn.icmpUnreachable(error.code, seq);
+  }
+
+  /**
+   * ICMP "fragmentation needed and DF set" (RFC 1191): remember the lower path MTU
+   * for the destination (new connections start from it) and let the connection cut
+   * its segments to fit. Only when the quote names a segment we have outstanding
+   * (RFC 5927 4.1): otherwise anyone could shrink our segments.
+   */
+  private fragmentationNeeded(conn: TcpConnection, seq: number, nextHopMtu: number): void {
+    const c = this.ctx.counters;
+    c.inc('tcp.rx.icmp.frag_needed');
+    if (!conn.quotesOutstanding(seq)) {
+      c.inc('tcp.rx.icmp.bad_seq');
+      return;
+    }
+    // RFC 1191 5: a router that does not fill in the MTU (RFC 792) gets the next plateau below our segments.
+    const reported = nextHopMtu >= 68 ? nextHopMtu : plateauBelow(conn.sndMss + 40);
+    if (reported < MIN_PATH_MTU) c.inc('tcp.pmtu.below_minimum');
+    const path = this.pathMtus.lower(conn.tuple.remoteAddr, reported);
+    conn.lowerPathMtu(path.mtu);
   }
 
   /** RFC 9293 3.10.7.2: SEGMENT ARRIVES in LISTEN. */
@@ -310,7 +342,7 @@ export class Tcp implements TcpApi, ProtocolHandler {
       if (o.sackPermitted) synOptions.sackPermitted = true;
     }
     const syn: TcpHeader = { ...h, seq: seqAdd(h.seq, -1), ack: 0, flags: TcpFlags.SYN, options: synOptions };
-    const conn = new TcpConnection(this.env, tuple, this.ctx.ip.mtu, this.cookies.tsOffset(tuple));
+    const conn = this.newConnection(tuple, this.cookies.tsOffset(tuple));
     this.connections.set(key(dg.src, h.srcPort, h.dstPort), conn);
     listener.add(conn);
     conn.openFromCookie(seqAdd(h.ack, -1), syn);
@@ -343,8 +375,11 @@ export class Tcp implements TcpApi, ProtocolHandler {
 
   private transmit(src: number, dst: number, fields: TcpHeaderFields, payload: Uint8Array): void {
     const header = encodeTcp(fields, payload, { src, dst });
-    // DF as Linux sets it on TCP: our segments never exceed the MTU (MSS = MTU - 40).
-    this.ctx.ip.send({ dst, src, protocol: IPPROTO_TCP, payload: payload.length > 0 ? [header, payload] : header, dontFragment: true });
+    // DF as Linux sets it on TCP: our segments never exceed the MTU (MSS = MTU - 40),
+    // and a router that must fragment tells us instead (RFC 1191). Not towards a path
+    // whose MTU was reported below the minimum (see path-mtu.ts): routers fragment there.
+    const dontFragment = !this.pathMtus.get(dst)?.locked;
+    this.ctx.ip.send({ dst, src, protocol: IPPROTO_TCP, payload: payload.length > 0 ? [header, payload] : header, dontFragment });
   }
 
   private flush(): void {
@@ -357,8 +392,10 @@ export class Tcp implements TcpApi, ProtocolHandler {
 
   // ------------------------------------------------------------------ bookkeeping
 
-  private newConnection(tuple: TcpConnection['tuple']): TcpConnection {
-    return new TcpConnection(this.env, tuple, this.ctx.ip.mtu, this.ctx.random.uint32());
+  private newConnection(tuple: TcpConnection['tuple'], tsOffset = this.ctx.random.uint32()): TcpConnection {
+    const conn = new TcpConnection(this.env, tuple, this.ctx.ip.mtu, tsOffset);
+    conn.pathMtu = this.pathMtus.get(tuple.remoteAddr)?.mtu;
+    return conn;
   }
 
   private release(conn: TcpConnection): void {

@@ -318,6 +318,26 @@ export class Retransmitter {
     return len + (fin ? 1 : 0);
   }
 
+  /**
+   * The path MTU dropped (RFC 1191): everything in flight was cut for the old size
+   * and the router drops it, so go back to SND.UNA and resend it all now in
+   * segments of the new size (output() does the cutting). No window reduction: the
+   * loss was not congestion (Linux's tcp_simple_retransmit does the same).
+   */
+  resendForPathMtu(): void {
+    const conn = this.conn;
+    conn.env.counters.inc('tcp.retransmit.pmtu');
+    conn.snd.rttSeq = undefined; // Karn: the resent bytes cannot be timed
+    this.probeArmed = false;
+    this.probeOut = false;
+    this.undo = undefined;
+    conn.sndNxt = conn.sndUna;
+    this.rexmitHigh = conn.sndUna;
+    this.recovery.reset();
+    this.timer.start(conn.rto.rto);
+    conn.env.requestOutput(conn);
+  }
+
   /** CLOSED or TIME-WAIT: nothing more will be retransmitted. */
   stop(): void {
     this.timer.stop();
