@@ -72,7 +72,9 @@ export function register(program: Command): void {
           loss,
           reorder,
           seed,
-          epochMs: Date.now(),
+          // TAP runs on the real clock: real times. The memory demo runs on a virtual
+          // clock from a fixed epoch, so the same seed writes the same files.
+          epochMs: link === 'tap' ? Date.now() : undefined,
           print: (line) => process.stdout.write(`${line}\n`),
           log,
         });
@@ -92,7 +94,8 @@ export function register(program: Command): void {
           `  ${rel(result.files.pcapng).padEnd(36)} every frame, each with a comment (open it in Wireshark)`,
           `  ${rel(result.files.text).padEnd(36)} the sequence diagram in the seed's form`,
           `  ${rel(result.files.mermaid).padEnd(36)} the same as a Mermaid sequenceDiagram`,
-          `  ${rel(result.files.html).padEnd(36)} the same as a page; click a message for its headers`,
+          `  ${rel(result.files.html).padEnd(36)} the same as a page; click a message for its headers and both TCPs' state`,
+          `  ${rel(result.files.state).padEnd(36)} each TCP's own state at every frame (cwnd, RTO, SND.UNA...; see tapstack trace)`,
           `  ${rel(result.files.download).padEnd(36)} the downloaded file (${result.downloadMatches ? 'identical to the served one' : 'DIFFERS from the served one'})`,
           '',
         ].join('\n'),

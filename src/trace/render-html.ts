@@ -15,6 +15,10 @@ const COL = 118; // between two lifelines
 const PARTICIPANT_GAP = 24;
 const HEADER = 92;
 const REMARK_WIDTH = 470;
+/** Pages wider than this put each explanation under its arrow, so a 1024x768 projector shows it all. */
+const MAX_WIDTH = 1000;
+/** Width of a character of the remarks (12px sans-serif), for wrapping. */
+const CHAR = 6.6;
 const LINE = 15;
 
 function xml(text: string): string {
@@ -58,8 +62,11 @@ export function renderHtml(model: SessionModel, options: HtmlOptions = {}): stri
     pos += PARTICIPANT_GAP;
   }
   const diagramRight = pos - PARTICIPANT_GAP - COL + 60;
-  const remarkX = diagramRight + 20;
-  const width = remarkX + REMARK_WIDTH;
+  // Explanations beside the arrows when the page stays narrow enough, else under them.
+  const below = diagramRight + 20 + REMARK_WIDTH > MAX_WIDTH;
+  const remarkX = below ? LEFT + 10 : diagramRight + 20;
+  const width = below ? Math.max(diagramRight + 20, 600) : remarkX + REMARK_WIDTH;
+  const wrapAt = below ? Math.max(40, Math.floor((width - remarkX - 20) / CHAR)) : 70;
 
   // Rows.
   const rows: string[] = [];
@@ -79,8 +86,9 @@ export function renderHtml(model: SessionModel, options: HtmlOptions = {}): stri
       const from = x.get(endpointKey(m.from))!;
       const to = x.get(endpointKey(m.to))!;
       const name = messageTitle(m);
-      const remark = wrapText(m.explanation, 70);
-      const height = Math.max(50, (remark.length + 1) * LINE + 12);
+      const remark = wrapText(m.explanation, wrapAt);
+      const height = below ? 52 + remark.length * LINE + 8 : Math.max(50, (remark.length + 1) * LINE + 12);
+      const remarkY = below ? y + 56 : y + 14;
       const ay = y + 22;
       const dir = to >= from ? 1 : -1;
       const tip = to - dir * 2;
@@ -99,7 +107,7 @@ export function renderHtml(model: SessionModel, options: HtmlOptions = {}): stri
           head +
           `<text x="${(from + to) / 2}" y="${ay - 6}" class="name">${xml(name)}</text>` +
           `<text x="${(from + to) / 2}" y="${ay + 15}" class="fields">${xml(m.fields.length > 70 ? `${m.fields.slice(0, 67)}...` : m.fields)}</text>` +
-          `<text x="${remarkX}" y="${y + 14}" class="remark">${remark.map((r, i) => `<tspan x="${remarkX}" dy="${i === 0 ? 0 : LINE}">${xml(r)}</tspan>`).join('')}</text>` +
+          `<text x="${remarkX}" y="${remarkY}" class="remark">${remark.map((r, i) => `<tspan x="${remarkX}" dy="${i === 0 ? 0 : LINE}">${xml(r)}</tspan>`).join('')}</text>` +
           `</g>`,
       );
       details.push({
@@ -148,7 +156,7 @@ export function renderHtml(model: SessionModel, options: HtmlOptions = {}): stri
   .message .name { text-anchor: middle; font-weight: 600; }
   .message .fields { text-anchor: middle; fill: #4a5670; font-size: 11px; font-family: ui-monospace, monospace; }
   .message .frame { fill: #8a93a6; text-anchor: end; }
-  .message .remark { fill: #333b4d; }
+  .message .remark { fill: #333b4d; paint-order: stroke; stroke: #fff; stroke-width: 3px; stroke-linejoin: round; }
   .message.anomaly line { stroke: #b3261e; }
   .message.anomaly polygon, .message.anomaly .name { fill: #b3261e; }
   .message.lost line { stroke-dasharray: 6 4; }

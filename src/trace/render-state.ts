@@ -94,7 +94,9 @@ export function renderStateSvg(t: ConnectionTrace, marks: readonly { frame: numb
   if (s.length === 0) return '';
   const t0 = s[0]!.timeMs;
   const t1 = Math.max(s[s.length - 1]!.timeMs, t0 + 1);
-  const seqMax = Math.max(1, ...s.map((x) => Math.max(x.sndNxt, x.sndUna + Math.min(x.cwnd, 4 * Math.max(x.sndNxt - x.sndUna, t.mss)))));
+  // Scaled to what was sent: the limits (cwnd, the peer's window) are usually far above
+  // it on a short connection and are drawn clipped at the top edge ("not limiting").
+  const seqMax = Math.max(10, Math.ceil(Math.max(...s.map((x) => x.sndNxt)) * 1.25));
   const x = (time: number) => PAD.left + ((time - t0) / (t1 - t0)) * (W - PAD.left - PAD.right);
   const y = (seq: number, height: number, max: number) => PAD.top + (1 - Math.min(seq, max) / max) * (height - PAD.top - PAD.bottom);
   const seqY = (v: number) => y(v, H, seqMax);
