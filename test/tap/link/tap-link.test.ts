@@ -134,6 +134,31 @@ describeTap('TapLink against the Linux kernel', () => {
   });
 });
 
+describeTap('TapLink queue and batches', () => {
+  let net: TestNet;
+  beforeAll(async () => {
+    net = await createNetWithNeighbour('batch');
+  });
+  afterAll(async () => {
+    await net?.destroy();
+  });
+
+  it('reads up to 1024 queued frames per wake-up, and the 4096-frame queue keeps 1500 of them', async () => {
+    // Issue 12: under load the old 1000-frame queue overflowed; 1500 datagrams now
+    // wait whole, and one wake-up hands over 1024 of them (the rest comes next turn).
+    const dropped = async () => Number((await net.exec('cat', [`/sys/class/net/${net.dev}/statistics/tx_dropped`])).stdout);
+    const droppedBefore = await dropped();
+    const r = await net.exec('python3', ['-c', udpBurst(1500)]);
+    expect(r.code, r.stderr).toBe(0);
+    const batches: Uint8Array[][] = [];
+    net.link.onReceive((frames) => batches.push(frames));
+    expect(await waitFor(() => batches.flat().length >= 1500)).toBe(true);
+    expect(batches[0]!.length).toBe(1024);
+    expect(batches.flat().length).toBe(1500);
+    expect(await dropped()).toBe(droppedBefore);
+  });
+});
+
 describeTap('TapLink lifecycle', () => {
   let net: TestNet;
   beforeAll(async () => {
