@@ -179,8 +179,11 @@ export class NeighbourCache {
     }
     if (e.state === 'incomplete') {
       // The answer to our question. The first one wins: a later, different answer meets
-      // a REACHABLE entry below (Linux keeps the first reply within locktime, too).
-      const resolved = this.resolve(ip, e, mac, 'reachable');
+      // a resolved entry below (Linux keeps the first reply within locktime, too). Only
+      // a reply makes it REACHABLE; a request from the address we ask for makes it
+      // STALE (as Linux), or a SYN from a spoofed source followed by a request "from"
+      // it would pin an entry that cannot be evicted.
+      const resolved = this.resolve(ip, e, mac, evidence.reply ? 'reachable' : 'stale');
       counters.inc('arp.cache.resolved');
       counters.inc('arp.pending.flushed', e.pending.length);
       this.log.debug({ ip: formatIpv4(ip), mac: formatMac(mac), pending: e.pending.length }, 'resolved');

@@ -129,6 +129,14 @@ describe('NeighbourCache (ARP cache)', () => {
     expect(cache.snapshot()[0]!.state).toBe('reachable');
   });
 
+  it('an unanswered question answered by a request (not a reply) resolves only to STALE', () => {
+    const { cache, sent, frame } = setup();
+    cache.send(PEER, frame(1));
+    cache.update(PEER, PEER_MAC, REQUEST);
+    expect(sent.length).toBe(1); // the queued frame went out
+    expect(cache.snapshot()).toEqual([{ ip: '10.0.0.2', state: 'stale', mac: '02:00:00:00:00:02' }]);
+  });
+
   it('a STALE entry carries traffic, expires after staleMs, and is refreshed (confirmed) when used near its end', () => {
     const { cache, requests, sent, clock, frame, counters } = setup({ staleMs: 60_000, refreshBeforeMs: 15_000 });
     cache.update(PEER, PEER_MAC, REQUEST);
