@@ -32,7 +32,6 @@ export class TcpPeer {
   /** The window we advertise (we offer window scale 0, so this is in bytes). */
   window = 65535;
   private readonly inbox: Inbox<Seen>;
-  private readonly tsOffset: number;
 
   constructor(
     private readonly wire: Wire,
@@ -40,15 +39,16 @@ export class TcpPeer {
     readonly remotePort: number,
     seed: number,
   ) {
-    this.iss = (0x1000_0000 + seed * 0x0101_0101) >>> 0;
+    // A later peer of the same probe starts 1 MB higher (seeds stay below 3000: no wrap),
+    // as a new incarnation of a connection must (RFC 6191).
+    this.iss = (0x1000_0000 + seed * 0x10_0000) >>> 0;
     this.sndNxt = this.iss;
-    this.tsOffset = (seed * 7919) % 100_000;
     this.inbox = wire.watch((s) => s.tcp !== undefined && s.tcp.header.srcPort === remotePort && s.tcp.header.dstPort === localPort && s.ip.src === DUT_IP);
   }
 
-  /** Our TSval: a millisecond clock. */
+  /** Our TSval: one millisecond clock for every peer, so a later peer's is higher. */
   tsval(): number {
-    return (Math.floor(monotonicMs()) + this.tsOffset) >>> 0;
+    return (Math.floor(monotonicMs()) + 1_000_000) >>> 0;
   }
 
   /** Send one segment (defaults: ACK at SND.NXT/RCV.NXT, timestamps if negotiated); returns the send time. */

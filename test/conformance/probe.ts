@@ -62,8 +62,8 @@ const PROBE_TIMEOUT_MS = 40_000;
 
 /** Run one probe on one side, in its own ports; it always ends with both ends quiet. */
 export async function runProbe(probe: Probe, index: number, side: BenchSide): Promise<ProbeResult> {
-  const wire = new Wire(side);
   const port = 20000 + index * 10;
+  const wire = new Wire(side, port);
   const peerPort = 40000 + index * 10;
   const peers: TcpPeer[] = [];
   const t: ProbeContext = {

@@ -57,7 +57,14 @@ export class Inbox<T> {
 export class Wire {
   private readonly inboxes: Inbox<Seen>[] = [];
 
-  constructor(readonly side: BenchSide) {}
+  /**
+   * `identification` goes into every datagram the probe sends (unless it sets its
+   * own): an ICMP error quotes it, so each probe recognises the errors about its own.
+   */
+  constructor(
+    readonly side: BenchSide,
+    readonly identification: number,
+  ) {}
 
   /** Send an IPv4 datagram (already built) to the dut; returns the send time. */
   sendIp(datagram: Uint8Array): number {
@@ -66,7 +73,7 @@ export class Wire {
 
   /** A datagram from the prober's address to the dut's. */
   ip(k: Partial<Ipv4Knobs> & { protocol: number }, payload: Uint8Array): Uint8Array {
-    return ipv4({ src: PROBER.ip, dst: DUT_IP, ...k }, payload);
+    return ipv4({ src: PROBER.ip, dst: DUT_IP, identification: this.identification, ...k }, payload);
   }
 
   /** A TCP segment in a datagram, from the prober to the dut. */

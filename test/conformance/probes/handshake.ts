@@ -306,4 +306,80 @@ export const handshakeProbes: Probe[] = [
       return verdict(s !== undefined && (s.flags & RST) === 0 && got.bytes === 100, `data -> ${flagNames(s)}, ${got.bytes} bytes read`);
     },
   },
+  {
+    name: 'active open completes',
+    rule: 'RFC 9293 3.5, 3.10.7.3',
+    expected: 'our SYN,ACK is acknowledged: ACK with ack = our ISN+1',
+    async run(t) {
+      const p = t.peer(t.peerPort, t.port);
+      await t.dut.connect(t.port, t.peerPort);
+      const syn = await p.next(2000, (s) => s.flags === SYN);
+      if (!syn) return verdict(false, 'no SYN');
+      p.dutIss = syn.seq;
+      p.rcvNxt = seqAdd(syn.seq, 1);
+      p.send({ flags: SYN | ACK, seq: p.iss, options: { mss: 1460 } });
+      p.sndNxt = seqAdd(p.iss, 1);
+      const s = await p.next(1500);
+      return verdict(is(s, ACK) && s.ack === p.sndNxt && s.seq === p.rcvNxt, `${flagNames(s)}${s ? ` ack=ISN${s.ack === p.sndNxt ? '+1' : '?'}` : ''}`);
+    },
+  },
+  {
+    name: 'simultaneous open',
+    rule: 'RFC 9293 3.5 (figure 7)',
+    expected: 'our bare SYN crossing its SYN: SYN,ACK with its ISS and ack = our ISN+1',
+    async run(t) {
+      const p = t.peer(t.peerPort, t.port);
+      await t.dut.connect(t.port, t.peerPort);
+      const syn = await p.next(2000, (s) => s.flags === SYN);
+      if (!syn) return verdict(false, 'no SYN');
+      p.syn({ mss: 1460 });
+      const s = await p.next(1500);
+      if (s) p.accept(s);
+      return verdict(is(s, SYN | ACK) && s.seq === syn.seq && s.ack === seqAdd(p.iss, 1), `${flagNames(s)}${s && s.seq === syn.seq ? ' seq=ISS' : ''}`);
+    },
+  },
+  {
+    name: 'SYN-RECEIVED: RST',
+    rule: 'RFC 9293 3.10.7.4 (SYN-RECEIVED from LISTEN: back to LISTEN)',
+    expected: 'the half-open connection is gone: no more SYN,ACKs',
+    async run(t) {
+      await t.dut.listen(t.port);
+      const p = t.peer();
+      p.syn();
+      const synAck = await p.next(1500, (s) => s.flags === (SYN | ACK));
+      if (!synAck) return verdict(false, 'no SYN,ACK');
+      p.send({ flags: RST, seq: seqAdd(p.iss, 1), ack: 0, options: {} });
+      const again = await p.next(2000, (s) => (s.flags & SYN) !== 0);
+      return verdict(again === undefined, again ? 'SYN,ACK resent' : 'no SYN,ACK resent');
+    },
+  },
+  {
+    name: 'SYN-RECEIVED: unacceptable ACK',
+    rule: 'RFC 9293 3.10.7.4 (SYN-RECEIVED, fifth)',
+    expected: 'RST seq=SEG.ACK',
+    async run(t) {
+      await t.dut.listen(t.port);
+      const p = t.peer();
+      p.syn();
+      const synAck = await p.next(1500, (s) => s.flags === (SYN | ACK));
+      if (!synAck) return verdict(false, 'no SYN,ACK');
+      const bad = seqAdd(synAck.seq, 1000);
+      p.send({ seq: seqAdd(p.iss, 1), ack: bad, options: {} });
+      const s = await p.next(1000, (x) => (x.flags & SYN) === 0);
+      return verdict(is(s, RST) && s.seq === bad, `${flagNames(s)}${s ? ` seq=${s.seq === bad ? 'SEG.ACK' : s.seq}` : ''}`);
+    },
+  },
+  {
+    name: 'no MSS option: send at most 536 bytes',
+    rule: 'RFC 9293 3.7.1 (MUST-15: default 536), RFC 1122 4.2.2.6',
+    expected: 'data segments of at most 536 bytes',
+    async run(t) {
+      const { peer } = await t.established({ synOptions: {} });
+      await t.dut.send(t.port, bytes(3000, 0x62));
+      const segs = await receiveData(peer, 3000);
+      const got = segs.reduce((n, s) => n + s.payload.length, 0);
+      const biggest = Math.max(0, ...segs.map((s) => s.payload.length));
+      return verdict(got === 3000 && biggest <= 536, `${segs.length} segments, largest ${biggest}`);
+    },
+  },
 ];

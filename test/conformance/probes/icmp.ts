@@ -1,12 +1,12 @@
 import { seqAdd } from '../../../src/tcp/seq.js';
-import { encodeIcmp, UNREACH_FRAG_NEEDED, UNREACH_HOST, UNREACH_PORT } from '../../../src/wire/icmp.js';
+import { encodeIcmp, UNREACH_FRAG_NEEDED, UNREACH_HOST, UNREACH_PORT, UNREACH_PROTOCOL } from '../../../src/wire/icmp.js';
 import { IPPROTO_ICMP, IPPROTO_UDP } from '../../../src/wire/ipv4.js';
 import { readIpv4 } from '../../../src/wire/address.js';
 import { readU16 } from '../../../src/wire/bytes.js';
 import { DUT_IP, PROBER } from '../bench.js';
 import { describeIcmp, udp, type Seen } from '../frames.js';
 import { sleep, verdict, type Probe, type ProbeContext } from '../probe.js';
-import { alive, bytes } from './util.js';
+import { alive, bytes, SYN } from './util.js';
 
 /** ICMP: echo, the errors a host sends, and the ones it receives (RFC 792, 1122 3.2.2, 1191). */
 
@@ -23,8 +23,14 @@ export async function echo(t: ProbeContext, ip: Parameters<ProbeContext['wire'][
   return r;
 }
 
-/** The ICMP errors the dut sends from now on. */
-const icmpErrors = (t: ProbeContext) => t.wire.watch((s) => s.icmp !== undefined && s.icmp.kind !== 'echo-reply');
+/** The ICMP errors the dut sends from now on about this probe's datagrams (their IP identification). */
+const icmpErrors = (t: ProbeContext) =>
+  t.wire.watch((s) => {
+    const m = s.icmp;
+    if (!m || (m.kind !== 'dest-unreachable' && m.kind !== 'time-exceeded' && m.kind !== 'other')) return false;
+    const quoted = m.kind === 'other' ? m.data : m.quoted;
+    return quoted.length >= 20 && readU16(quoted, 4) === t.wire.identification;
+  });
 
 export const icmpProbes: Probe[] = [
   {
@@ -97,6 +103,49 @@ export const icmpProbes: Probe[] = [
       await sleep(100);
       const still = await alive(peer);
       return verdict(still, still ? 'alive' : 'aborted');
+    },
+  },
+  {
+    name: 'unknown IP protocol',
+    rule: 'RFC 1122 3.2.2.1 (SHOULD send protocol unreachable)',
+    expected: 'ICMP protocol unreachable (code 2)',
+    async run(t) {
+      const errors = icmpErrors(t);
+      t.wire.sendIp(t.wire.ip({ protocol: 253 }, bytes(20)));
+      const r = await errors.next(1000);
+      const m = r?.icmp;
+      return verdict(m?.kind === 'dest-unreachable' && m.code === UNREACH_PROTOCOL, m ? describeIcmp(m) : 'nothing');
+    },
+  },
+  {
+    name: 'source quench is ignored',
+    rule: 'RFC 6633 (MUST silently discard)',
+    expected: 'no answer; the connection carries on',
+    async run(t) {
+      const { peer } = await t.established();
+      const quoted = t.wire.tcpDatagram({ srcPort: t.port, dstPort: t.peerPort, seq: peer.rcvNxt, ack: peer.sndNxt, flags: 0x10, window: 0 }, new Uint8Array(0), { src: DUT_IP, dst: PROBER.ip }).subarray(0, 28);
+      const errors = icmpErrors(t);
+      t.wire.sendIp(t.wire.ip({ protocol: IPPROTO_ICMP }, encodeIcmp({ kind: 'other', type: 4, code: 0, rest: new Uint8Array(4), data: quoted })));
+      const r = await errors.next(300);
+      const still = await alive(peer);
+      return verdict(r === undefined && still, `${r?.icmp ? describeIcmp(r.icmp) : 'nothing'}; ${still ? 'alive' : 'aborted'}`);
+    },
+  },
+  {
+    name: 'port unreachable for our SYN',
+    rule: 'RFC 1122 4.2.3.9 (codes 2-4 are hard errors), RFC 5927 4',
+    expected: 'the connection attempt is abandoned: no SYN resent',
+    async run(t) {
+      const p = t.peer(t.peerPort, t.port);
+      const seen = t.wire.watch((s) => s.tcp !== undefined && s.tcp.header.srcPort === t.port && (s.tcp.header.flags & SYN) !== 0);
+      await t.dut.connect(t.port, t.peerPort);
+      const syn = await seen.next(2000);
+      if (!syn) return verdict(false, 'no SYN');
+      t.wire.sendIp(t.wire.ip({ protocol: IPPROTO_ICMP }, encodeIcmp({ kind: 'dest-unreachable', code: UNREACH_PORT, nextHopMtu: 0, quoted: syn.datagram.subarray(0, 28) })));
+      const again = await seen.next(2500);
+      seen.stop();
+      p.stop();
+      return verdict(again === undefined, again ? 'SYN resent' : 'gave up');
     },
   },
   {

@@ -8,6 +8,7 @@ import { malformedProbes } from './malformed.js';
 import { pawsProbes } from './paws.js';
 import { retransmitProbes } from './retransmit.js';
 import { sackProbes } from './sack.js';
+import { segmentProbes } from './segments.js';
 import { windowProbes } from './window.js';
 
 /** Every probe, in table order (a probe's position fixes its ports). */
@@ -19,6 +20,7 @@ export const PROBES: Probe[] = [
   ...sackProbes,
   ...closeProbes,
   ...retransmitProbes,
+  ...segmentProbes,
   ...icmpProbes,
   ...malformedProbes,
   ...ipv4Probes,

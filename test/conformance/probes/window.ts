@@ -67,6 +67,21 @@ export const windowProbes: Probe[] = [
     },
   },
   {
+    name: 'our window scale is applied',
+    rule: 'RFC 7323 2.2-2.3 (SYN window unscaled, later ones shifted)',
+    expected: 'window field 125 with scale 3 lets exactly 1000 bytes out',
+    async run(t) {
+      await t.dut.listen(t.port);
+      const peer = t.peer();
+      peer.window = 125;
+      await peer.handshake({ ...peer.synOptions(), windowScale: 3 });
+      await t.dut.send(t.port, bytes(5000));
+      const segs = await peer.collect(600);
+      const reach = Math.max(0, ...segs.map((s) => seqDiff(seqAdd(s.seq, s.payload.length), peer.rcvNxt)));
+      return verdict(reach === 1000, `${reach} bytes sent before our ACK`);
+    },
+  },
+  {
     name: 'zero window: persist probes',
     rule: 'RFC 9293 3.8.6.1, RFC 1122 4.2.2.17',
     expected: 'no data sent; probes within ~RTO, then backed off',

@@ -1,0 +1,40 @@
+import { seqAdd, seqDiff } from '../../../src/tcp/seq.js';
+import { verdict, type Probe } from '../probe.js';
+import { bytes } from './util.js';
+
+/** When segments and ACKs leave: Nagle (RFC 896, RFC 1122 4.2.3.4) and delayed ACKs (RFC 5681 4.2). */
+export const segmentProbes: Probe[] = [
+  {
+    name: 'Nagle: one small segment in flight',
+    rule: 'RFC 1122 4.2.3.4, RFC 896',
+    expected: 'a second small write waits for the ACK of the first, then leaves at once',
+    async run(t) {
+      const { peer } = await t.established();
+      await t.dut.send(t.port, bytes(10, 0x31));
+      await t.dut.send(t.port, bytes(10, 0x32));
+      const before = (await peer.collect(100)).filter((s) => s.payload.length > 0);
+      const starts = new Set(before.map((s) => s.seq));
+      const first = before[0];
+      if (!first) return verdict(false, 'no data');
+      const sent = before.reduce((n, s) => Math.max(n, seqDiff(seqAdd(s.seq, s.payload.length), peer.rcvNxt)), 0);
+      if (sent >= 20) return verdict(starts.size === 1, `${starts.size} segment(s) carried both writes before any ACK`);
+      peer.rcvNxt = seqAdd(first.seq, first.payload.length);
+      const acked = peer.send();
+      const rest = await peer.next(1000, (s) => s.payload.length > 0 && s.seq === peer.rcvNxt);
+      if (rest) peer.rcvNxt = seqAdd(rest.seq, rest.payload.length);
+      return verdict(starts.size === 1 && rest !== undefined && rest.at - acked < 50, `1 segment, the second write ${rest ? `${Math.round(rest.at - acked)} ms after our ACK` : 'never'}`);
+    },
+  },
+  {
+    name: 'an ACK for every second full segment',
+    rule: 'RFC 5681 4.2, RFC 1122 4.2.3.2',
+    expected: 'two full-sized segments acknowledged at once (< 35 ms)',
+    async run(t) {
+      const { peer } = await t.established();
+      peer.data(bytes(1448));
+      const sent = peer.data(bytes(1448));
+      const s = await peer.next(1000, (x) => x.ack === peer.sndNxt);
+      return verdict(s !== undefined && s.at - sent < 35, s ? `ACK of both after ${Math.round(s.at - sent)} ms` : 'no ACK');
+    },
+  },
+];
