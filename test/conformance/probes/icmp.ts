@@ -152,7 +152,6 @@ export const icmpProbes: Probe[] = [
     name: 'fragmentation needed: segments shrink to the MTU',
     rule: 'RFC 1191 (PMTUD), RFC 1122 4.2.3.9',
     expected: 'after "frag needed, MTU 1000" for a 1452-byte datagram, resent in datagrams <= 1000 bytes',
-    pending: 'issue 12: no PMTUD, ICMP frag-needed is ignored',
     // The dut remembers MTU 1000 towards the prober (Linux for 10 minutes).
     last: true,
     async run(t) {
