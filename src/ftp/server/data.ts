@@ -10,7 +10,7 @@
  *
  * Either way the result is one TcpSocketLike, used for one transfer and closed.
  */
-import type { Clock } from '../../stack/clock.js';
+import type { Clock, Timer } from '../../stack/clock.js';
 import type { Counters } from '../../stack/counters.js';
 import type { Random } from '../../stack/random.js';
 import type { TcpApi, TcpServerLike, TcpSocketLike } from '../../tcp/api.js';
@@ -94,7 +94,7 @@ export class PassiveEndpoint implements DataEndpoint {
     private readonly counters: Counters,
   ) {
     server.on('connection', (socket: TcpSocketLike) => this.onConnection(socket));
-    server.on('error', () => this.counters.inc('ftp.data.listen_error'));
+    server.on('error', () => this.counters.inc('ftp.server.data.listen_error'));
   }
 
   /**
@@ -116,20 +116,20 @@ export class PassiveEndpoint implements DataEndpoint {
       const server = await tryListen(tcp, port);
       if (server) return new PassiveEndpoint(server, port, peer, clock, counters);
     }
-    counters.inc('ftp.data.no_passive_port');
+    counters.inc('ftp.server.data.no_passive_port');
     return undefined;
   }
 
   private onConnection(socket: TcpSocketLike): void {
     // RFC 2577 8: only the client on the control connection may connect here.
     if (this.closed || this.accepted || socket.remoteAddress !== this.peer) {
-      this.counters.inc(this.accepted || this.closed ? 'ftp.data.extra_connection' : 'ftp.data.foreign_peer_refused');
+      this.counters.inc(this.accepted || this.closed ? 'ftp.server.data.extra_connection' : 'ftp.server.data.foreign_peer_refused');
       socket.destroy();
       return;
     }
     this.accepted = socket;
     // The client may reset it before any transfer uses it; that is not our error.
-    socket.on('error', () => this.counters.inc('ftp.data.error_before_use'));
+    socket.on('error', () => this.counters.inc('ftp.server.data.error_before_use'));
     // One connection per PASV: stop listening now.
     this.server.close();
     if (this.waiter) this.waiter(socket);
@@ -196,11 +196,52 @@ function tryListen(tcp: TcpApi, port: number): Promise<TcpServerLike | undefined
 }
 
 /**
- * After the last byte is written and end() called (so the FIN can ride on the last
- * data segment), wait until the connection is fully closed: then the data is
- * delivered and 226 may be sent (RFC 959 3.2: the server closes the data connection
- * to mark the end of a stream-mode transfer). Gives up after `timeoutMs`.
+ * States in which our FIN has been acknowledged, so every byte before it was too
+ * (RFC 9293 3.10.7.4: FIN-WAIT-1 -> FIN-WAIT-2 on the ACK of our FIN; CLOSING ->
+ * TIME-WAIT; LAST-ACK -> CLOSED).
  */
+const FIN_ACKNOWLEDGED = new Set(['FIN-WAIT-2', 'TIME-WAIT', 'CLOSED']);
+
+/** How often to look at the connection while waiting for the last ACK (the socket API has no event for it). */
+const DELIVERY_POLL_MS = 5;
+
+/**
+ * After the last byte is written and end() called (so the FIN can ride on the last
+ * data segment), wait until the peer has acknowledged all of it and our FIN: then
+ * the file has arrived and 226 may be sent (RFC 959 3.2: the server closes the data
+ * connection to mark the end of a stream-mode transfer). We do not wait for the
+ * client's own FIN: a client may keep its end open (vsftpd answers 226 in 40 ms
+ * there too). Resolves false if the connection was reset or `timeoutMs` passed
+ * first (the socket is destroyed then).
+ *
+ * A socket that cannot tell its state (net.Socket, in tests against the kernel's
+ * TCP) is waited on until it closes, as before.
+ */
+export function waitForDelivery(socket: TcpSocketLike, clock: Clock, timeoutMs: number): Promise<boolean> {
+  if (socket.state === undefined) return waitForClose(socket, clock, timeoutMs);
+  const delivered = (): boolean => FIN_ACKNOWLEDGED.has(socket.state!) && (socket.bytesAcked ?? socket.bytesWritten) === socket.bytesWritten;
+  return new Promise((resolve) => {
+    const deadline = clock.now() + timeoutMs;
+    let timer: Timer | undefined;
+    const finish = (ok: boolean): void => {
+      timer?.cancel();
+      socket.off('close', onClose);
+      if (!ok) socket.destroy();
+      resolve(ok);
+    };
+    // Closed both ways (the client closed too): decided at once.
+    const onClose = (): void => finish(delivered());
+    const check = (): void => {
+      if (delivered()) return finish(true);
+      if (socket.state === 'CLOSED' || clock.now() >= deadline) return finish(false);
+      timer = clock.setTimer(DELIVERY_POLL_MS, check).unref();
+    };
+    socket.on('close', onClose);
+    check();
+  });
+}
+
+/** Wait until the connection is fully closed; false (and destroyed) after `timeoutMs`. */
 export function waitForClose(socket: TcpSocketLike, clock: Clock, timeoutMs: number): Promise<boolean> {
   if (socket.closed) return Promise.resolve(true);
   return new Promise((resolve) => {

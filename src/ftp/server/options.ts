@@ -43,10 +43,16 @@ export interface FtpServerOptions {
   maxLineLength?: number;
   /** Most entries a LIST, NLST or MLSD sends. */
   maxListEntries?: number;
-  /** Delay before answering a failed PASS (on the injected clock). */
+  /** Delay before answering a failed PASS (on the injected clock); doubles per failure from the same address. */
   loginFailDelayMs?: number;
   /** Failed logins after which the connection is closed. */
   maxLoginFailures?: number;
+  /** Failed logins from one address after which it is banned for loginBanMs. */
+  loginBanAfter?: number;
+  /** How long a ban lasts, and how long an address's failures are remembered. */
+  loginBanMs?: number;
+  /** Password checks (scrypt) running at once; one address never has more than one. */
+  maxConcurrentLogins?: number;
   /** RFC 2577 bounce protection off: allow PORT/EPRT to other hosts. */
   allowForeignDataAddress?: boolean;
   /** RFC 2577 bounce protection off: allow PORT/EPRT to ports below 1024. */
@@ -79,6 +85,9 @@ export const SERVER_DEFAULTS = {
   maxListEntries: 10_000,
   loginFailDelayMs: 1_000,
   maxLoginFailures: 3,
+  loginBanAfter: 10,
+  loginBanMs: 600_000,
+  maxConcurrentLogins: 2,
   allowForeignDataAddress: false,
   allowLowDataPort: false,
 } as const;

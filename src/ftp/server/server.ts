@@ -10,6 +10,7 @@ import { silentLogger } from '../../stack/log.js';
 import { SystemRandom } from '../../stack/random.js';
 import type { TcpAddressInfo, TcpServerLike, TcpSocketLike } from '../../tcp/api.js';
 import { formatReply } from '../common/reply.js';
+import { LoginGuard } from './login-guard.js';
 import { SERVER_DEFAULTS, type FtpServerOptions, type ResolvedServerOptions } from './options.js';
 import { VirtualRoot } from './path.js';
 import { FtpSession } from './session.js';
@@ -39,11 +40,17 @@ export class FtpServer extends EventEmitter {
   private xferlog: XferLog | undefined;
   private readonly sessions = new Set<FtpSession>();
   private readonly perAddress = new Map<string, number>();
+  private readonly guard: LoginGuard;
   private nextId = 1;
 
   constructor(options: FtpServerOptions) {
     super();
-    this.options = resolveOptions(options);
+    const o = (this.options = resolveOptions(options));
+    this.guard = new LoginGuard(
+      { baseDelayMs: o.loginFailDelayMs, banAfter: o.loginBanAfter, banMs: o.loginBanMs, maxConcurrent: o.maxConcurrentLogins },
+      o.clock,
+      o.counters,
+    );
   }
 
   get counters(): Counters {
@@ -81,6 +88,12 @@ export class FtpServer extends EventEmitter {
     const o = this.options;
     const peer = socket.remoteAddress ?? '';
     socket.on('error', () => {});
+    // An address banned for guessing passwords (login-guard.ts) is turned away at once.
+    if (this.guard.isBanned(peer)) {
+      o.counters.inc('ftp.server.refused.banned');
+      socket.end(formatReply(421, 'Too many failed logins from your address, try again later.'));
+      return;
+    }
     // Limits are checked before any session state exists (RFC 959: 421 service not available).
     const fromPeer = this.perAddress.get(peer) ?? 0;
     if (this.sessions.size >= o.maxClients || fromPeer >= o.maxPerIp) {
@@ -94,6 +107,7 @@ export class FtpServer extends EventEmitter {
       {
         options: o,
         root: this.root!,
+        guard: this.guard,
         xferlog: this.xferlog,
         onClose: (s) => this.forget(s),
       },

@@ -2,13 +2,15 @@
  * One FTP control connection: the server-PI of RFC 959 section 3 and 5.
  *
  * State kept per session:
- *   login      not logged in -> USER given -> logged in (USER/PASS, REIN resets it)
+ *   login      not logged in -> USER given -> logged in (login.ts; REIN resets it)
  *   cwd        the working directory, a virtual path inside the user's root
- *   type       A (ASCII, the RFC 959 default) or I (image)
- *   data       how the next data connection is made (PORT/EPRT/PASV/EPSV), used once
- *   rest       restart offset from REST, used by the next RETR/STOR/APPE
- *   rnfr       the path named by RNFR, used only by the RNTO right after it
+ *   params     TYPE, the next data connection, REST, MLST facts (transfer-params.ts)
+ *   rnfr       the entry named by RNFR, used only by the RNTO right after it
  *   transfer   the transfer in progress, if any
+ *
+ * File commands are in file-commands.ts; this file runs the transfers (RETR, STOR,
+ * APPE, STOU, LIST, NLST, MLSD), which open their file before the 150 reply, so a
+ * refusal is a plain 550/553 and no data connection is made.
  *
  * Commands are run one at a time, in order. While a transfer runs the control
  * connection is still read: ABOR, STAT and QUIT are answered at once (RFC 959 4.1.3),
@@ -18,29 +20,21 @@ import { posix } from 'node:path';
 import type { Timer } from '../../stack/clock.js';
 import type { Logger } from '../../stack/log.js';
 import type { TcpSocketLike } from '../../tcp/api.js';
-import { formatEpsvReply, formatPasvReply, parseEprtArgument, parseEpsvArgument, parsePortArgument } from '../common/hostport.js';
-import {
-  MLST_FACTS,
-  formatListLine,
-  formatMlsxLine,
-  mlstFeatLine,
-  parseMlstOpts,
-  stripListFlags,
-  type EntryInfo,
-  type MlstFact,
-} from '../common/listing.js';
+import { formatListLine, formatMlsxLine, mlstFeatLine, stripListFlags, type EntryInfo } from '../common/listing.js';
 import { LineReader } from '../common/line-reader.js';
 import { formatReply } from '../common/reply.js';
 import { parseCommand, type ParsedCommand } from './command-line.js';
 import { COMMANDS, DURING_TRANSFER, lookUpVerb, NOT_IMPLEMENTED, type Verb } from './commands.js';
+import { readDirectory, toEntryInfo } from './directory.js';
+import { replyForOsError } from './errors.js';
 import {
   changeDirectory,
   deleteFile,
-  existing,
   fileSize,
   machineListOne,
   makeDirectory,
   modificationTime,
+  osError,
   pathError,
   quotePath,
   removeDirectory,
@@ -48,33 +42,27 @@ import {
   renameTo,
   requireWritable,
   statusOfPath,
+  withParent,
   type FileSession,
+  type RenameSource,
 } from './file-commands.js';
-import { ActiveEndpoint, PassiveEndpoint, type DataEndpoint } from './data.js';
-import { readDirectory, toEntryInfo } from './directory.js';
+import { parseGlob } from './glob.js';
+import { pass, user, type LoginSession, type LoginState, type SessionUser } from './login.js';
+import type { LoginGuard } from './login-guard.js';
 import type { ResolvedServerOptions } from './options.js';
-import { baseName, VirtualRoot } from './path.js';
-import { Transfer, receiveFile, sendFile, sendBuffer, type TransferResult } from './transfers.js';
-import { ANONYMOUS_NAMES } from './users.js';
+import { baseName, type OpenedPath, type PathResult, type VirtualRoot } from './path.js';
+import { TransferParameters, type ParamsSession } from './transfer-params.js';
+import { Transfer, sendBuffer, sendFile, type TransferResult } from './transfers.js';
+import { Upload } from './upload.js';
 import type { XferLog } from './xferlog.js';
 
-export interface SessionUser {
-  name: string;
-  anonymous: boolean;
-  writable: boolean;
-  /** For anonymous users: the identity given as password (RFC 1635). */
-  identity?: string;
-}
-
-type LoginState =
-  | { kind: 'none' }
-  | { kind: 'user-given'; name: string }
-  | { kind: 'logged-in'; user: SessionUser; root: VirtualRoot };
+export type { SessionUser } from './login.js';
 
 /** What a session needs from its server. */
 export interface SessionContext {
   options: ResolvedServerOptions;
   root: VirtualRoot;
+  guard: LoginGuard;
   xferlog?: XferLog;
   onClose(session: FtpSession): void;
 }
@@ -96,12 +84,8 @@ export class FtpSession {
   private login: LoginState = { kind: 'none' };
   private loginFailures = 0;
   private cwd = '/';
-  private type: 'A' | 'I' = 'A';
-  private data: DataEndpoint | undefined;
-  private epsvAll = false;
-  private rest = 0;
-  private rnfr: { virtual: string; real: string } | undefined;
-  private mlstFacts: MlstFact[] = [...MLST_FACTS];
+  private readonly params: TransferParameters;
+  private rnfr: RenameSource | undefined;
   private transfer: Transfer | undefined;
   private quitAfterTransfer = false;
   /** The client sent its FIN: close once the queued commands are answered. */
@@ -117,6 +101,7 @@ export class FtpSession {
     this.peer = socket.remoteAddress ?? '';
     this.log = ctx.options.logger.child({ session: id, peer: `${this.peer}:${socket.remotePort ?? 0}` });
     this.reader = new LineReader(ctx.options.maxLineLength);
+    this.params = new TransferParameters(this.paramsView);
   }
 
   private get opts(): ResolvedServerOptions {
@@ -167,8 +152,8 @@ export class FtpSession {
     }
     this.closed = true;
     this.idleTimer?.cancel();
-    this.data?.close();
-    this.data = undefined;
+    this.params.close();
+    this.forgetRename();
     this.transfer?.abort('control-closed');
     this.queue.length = 0;
     if (hard) this.socket.destroy();
@@ -276,7 +261,7 @@ export class FtpSession {
     // Per-verb counters only for known verbs: a client cannot create counter names.
     if (known) this.opts.counters.inc(`ftp.server.cmd.${known}`);
     // RFC 959 4.1.3: RNTO must come right after RNFR; any other command forgets it.
-    if (verb !== 'RNTO') this.rnfr = undefined;
+    if (verb !== 'RNTO') this.forgetRename();
     try {
       if (!known) {
         if (NOT_IMPLEMENTED.has(verb)) this.reply(502, `${verb} not implemented.`);
@@ -291,9 +276,11 @@ export class FtpSession {
         await this.handlers[known](arg);
       }
     } catch (err) {
+      // An OS error nobody expected: its errno still decides between 4yz and 5yz.
       this.opts.counters.inc('ftp.server.handler_error');
       this.log.warn({ err: (err as Error).message, cmd: verb }, 'command failed');
-      this.reply(451, 'Requested action aborted: local error in processing.');
+      const r = replyForOsError(err);
+      this.reply(r.code, r.text);
     }
     // One log line per command; never the password.
     this.log.info(
@@ -304,8 +291,8 @@ export class FtpSession {
   }
 
   private readonly handlers: Record<Verb, (arg: string) => void | Promise<void>> = {
-    USER: (arg) => this.user(arg),
-    PASS: (arg) => this.pass(arg),
+    USER: (arg) => user(this.loginView, arg),
+    PASS: (arg) => pass(this.loginView, arg),
     ACCT: () => (this.isLoggedIn ? this.reply(202, 'ACCT command superfluous.') : this.reply(503, 'Login with USER first.')),
     CWD: (arg) => changeDirectory(this.files, arg, 'CWD'),
     XCWD: (arg) => changeDirectory(this.files, arg, 'CWD'),
@@ -313,20 +300,20 @@ export class FtpSession {
     XCUP: () => changeDirectory(this.files, '..', 'CDUP'),
     REIN: () => this.rein(),
     QUIT: () => this.replyAndClose(221, `Thank you for visiting ${this.opts.siteName}.`),
-    PORT: (arg) => this.port(arg, 'PORT'),
-    EPRT: (arg) => this.port(arg, 'EPRT'),
-    PASV: () => this.passive('PASV', ''),
-    EPSV: (arg) => this.passive('EPSV', arg),
-    TYPE: (arg) => this.setType(arg),
-    STRU: (arg) => this.setOnly(arg, 'F', 'Structure set to F.', 'Only file structure (STRU F) is supported.'),
-    MODE: (arg) => this.setOnly(arg, 'S', 'Mode set to S.', 'Only stream mode (MODE S) is supported.'),
+    PORT: (arg) => this.params.port(arg, 'PORT'),
+    EPRT: (arg) => this.params.port(arg, 'EPRT'),
+    PASV: () => this.params.passive('PASV', ''),
+    EPSV: (arg) => this.params.passive('EPSV', arg),
+    TYPE: (arg) => this.params.setType(arg),
+    STRU: (arg) => this.params.setOnly(arg, 'F', 'Structure set to F.', 'Only file structure (STRU F) is supported.'),
+    MODE: (arg) => this.params.setOnly(arg, 'S', 'Mode set to S.', 'Only stream mode (MODE S) is supported.'),
     RETR: (arg) => this.retr(arg),
     STOR: (arg) => this.store(arg, 'STOR'),
     STOU: (arg) => this.store(arg, 'STOU'),
     APPE: (arg) => this.store(arg, 'APPE'),
     ALLO: (arg) =>
       /^\s*\d+(\s+R\s+\d+)?\s*$/i.test(arg) ? this.reply(202, 'ALLO command ignored.') : this.reply(501, 'Syntax error in parameters or arguments.'),
-    REST: (arg) => this.restart(arg),
+    REST: (arg) => this.params.restart(arg),
     RNFR: async (arg) => {
       this.rnfr = await renameFrom(this.files, arg);
     },
@@ -354,89 +341,25 @@ export class FtpSession {
     HELP: (arg) => this.help(arg),
     NOOP: () => this.reply(200, 'NOOP ok.'),
     FEAT: () => this.feat(),
-    OPTS: (arg) => this.options(arg),
+    OPTS: (arg) => this.params.options(arg),
     SIZE: (arg) => fileSize(this.files, arg),
     MDTM: (arg) => modificationTime(this.files, arg),
   };
 
   // -------------------------------------------------------------------------
-  // Access control (RFC 959 4.1.1)
+  // The views that login.ts, transfer-params.ts and file-commands.ts get
   // -------------------------------------------------------------------------
-
-  private user(name: string): void {
-    // A new USER starts a new login, also when someone is logged in (RFC 959 4.1.1).
-    this.resetLogin();
-    this.login = { kind: 'user-given', name };
-    // Always 331, whether the name exists or not, so names cannot be probed.
-    if (this.opts.anonymous && ANONYMOUS_NAMES.has(name.toLowerCase())) {
-      this.reply(331, 'Anonymous access allowed, send identity (e-mail name) as password.');
-    } else {
-      this.reply(331, 'Please specify the password.');
-    }
-  }
-
-  private async pass(password: string): Promise<void> {
-    if (this.login.kind !== 'user-given') {
-      this.reply(503, this.isLoggedIn ? 'Already logged in.' : 'Login with USER first.');
-      return;
-    }
-    const name = this.login.name;
-    if (this.opts.anonymous && ANONYMOUS_NAMES.has(name.toLowerCase())) {
-      const user: SessionUser = { name: 'anonymous', anonymous: true, writable: this.opts.anonymousWritable, identity: password };
-      this.loggedIn(user, this.ctx.root);
-      this.reply(230, [`Welcome to ${this.opts.siteName}`, 'Anonymous user logged in.']);
-      return;
-    }
-    const found = this.opts.users && !ANONYMOUS_NAMES.has(name.toLowerCase()) ? await this.opts.users.authenticate(name, password) : undefined;
-    let root: VirtualRoot | undefined;
-    if (found) {
-      // The home is a path inside the served root: resolve it like any client path.
-      const home = await this.ctx.root.existing('/', found.home);
-      if (home.ok && home.value.stats.isDirectory()) root = await VirtualRoot.open(home.value.real);
-    }
-    if (found && root) {
-      this.loggedIn({ name: found.name, anonymous: false, writable: found.writable }, root);
-      this.reply(230, `User ${found.name} logged in.`);
-      return;
-    }
-    await this.failedLogin();
-  }
-
-  /**
-   * RFC 2577 5: a failed login is answered late, and the last allowed failure closes
-   * the connection, so that guessing passwords is slow.
-   */
-  private async failedLogin(): Promise<void> {
-    this.loginFailures++;
-    this.opts.counters.inc('ftp.server.login.failed');
-    this.login = { kind: 'none' };
-    await new Promise<void>((resolve) => this.opts.clock.setTimer(this.opts.loginFailDelayMs, resolve));
-    if (this.closed) return;
-    if (this.loginFailures >= this.opts.maxLoginFailures) {
-      this.replyAndClose(421, 'Too many failed logins, closing control connection.');
-      return;
-    }
-    this.reply(530, 'Login incorrect.');
-  }
-
-  private loggedIn(user: SessionUser, root: VirtualRoot): void {
-    this.login = { kind: 'logged-in', user, root };
-    this.loginFailures = 0;
-    this.cwd = '/';
-    this.opts.counters.inc(user.anonymous ? 'ftp.server.login.anonymous' : 'ftp.server.login.user');
-    this.log.info({ user: user.name }, 'logged in');
-  }
 
   private resetLogin(): void {
     this.login = { kind: 'none' };
     this.cwd = '/';
-    this.type = 'A';
-    this.data?.close();
-    this.data = undefined;
-    this.epsvAll = false;
-    this.rest = 0;
+    this.params.reset();
+    this.forgetRename();
+  }
+
+  private forgetRename(): void {
+    void this.rnfr?.release();
     this.rnfr = undefined;
-    this.mlstFacts = [...MLST_FACTS];
   }
 
   private rein(): void {
@@ -451,6 +374,51 @@ export class FtpSession {
 
   private get root(): VirtualRoot {
     return (this.login as Extract<LoginState, { kind: 'logged-in' }>).root;
+  }
+
+  /** Built when first used: class fields are set before the constructor's parameters. */
+  private get loginView(): LoginSession {
+    const session = this;
+    return {
+      options: session.opts,
+      serverRoot: session.ctx.root,
+      guard: session.ctx.guard,
+      peer: session.peer,
+      log: session.log,
+      get closed() {
+        return session.closed;
+      },
+      get login() {
+        return session.login;
+      },
+      set login(state: LoginState) {
+        session.login = state;
+      },
+      get failures() {
+        return session.loginFailures;
+      },
+      set failures(n: number) {
+        session.loginFailures = n;
+      },
+      reply: (code: number, text: string | readonly string[]) => session.reply(code, text),
+      replyAndClose: (code: number, text: string) => session.replyAndClose(code, text),
+      resetLogin: () => session.resetLogin(),
+    };
+  }
+
+  private get paramsView(): ParamsSession {
+    const session = this;
+    return {
+      options: session.opts,
+      peer: session.peer,
+      get localAddress() {
+        return session.socket.localAddress ?? '0.0.0.0';
+      },
+      get closed() {
+        return session.closed;
+      },
+      reply: (code: number, text: string | readonly string[]) => session.reply(code, text),
+    };
   }
 
   /** The view of this session that the file commands get (file-commands.ts). */
@@ -473,136 +441,14 @@ export class FtpSession {
         return session.currentUser.writable;
       },
       get type() {
-        return session.type;
+        return session.params.type;
       },
       get mlstFacts() {
-        return session.mlstFacts;
+        return session.params.mlstFacts;
       },
       reply: (code: number, text: string | readonly string[]) => session.reply(code, text),
     };
   })();
-
-  // -------------------------------------------------------------------------
-  // Transfer parameters (RFC 959 4.1.2, RFC 2428, RFC 2577)
-  // -------------------------------------------------------------------------
-
-  private setData(endpoint: DataEndpoint | undefined): void {
-    this.data?.close();
-    this.data = endpoint;
-  }
-
-  private port(arg: string, verb: 'PORT' | 'EPRT'): void {
-    if (this.epsvAll) {
-      // RFC 2428 4: after EPSV ALL every other data connection command is refused.
-      this.reply(503, 'EPSV ALL in effect; use EPSV.');
-      return;
-    }
-    let host: string;
-    let port: number;
-    if (verb === 'PORT') {
-      const p = parsePortArgument(arg);
-      if (!p.ok) return this.reply(501, 'Syntax error in PORT argument.');
-      ({ address: host, port } = p.value);
-    } else {
-      const p = parseEprtArgument(arg);
-      if (!p.ok) {
-        if ('unsupportedProtocol' in p) return this.reply(522, 'Network protocol not supported, use (1)');
-        return this.reply(501, 'Syntax error in EPRT argument.');
-      }
-      ({ address: host, port } = p.value);
-    }
-    // RFC 2577 3: no connections to other hosts (FTP bounce) or to privileged ports.
-    if (host !== this.peer && !this.opts.allowForeignDataAddress) {
-      this.opts.counters.inc('ftp.server.bounce_refused.address');
-      return this.reply(504, `${verb} to another host than the client's refused.`);
-    }
-    if (port < 1024 && !this.opts.allowLowDataPort) {
-      this.opts.counters.inc('ftp.server.bounce_refused.port');
-      return this.reply(504, `${verb} to a port below 1024 refused.`);
-    }
-    this.setData(new ActiveEndpoint(this.opts.tcp, this.opts.clock, host, port, this.opts.dataPort));
-    this.reply(200, `${verb} command successful.`);
-  }
-
-  private async passive(verb: 'PASV' | 'EPSV', arg: string): Promise<void> {
-    if (verb === 'PASV' && this.epsvAll) {
-      this.reply(503, 'EPSV ALL in effect; use EPSV.');
-      return;
-    }
-    if (verb === 'EPSV') {
-      const p = parseEpsvArgument(arg);
-      if (!p.ok) return this.reply(501, 'Syntax error in EPSV argument.');
-      if (p.value.all) {
-        this.epsvAll = true;
-        return this.reply(200, 'EPSV ALL ok.');
-      }
-      if (p.value.protocol !== undefined && p.value.protocol !== 1) return this.reply(522, 'Network protocol not supported, use (1)');
-    }
-    this.setData(undefined);
-    const o = this.opts;
-    const endpoint = await PassiveEndpoint.create(o.tcp, o.pasvPorts, this.peer, o.random, o.clock, o.counters);
-    if (!endpoint) return this.reply(425, 'Cannot open passive connection: no free port.');
-    if (this.closed) {
-      endpoint.close();
-      return;
-    }
-    this.data = endpoint;
-    if (verb === 'PASV') {
-      this.reply(227, formatPasvReply({ address: this.socket.localAddress ?? '0.0.0.0', port: endpoint.port }));
-    } else {
-      this.reply(229, formatEpsvReply(endpoint.port));
-    }
-  }
-
-  private setType(arg: string): void {
-    const words = arg.trim().toUpperCase().split(/\s+/);
-    const [code, param] = words;
-    if (words.length > 2) return this.reply(501, 'Syntax error in TYPE argument.');
-    if (code === 'A' && (param === undefined || param === 'N')) {
-      this.type = 'A';
-      return this.reply(200, 'Type set to A.');
-    }
-    if ((code === 'I' && param === undefined) || (code === 'L' && param === '8')) {
-      this.type = 'I';
-      return this.reply(200, 'Type set to I.');
-    }
-    // Known but unsupported: EBCDIC, Telnet/ASA format control, other byte sizes.
-    if (code === 'E' || ((code === 'A' || code === 'E') && (param === 'T' || param === 'C')) || (code === 'L' && /^\d+$/.test(param ?? ''))) {
-      return this.reply(504, 'Type not supported; use A or I.');
-    }
-    this.reply(501, 'Syntax error in TYPE argument.');
-  }
-
-  private setOnly(arg: string, only: string, ok: string, unsupported: string): void {
-    const v = arg.trim().toUpperCase();
-    if (v === only) return this.reply(200, ok);
-    if (/^[A-Z]$/.test(v) && ((only === 'F' && 'RP'.includes(v)) || (only === 'S' && 'BC'.includes(v)))) return this.reply(504, unsupported);
-    this.reply(501, 'Syntax error in parameters or arguments.');
-  }
-
-  private restart(arg: string): void {
-    const v = arg.trim();
-    if (!/^\d{1,15}$/.test(v)) return this.reply(501, 'REST needs a byte offset.');
-    this.rest = Number(v);
-    this.reply(350, `Restarting at ${this.rest}. Send STORE or RETRIEVE to initiate transfer.`);
-  }
-
-  private options(arg: string): void {
-    const [name = '', ...rest] = arg.trim().split(/\s+/);
-    const value = rest.join(' ');
-    switch (name.toUpperCase()) {
-      case 'UTF8':
-      case 'UTF-8':
-        // RFC 2640: path names are UTF-8 all the time here.
-        if (value.toUpperCase() === 'ON' || value === '') return this.reply(200, 'Always in UTF8 mode.');
-        return this.reply(504, 'UTF8 cannot be turned off.');
-      case 'MLST':
-        this.mlstFacts = parseMlstOpts(value);
-        return this.reply(200, `MLST OPTS ${this.mlstFacts.map((f) => `${f};`).join('')}`);
-      default:
-        return this.reply(501, 'Option not understood.');
-    }
-  }
 
   private feat(): void {
     // RFC 2389 3.2: each feature on its own line, starting with one space.
@@ -611,7 +457,7 @@ export class FtpSession {
       ' EPRT',
       ' EPSV',
       ' MDTM',
-      ` ${mlstFeatLine(this.mlstFacts)}`,
+      ` ${mlstFeatLine(this.params.mlstFacts)}`,
       ' PASV',
       ' REST STREAM',
       ' SIZE',
@@ -625,25 +471,21 @@ export class FtpSession {
   // Transfers
   // -------------------------------------------------------------------------
 
-  private get modeName(): string {
-    return this.type === 'A' ? 'ASCII' : 'BINARY';
-  }
-
   /**
    * Run one transfer over the data connection set up by PORT/PASV/...: 150, open,
-   * move the data with `work`, then the result reply. Returns the result.
+   * move the data with `work`, then the result reply. The file was opened and
+   * checked before this is called, so 150 is only said when we can deliver.
    */
   private async runTransfer(
     verb: string,
     path: string,
     text150: string,
     work: (socket: TcpSocketLike, t: Transfer) => Promise<void>,
-    size?: number,
+    options: { size?: number; done?: string } = {},
   ): Promise<TransferResult> {
-    const endpoint = this.data!;
-    this.data = undefined;
+    const endpoint = this.params.takeData()!;
     const o = this.opts;
-    const t = new Transfer(verb, path, endpoint, o.clock, o.dataTimeoutMs, size);
+    const t = new Transfer(verb, path, endpoint, o.clock, o.dataTimeoutMs, options.size);
     this.transfer = t;
     this.idleTimer?.cancel();
     this.reply(150, text150);
@@ -652,7 +494,7 @@ export class FtpSession {
     o.counters.inc(`ftp.server.transfer.${result.outcome}`);
     switch (result.outcome) {
       case 'ok':
-        this.reply(226, result.note ? `Transfer complete (${result.note}).` : 'Transfer complete.');
+        this.reply(226, options.done ?? 'Transfer complete.');
         // RFC 959 4.1.3: an ABOR that came as the transfer was completing still gets
         // its own 226, so the client always sees two replies after ABOR.
         if (t.aborted === 'ABOR') this.reply(226, 'ABOR command successful.');
@@ -667,30 +509,30 @@ export class FtpSession {
       case 'data-error':
         this.reply(426, 'Connection closed; transfer aborted.');
         break;
-      case 'disk-full':
-        this.reply(452, 'Insufficient storage space.');
+      case 'local-error': {
+        const r = replyForOsError(result.error);
+        o.counters.inc(`ftp.server.error.${r.reason}`);
+        this.reply(r.code, r.text);
         break;
-      case 'local-error':
-        this.reply(451, 'Requested action aborted: local error in processing.');
-        break;
+      }
     }
     this.log.info(
-      { transfer: verb, path, bytes: result.bytes, ms: Math.round(result.ms), result: result.outcome, reason: result.reason, type: this.type },
+      { transfer: verb, path, bytes: result.bytes, ms: Math.round(result.ms), result: result.outcome, reason: result.reason, type: this.params.type },
       'transfer',
     );
     // xferlog records file transfers, not listings (as wu-ftpd and vsftpd do).
-    const user = this.currentUser;
+    const who = this.currentUser;
     if (verb !== 'LIST' && verb !== 'NLST' && verb !== 'MLSD') {
       this.ctx.xferlog?.record({
         seconds: result.ms / 1000,
         host: this.peer,
         bytes: result.bytes,
         path,
-        binary: this.type === 'I',
+        binary: this.params.type === 'I',
         incoming: verb === 'STOR' || verb === 'STOU' || verb === 'APPE',
-        anonymous: user.anonymous,
+        anonymous: who.anonymous,
         // RFC 1635: an anonymous user's password is their identity, worth logging.
-        user: user.anonymous ? (user.identity ?? '') : user.name,
+        user: who.anonymous ? (who.identity ?? '') : who.name,
         complete: result.outcome === 'ok',
       });
     }
@@ -698,61 +540,99 @@ export class FtpSession {
     return result;
   }
 
+  /** 425 unless PORT/PASV/... came first (the endpoint stays until a transfer uses it). */
   private needData(): boolean {
-    if (this.data) return true;
-    this.reply(425, 'Use PORT, PASV, EPRT or EPSV first.');
+    if (this.params.hasData) return true;
+    this.params.takeData(); // says 425
     return false;
   }
 
-  private takeRest(): number {
-    const r = this.rest;
-    this.rest = 0;
-    return r;
+  /** Open an existing path and run `use`; a refusal is answered here, the descriptor closed after. */
+  private async withOpened(arg: string, use: (p: OpenedPath) => Promise<void>, notFound = 550): Promise<void> {
+    const r: PathResult<OpenedPath> = await this.root.existing(this.cwd, arg);
+    if (!r.ok) {
+      if (r.error === 'not-found' && notFound !== 550) return this.reply(notFound, 'No such file or directory.');
+      return pathError(this.files, r.error);
+    }
+    try {
+      await use(r.value);
+    } finally {
+      await r.value.close();
+    }
   }
 
   private async retr(arg: string): Promise<void> {
-    const offset = this.takeRest();
+    const offset = this.params.takeRest();
     if (!this.needData()) return;
-    const r = await existing(this.files, arg);
-    if (!r.ok) return pathError(this.files, r.error);
-    const { stats, real, virtual } = r.value;
-    if (!stats.isFile()) return this.reply(550, 'Not a plain file.');
-    if (offset > stats.size) return this.reply(554, 'Restart offset beyond the end of the file.');
-    const ascii = this.type === 'A';
-    await this.runTransfer(
-      'RETR',
-      virtual,
-      `Opening ${this.modeName} mode data connection for ${arg}(${stats.size} bytes).`,
-      (socket, t) => sendFile(real, offset, ascii, socket, t),
-      ascii ? undefined : stats.size - offset,
-    );
+    await this.withOpened(arg, async (p) => {
+      const { stats } = p;
+      if (!stats.isFile()) return this.reply(550, 'Not a plain file.');
+      if (offset > stats.size) return this.reply(554, 'Restart offset beyond the end of the file.');
+      // Opened for reading now: a file the OS does not let us read is 550 before any 150.
+      let file;
+      try {
+        file = await p.openForReading();
+      } catch (err) {
+        return osError(this.files, err);
+      }
+      try {
+        const ascii = this.params.type === 'A';
+        const text150 = `Opening ${this.params.modeName} mode data connection for ${arg}(${stats.size} bytes).`;
+        await this.runTransfer('RETR', p.virtual, text150, (socket, t) => sendFile(file, offset, stats.size, ascii, socket, t), {
+          size: ascii ? undefined : stats.size - offset,
+        });
+      } finally {
+        await file.close();
+      }
+    });
   }
 
   private async store(arg: string, verb: 'STOR' | 'STOU' | 'APPE'): Promise<void> {
-    const offset = this.takeRest();
+    const offset = this.params.takeRest();
     if (!requireWritable(this.files)) return;
     if (!this.needData()) return;
-    let target = arg;
+    let name = arg;
     if (verb === 'STOU') {
       const unique = await this.uniqueName(arg.trim() === '' ? 'file' : arg);
       if (!unique) return this.reply(553, 'Could not find a unique file name.');
-      target = unique;
+      name = unique;
     }
-    const r = await this.root.entry(this.cwd, target);
-    if (!r.ok) return pathError(this.files, r.error, true);
-    const { real, virtual, exists } = r.value;
-    if (exists) {
-      const st = await this.root.existing('/', virtual);
-      if (st.ok && !st.value.stats.isFile()) return this.reply(550, 'Not a plain file.');
-      if (st.ok && offset > st.value.stats.size) return this.reply(554, 'Restart offset beyond the end of the file.');
-    } else if (offset > 0) {
-      return this.reply(554, 'Restart offset beyond the end of the file.');
-    }
-    // Where the existing content is kept: APPE keeps it all, REST n keeps n bytes.
-    const keep = verb === 'APPE' ? (exists ? 'all' : 0) : offset;
-    const text150 = verb === 'STOU' ? `FILE: ${baseName(virtual)}` : `Opening ${this.modeName} mode data connection for ${arg}.`;
-    await this.runTransfer(verb, virtual, text150, (socket, t) =>
-      receiveFile({ real, keep, exists, ascii: this.type === 'A', exclusive: verb === 'STOU', random: this.opts.random }, socket, t),
+    // STOR/APPE write through a symlink that stays inside the root (as vsftpd does).
+    const followLink = verb !== 'STOU';
+    await withParent(
+      this.files,
+      name,
+      async (target) => {
+        const { entry, virtual } = target;
+        if (entry && !entry.isFile()) return this.reply(550, 'Not a plain file.');
+        if (offset > (entry?.size ?? 0)) return this.reply(554, 'Restart offset beyond the end of the file.');
+        // Where the existing content is kept: APPE keeps it all, REST n keeps n bytes.
+        const keep = verb === 'APPE' ? 'all' : offset;
+        let upload: Upload;
+        try {
+          upload = await Upload.prepare({ target, keep, ascii: this.params.type === 'A', exclusive: verb === 'STOU', random: this.opts.random });
+        } catch (err) {
+          return osError(this.files, err);
+        }
+        const text150 = verb === 'STOU' ? `FILE: ${baseName(virtual)}` : `Opening ${this.params.modeName} mode data connection for ${arg}.`;
+        try {
+          await this.runTransfer(verb, virtual, text150, async (socket, t) => {
+            await upload.receive(socket, t);
+            try {
+              // Only a client still on the control connection meant the data to end
+              // here: one killed mid-upload closed both connections.
+              await upload.commit(() => !this.closed && !this.clientEnded);
+            } catch (err) {
+              if (this.closed || this.clientEnded) t.abort('control-closed');
+              else t.markLocal(err as Error);
+              throw err;
+            }
+          });
+        } finally {
+          await upload.discard();
+        }
+      },
+      followLink,
     );
   }
 
@@ -760,9 +640,10 @@ export class FtpSession {
   private async uniqueName(base: string): Promise<string | undefined> {
     for (let i = 0; i < 100; i++) {
       const candidate = i === 0 ? base : `${base}.${i}`;
-      const r = await this.root.entry(this.cwd, candidate);
+      const r = await this.root.parentOf(this.cwd, candidate);
       if (!r.ok) return i === 0 ? candidate : undefined; // let the caller report the path error
-      if (!r.value.exists) return candidate;
+      await r.value.dir.close();
+      if (!r.value.entry) return candidate;
     }
     return undefined;
   }
@@ -770,34 +651,55 @@ export class FtpSession {
   private async list(rawArg: string, verb: 'LIST' | 'NLST' | 'MLSD'): Promise<void> {
     if (!this.needData()) return;
     const arg = verb === 'MLSD' ? rawArg : stripListFlags(rawArg);
-    const r = await existing(this.files, arg === '' ? '.' : arg);
-    if (!r.ok) {
+    // A name that exists as written wins over a pattern (a file may be called 'a[1]').
+    const glob = verb === 'MLSD' ? undefined : parseGlob(arg);
+    let exact = await this.root.existing(this.cwd, arg === '' ? '.' : arg);
+    const globbing = glob !== undefined && !exact.ok && exact.error === 'not-found';
+    if (globbing) exact = await this.root.existing(this.cwd, glob.directory === '' ? '.' : glob.directory);
+    if (!exact.ok) {
       // RFC 959 5.4 lists 450 (file unavailable) for LIST and NLST; RFC 3659 uses 550.
-      if (r.error === 'not-found' && verb !== 'MLSD') return this.reply(450, 'No such file or directory.');
-      return pathError(this.files, r.error);
+      if (exact.error === 'not-found' && verb !== 'MLSD') return this.reply(450, 'No such file or directory.');
+      return pathError(this.files, exact.error);
     }
-    const { stats, real, virtual } = r.value;
-    if (verb === 'MLSD' && !stats.isDirectory()) return this.reply(501, 'Not a directory.');
-    let entries: EntryInfo[];
-    let truncated = false;
-    if (stats.isDirectory()) {
-      ({ entries, truncated } = await readDirectory(this.root, real, this.opts.maxListEntries));
-    } else {
-      entries = [toEntryInfo(baseName(virtual), stats)];
+    const p = exact.value;
+    try {
+      const { stats, virtual } = p;
+      if ((verb === 'MLSD' || globbing) && !stats.isDirectory()) return this.reply(verb === 'MLSD' ? 501 : 450, 'Not a directory.');
+      const limit = this.opts.maxListEntries;
+      let entries: EntryInfo[];
+      let truncated = false;
+      if (stats.isDirectory()) {
+        try {
+          ({ entries, truncated } = await readDirectory(this.root, p, limit, globbing ? glob.match : undefined));
+        } catch (err) {
+          return osError(this.files, err);
+        }
+        if (globbing && entries.length === 0) return this.reply(450, 'No files found.');
+      } else {
+        entries = [toEntryInfo(baseName(virtual), stats)];
+      }
+      const lines = this.listingLines(verb, arg, globbing ? glob.directory : undefined, stats.isDirectory(), entries);
+      if (truncated) this.opts.counters.inc('ftp.server.listing_truncated');
+      const body = Buffer.from(lines.map((l) => l + '\r\n').join(''), 'utf8');
+      // The cap is said in the 226 line, so a client (and its user) knows the list is cut.
+      const done = truncated ? `Transfer complete; listing stopped at ${limit} entries (the server's limit).` : undefined;
+      // Listings are text with CRLF line ends already, in either TYPE.
+      const result = await this.runTransfer(verb, virtual, 'Opening ASCII mode data connection for /bin/ls.', (socket, t) => sendBuffer(body, socket, t), { done });
+      if (truncated && result.outcome === 'ok') this.log.warn({ path: virtual, limit }, 'listing truncated');
+    } finally {
+      await p.close();
     }
+  }
+
+  /** The lines of a listing: `ls -l` (LIST), facts (MLSD) or names (NLST, relative as the argument was). */
+  private listingLines(verb: 'LIST' | 'NLST' | 'MLSD', arg: string, globDir: string | undefined, isDirectory: boolean, entries: EntryInfo[]): string[] {
     const now = this.opts.now();
-    const access = { writable: this.currentUser.writable };
-    let lines: string[];
-    if (verb === 'LIST') lines = entries.map((e) => formatListLine(e, now));
-    else if (verb === 'MLSD') lines = entries.map((e) => formatMlsxLine(e, access, this.mlstFacts));
-    else if (!stats.isDirectory()) lines = [arg];
-    else if (arg === '' || arg === '.') lines = entries.map((e) => e.name);
-    else lines = entries.map((e) => posix.join(arg, e.name));
-    if (truncated) this.opts.counters.inc('ftp.server.listing_truncated');
-    const body = Buffer.from(lines.map((l) => l + '\r\n').join(''), 'utf8');
-    // Listings are text with CRLF line ends already, in either TYPE.
-    const result = await this.runTransfer(verb, virtual, 'Opening ASCII mode data connection for /bin/ls.', (socket, t) => sendBuffer(body, socket, t));
-    if (truncated && result.outcome === 'ok') this.log.warn({ path: virtual, limit: this.opts.maxListEntries }, 'listing truncated');
+    if (verb === 'LIST') return entries.map((e) => formatListLine(e, now));
+    if (verb === 'MLSD') return entries.map((e) => formatMlsxLine(e, { writable: this.currentUser.writable }, this.params.mlstFacts));
+    if (globDir !== undefined) return entries.map((e) => globDir + e.name);
+    if (!isDirectory) return [arg];
+    if (arg === '' || arg === '.') return entries.map((e) => e.name);
+    return entries.map((e) => posix.join(arg, e.name));
   }
 
   private async stat(arg: string): Promise<void> {
@@ -807,8 +709,9 @@ export class FtpSession {
       `${this.opts.siteName} FTP server status:`,
       `     Connected to ${this.peer}`,
       `     Logged in as ${u ? u.name : '(nobody)'}`,
-      `     TYPE: ${this.modeName}, STRU: File, MODE: Stream`,
-      `     Data connection: ${this.data ? this.data.mode : 'none'}`,
+      `     TYPE: ${this.params.modeName}, STRU: File, MODE: Stream`,
+      `     Data connection: ${this.params.dataMode}`,
+      `     Listings stop at ${this.opts.maxListEntries} entries`,
       'End of status',
     ]);
   }

@@ -4,26 +4,22 @@
  * Stream mode (RFC 959 3.4.1): the data is sent as it is and the end of the file is
  * the end of the connection. So the sender closes the data connection: we call
  * end() right after the last write, which lets our TCP put the FIN on the last data
- * segment, and answer 226 only once the connection is closed, i.e. the data arrived.
+ * segment, and answer 226 once the peer has acknowledged the data and our FIN (see
+ * waitForDelivery), without waiting for the client to close its side.
  *
- * Uploads never appear half-written under their real name: the data goes to a
- * temporary file in the same directory (same file system, so the final rename is
- * atomic) and is renamed over the target only after the whole file arrived. A
- * failed, aborted or cut upload removes the temporary file and leaves any previous
- * version untouched.
+ * Files are opened before the 150 reply (the session does it, see path.ts), so what
+ * moves here is always an open descriptor; uploads are in upload.ts.
  */
-import { constants, createReadStream, createWriteStream } from 'node:fs';
-import { chmod, copyFile, link, rename, stat, truncate, unlink } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import type { FileHandle } from 'node:fs/promises';
 import { Readable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Clock, Timer } from '../../stack/clock.js';
-import type { Random } from '../../stack/random.js';
 import type { TcpSocketLike } from '../../tcp/api.js';
-import { CrlfToLf, LfToCrlf, countLineFeeds } from '../common/ascii.js';
-import { DataConnectionError, waitForClose, type DataEndpoint } from './data.js';
+import { LfToCrlf, countLineFeeds } from '../common/ascii.js';
+import { DataConnectionError, waitForClose, waitForDelivery, type DataEndpoint } from './data.js';
+import type { OpenedPath } from './path.js';
 
-export type TransferOutcome = 'ok' | 'no-connection' | 'aborted' | 'data-error' | 'disk-full' | 'local-error';
+export type TransferOutcome = 'ok' | 'no-connection' | 'aborted' | 'data-error' | 'local-error';
 export type AbortReason = 'ABOR' | 'control-closed' | 'stalled';
 
 export interface TransferResult {
@@ -31,7 +27,8 @@ export interface TransferResult {
   reason?: AbortReason | string;
   bytes: number;
   ms: number;
-  note?: string;
+  /** For 'local-error': the file system's error, which decides the reply (errors.ts). */
+  error?: Error;
 }
 
 /** One transfer in progress: its data connection, progress, and how to abort it. */
@@ -58,9 +55,14 @@ export class Transfer {
     return this.abortReason;
   }
 
-  /** Bytes moved so far on the data connection. */
+  /**
+   * Bytes moved so far on the data connection: received, or sent AND acknowledged by
+   * the peer (not merely queued in our send buffer), so STAT and the result of an
+   * ABOR tell what really arrived.
+   */
   get bytes(): number {
-    return this.socket ? this.socket.bytesWritten + this.socket.bytesRead : 0;
+    const s = this.socket;
+    return s ? (s.bytesAcked ?? s.bytesWritten) + s.bytesRead : 0;
   }
 
   progressText(): string {
@@ -105,18 +107,20 @@ export class Transfer {
     this.watchForStall();
     try {
       await work(socket, this);
+      // An ABOR that came before the peer acknowledged the end is an aborted
+      // transfer, even if all the data had been queued (RFC 959 4.1.3).
+      if (this.abortReason) return done('aborted', this.abortReason);
       return done('ok');
     } catch (err) {
       if (this.abortReason) return done('aborted', this.abortReason);
-      if (this.localError) {
-        const code = (this.localError as NodeJS.ErrnoException).code;
-        return done(code === 'ENOSPC' || code === 'EDQUOT' ? 'disk-full' : 'local-error', code ?? this.localError.message);
-      }
+      if (this.localError) return { ...done('local-error', (this.localError as NodeJS.ErrnoException).code ?? this.localError.message), error: this.localError };
       return done('data-error', (err as NodeJS.ErrnoException).code ?? (err as Error).message);
     } finally {
       this.stallTimer?.cancel();
       this.endpoint.close();
       if (!socket.destroyed && (this.abortReason || this.localError)) socket.destroy();
+      // A client that keeps its end open after 226 gets `timeoutMs` to close it.
+      else if (!socket.closed) void waitForClose(socket, this.clock, this.timeoutMs);
     }
   }
 
@@ -135,7 +139,7 @@ export class Transfer {
   }
 }
 
-/** Write `source` (through `transforms`) to the data connection, end it, and wait until it is closed. */
+/** Write `source` (through `transforms`) to the data connection, end it, and wait until it arrived. */
 async function sendStream(source: Readable, transforms: Transform[], socket: TcpSocketLike, t: Transfer): Promise<void> {
   source.on('error', (err) => t.markLocal(err));
   // The client sends nothing on a download, but its FIN must be read for the
@@ -143,16 +147,16 @@ async function sendStream(source: Readable, transforms: Transform[], socket: Tcp
   socket.resume();
   // pipeline() calls socket.end() after the last chunk: the FIN follows the data at once.
   await pipeline([source, ...transforms, socket]);
-  await waitForClose(socket, t.clock, t.timeoutMs);
+  if (!(await waitForDelivery(socket, t.clock, t.timeoutMs))) throw new Error('data connection closed before the peer acknowledged the end');
 }
 
-/** RETR: the file from `offset` (REST), LF -> CRLF in TYPE A. */
-export async function sendFile(real: string, offset: number, ascii: boolean, socket: TcpSocketLike, t: Transfer): Promise<void> {
+/** RETR: an open file from `offset` (REST) to `size`, LF -> CRLF in TYPE A. The stream closes the file when it ends. */
+export function sendFile(file: FileHandle, offset: number, size: number, ascii: boolean, socket: TcpSocketLike, t: Transfer): Promise<void> {
   // Read up to the size we know: the stream then ends right after its last chunk,
   // without one more read to find EOF, so socket.end() follows the last write in the
   // same tick and TCP puts the FIN on the last data segment (FTP DATA+FIN in the seed).
-  const { size } = await stat(real);
-  const source = size > offset ? createReadStream(real, { start: offset, end: size - 1, highWaterMark: 64 * 1024 }) : Readable.from([]);
+  const source =
+    size > offset ? file.createReadStream({ start: offset, end: size - 1, highWaterMark: 64 * 1024 }) : Readable.from([]);
   return sendStream(source, ascii ? [new LfToCrlf()] : [], socket, t);
 }
 
@@ -161,61 +165,14 @@ export function sendBuffer(body: Buffer, socket: TcpSocketLike, t: Transfer): Pr
   return sendStream(Readable.from([body]), [], socket, t);
 }
 
-export interface ReceiveOptions {
-  /** The real target path (already checked to be inside the root). */
-  real: string;
-  /** Existing content to keep before the new data: APPE keeps all, REST n keeps n bytes. */
-  keep: number | 'all';
-  exists: boolean;
-  ascii: boolean;
-  /** STOU: never replace an existing file. */
-  exclusive: boolean;
-  random: Random;
-}
-
-/** STOR, APPE, STOU: receive into a temporary file, then move it into place. */
-export async function receiveFile(o: ReceiveOptions, socket: TcpSocketLike, t: Transfer): Promise<void> {
-  const hex = Buffer.from(o.random.bytes(8)).toString('hex');
-  const temp = join(dirname(o.real), `.tapstack-${hex}.part`);
-  const local = async <T>(step: Promise<T>): Promise<T> => {
-    try {
-      return await step;
-    } catch (err) {
-      t.markLocal(err as Error);
-      throw err;
-    }
-  };
-  try {
-    let mode: number | undefined;
-    if (o.exists) mode = (await local(stat(o.real))).mode & 0o7777;
-    if (o.keep === 'all' || o.keep > 0) {
-      await local(copyFile(o.real, temp, constants.COPYFILE_EXCL));
-      if (o.keep !== 'all') await local(truncate(temp, o.keep));
-    }
-    const out = createWriteStream(temp, { flags: o.keep === 0 ? 'wx' : 'a', mode: 0o644 });
-    out.on('error', (err) => t.markLocal(err));
-    await pipeline([socket, ...(o.ascii ? [new CrlfToLf()] : []), out]);
-    // The data connection ended normally; the control connection may still have died.
-    if (t.aborted) throw new Error(`upload aborted (${t.aborted})`);
-    // Our side of the data connection is done too.
-    socket.end();
-    if (mode !== undefined) await local(chmod(temp, mode));
-    if (o.exclusive) {
-      // link() fails if the name was taken meanwhile: STOU never replaces a file.
-      await local(link(temp, o.real));
-      await unlink(temp);
-    } else {
-      await local(rename(temp, o.real));
-    }
-  } catch (err) {
-    await unlink(temp).catch(() => {});
-    throw err;
-  }
-}
-
 /** SIZE in TYPE A: the file's size plus one CR for every LF. */
-export async function asciiSizeOf(real: string, size: number): Promise<number> {
-  let lineFeeds = 0;
-  for await (const chunk of createReadStream(real, { highWaterMark: 256 * 1024 })) lineFeeds += countLineFeeds(chunk as Buffer);
-  return size + lineFeeds;
+export async function asciiSizeOf(p: OpenedPath): Promise<number> {
+  const file = await p.openForReading();
+  try {
+    let lineFeeds = 0;
+    for await (const chunk of file.createReadStream({ highWaterMark: 256 * 1024 })) lineFeeds += countLineFeeds(chunk as Buffer);
+    return p.stats.size + lineFeeds;
+  } finally {
+    await file.close();
+  }
 }
