@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { IPV4_MAX_DATAGRAM } from '../wire/ipv4.js';
-import { VIRTIO_NET_HDR_LEN, tcpSuperFrame, writeVirtioNetHeader } from '../wire/virtio-net.js';
+import { TCP_CHECKSUM_OFFSET, VIRTIO_NET_HDR_LEN, setPartialTcpChecksum, tcpSuperFrame, writeVirtioNetHeader } from '../wire/virtio-net.js';
 import type { Link } from './link.js';
 
 /**
@@ -203,8 +203,10 @@ export class TapLink implements Link {
    * Offload: one virtio_net_hdr per frame. A frame larger than the MTU is a TCP
    * super-frame (only TCP makes them, see superFrameMtu): the kernel cuts it into
    * segments of gso_size payload bytes, each with the headers of the first. Its
-   * checksum is complete already (the stack computes it over the whole super-frame),
-   * so NEEDS_CSUM stays off and the kernel works out each segment's own.
+   * checksum field is rewritten to the partial sum NEEDS_CSUM asks for, so that the
+   * kernel does not verify 64 KiB that our stack has just summed (the capture, which
+   * wraps this link, already has the frame with its finished checksum). Other frames
+   * get a header of zeros: finished, nothing to do.
    */
   private headersFor(frames: readonly Uint8Array[]): Uint8Array {
     const size = frames.length * VIRTIO_NET_HDR_LEN;
@@ -212,17 +214,19 @@ export class TapLink implements Link {
     const headers = this.vnetHeaders.subarray(0, size);
     headers.fill(0);
     for (let i = 0; i < frames.length; i++) {
-      const gso = tcpSuperFrame(frames[i]!, this.mtu);
+      const frame = frames[i]!;
+      const gso = tcpSuperFrame(frame, this.mtu);
       if (gso) {
+        setPartialTcpChecksum(frame, gso);
         writeVirtioNetHeader(headers, i * VIRTIO_NET_HDR_LEN, {
-          needsChecksum: false,
+          needsChecksum: true,
           dataValid: false,
           gsoType: 'tcpv4',
           ecn: false,
           headerLength: gso.headerLength,
           gsoSize: gso.segmentSize,
-          checksumStart: 0,
-          checksumOffset: 0,
+          checksumStart: gso.tcpStart,
+          checksumOffset: TCP_CHECKSUM_OFFSET,
         });
       }
     }
