@@ -22,8 +22,15 @@ export interface TcpConfig {
   sack: boolean;
   /** RFC 4987 3.6: answer SYNs with a cookie when a listener's SYN queue is full (Linux tcp_syncookies = 1). */
   synCookies: boolean;
-  /** RFC 5961 7: challenge ACKs allowed per second (whole stack). */
+  /**
+   * RFC 5961 7: challenge ACKs allowed per second, whole stack. Each second's budget
+   * is drawn at random between half and one and a half times this (as Linux since
+   * CVE-2016-5696, where a fixed global count let an off-path attacker infer
+   * sequence numbers).
+   */
   challengeAckPerSecond: number;
+  /** RFC 5961 7: at most one challenge ACK per connection in this time (Linux tcp_invalid_ratelimit, 500 ms). */
+  challengeAckIntervalMs: number;
   keepAliveIntervalMs: number;
   keepAliveProbes: number;
   /**
@@ -56,7 +63,8 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = {
   timestamps: true,
   sack: true,
   synCookies: true,
-  challengeAckPerSecond: 100,
+  challengeAckPerSecond: 1000,
+  challengeAckIntervalMs: 500,
   keepAliveIntervalMs: 75_000,
   keepAliveProbes: 9,
   userTimeoutMs: 0,

@@ -93,6 +93,8 @@ export class TcpConnection {
   keepAlive = false;
   private keepAliveDelayMs = 7_200_000;
   private keepAliveSent = 0;
+  /** When we last sent a challenge ACK (RFC 5961 7 rate limit). */
+  private lastChallengeAckAt: number | undefined;
 
   readonly log: Logger;
 
@@ -531,13 +533,28 @@ export class TcpConnection {
     }
   }
 
+  /**
+   * RFC 5961 3.2/4.2/5.2: answer a suspicious RST, SYN or old ACK with an ACK of our
+   * own, which a real peer answers with an exact RST (or ignores). Rate-limited (RFC
+   * 5961 7), as Linux: one per connection per `challengeAckIntervalMs`, within a
+   * randomized budget per second for the whole stack, so a flood of forged segments
+   * cannot make us a reflector.
+   */
   private challengeAck(reason: string): void {
     const c = this.env.counters;
     c.inc(`tcp.rx.challenge.${reason}`);
-    if (!this.env.allowChallengeAck()) {
+    const now = this.env.clock.now();
+    if (this.lastChallengeAckAt !== undefined && now - this.lastChallengeAckAt < this.env.config.challengeAckIntervalMs) {
       c.inc('tcp.tx.challenge_ack_suppressed');
+      c.inc('tcp.tx.challenge_ack_suppressed.connection');
       return;
     }
+    if (!this.env.allowChallengeAck()) {
+      c.inc('tcp.tx.challenge_ack_suppressed');
+      c.inc('tcp.tx.challenge_ack_suppressed.global');
+      return;
+    }
+    this.lastChallengeAckAt = now;
     c.inc('tcp.tx.challenge_ack');
     this.snd.sendAck();
   }

@@ -50,8 +50,8 @@ export class Tcp implements TcpApi, ProtocolHandler {
   private readonly cookies: SynCookies;
   private readonly pathMtus: PathMtuCache;
   private readonly env: ConnectionEnvironment;
-  private challengeWindowStart = 0;
-  private challengeCount = 0;
+  private challengeWindowStart = Number.NEGATIVE_INFINITY;
+  private challengeBudget = 0;
 
   constructor(
     private readonly ctx: HostContext,
@@ -180,6 +180,11 @@ export class Tcp implements TcpApi, ProtocolHandler {
       return;
     }
     const { header: h, payload } = parsed.value;
+    if (h.options.malformed) {
+      // RFC 9293 3.1 (MUST-7): kept, with the options read before the problem (as Linux).
+      c.inc('tcp.rx.options_malformed');
+      c.inc(`tcp.rx.${h.options.malformed}`);
+    }
     if (dg.dst !== this.ctx.ip.address) {
       c.inc('tcp.rx.drop.not_for_us');
       return;
@@ -256,6 +261,11 @@ export class Tcp implements TcpApi, ProtocolHandler {
     }
     if (!(h.flags & TcpFlags.SYN)) {
       c.inc('tcp.rx.drop.listen_no_syn');
+      return;
+    }
+    if (h.flags & TcpFlags.FIN) {
+      // SYN and FIN together make no sense (a scanner's probe); Linux drops it silently.
+      c.inc('tcp.rx.drop.syn_fin');
       return;
     }
     if (listener.acceptQueueFull) {
@@ -427,13 +437,17 @@ export class Tcp implements TcpApi, ProtocolHandler {
     return 0;
   }
 
+  /** RFC 5961 7: the stack-wide budget of challenge ACKs, drawn anew each second (see TcpConfig). */
   private allowChallengeAck(): boolean {
     const now = this.ctx.clock.now();
     if (now - this.challengeWindowStart >= 1000) {
+      const limit = this.config.challengeAckPerSecond;
       this.challengeWindowStart = now;
-      this.challengeCount = 0;
+      this.challengeBudget = Math.floor(limit / 2) + this.ctx.random.int(0, Math.max(0, limit - 1));
     }
-    return this.challengeCount++ < this.config.challengeAckPerSecond;
+    if (this.challengeBudget <= 0) return false;
+    this.challengeBudget--;
+    return true;
   }
 }
 

@@ -62,6 +62,8 @@ export interface TcpOptions {
   sack?: SackBlock[];
   /** RFC 7323 3: TSval and TSecr. */
   timestamp?: { value: number; echo: number };
+  /** Set by the parser when the list was malformed; the options above are those read before the problem. */
+  malformed?: TcpOptionProblem;
 }
 
 export interface TcpHeader {
@@ -88,9 +90,10 @@ export interface TcpSegment {
 export type TcpParseError =
   | 'truncated'
   | 'bad_data_offset'
-  | 'bad_checksum'
-  | 'bad_option_length'
-  | 'option_overrun';
+  | 'bad_checksum';
+
+/** Why option parsing stopped early or skipped an option (counted as `tcp.rx.<problem>`). */
+export type TcpOptionProblem = 'bad_option_length' | 'option_overrun';
 
 export type TcpParseResult = ParseResult<TcpSegment, TcpParseError>;
 
@@ -102,12 +105,15 @@ export interface TcpPseudoHeader {
 
 
 /**
- * Parse the option list. Unknown kinds are skipped by their length (RFC 9293 3.1:
- * "must be prepared to handle an illegal option length"); a length below 2 or one
- * running past the header makes the whole segment invalid. Known options with a
- * wrong length are invalid too (RFC 9293 3.2 MSS length 4, RFC 7323 lengths).
+ * Parse the option list the way Linux does (tcp_parse_options), for the robustness
+ * RFC 9293 3.1 asks ("must be prepared to handle an illegal option length", MUST-7):
+ * unknown kinds are skipped by their length; a known option with the wrong length
+ * (RFC 9293 3.2 MSS length 4, RFC 7323 and RFC 2018 lengths) is skipped too; a
+ * length below 2 or one running past the header ends parsing, and the options
+ * before it are kept. The segment itself is never refused for its options;
+ * `malformed` tells why parsing stopped or what was skipped, so TCP can count it.
  */
-export function parseTcpOptions(bytes: Uint8Array): ParseResult<TcpOptions, TcpParseError> {
+export function parseTcpOptions(bytes: Uint8Array): ParseResult<TcpOptions, never> {
   const options: TcpOptions = {};
   let i = 0;
   const n = bytes.length;
@@ -118,41 +124,55 @@ export function parseTcpOptions(bytes: Uint8Array): ParseResult<TcpOptions, TcpP
       i++;
       continue;
     }
-    if (i + 1 >= n) return refused('option_overrun');
-    const len = bytes[i + 1]!;
-    if (len < 2) return refused('bad_option_length');
-    if (i + len > n) return refused('option_overrun');
-    switch (kind) {
-      case TcpOptionKind.MSS:
-        if (len !== 4) return refused('bad_option_length');
-        options.mss = readU16(bytes, i + 2);
-        break;
-      case TcpOptionKind.WINDOW_SCALE:
-        if (len !== 3) return refused('bad_option_length');
-        options.windowScale = bytes[i + 2]!;
-        break;
-      case TcpOptionKind.SACK_PERMITTED:
-        if (len !== 2) return refused('bad_option_length');
-        options.sackPermitted = true;
-        break;
-      case TcpOptionKind.SACK: {
-        if ((len - 2) % 8 !== 0 || len === 2) return refused('bad_option_length');
-        const blocks: SackBlock[] = [];
-        for (let j = i + 2; j < i + len; j += 8) blocks.push({ left: readU32(bytes, j), right: readU32(bytes, j + 4) });
-        options.sack = blocks;
-        break;
-      }
-      case TcpOptionKind.TIMESTAMPS:
-        if (len !== 10) return refused('bad_option_length');
-        options.timestamp = { value: readU32(bytes, i + 2), echo: readU32(bytes, i + 6) };
-        break;
-      default:
-        // Unknown option: skip it by its length.
-        break;
+    if (i + 1 >= n) {
+      options.malformed = 'option_overrun';
+      break;
     }
+    const len = bytes[i + 1]!;
+    if (len < 2) {
+      options.malformed = 'bad_option_length';
+      break;
+    }
+    if (i + len > n) {
+      options.malformed = 'option_overrun';
+      break;
+    }
+    if (!readOption(bytes, i, kind, len, options)) options.malformed = 'bad_option_length';
     i += len;
   }
   return parsed(options);
+}
+
+/** Read one known option of `len` bytes at `i` into `options`; false when its length is wrong for its kind. */
+function readOption(bytes: Uint8Array, i: number, kind: number, len: number, options: TcpOptions): boolean {
+  switch (kind) {
+    case TcpOptionKind.MSS:
+      if (len !== 4) return false;
+      options.mss = readU16(bytes, i + 2);
+      return true;
+    case TcpOptionKind.WINDOW_SCALE:
+      if (len !== 3) return false;
+      options.windowScale = bytes[i + 2]!;
+      return true;
+    case TcpOptionKind.SACK_PERMITTED:
+      if (len !== 2) return false;
+      options.sackPermitted = true;
+      return true;
+    case TcpOptionKind.SACK: {
+      if ((len - 2) % 8 !== 0 || len === 2) return false;
+      const blocks: SackBlock[] = [];
+      for (let j = i + 2; j < i + len; j += 8) blocks.push({ left: readU32(bytes, j), right: readU32(bytes, j + 4) });
+      options.sack = blocks;
+      return true;
+    }
+    case TcpOptionKind.TIMESTAMPS:
+      if (len !== 10) return false;
+      options.timestamp = { value: readU32(bytes, i + 2), echo: readU32(bytes, i + 6) };
+      return true;
+    default:
+      // Unknown option: skipped by its length.
+      return true;
+  }
 }
 
 /**
@@ -171,8 +191,7 @@ export function parseTcp(bytes: Uint8Array, pseudo?: TcpPseudoHeader): TcpParseR
   let options: TcpOptions = {};
   if (headerLength > TCP_HEADER_MIN) {
     const parsedOptions = parseTcpOptions(bytes.subarray(TCP_HEADER_MIN, headerLength));
-    if (!parsedOptions.ok) return parsedOptions;
-    options = parsedOptions.value;
+    if (parsedOptions.ok) options = parsedOptions.value;
   }
   return parsed({
     header: {

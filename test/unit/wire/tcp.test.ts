@@ -81,13 +81,17 @@ describe('wire/tcp parse', () => {
     expect(r).toEqual({ ok: true, value: { mss: 1460 } });
   });
 
-  it('rejects malformed option lists without throwing', () => {
-    expect(parseTcpOptions(hex('0201'))).toEqual({ ok: false, error: 'bad_option_length' }); // len < 2
-    expect(parseTcpOptions(hex('020805b4'))).toEqual({ ok: false, error: 'option_overrun' }); // runs past
-    expect(parseTcpOptions(hex('010102'))).toEqual({ ok: false, error: 'option_overrun' }); // no length byte
-    expect(parseTcpOptions(hex('0203ff01'))).toEqual({ ok: false, error: 'bad_option_length' }); // MSS len 3
-    expect(parseTcpOptions(hex('050b000000010000000200'))).toEqual({ ok: false, error: 'bad_option_length' });
-    expect(parseTcpOptions(hex('080900000000000000'))).toEqual({ ok: false, error: 'bad_option_length' });
+  it('malformed option lists: keeps the options before the problem and says what it was (as Linux, RFC 9293 MUST-7)', () => {
+    const ok = (value: object) => ({ ok: true, value });
+    expect(parseTcpOptions(hex('020405b4 0201'))).toEqual(ok({ mss: 1460, malformed: 'bad_option_length' })); // len < 2
+    expect(parseTcpOptions(hex('020405b4 0100'))).toEqual(ok({ mss: 1460 })); // NOP, EOL: fine
+    expect(parseTcpOptions(hex('0402 0800'))).toEqual(ok({ sackPermitted: true, malformed: 'bad_option_length' })); // len 0
+    expect(parseTcpOptions(hex('020805b4'))).toEqual(ok({ malformed: 'option_overrun' })); // runs past the header
+    expect(parseTcpOptions(hex('010102'))).toEqual(ok({ malformed: 'option_overrun' })); // no length byte
+    // A known option with the wrong length is skipped by its length; parsing goes on.
+    expect(parseTcpOptions(hex('0203ff 0402 00'))).toEqual(ok({ sackPermitted: true, malformed: 'bad_option_length' })); // MSS len 3
+    expect(parseTcpOptions(hex('050b000000010000000200'))).toEqual(ok({ malformed: 'bad_option_length' }));
+    expect(parseTcpOptions(hex('080900000000000000'))).toEqual(ok({ malformed: 'bad_option_length' }));
   });
 
   it('parses SACK blocks', () => {
