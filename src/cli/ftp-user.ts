@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { Option, type Command } from 'commander';
-import { formatUserLine, hashPassword, isValidHome, isValidUserName, parseUsersFile } from '../ftp/server/users.js';
+import { formatUserLine, hashPassword, isValidUserName, normaliseHome, parseUsersFile } from '../ftp/server/users.js';
 import { fatal, usageError } from './common.js';
 
 /** Read a password: the first line of stdin when it is not a terminal, else a silent prompt. */
@@ -40,7 +40,9 @@ export function register(program: Command): void {
     .action(async (file: string, name: string, opts: { home?: string; writable?: boolean }) => {
       if (!isValidUserName(name)) usageError(`"${name}" is not a valid user name (1-64 of A-Z a-z 0-9 . _ - @, not ftp/anonymous)`);
       if (!opts.home) usageError('--home DIR is required');
-      if (!isValidHome(opts.home)) usageError(`--home: "${opts.home}" must start with / (it is inside the served root) and contain no ':'`);
+      // Normalised and confined: '/alice/' is '/alice', '/home/../..' is refused.
+      const home = normaliseHome(opts.home);
+      if (home === undefined) usageError(`--home: "${opts.home}" must start with / (it is inside the served root) and contain no '..' or ':'`);
       let lines: string[] = [];
       if (existsSync(file)) {
         const text = await readFile(file, 'utf8');
@@ -53,7 +55,7 @@ export function register(program: Command): void {
       const password = await readPassword();
       if (password === '') usageError('empty password');
       const hash = await hashPassword(password);
-      lines.push(formatUserLine({ name, hash, home: opts.home, writable: opts.writable === true }));
+      lines.push(formatUserLine({ name, hash, home, writable: opts.writable === true }));
       // Write a temporary file and rename it: the file is never half-written.
       const temp = `${file}.tmp-${process.pid}`;
       try {
@@ -62,6 +64,6 @@ export function register(program: Command): void {
       } catch (err) {
         fatal(`cannot write ${file}: ${(err as Error).message}`);
       }
-      process.stdout.write(`${name} (${opts.writable ? 'rw' : 'ro'}, home ${opts.home}) saved in ${file}\n`);
+      process.stdout.write(`${name} (${opts.writable ? 'rw' : 'ro'}, home ${home}) saved in ${file}\n`);
     });
 }

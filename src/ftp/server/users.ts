@@ -83,7 +83,7 @@ export function parseUsersFile(text: string): { users: FtpUser[]; errors: UsersF
     const [name, hash, home, access] = fields as [string, string, string, string];
     if (!isValidUserName(name)) errors.push({ line: i + 1, message: `bad user name '${name}'` });
     else if (!parseHash(hash)) errors.push({ line: i + 1, message: 'bad password hash' });
-    else if (!isValidHome(home)) errors.push({ line: i + 1, message: 'home must start with / and hold no CR, LF or NUL' });
+    else if (!isValidHome(home)) errors.push({ line: i + 1, message: `home '${home}' must be a normalised absolute path (no '..', '.', '//' or trailing '/')` });
     else if (access !== 'rw' && access !== 'ro') errors.push({ line: i + 1, message: "access must be 'rw' or 'ro'" });
     else users.push({ name, hash, home, writable: access === 'rw' });
   });
@@ -102,8 +102,22 @@ export function isValidUserName(name: string): boolean {
 /** RFC 1635: the conventional names for anonymous FTP. */
 export const ANONYMOUS_NAMES = new Set(['ftp', 'anonymous']);
 
+/**
+ * A home as it is stored: absolute inside the served root, without `.`, `..`, empty
+ * parts or a trailing slash (`//alice/./` is `/alice`). Undefined when it cannot be
+ * one: not absolute, a `..` part (`/home/../..` would climb to the root and give the
+ * user everything), or a character that breaks the file (`:`, CR, LF, NUL).
+ */
+export function normaliseHome(home: string): string | undefined {
+  if (!home.startsWith('/') || /[:\r\n\0]/.test(home)) return undefined;
+  const parts = home.split('/').filter((p) => p !== '' && p !== '.');
+  if (parts.includes('..')) return undefined;
+  return '/' + parts.join('/');
+}
+
+/** A home that the users file may hold: already in normal form (see normaliseHome). */
 export function isValidHome(home: string): boolean {
-  return home.startsWith('/') && !/[:\r\n\0]/.test(home);
+  return normaliseHome(home) === home;
 }
 
 /** The users a server knows, looked up by name. */

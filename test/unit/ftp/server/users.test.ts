@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatUserLine, hashPassword, parseUsersFile, UserDatabase, verifyPassword } from '../../../../src/ftp/server/users.js';
+import { formatUserLine, hashPassword, normaliseHome, parseUsersFile, UserDatabase, verifyPassword } from '../../../../src/ftp/server/users.js';
 
 const cheap = { N: 1024, r: 8, p: 1 };
 
@@ -26,5 +26,20 @@ describe('users file', () => {
     expect((await db.authenticate('alice', 'pw'))?.name).toBe('alice');
     expect(await db.authenticate('alice', 'nope')).toBeUndefined();
     expect(await db.authenticate('mallory', 'pw')).toBeUndefined();
+  });
+
+  it('normalises homes and refuses those that climb (ftp-user add --home /home/../..)', async () => {
+    expect(normaliseHome('/alice')).toBe('/alice');
+    expect(normaliseHome('//alice/./pub/')).toBe('/alice/pub');
+    expect(normaliseHome('/')).toBe('/');
+    expect(normaliseHome('/home/../..')).toBeUndefined();
+    expect(normaliseHome('/a/../b')).toBeUndefined();
+    expect(normaliseHome('alice')).toBeUndefined();
+    expect(normaliseHome('/a:b')).toBeUndefined();
+    const h = await hashPassword('pw', cheap);
+    // The users file only holds normal forms: a hand-edited '..' is a reported error.
+    const { users, errors } = parseUsersFile(`eve:${h}:/home/../..:rw\ncarol:${h}:/carol/:ro\n`);
+    expect(users).toEqual([]);
+    expect(errors.map((e) => e.line)).toEqual([1, 2]);
   });
 });
