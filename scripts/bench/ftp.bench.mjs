@@ -216,11 +216,16 @@ try {
         : []),
     ],
   );
+  const perCpu = (r) => (r ? r.mbps / r.cpuShare : undefined);
   report('ftp', {
     retr: ours.retr?.mbps,
     stor: ours.stor?.mbps,
     retrOffload: ours.retrOffload?.mbps,
     storOffload: ours.storOffload?.mbps,
+    retrPerCpu: perCpu(ours.retr),
+    storPerCpu: perCpu(ours.stor),
+    retrOffloadPerCpu: perCpu(ours.retrOffload),
+    storOffloadPerCpu: perCpu(ours.storOffload),
     vsftpdRetr: ref.retr?.mbps,
     vsftpdStor: ref.stor?.mbps,
     loginsSeconds: ours.logins?.seconds,
