@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { createHost, type Host } from '../../src/host.js';
+import { createHost } from '../../src/host.js';
 import { TapLink } from '../../src/link/tap.js';
 import { parseIpv4, parseMac } from '../../src/wire/address.js';
 import { createNamespace, type Namespace } from '../tap/support/netns.js';
@@ -22,6 +22,8 @@ import { LinuxDut, TapstackDut, type Dut } from './dut.js';
  */
 
 export const DUT_IP = parseIpv4('10.0.0.1')!;
+/** Both duts use the same MAC too, so a probe's frames are the same bytes on either wire. */
+const DUT_MAC = '02:00:00:00:00:01';
 export const PROBER: ProberIdentity = { ip: parseIpv4('10.0.0.2')!, mac: parseMac('02:00:00:00:00:02')! };
 
 export interface BenchSide {
@@ -30,9 +32,8 @@ export interface BenchSide {
 }
 
 export interface Bench {
+  /** tapstack first, then Linux. */
   sides: BenchSide[];
-  /** Our stack, for its counters in the report. */
-  host: Host;
   destroy(): Promise<void>;
 }
 
@@ -56,7 +57,7 @@ export async function createBench(): Promise<Bench> {
       link,
       address: '10.0.0.1',
       prefixLength: 24,
-      mac: '02:00:00:00:00:01',
+      mac: DUT_MAC,
       // As Linux's default receive buffer offers about 64 KB at first: the zero-window
       // probes fill it in one flight.
       tcp: { receiveBufferBytes: 64 * 1024 },
@@ -74,7 +75,7 @@ export async function createBench(): Promise<Bench> {
     cleanups.push(() => linuxNs.stopPeers());
     await probeNs.ip(['link', 'add', 'vp', 'type', 'veth', 'peer', 'name', 'vd', 'netns', linuxNs.ns]);
     await linuxNs.ip(['addr', 'add', '10.0.0.1/24', 'dev', 'vd']);
-    await linuxNs.ip(['link', 'set', 'vd', 'address', '02:00:00:00:00:01']);
+    await linuxNs.ip(['link', 'set', 'vd', 'address', DUT_MAC]);
     await ethtool(linuxNs, 'vd');
     await ethtool(probeNs, 'vp');
     await linuxNs.ip(['link', 'set', 'vd', 'up']);
@@ -82,7 +83,7 @@ export async function createBench(): Promise<Bench> {
     const vethProber = await Prober.start(probeNs.spawn, 'vp', PROBER);
     cleanups.push(() => vethProber.close());
     const agent = linuxNs.spawn('python3', ['-u', PROBER_DUT_PY], { stdio: ['pipe', 'pipe', 'pipe'] });
-    const linux = await LinuxDut.start(agent, parseMac('02:00:00:00:00:01')!);
+    const linux = await LinuxDut.start(agent, parseMac(DUT_MAC)!);
     cleanups.push(() => linux.stop());
 
     return {
@@ -90,7 +91,6 @@ export async function createBench(): Promise<Bench> {
         { dut: new TapstackDut(host), prober: tapProber },
         { dut: linux, prober: vethProber },
       ],
-      host,
       destroy,
     };
   } catch (error) {

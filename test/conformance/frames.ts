@@ -1,11 +1,11 @@
 import type { CapturedFrame } from '../support/prober.js';
-import { formatIpv4, type Ipv4Address } from '../../src/wire/address.js';
+import type { Ipv4Address } from '../../src/wire/address.js';
 import { writeU16, writeU32 } from '../../src/wire/bytes.js';
 import { finishChecksum, internetChecksum, pseudoHeaderSum, sumWords } from '../../src/wire/checksum.js';
 import { encodeEthernet, ETHERTYPE_IPV4, parseEthernet } from '../../src/wire/ethernet.js';
 import { parseIcmp, type IcmpMessage } from '../../src/wire/icmp.js';
 import { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, parseIpv4Packet, writeIpv4Header, type Ipv4Header } from '../../src/wire/ipv4.js';
-import { encodeTcpOptions, formatTcpFlags, parseTcp, tcpOptionsLength, type TcpHeader, type TcpOptions } from '../../src/wire/tcp.js';
+import { encodeTcpOptions, parseTcp, tcpOptionsLength, type TcpHeader, type TcpOptions } from '../../src/wire/tcp.js';
 import { parseUdp } from '../../src/wire/udp.js';
 
 /**
@@ -151,7 +151,7 @@ export function decode(frame: CapturedFrame): Seen | null {
   return seen;
 }
 
-/** "ACK,SYN <mss 1460,sack,ts,ws 7>" */
+/** " <mss 1460,sackOK,ts,ws 7>": the options for the table. */
 export function describeOptions(o: TcpOptions): string {
   const parts: string[] = [];
   if (o.mss !== undefined) parts.push(`mss ${o.mss}`);
@@ -175,9 +175,3 @@ export function describeIcmp(m: IcmpMessage): string {
       return `ICMP type ${m.type} code ${m.code}`;
   }
 }
-
-export function flagsOf(h: TcpHeader): string {
-  return formatTcpFlags(h.flags) || 'none';
-}
-
-export { formatIpv4 };

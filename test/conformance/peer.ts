@@ -1,10 +1,9 @@
-import { seqAdd, seqDiff } from '../../src/tcp/seq.js';
+import { seqAdd } from '../../src/tcp/seq.js';
 import { TcpFlags, type TcpOptions } from '../../src/wire/tcp.js';
-import { DUT_IP, PROBER } from './bench.js';
-import type { Ipv4Knobs, TcpKnobs } from './frames.js';
 import { monotonicMs } from '../support/prober.js';
+import { DUT_IP } from './bench.js';
+import type { Ipv4Knobs, Seen, TcpKnobs } from './frames.js';
 import { toSeg, type Inbox, type Seg, type Wire } from './wire.js';
-import type { Seen } from './frames.js';
 
 const { ACK, SYN } = TcpFlags;
 
@@ -23,9 +22,8 @@ export class TcpPeer {
   /** What we acknowledge: the dut's next sequence number. */
   rcvNxt = 0;
   dutIss = 0;
-  /** Negotiated in the handshake. */
+  /** Negotiated in the handshake: timestamps, and the dut's window scale. */
   ts = false;
-  sack = false;
   dutWindowScale = 0;
   /** The latest TSval the dut sent (our TS.Recent, echoed in TSecr). */
   tsRecent = 0;
@@ -116,7 +114,6 @@ export class TcpPeer {
     this.rcvNxt = seqAdd(synAck.seq, 1);
     this.sndNxt = seqAdd(this.iss, 1);
     this.ts = synAck.options.timestamp !== undefined;
-    this.sack = synAck.options.sackPermitted === true;
     this.dutWindowScale = synAck.options.windowScale ?? 0;
   }
 
@@ -135,16 +132,6 @@ export class TcpPeer {
     return s.flags & SYN ? s.window : s.window * 2 ** this.dutWindowScale;
   }
 
-  /** Sequence number relative to the dut's ISS, for the table ("seq=+1"). */
-  rel(seq: number): number {
-    return seqDiff(seq, this.dutIss);
-  }
-
-  /** Acknowledgment number relative to our ISS. */
-  relAck(ack: number): number {
-    return seqDiff(ack, this.iss);
-  }
-
   /** End the connection quietly (a RST at SND.NXT), so the dut does not retransmit for minutes. */
   reset(): void {
     this.send({ flags: TcpFlags.RST, options: {} });
@@ -154,5 +141,3 @@ export class TcpPeer {
     this.inbox.stop();
   }
 }
-
-export { PROBER };

@@ -2,7 +2,7 @@ import type { TcpOptions } from '../../src/wire/tcp.js';
 import type { BenchSide } from './bench.js';
 import type { Dut, ListenOptions } from './dut.js';
 import { TcpPeer } from './peer.js';
-import { Wire } from './wire.js';
+import { Wire, type Seg } from './wire.js';
 
 /**
  * A probe: one rule of an RFC, one crafted exchange, one verdict. The same `run`
@@ -40,12 +40,12 @@ export interface ProbeContext {
   readonly wire: Wire;
   /** The dut's port for this probe (port+1, port+2 are the probe's too). */
   readonly port: number;
-  /** The prober's port for this probe (likewise +1..+9). */
+  /** The prober's port for this probe (likewise +1, +2). */
   readonly peerPort: number;
   /** A crafted TCP endpoint; defaults to peerPort -> port. */
   peer(localPort?: number, remotePort?: number): TcpPeer;
   /** Listen on `port` and complete a handshake to it. */
-  established(opts?: { listen?: ListenOptions; synOptions?: TcpOptions }): Promise<{ peer: TcpPeer; synAck: import('./wire.js').Seg }>;
+  established(opts?: { listen?: ListenOptions; synOptions?: TcpOptions }): Promise<{ peer: TcpPeer; synAck: Seg }>;
 }
 
 export function verdict(ok: boolean, saw: string): Verdict {

@@ -1,5 +1,5 @@
-import { seqAdd, seqGe } from '../../../src/tcp/seq.js';
-import { TcpFlags } from '../../../src/wire/tcp.js';
+import { seqAdd, seqDiff, seqGe } from '../../../src/tcp/seq.js';
+import { formatTcpFlags, TcpFlags } from '../../../src/wire/tcp.js';
 import type { Received } from '../dut.js';
 import type { TcpPeer } from '../peer.js';
 import { sleep, type ProbeContext } from '../probe.js';
@@ -14,8 +14,7 @@ export const bytes = (n: number, fill = 0x61): Uint8Array => new Uint8Array(n).f
 /** "ACK,SYN", or "nothing" for no segment. */
 export function flagNames(s: Seg | undefined): string {
   if (!s) return 'nothing';
-  const names = ['FIN', 'SYN', 'RST', 'PSH', 'ACK', 'URG', 'ECE', 'CWR'].filter((_, i) => s.flags & (1 << i));
-  return names.reverse().join(',') || 'none';
+  return formatTcpFlags(s.flags) || 'no flags';
 }
 
 export const is = (s: Seg | undefined, flags: number): s is Seg => s !== undefined && s.flags === flags;
@@ -26,23 +25,23 @@ export const pureAck = (ack: number) => (s: Seg): boolean => (s.flags & (SYN | R
 /** "ACK ack=SND.NXT" style, relative to what the peer has sent. */
 export function ackDesc(p: TcpPeer, s: Seg | undefined): string {
   if (!s) return 'nothing';
-  const d = (s.ack - p.sndNxt) | 0;
+  const d = seqDiff(s.ack, p.sndNxt);
   return `${flagNames(s)} ack=${d === 0 ? 'SND.NXT' : `SND.NXT${d > 0 ? '+' : ''}${d}`}`;
 }
 
-/** Is the connection still there? 10 bytes of data must be acknowledged. */
-export async function alive(p: TcpPeer): Promise<boolean> {
+/** Send 10 bytes of data: does the dut acknowledge them, reset, or say nothing? */
+async function answerToData(p: TcpPeer): Promise<'ACK' | 'RST' | 'nothing'> {
   p.data(bytes(10, 0x7a));
   const s = await p.next(1500, (x) => (x.flags & RST) !== 0 || seqGe(x.ack, p.sndNxt));
-  return s !== undefined && (s.flags & RST) === 0;
+  if (!s) return 'nothing';
+  return s.flags & RST ? 'RST' : 'ACK';
 }
 
+/** Is the connection still there? Data must be acknowledged. */
+export const alive = async (p: TcpPeer): Promise<boolean> => (await answerToData(p)) === 'ACK';
+
 /** Is the connection gone? Data must be answered with a RST. */
-export async function gone(p: TcpPeer): Promise<boolean> {
-  p.data(bytes(10, 0x7a));
-  const s = await p.next(1500, (x) => (x.flags & RST) !== 0 || seqGe(x.ack, p.sndNxt));
-  return s !== undefined && (s.flags & RST) !== 0;
-}
+export const gone = async (p: TcpPeer): Promise<boolean> => (await answerToData(p)) === 'RST';
 
 /** Receive `n` bytes of the dut's data, acknowledging each segment; returns the segments. */
 export async function receiveData(p: TcpPeer, n: number, ms = 3000): Promise<Seg[]> {
