@@ -69,7 +69,8 @@ export interface TapOptions {
    * us TCP "super-frames" of up to 64 KiB with their checksum left to finish (the
    * binding finishes it), and takes super-frames from us (`superFrameMtu`), cutting
    * them into `mtu`-sized segments itself. Faster for bulk data; but a capture then
-   * shows the super-frames, not the segments a real wire would carry.
+   * shows the super-frames, not the segments a real wire would carry. A super-frame
+   * we send has its TCP checksum field rewritten in place (see headersFor).
    */
   offload?: boolean;
   /**
@@ -155,7 +156,7 @@ export class TapLink implements Link {
     this.kernelMac = opened.mac;
     this.offload = opened.offload;
     this.superFrameMtu = opened.offload ? SUPER_FRAME_MTU : undefined;
-    this.segmentsPerSuperFrame = opened.offload ? Math.floor(SUPER_FRAME_MTU / mtu) - 1 : 1;
+    this.segmentsPerSuperFrame = opened.offload ? Math.max(1, Math.floor(SUPER_FRAME_MTU / mtu) - 1) : 1;
     this.txqueuelen = opened.txqueuelen;
   }
 
