@@ -134,7 +134,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     });
   }
   let recorder: StateRecorder | undefined;
-  const explain = createFrameExplainer();
+  const explain = createFrameExplainer(() => BigInt(Math.round(clock.now() * 1000)) * 1000n);
   capture = new CaptureLink(clientLink, {
     path: files.pcapng,
     clock,

@@ -821,12 +821,15 @@ export function buildSession(packets: Iterable<AddFrame>): SessionModel {
  * A commenter for CaptureLink (src/link/capture.ts): explains each frame, in wire
  * order, as the capture writes it, so `tapstack demo` can put the seed's words into
  * the pcapng packet comments. Frames outside the story (ARP, ICMP...) get a short note.
+ * `timestampNs` reads the capture's clock (any origin: only differences matter).
  */
-export function createFrameExplainer(): (frame: Uint8Array) => string | undefined {
+export function createFrameExplainer(timestampNs?: () => bigint): (frame: Uint8Array) => string | undefined {
   const analyzer = new SessionAnalyzer();
   return (frame) => {
     const d = dissect(frame);
-    const m = analyzer.addDissected(d, { data: frame });
+    // With the capture's clock, the analysis tells late from resent bytes as it will
+    // when the written file is read back (the labels in the comments match the diagram's).
+    const m = analyzer.addDissected(d, { data: frame, timestampNs: timestampNs?.() });
     if (m) return messageComment(m);
     return d.kind === 'other' ? words.notInSession(d.summary) : d.kind === 'malformed' ? words.malformed(d.layer, d.error) : undefined;
   };

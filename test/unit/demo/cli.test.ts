@@ -13,7 +13,7 @@ describe('tapstack demo (CLI)', () => {
   beforeAll(() => {
     ensureCliBuilt();
     out = mkdtempSync(join(tmpdir(), 'tapstack-demo-cli-'));
-  });
+  }, 180_000); // a stale dist/ is rebuilt first: tsc takes a while on a busy machine
   afterAll(() => rmSync(out, { recursive: true, force: true }));
 
   const demo = (args: string[]) => spawnSync(process.execPath, [CLI, 'demo', ...args], { encoding: 'utf8', timeout: 60_000 });

@@ -1,9 +1,10 @@
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runDemo, type DemoResult } from '../../../src/demo/index.js';
-import { expectHtmlRenders, expectSeedSession } from '../../support/demo-check.js';
+import { expectHtmlRenders, expectSeedSession, mermaidParseErrors } from '../../support/demo-check.js';
 import { itWith } from '../../support/tools.js';
 
 describe('tapstack demo over the in-memory link', () => {
@@ -29,6 +30,8 @@ describe('tapstack demo over the in-memory link', () => {
     expect(lines).toContain('150 Opening ASCII mode data connection for readme.txt(1715 bytes).');
     expect(lines.indexOf('---> QUIT')).toBeLessThan(lines.findIndex((l) => l.startsWith('221 ')));
     expectHtmlRenders(result);
+    // session.mmd is valid Mermaid: Mermaid's own parser accepts it.
+    expect(mermaidParseErrors([readFileSync(result.files.mermaid, 'utf8')])).toEqual(['']);
   }, 120_000);
 
   it('still completes with loss and reordering, and the diagram labels the recovery', async () => {

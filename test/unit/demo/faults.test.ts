@@ -4,9 +4,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect } from 'vitest';
 import { runDemo, type DemoResult } from '../../../src/demo/index.js';
-import type { SessionMessage } from '../../../src/trace/session.js';
+import { messageTitle, type SessionMessage } from '../../../src/trace/session.js';
 import { mermaidParseErrors, tsharkAnalysisLabels, tsharkDropNotes } from '../../support/demo-check.js';
 import { itWith } from '../../support/tools.js';
+
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /**
  * The demo under --loss 0.1 --reorder 0.1: every frame is labelled by what really
@@ -39,6 +41,9 @@ describe('tapstack demo with loss and reordering', () => {
         if (m.lost === 'inbound') continue; // a note, not traffic: tshark's analysis never saw it
         expect(analysis(m), `seed ${seed} frame ${m.frame} ${m.name}`).toEqual(theirs.get(m.frame) ?? []);
       }
+
+      // The pcapng comments, written while the session ran, name and label each frame as the diagram does.
+      for (const m of result.model.messages.filter((x) => !isLoss(x))) expect(m.captureComment, `seed ${seed} frame ${m.frame}`).toMatch(new RegExp(`^${escapeRegExp(messageTitle(m))}(:|$)`));
 
       // Every drop the fault injector made is a note in the capture and a lost arrow in the diagram.
       const notes = tsharkDropNotes(capture);

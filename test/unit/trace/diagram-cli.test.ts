@@ -14,7 +14,7 @@ const ownLines = (stderr: string) => stderr.split('\n').filter((l) => l && !l.st
 /** `tapstack diagram` as users run it (the compiled CLI), on captures of any size. */
 describe('tapstack diagram (CLI)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tapstack-diagram-cli-'));
-  beforeAll(() => ensureCliBuilt());
+  beforeAll(() => ensureCliBuilt(), 180_000); // a stale dist/ is rebuilt first: tsc takes a while on a busy machine
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const diagram = (args: string[], env: Record<string, string> = {}) =>
     spawnSync('/usr/bin/time', ['-f', 'maxrss=%M', process.execPath, CLI, 'diagram', ...args], { encoding: 'utf8', timeout: 240_000, env: { ...process.env, ...env } });
