@@ -74,7 +74,6 @@ export const acceptabilityProbes: Probe[] = [
     name: 'challenge ACKs are rate-limited',
     rule: 'RFC 5961 7 (Linux: 1 per 0.5 s per socket)',
     expected: 'at most 2 challenge ACKs for 20 in-window RSTs',
-    pending: 'issue 12: challenge ACKs are not rate-limited per connection',
     async run(t) {
       const { peer } = await t.established();
       for (let i = 1; i <= 20; i++) peer.send({ flags: RST, seq: seqAdd(peer.sndNxt, 100 * i), options: {} });

@@ -121,7 +121,6 @@ export const handshakeProbes: Probe[] = [
     name: 'SYN,FIN to a listening port',
     rule: 'RFC 9293 3.10.7.2 (Linux drops)',
     expected: 'dropped, no SYN,ACK',
-    pending: 'issue 12: SYN+FIN is answered with a SYN,ACK',
     async run(t) {
       await t.dut.listen(t.port);
       const p = t.peer();

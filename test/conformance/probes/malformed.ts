@@ -8,8 +8,6 @@ import { ACK, SYN, ackDesc, bytes, flagNames, is, readSoFar } from './util.js';
  * option and carries on with the segment, which is the expectation here.
  */
 
-const MALFORMED_PENDING = 'issue 12: a malformed option list drops the whole segment (Linux stops parsing and carries on)';
-
 /** MSS 1460, then `tail`. */
 const synWith = (tail: number[]): Uint8Array => Uint8Array.from([2, 4, 0x05, 0xb4, ...tail]);
 
@@ -18,7 +16,6 @@ function synProbe(name: string, tail: number[], what: string): Probe {
     name,
     rule: 'RFC 9293 3.1 (MUST-6/7), Linux tcp_parse_options',
     expected: `SYN,ACK (${what})`,
-    pending: MALFORMED_PENDING,
     async run(t) {
       await t.dut.listen(t.port);
       const p = t.peer();
@@ -38,7 +35,6 @@ export const malformedProbes: Probe[] = [
     name: 'data with a malformed option',
     rule: 'RFC 9293 3.1 (MUST-6/7), Linux tcp_parse_options',
     expected: 'data acknowledged and delivered',
-    pending: MALFORMED_PENDING,
     async run(t) {
       const { peer } = await t.established();
       peer.data(bytes(100), { rawOptions: Uint8Array.from([1, 1, 99, 0]) });
