@@ -210,8 +210,9 @@ try {
 }
 
 async function main() {
-  // The stack's network: a persistent TAP for the CLI to open by name, kernel side 10.0.0.1/16.
-  await lab.addPersistentTap('tap0');
+  // The stack's network: a persistent TAP for the CLI to open by name, kernel side 10.0.0.1/16,
+  // with the queue (kernel -> stack) the TAP binding gives the devices it creates itself.
+  await lab.addPersistentTap('tap0', { txqueuelen: 4096 });
   await lab.addAddress('tap0', `${KERNEL}/16`);
   await lab.setUp('tap0');
   // The kernel listener's network: a veth into the second namespace, SYN cookies on there only.

@@ -11,6 +11,21 @@
 
 export type IpCommand = readonly string[];
 
+/**
+ * A new namespace: `netns add` (always the first command: once it ran, the namespace
+ * exists and must be removed again on failure), loopback up, and by default IPv6 off
+ * so that the kernel sends no router solicitations or MLD. The sysctls are the
+ * namespace's own copy (`ip netns exec NS sysctl`); devices added later take the
+ * `default` value.
+ */
+export function namespace(ns: string, opts: { disableIpv6?: boolean } = {}): IpCommand[] {
+  const cmds: IpCommand[] = [['netns', 'add', ns], ...up(ns, 'lo')];
+  if (opts.disableIpv6 ?? true) {
+    cmds.push(['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv6.conf.default.disable_ipv6=1', 'net.ipv6.conf.all.disable_ipv6=1']);
+  }
+  return cmds;
+}
+
 /** A device that exists in the root namespace for an instant moves into `ns`. */
 export function moveInto(ns: string, dev: string): IpCommand[] {
   return [['link', 'set', dev, 'netns', ns]];

@@ -61,10 +61,18 @@ export function ipSync(args: readonly string[]): void {
   if (r.status !== 0) throw failure(args, r.status, r.stderr ?? String(r.error));
 }
 
-/** Every namespace `ip netns list` shows (it prints "NAME" or "NAME (id: N)"). */
+/** Every namespace `ip netns list` shows. */
 export async function listNamespaces(): Promise<string[]> {
-  const r = await run('ip', ['netns', 'list']);
-  return r.stdout
+  return namesOf((await run('ip', ['netns', 'list'])).stdout);
+}
+
+export function listNamespacesSync(): string[] {
+  return namesOf(spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout ?? '');
+}
+
+/** `ip netns list` prints "NAME" or "NAME (id: N)", one a line. */
+function namesOf(listing: string): string[] {
+  return listing
     .split('\n')
     .map((line) => line.split(' ')[0]!)
     .filter((name) => name !== '');

@@ -2,7 +2,7 @@ import { spawn as spawnChild, spawnSync, type ChildProcess, type SpawnOptions } 
 import { TapLink } from '../link/tap.js';
 import * as build from './commands.js';
 import { forget, track } from './cleanup.js';
-import { ip, ipSync, listNamespaces, run, type ExecOptions, type ExecResult } from './exec.js';
+import { ip, ipSync, listNamespaces, listNamespacesSync, run, type ExecOptions, type ExecResult } from './exec.js';
 
 /**
  * A network namespace of our own: the one way tapstack builds private networks for
@@ -66,18 +66,12 @@ export class Namespace {
   /** Make the namespace (lo up, IPv6 off unless asked). */
   static async create(tag: string, options: NamespaceOptions = {}): Promise<Namespace> {
     const space = Namespace.claim(tag, options);
-    if (options.name !== undefined && (await listNamespaces()).includes(space.name)) {
-      throw new Error(`network namespace ${space.name} already exists (left by a run that was killed, or made by hand); remove it with: ip netns del ${space.name}`);
-    }
-    await ip(['netns', 'add', space.name]);
+    if (options.name !== undefined && (await listNamespaces()).includes(space.name)) throw exists(space.name);
+    const [add, ...rest] = build.namespace(space.name, options);
+    await ip(add!);
     if (!options.persistent) track(space.name, () => space.removeSync());
     try {
-      await space.run(build.up(space.name, 'lo'));
-      if (options.disableIpv6 ?? true) {
-        // Devices that arrive later take the namespace defaults.
-        await space.sysctl('net.ipv6.conf.default.disable_ipv6', '1');
-        await space.sysctl('net.ipv6.conf.all.disable_ipv6', '1');
-      }
+      await space.runAll(rest);
     } catch (error) {
       await space.remove().catch(() => {});
       throw error;
@@ -88,19 +82,12 @@ export class Namespace {
   /** The same, synchronously, for callers with a synchronous API (the benchmarks). */
   static createSync(tag: string, options: NamespaceOptions = {}): Namespace {
     const space = Namespace.claim(tag, options);
-    const list = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout ?? '';
-    if (options.name !== undefined && list.split('\n').some((l) => l.split(' ')[0] === space.name)) {
-      throw new Error(`network namespace ${space.name} already exists; remove it with: ip netns del ${space.name}`);
-    }
+    if (options.name !== undefined && listNamespacesSync().includes(space.name)) throw exists(space.name);
+    const [add, ...rest] = build.namespace(space.name, options);
+    ipSync(add!);
+    if (!options.persistent) track(space.name, () => space.removeSync());
     try {
-      ipSync(['netns', 'add', space.name]);
-      if (!options.persistent) track(space.name, () => space.removeSync());
-      for (const cmd of build.up(space.name, 'lo')) ipSync(cmd);
-      if (options.disableIpv6 ?? true) {
-        for (const key of ['default', 'all']) {
-          spawnSync('ip', ['netns', 'exec', space.name, 'sysctl', '-qw', `net.ipv6.conf.${key}.disable_ipv6=1`]);
-        }
-      }
+      for (const cmd of rest) ipSync(cmd);
     } catch (error) {
       space.removeSync();
       throw error;
@@ -160,34 +147,34 @@ export class Namespace {
     const mtu = opts.mtu ?? 1500;
     const link = TapLink.open({ name: opts.name ?? this.deviceName(this.devices++), mtu });
     this.links.push(link);
-    await this.run([...build.moveInto(this.name, link.name), ...build.configureDevice(this.name, link.name, { mtu, txqueuelen: opts.txqueuelen })]);
+    await this.runAll([...build.moveInto(this.name, link.name), ...build.configureDevice(this.name, link.name, { mtu, txqueuelen: opts.txqueuelen })]);
     return link;
   }
 
   /** A persistent TAP device made inside, for another process to open by name. */
-  addPersistentTap(dev: string): Promise<void> {
-    return this.run(build.persistentTap(this.name, dev));
+  addPersistentTap(dev: string, opts: { txqueuelen?: number } = {}): Promise<void> {
+    return this.runAll([...build.persistentTap(this.name, dev), ...build.configureDevice(this.name, dev, opts)]);
   }
 
   addBridge(name: string, opts: { multicast?: boolean; mtu?: number } = {}): Promise<void> {
-    return this.run(build.bridge(this.name, name, opts));
+    return this.runAll(build.bridge(this.name, name, opts));
   }
 
   enslave(dev: string, bridge: string): Promise<void> {
-    return this.run(build.enslave(this.name, dev, bridge));
+    return this.runAll(build.enslave(this.name, dev, bridge));
   }
 
   addAddress(dev: string, cidr: string): Promise<void> {
-    return this.run(build.address(this.name, dev, cidr));
+    return this.runAll(build.address(this.name, dev, cidr));
   }
 
   setUp(dev: string): Promise<void> {
-    return this.run(build.up(this.name, dev));
+    return this.runAll(build.up(this.name, dev));
   }
 
   /** A veth pair from here (`local`) to `peer` (`remote`), addressed and up. */
   addVeth(peer: Namespace, local: { dev: string; cidr?: string }, remote: { dev: string; cidr?: string }, opts: { mtu?: number } = {}): Promise<void> {
-    return this.run(build.veth({ ns: this.name, ...local }, { ns: peer.name, ...remote }, opts));
+    return this.runAll(build.veth({ ns: this.name, ...local }, { ns: peer.name, ...remote }, opts));
   }
 
   /** Run `fn` when the namespace goes, before its peers are killed (e.g. remove a temp dir). */
@@ -235,9 +222,13 @@ export class Namespace {
     }
   }
 
-  private async run(cmds: readonly build.IpCommand[]): Promise<void> {
+  private async runAll(cmds: readonly build.IpCommand[]): Promise<void> {
     for (const cmd of cmds) await ip(cmd);
   }
+}
+
+function exists(name: string): Error {
+  return new Error(`network namespace ${name} already exists (left by a run that was killed, or made by hand); remove it with: ip netns del ${name}`);
 }
 
 /** Remove a namespace by name if it exists (`tapstack netns down`): idempotent. */
