@@ -174,10 +174,13 @@ export function progressBar(name: string, startedAt: number, clock: Clock): Prog
   const label = name.length > 30 ? `...${name.slice(-27)}` : name;
   let base: number | undefined;
   let known = false;
+  let stopped = false;
+  let last = { bytes: 0, at: 0 };
   let bar: cliProgress.SingleBar | undefined;
   const speed = (bytes: number) => formatRate((bytes - (base ?? 0)) / Math.max(0.001, (clock.now() - startedAt) / 1000));
   return {
     update(bytes, total) {
+      if (stopped) return;
       known = total !== undefined;
       if (!bar) {
         base = bytes;
@@ -185,6 +188,10 @@ export function progressBar(name: string, startedAt: number, clock: Clock): Prog
           {
             stream: process.stderr,
             hideCursor: true,
+            // The ETA is the rate over the last 30 updates, which we space by 100 ms
+            // or more (see update): a burst of chunks within one millisecond would
+            // otherwise look like an infinite rate and an ETA of 0 s.
+            etaBuffer: 30,
             clearOnComplete: false, // stop() leaves the last state and ends its line
             format: (options, params, payload: { speed: string }) => {
               const value = `${params.value} bytes ${payload.speed}`;
@@ -197,13 +204,22 @@ export function progressBar(name: string, startedAt: number, clock: Clock): Prog
           cliProgress.Presets.shades_classic,
         );
         bar.start(total ?? bytes, bytes, { speed: speed(bytes) });
+        last = { bytes, at: clock.now() };
         return;
       }
       if (total !== undefined && bar.getTotal() !== total) bar.setTotal(total);
+      last.bytes = bytes;
+      if (clock.now() - last.at < 100 && bytes !== total) return;
+      last.at = clock.now();
       bar.update(bytes, { speed: speed(bytes) });
     },
     stop() {
-      bar?.stop();
+      if (!bar) return;
+      // The last frame: every byte, and the speed up to now, as the summary will say.
+      bar.update(last.bytes, { speed: speed(last.bytes) });
+      bar.stop();
+      bar = undefined;
+      stopped = true;
     },
   };
 }

@@ -27,7 +27,7 @@ export class FtpTerminal {
   private readonly output: MutableOutput;
   private history: string[] = [];
   /** The question being asked: how to end it without an answer. */
-  private pending: { cancel: () => void } | undefined;
+  private pending: { cancel: (newline: boolean) => void } | undefined;
 
   constructor(private readonly handlers: TerminalHandlers) {
     this.output = new MutableOutput(process.stdout);
@@ -48,21 +48,23 @@ export class FtpTerminal {
   ask(prompt: string, secret = false): Promise<string | undefined> {
     return new Promise((resolve) => {
       const abort = new AbortController();
-      const finish = (answer: string | undefined) => {
+      // The line ends with Enter, or with readline's own newline on Ctrl-D; our own
+      // is needed where the echo was hidden, and after Ctrl-C.
+      const finish = (answer: string | undefined, newline: boolean) => {
         if (this.pending !== entry) return;
         this.pending = undefined;
         this.output.muted = false;
-        if (secret || answer === undefined) process.stdout.write('\n');
+        if (newline || secret) process.stdout.write('\n');
         resolve(answer);
       };
       const entry = {
-        cancel: () => {
+        cancel: (newline: boolean) => {
           abort.abort();
-          finish(undefined);
+          finish(undefined, newline);
         },
       };
       this.pending = entry;
-      this.rl.question(prompt, { signal: abort.signal }, (answer) => finish(answer));
+      this.rl.question(prompt, { signal: abort.signal }, (answer) => finish(answer, false));
       this.output.muted = secret; // after the prompt is written: hide what is typed
     });
   }
@@ -95,16 +97,17 @@ export class FtpTerminal {
     rl.on('history', (h: string[]) => (this.history = h));
     rl.on('line', (line) => this.handlers.onLine(line));
     rl.on('SIGINT', () => {
-      if (this.pending) this.pending.cancel();
+      if (this.pending) this.pending.cancel(true);
       else this.handlers.onInterrupt();
     });
     rl.on('close', () => {
       if (!this.pending) {
+        process.stdout.write('\n'); // Ctrl-D at ftp>: what follows starts a line
         this.handlers.onEnd();
         return;
       }
       // Ctrl-D at a question: answer nothing, and carry on with a new readline.
-      this.pending.cancel();
+      this.pending.cancel(false);
       this.rl = this.create();
     });
     return rl;

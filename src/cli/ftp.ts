@@ -198,7 +198,7 @@ function registerShell(program: Command): void {
         // session goes on; at the prompt it clears the line.
         onInterrupt: () => {
           if (running > 0) {
-            if (client.abort()) process.stdout.write('\ntransfer aborted\n');
+            shell.interrupt();
             return;
           }
           terminal?.clearLine();

@@ -30,6 +30,14 @@ export const LOCAL_COMMANDS: CommandSpec[] = [
     },
   },
   {
+    names: ['lpage'],
+    usage: 'lpage local-file',
+    help: 'view a local file through your pager ($PAGER, else less)',
+    minArgs: 1,
+    // The name goes to sh as $1, never into the command text.
+    run: async (s, a) => (await s.runLocal('${PAGER:-less} "$1"', undefined, [a[0]!])) === 0,
+  },
+  {
     names: ['!'],
     usage: '![command [args]]',
     help: 'escape to the shell',

@@ -5,7 +5,7 @@ import { on, showReply, toggle } from './shell-spec.js';
 /** Commands about the session and its settings: open, user, close, bye, modes and toggles. */
 export const SESSION_COMMANDS: CommandSpec[] = [
   {
-    names: ['open'],
+    names: ['open', 'ftp'],
     usage: 'open host [port]',
     help: 'connect to remote ftp server',
     minArgs: 1,

@@ -24,7 +24,11 @@ import { splitWords } from './shell-words.js';
  * replies and transfer summaries, `debug` shows our commands as `---> PORT ...`.
  */
 
-/** Something that shows transfer progress (a cli-progress bar on a TTY). */
+/**
+ * Something that shows transfer progress (a cli-progress bar on a TTY). stop() ends a
+ * display that has shown something (later updates are ignored); before its first
+ * update it changes nothing.
+ */
 export interface ProgressDisplay {
   update(bytes: number, total: number | undefined): void;
   stop(): void;
@@ -92,6 +96,8 @@ export class FtpShell {
   /** Remote names of the current directory, for tab completion (cleared by cd and writes). */
   private nameCache: string[] | undefined;
   private quiet = false;
+  /** The progress bar of the transfer in progress: ended before anything else is printed. */
+  private display: ProgressDisplay | undefined;
   /** Answered 'a' (all) to a per-file question: no more questions in this command. */
   private yesToAll = false;
 
@@ -114,6 +120,9 @@ export class FtpShell {
   }
 
   print(text: string): void {
+    // A progress bar redraws its line: end it first, so a reply (226) or a summary
+    // gets a line of its own. (One that has not drawn yet, before the data, goes on.)
+    this.display?.stop();
     this.options.out.write(`${text}\n`);
   }
 
@@ -153,6 +162,16 @@ export class FtpShell {
     }
   }
 
+  /**
+   * Ctrl-C during a command: stop the transfer in progress (the session goes on).
+   * False when no transfer was running.
+   */
+  interrupt(): boolean {
+    if (!this.client.abort()) return false;
+    this.print('\ntransfer aborted');
+    return true;
+  }
+
   /** Remote names for tab completion of `prefix` (one quiet NLST per directory visit). */
   async complete(prefix: string): Promise<string[]> {
     if (!this.client.connected) return [];
@@ -182,6 +201,8 @@ export class FtpShell {
       if (err.code === 421 && !this.client.connected) this.print('Not connected.');
       return;
     }
+    // abort() (Ctrl-C): the person asked for it and has been told; the session goes on.
+    if (err instanceof FtpConnectionError && err.code === 'ECONNABORTED' && this.client.connected) return;
     const kept = err instanceof FtpSizeMismatchError && err.keptPath ? ` (kept ${path.basename(err.keptPath)}; reget resumes it)` : '';
     this.print(`ftp: ${(err as Error).message ?? String(err)}${kept}`);
     if (err instanceof FtpConnectionError && !this.client.connected) this.print('Not connected.');
@@ -291,6 +312,7 @@ export class FtpShell {
   transferOptions(name: string, direction: 'get' | 'put', startedAt: number): { options: TransferOptions; finish: () => void } {
     let display: ProgressDisplay | undefined;
     if (this.progress && this.options.progressFactory) display = this.options.progressFactory(name, startedAt);
+    this.display = display;
     let marks = 0;
     const maxRate = this.rate[direction];
     const options: TransferOptions = {
@@ -309,6 +331,7 @@ export class FtpShell {
     return {
       options,
       finish: () => {
+        if (this.display === display) this.display = undefined;
         display?.stop();
         if (this.hash && marks > 0) this.options.out.write('\n');
       },
@@ -440,12 +463,12 @@ export class FtpShell {
 
   /**
    * Run a local program (`!`, `page`): `/bin/sh -c command` in the local directory, or
-   * $SHELL alone without one. `input`, when given, writes its stdin (a pager's text).
-   * Resolves with the exit code.
+   * $SHELL alone without one; `args` become $1, $2, ... `input`, when given, writes its
+   * stdin (a pager's text). Resolves with the exit code.
    */
-  async runLocal(command: string | undefined, input?: (stdin: Writable) => Promise<void>): Promise<number> {
+  async runLocal(command: string | undefined, input?: (stdin: Writable) => Promise<void>, args: string[] = []): Promise<number> {
     const inherit = this.options.childStdio === 'inherit';
-    const argv = command === undefined ? [process.env['SHELL'] || '/bin/sh'] : ['/bin/sh', '-c', command];
+    const argv = command === undefined ? [process.env['SHELL'] || '/bin/sh'] : ['/bin/sh', '-c', command, 'sh', ...args];
     const resume = this.options.suspendTerminal?.();
     try {
       const child = spawn(argv[0]!, argv.slice(1), {

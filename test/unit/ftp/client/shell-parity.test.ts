@@ -126,8 +126,22 @@ describe('FtpShell: BSD ftp parity', () => {
     expect(output).toContain('214-The following commands are recognized.\n');
     expect(server.log).toContain('SITE CHMOD 644 pub/a.txt');
     expect(output).toContain(`Local directory: ${dir}\n`);
-    expect(output).toContain(`hello from /bin/sh\n${dir}\n`);
+    expect(output).toContain(`hello from sh\n${dir}\n`);
     expect(await s.execute('!exit 3')).toBe(false);
+  });
+
+  it('page shows a remote file and lpage a local one through $PAGER', async () => {
+    const s = shell({ defaultUser: 'ftp', defaultPassword: 'x@y', verbose: false });
+    writeFileSync(join(dir, 'local notes.txt'), 'local text\n');
+    const pager = process.env['PAGER'];
+    process.env['PAGER'] = 'sed s/^/paged:/';
+    try {
+      expect(await run(s, ['open 192.168.0.1', 'page pub/b.txt', 'lpage "local notes.txt"'])).toEqual([true, true, true]);
+    } finally {
+      if (pager === undefined) delete process.env['PAGER'];
+      else process.env['PAGER'] = pager;
+    }
+    expect(output).toContain('paged:bbb\npaged:local text\n');
   });
 
   it('newer gets a file only when the remote one is newer; runique and sunique never overwrite', async () => {

@@ -1,0 +1,81 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+/**
+ * A person at a terminal, for the shell tests: a private tmux server (its own socket,
+ * `-L tapstack-<tag>-<pid>`) with one pane running a command. Keys are typed with
+ * send-keys; the screen is read with capture-pane. Waiting is always for text to
+ * appear (polled, with a generous timeout), never a fixed sleep, so a loaded machine
+ * only makes the test slower.
+ */
+export class TmuxPane {
+  private readonly socket: string;
+  /** How far into the pane's history earlier waits have matched. */
+  private position = 0;
+
+  private constructor(tag: string) {
+    this.socket = `tapstack-${tag}-${process.pid}`;
+  }
+
+  /** Start `command` (a shell command line) in a detached 150x50 session. */
+  static async start(tag: string, command: string): Promise<TmuxPane> {
+    const pane = new TmuxPane(tag);
+    await pane.tmux(['new-session', '-d', '-s', 'main', '-x', '150', '-y', '50', command]);
+    // Keep the pane after the command exits, to read its last words and exit status.
+    await pane.tmux(['set-option', '-t', 'main', 'remain-on-exit', 'on']);
+    return pane;
+  }
+
+  /** Type text (literally), then optionally Enter. */
+  async type(text: string, enter = true): Promise<void> {
+    if (text !== '') await this.tmux(['send-keys', '-t', 'main', '-l', text]);
+    if (enter) await this.tmux(['send-keys', '-t', 'main', 'Enter']);
+  }
+
+  /** Press one key as tmux names it: C-d, C-c, Enter. */
+  async key(name: string): Promise<void> {
+    await this.tmux(['send-keys', '-t', 'main', name]);
+  }
+
+  /** Everything the pane has shown, wrapped lines joined. */
+  async screen(): Promise<string> {
+    return this.tmux(['capture-pane', '-p', '-J', '-S', '-', '-t', 'main']);
+  }
+
+  /**
+   * Wait until `text` appears after the previous match; returns the screen. Fails
+   * with the whole screen after `timeoutMs`. Trailing spaces are not compared: tmux
+   * drops them from captured lines (the prompt "ftp> " reads "ftp>").
+   */
+  async waitFor(wanted: string, timeoutMs = 60_000): Promise<string> {
+    const text = wanted.trimEnd();
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const screen = await this.screen();
+      const at = screen.indexOf(text, this.position);
+      if (at >= 0) {
+        this.position = at + text.length;
+        return screen;
+      }
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${JSON.stringify(text)}; the screen:\n${screen}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  /** Undefined while the command runs, then its exit status. */
+  async exitStatus(): Promise<number | undefined> {
+    const out = (await this.tmux(['display-message', '-p', '-t', 'main', '#{pane_dead} #{pane_dead_status}'])).trim();
+    const [dead, status] = out.split(' ');
+    return dead === '1' ? Number(status) : undefined;
+  }
+
+  async kill(): Promise<void> {
+    await this.tmux(['kill-server']).catch(() => undefined);
+  }
+
+  private async tmux(args: string[]): Promise<string> {
+    return (await run('tmux', ['-L', this.socket, ...args], { encoding: 'utf8' })).stdout;
+  }
+}
