@@ -1,6 +1,6 @@
 import { seqAdd } from '../../../src/tcp/seq.js';
 import { verdict, type Probe } from '../probe.js';
-import { ACK, RST, SYN, URG, ackDesc, alive, bytes, flagNames, gone, pureAck, readSoFar } from './util.js';
+import { ACK, AT_ONCE_MS, RST, SYN, URG, ackDesc, alive, bytes, flagNames, gone, pureAck, readSoFar } from './util.js';
 
 /** Which segments a synchronized connection accepts (RFC 9293 3.10.7.4, RFC 5961). */
 export const acceptabilityProbes: Probe[] = [
@@ -129,7 +129,7 @@ export const acceptabilityProbes: Probe[] = [
       await peer.next(1000, pureAck(peer.sndNxt));
       const sent = peer.send({ seq: seqAdd(peer.sndNxt, -100), payload: bytes(100) });
       const s = await peer.next(1000);
-      return verdict(s !== undefined && pureAck(peer.sndNxt)(s) && s.at - sent < 35, `${ackDesc(peer, s)}${s ? ` after ${Math.round(s.at - sent)} ms` : ''}`);
+      return verdict(s !== undefined && pureAck(peer.sndNxt)(s) && s.at - sent < AT_ONCE_MS, `${ackDesc(peer, s)}${s ? ` after ${Math.round(s.at - sent)} ms` : ''}`);
     },
   },
   {

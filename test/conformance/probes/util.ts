@@ -9,6 +9,13 @@ import type { Seg } from '../wire.js';
 
 export const { FIN, SYN, RST, PSH, ACK, URG } = TcpFlags;
 
+/**
+ * "At once", in ms from our send to the capture of the answer: below the 40 ms
+ * delayed-ACK timer of both duts, with room for a busy machine (an answer can only
+ * be measured late, never early).
+ */
+export const AT_ONCE_MS = 35;
+
 export const bytes = (n: number, fill = 0x61): Uint8Array => new Uint8Array(n).fill(fill);
 
 /** "ACK,SYN", or "nothing" for no segment. */
