@@ -262,7 +262,11 @@ export class SessionAnalyzer {
       this.skipped['lost frame'] = (this.skipped['lost frame'] ?? 0) + 1;
       return null;
     }
-    const message = this.lostMessage(d, frame, direction);
+    return this.record(this.lostMessage(d, frame, direction), frame);
+  }
+
+  /** Put a message on the timeline, with the capture's comment, and note its endpoints. */
+  private record(message: SessionMessage, frame: AddFrame): SessionMessage {
     if (frame.comment !== undefined) message.captureComment = frame.comment;
     this.note(message.from);
     this.note(message.to);
@@ -286,12 +290,8 @@ export class SessionAnalyzer {
       const fromKey = endpointKey(from);
       const toKey = endpointKey(to);
       const conn = this.connections.get(fromKey < toKey ? `${fromKey}|${toKey}` : `${toKey}|${fromKey}`);
-      const f = d.tcp.flags;
-      const syn = (f & TcpFlags.SYN) !== 0;
-      const ack = (f & TcpFlags.ACK) !== 0;
-      const fin = (f & TcpFlags.FIN) !== 0;
-      const rst = (f & TcpFlags.RST) !== 0;
-      let name = syn && ack ? 'TCP SYN+ACK' : syn ? 'TCP SYN' : rst ? 'TCP RST' : fin ? 'TCP FIN+ACK' : 'TCP ACK';
+      const f = controlBits(d.tcp.flags);
+      let name = f.name;
       const kind: MessageKind = conn?.role === 'control' ? 'ftp-control' : conn?.role === 'data' ? 'ftp-data' : 'tcp';
       if (d.payload.length > 0) {
         if (kind === 'ftp-control') {
@@ -299,10 +299,9 @@ export class SessionAnalyzer {
           const code = /^(\d{3})[ -]/.exec(text);
           name = code ? `FTP ${code[1]}` : text.split(' ')[0]!.toUpperCase() || 'FTP';
         } else name = kind === 'ftp-data' ? 'FTP DATA' : 'TCP DATA';
-        if (fin) name += '+FIN';
+        if (f.fin) name += '+FIN';
       }
-      const flagFields = [syn && 'syn = 1', ack && 'ack = 1', fin && 'fin = 1', rst && 'rst = 1'].filter(Boolean).join(', ');
-      message = { ...base, from, to, kind, name, fields: `srcport = ${from.port}, dstport = ${to.port}${flagFields ? `, ${flagFields}` : ''}` };
+      message = { ...base, from, to, kind, name, fields: `srcport = ${from.port}, dstport = ${to.port}${f.fields ? `, ${f.fields}` : ''}` };
     }
     markLost(message, direction);
     return message;
@@ -319,14 +318,7 @@ export class SessionAnalyzer {
       const why = `${d.layer}: ${d.error}`;
       this.malformed[why] = (this.malformed[why] ?? 0) + 1;
     }
-    if (message) {
-      if (frame.comment !== undefined) message.captureComment = frame.comment;
-      this.note(message.from);
-      this.note(message.to);
-      this.messages.push(message);
-      this.items.push({ type: 'message', message });
-    }
-    return message;
+    return message ? this.record(message, frame) : null;
   }
 
   /** The model so far (call after the last frame). */
@@ -376,10 +368,8 @@ export class SessionAnalyzer {
     const fromKey = endpointKey(from);
     const toKey = endpointKey(to);
     const flags = d.tcp.flags;
-    const syn = (flags & TcpFlags.SYN) !== 0;
-    const ack = (flags & TcpFlags.ACK) !== 0;
-    const fin = (flags & TcpFlags.FIN) !== 0;
-    const rst = (flags & TcpFlags.RST) !== 0;
+    const bits = controlBits(flags);
+    const { syn, ack, fin, rst } = bits;
 
     const conn = this.connection(fromKey, toKey, from, to, syn && !ack);
     const a = conn.analysis.analyze(fromKey, toKey, d.tcp, d.payload.length, frame.timestampNs ?? 0n);
@@ -387,9 +377,8 @@ export class SessionAnalyzer {
     const fromClient = fromKey === conn.initiator;
 
     // The name of the segment by its control bits, the seed's way.
-    let name = syn && ack ? 'TCP SYN+ACK' : syn ? 'TCP SYN' : rst ? (ack ? 'TCP RST+ACK' : 'TCP RST') : fin ? (ack ? 'TCP FIN+ACK' : 'TCP FIN') : 'TCP ACK';
-    const flagFields = [syn && 'syn = 1', ack && 'ack = 1', fin && 'fin = 1', rst && 'rst = 1'].filter(Boolean).join(', ');
-    let fields = `srcport = ${from.port}, dstport = ${to.port}${flagFields ? `, ${flagFields}` : ''}`;
+    let name = bits.name;
+    let fields = `srcport = ${from.port}, dstport = ${to.port}${bits.fields ? `, ${bits.fields}` : ''}`;
     const kind: MessageKind = conn.role === 'control' ? 'ftp-control' : conn.role === 'data' ? 'ftp-data' : 'tcp';
     let explanation = '';
     const step = (title: string) => this.items.push({ type: 'step', title });
@@ -762,6 +751,17 @@ export class SessionAnalyzer {
     }
     return order.sort((a, b) => rank[a.role] - rank[b.role]);
   }
+}
+
+/** A segment's control bits, its name by them the seed's way ("TCP SYN+ACK"), and its field list ("syn = 1, ack = 1"). */
+function controlBits(flags: number): { syn: boolean; ack: boolean; fin: boolean; rst: boolean; name: string; fields: string } {
+  const syn = (flags & TcpFlags.SYN) !== 0;
+  const ack = (flags & TcpFlags.ACK) !== 0;
+  const fin = (flags & TcpFlags.FIN) !== 0;
+  const rst = (flags & TcpFlags.RST) !== 0;
+  const name = syn && ack ? 'TCP SYN+ACK' : syn ? 'TCP SYN' : rst ? (ack ? 'TCP RST+ACK' : 'TCP RST') : fin ? (ack ? 'TCP FIN+ACK' : 'TCP FIN') : 'TCP ACK';
+  const fields = [syn && 'syn = 1', ack && 'ack = 1', fin && 'fin = 1', rst && 'rst = 1'].filter(Boolean).join(', ');
+  return { syn, ack, fin, rst, name, fields };
 }
 
 /** One description of a segment that carried an old (already read) part and a new part. */

@@ -10,23 +10,12 @@
  * `ss -ti`) found through Tcp.findConnection(): nothing in TCP changes because it
  * watches.
  */
+import type { TcpInfo } from '../tcp/index.js';
 import { formatIpv4 } from '../wire/address.js';
 import { dissect } from './dissect.js';
 
-/** The part of TcpInfo (src/tcp/connection.ts) the recorder reads. */
-export interface TcpStateInfo {
-  state: string;
-  mss: number;
-  rto: number;
-  cwnd: number;
-  ssthresh: number | undefined;
-  inRecovery: boolean;
-  sndUna: number;
-  sndNxt: number;
-  sndWnd: number;
-  rcvNxt: number;
-  rcvWnd: number;
-}
+/** The part of TcpInfo (TcpConnection.info(), like `ss -ti`) the recorder reads. */
+export type TcpStateInfo = Pick<TcpInfo, 'state' | 'mss' | 'rto' | 'cwnd' | 'ssthresh' | 'inRecovery' | 'sndUna' | 'sndNxt' | 'sndWnd' | 'rcvWnd'>;
 
 /** The public lookup of one host's TCP (src/tcp/index.ts Tcp fits). */
 export interface ConnectionLookup {
