@@ -1,6 +1,7 @@
-import { stat } from 'node:fs/promises';
+import { appendFile, chown, stat } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { SERVER_DEFAULTS as D } from '../ftp/server/options.js';
+import { canServe, dropPrivileges, lookUpUser, type RunAsUser } from '../ftp/server/privileges.js';
 import { FtpServer } from '../ftp/server/server.js';
 import { UserDatabase } from '../ftp/server/users.js';
 import { formatIpv4 } from '../wire/address.js';
@@ -23,6 +24,8 @@ interface FtpServerCliOptions extends HostCliOptions {
   idleTimeout: string;
   dataTimeout: string;
   xferlog?: string;
+  runAs?: string;
+  maxListEntries: string;
 }
 
 /** `50000-50999` -> { min, max }; one line and exit 2 when malformed. */
@@ -33,6 +36,23 @@ export function parsePortRange(text: string): { min: number; max: number } {
   const max = Number(m[2]);
   if (min < 1024 || max > 65535 || min > max) usageError(`--pasv-ports: ${text} must satisfy 1024 <= MIN <= MAX <= 65535`);
   return { min, max };
+}
+
+/**
+ * Whom to serve as: `--run-as USER`, or `nobody` when started as root; nobody to
+ * become when not root (an unprivileged process cannot switch users).
+ */
+function runAsUser(option: string | undefined): RunAsUser | undefined {
+  const root = process.getuid?.() === 0;
+  if (!root) {
+    if (option !== undefined) usageError('--run-as needs the server to be started as root');
+    return undefined;
+  }
+  const name = option ?? 'nobody';
+  const user = lookUpUser(name);
+  if (!user) usageError(`--run-as: no such user "${name}"`);
+  if (user.uid === 0) usageError('--run-as: serving as root would let every client read what root can; choose an unprivileged user');
+  return user;
 }
 
 /**
@@ -61,6 +81,8 @@ export function register(program: Command): void {
       .addOption(new Option('--idle-timeout <s>', 'close idle control connections after this many seconds (0: never)').default(String(D.idleTimeoutMs / 1000)))
       .addOption(new Option('--data-timeout <s>', 'give up on data connections that do not open or stall for this long').default(String(D.dataTimeoutMs / 1000)))
       .addOption(new Option('--xferlog <file>', 'append one xferlog line per transfer'))
+      .addOption(new Option('--max-list-entries <n>', 'most entries a LIST/NLST/MLSD sends (announced in its 226 reply)').default(String(D.maxListEntries)))
+      .addOption(new Option('--run-as <user>', 'after opening the TAP device, serve as this user (default when started as root: nobody)'))
       .addHelpText('after', '\nExample:\n  tapstack ftp-server --tap tap0 --ip 10.0.0.2/24 --root ./srv --pcap ftp.pcapng'),
   ).action(async (opts: FtpServerCliOptions) => {
     if (!opts.root) usageError('--root DIR is required');
@@ -71,6 +93,8 @@ export function register(program: Command): void {
     const maxPerIp = parseIntArg('--max-per-ip', opts.maxPerIp, 1, 100_000);
     const idleTimeoutMs = parseIntArg('--idle-timeout', opts.idleTimeout, 0, 86_400) * 1000;
     const dataTimeoutMs = parseIntArg('--data-timeout', opts.dataTimeout, 1, 86_400) * 1000;
+    const maxListEntries = parseIntArg('--max-list-entries', opts.maxListEntries, 1, 10_000_000);
+    const runAs = runAsUser(opts.runAs);
     if (/[\r\n]/.test(opts.banner) || /[\r\n]/.test(opts.siteName)) usageError('--banner and --site-name must be one line');
     try {
       if (!(await stat(opts.root)).isDirectory()) usageError(`--root: ${opts.root} is not a directory`);
@@ -108,18 +132,30 @@ export function register(program: Command): void {
       maxPerIp,
       idleTimeoutMs,
       dataTimeoutMs,
+      maxListEntries,
       ...(opts.xferlog ? { xferlog: opts.xferlog } : {}),
     });
     try {
       await server.listen();
+      // The xferlog is created while we may, and given to the user we become.
+      if (opts.xferlog && runAs) {
+        await appendFile(opts.xferlog, '');
+        await chown(opts.xferlog, runAs.uid, runAs.gid);
+      }
     } catch (err) {
       fatal(`cannot start the FTP server: ${(err as Error).message}`);
+    }
+    // Everything that needs root is open (TAP device, capture, users file, port):
+    // from here on the kernel checks file access as that user.
+    if (runAs) {
+      dropPrivileges(runAs);
+      if (!(await canServe(opts.root))) usageError(`--root: ${opts.root} is not readable by user ${runAs.name} (--run-as); make it readable or choose another user`);
     }
     const who = [anonymous ? `anonymous${opts.writable ? ' (writable)' : ' (read-only)'}` : '', users ? `${users.size} named user(s)` : '']
       .filter(Boolean)
       .join(', ');
     process.stdout.write(
-      `tapstack ftp-server: ${describeHost(run)}, serving ${opts.root} on ${formatIpv4(run.config.address)}:${port} for ${who}${run.config.pcap ? `, capture ${run.config.pcap}` : ''} (Ctrl-C to stop)\n`,
+      `tapstack ftp-server: ${describeHost(run)}, serving ${opts.root} on ${formatIpv4(run.config.address)}:${port} for ${who}${runAs ? ` as user ${runAs.name}` : ''}${run.config.pcap ? `, capture ${run.config.pcap}` : ''} (Ctrl-C to stop)\n`,
     );
     await runUntilSignal(run);
   });
