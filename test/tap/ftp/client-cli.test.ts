@@ -115,11 +115,15 @@ describeTap('tapstack ftp / get / put on a TAP device against vsftpd', () => {
     host = ['--tap', net.dev, '--ip', '10.0.0.2/24', '--dns', '10.0.0.1'];
     net.spawnPeer('dnsmasq', ['--no-daemon', '--no-resolv', '--no-hosts', '--conf-file=/dev/null', '--listen-address=10.0.0.1', '--bind-interfaces', '--local=/any-domain.com/', '--host-record=ftp.any-domain.com,10.0.0.1']);
     net.spawnPeer('vsftpd', [join(work, 'vsftpd.conf')]);
+    // The same server on port 2121 with a 2-second idle timeout (its 421).
+    writeFileSync(join(work, 'vsftpd-idle.conf'), `${readFileSync(join(work, 'vsftpd.conf'), 'utf8')}listen_port=2121\nidle_session_timeout=2\n`);
+    net.spawnPeer('vsftpd', [join(work, 'vsftpd-idle.conf')]);
     // A server that announces 100 000 bytes, sends 15 fewer and says 226.
     net.spawnPeer('python3', ['-c', LIAR_SERVER, '2199', '100000', '15']);
     await waitForListen(net, 21);
     await waitForListen(net, 53, 'udp');
     await waitForListen(net, 2199);
+    await waitForListen(net, 2121);
   });
 
   afterAll(async () => {
@@ -186,6 +190,37 @@ describeTap('tapstack ftp / get / put on a TAP device against vsftpd', () => {
     expect(shell.code).toBe(1);
     expect(shell.stdout).toContain('ftp: partial file: received 99985 of 100000 bytes (kept .file.bin.part; reget resumes it)\n');
     expect(readdirSync(dir)).toEqual(['.file.bin.part']);
+  });
+
+  it("after the server's idle timeout: its 421 text, then Not connected.", async () => {
+    const r = await tapstack(['ftp', 'ftp.any-domain.com', '--port', '2121', ...host, '--passive'], work, '!sleep 4\npwd\n');
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('421 Timeout.\nNot connected.\n');
+  });
+
+  it('ftp://host/path fetches the file and exits; ftp://host/dir/ and user@host open a session', async () => {
+    const dir = mkdtempSync(join(work, 'url-'));
+    const fetched = await tapstack(['ftp', 'ftp://ftp.any-domain.com/pub/big%20file.bin', ...host], dir);
+    expect(fetched, fetched.stdout).toMatchObject({ code: 0, stderr: '' });
+    expect(sha256(readFileSync(join(dir, 'big file.bin')))).toBe(sha256(big));
+    const inDir = await tapstack(['ftp', 'ftp://ftp.any-domain.com/pub/', ...host, '-v', '-c', 'pwd'], dir);
+    expect(inDir.code).toBe(0);
+    expect(inDir.stdout).toContain('257 "/pub" is the current directory');
+    const asUser = await tapstack(['ftp', 'anonymous@ftp.any-domain.com', ...host, '-v', '-d', '-c', 'pwd'], dir);
+    expect(asUser.code).toBe(0);
+    expect(asUser.stdout).toContain('---> USER anonymous\n331 ');
+  });
+
+  it('tapstack get honours ;type=d (a listing) and ;type=a (ASCII)', async () => {
+    const listing = await tapstack(['get', 'ftp://ftp.any-domain.com/pub;type=d', ...host]);
+    expect(listing).toMatchObject({ code: 0, stderr: '' });
+    expect(listing.stdout.split('\n').sort()).toEqual(['', 'pub/big file.bin', 'pub/readme.txt']);
+    const ascii = await tapstack(['get', 'ftp://ftp.any-domain.com/pub/readme.txt;type=a', '-o', '-', '-v', ...host]);
+    expect(ascii.code).toBe(0);
+    expect(ascii.stdout).toBe(readme.toString());
+    // The server starts in TYPE A (RFC 959): no TYPE I, and no SIZE (that is asked in binary only).
+    expect(ascii.stderr).toContain('---> RETR pub/readme.txt');
+    expect(ascii.stderr).not.toMatch(/TYPE I|SIZE/);
   });
 
   it('commands piped on stdin run like a script', async () => {
