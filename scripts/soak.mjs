@@ -255,10 +255,10 @@ async function main() {
     `${r.sessions} sessions (login, LIST, RETR ${FILE_SIZE / 1024} KiB, QUIT), ${r.failed} failed${r.errors.length ? ` (${r.errors.join('; ')})` : ''}, ${(r.bytes / 2 ** 20 / r.seconds).toFixed(1)} MB/s`));
 
   if (stack.exitCode !== null) throw new Error(`the stack exited (${stack.exitCode}): ${stackErr}`);
-  console.log(`\n| phase | target | connect during (ok, median, max) | ping during | new neighbour during | connect after | RSS before -> after (MB) | result |`);
-  console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+  console.log(`\n| phase | target | connect during (ok, median, max) | ping during | new neighbour during | connect after | RSS before -> after (MB) | frames the TAP queue dropped | result |`);
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const r of rows) {
-    console.log(`| ${r.phase} | ${r.target} | ${r.during ?? '-'} | ${r.ping ?? '-'} | ${r.neighbour ?? '-'} | ${r.after ?? '-'} | ${r.rss ?? '-'} | ${r.result} |`);
+    console.log(`| ${r.phase} | ${r.target} | ${r.during ?? '-'} | ${r.ping ?? '-'} | ${r.neighbour ?? '-'} | ${r.after ?? '-'} | ${r.rss ?? '-'} | ${r.tapDrops ?? '-'} | ${r.result} |`);
   }
 
   // Stop the stack: with --stats it prints its counters; show those the floods moved.
@@ -272,6 +272,7 @@ async function main() {
 /** Run one flood in the background; probe the target every half second while it runs, then after. */
 async function flood(args, host, port, isStack) {
   const before = isStack ? rss() : null;
+  const dropsBefore = await tapDrops();
   const peer = lab.spawn('python3', ['-c', PEER_PY, ...args.map(String)], { stdio: ['ignore', 'pipe', 'pipe'] });
   const done = collect(peer);
   const connects = [];
@@ -307,6 +308,7 @@ async function flood(args, host, port, isStack) {
     neighbour: isStack ? `${neighbours.filter(Boolean).length}/${neighbours.length}` : '-',
     after: after.map(ms).join(', '),
     rss: isStack ? `${before} -> ${rss()}` : '-',
+    tapDrops: isStack ? ((await tapDrops()) - dropsBefore).toLocaleString('en-US') : '-',
     result: `${(sent.sent ?? 0).toLocaleString('en-US')} sent in ${sent.seconds ?? '?'} s`,
     summary: `sent ${sent.sent} (${sent.refused_by_kernel} refused by the kernel's queue) in ${sent.seconds} s; connects during ${ok.length}/${connects.length} (median ${ms(median(ok))}); pings ${pings.filter(Boolean).length}/${pings.length}; after: ${after.map(ms).join(', ')}`,
   };
@@ -316,6 +318,7 @@ async function flood(args, host, port, isStack) {
 async function phase(args, describe, isStack = true) {
   if (stack.exitCode !== null) throw new Error(`the stack exited (${stack.exitCode})`);
   const before = isStack ? rss() : null;
+  const dropsBefore = await tapDrops();
   const out = await lab.exec('python3', ['-c', PEER_PY, ...args.map(String)], { timeoutMs: 600_000 });
   let r;
   try {
@@ -327,6 +330,7 @@ async function phase(args, describe, isStack = true) {
   return {
     after: ms(after),
     rss: isStack ? `${before} -> ${rss()}` : '-',
+    tapDrops: isStack ? ((await tapDrops()) - dropsBefore).toLocaleString('en-US') : '-',
     result: describe(r),
     summary: `${describe(r)}; a client then connects in ${ms(after)}${isStack ? `; RSS ${before} -> ${rss()} MB` : ''}`,
   };
@@ -353,6 +357,16 @@ async function newNeighbour(host, i) {
   const r = await lab.exec('ping', ['-c', '1', '-W', '1', '-I', address, host], { timeoutMs: 5_000 });
   await lab.ip(['addr', 'del', `${address}/16`, 'dev', 'tap0']).catch(() => {});
   return r.code === 0;
+}
+
+/** Frames the kernel dropped on their way to the stack: tap0's transmit queue overflowed. */
+async function tapDrops() {
+  const r = await lab.exec('ip', ['-s', '-j', 'link', 'show', 'tap0']);
+  try {
+    return JSON.parse(r.stdout)[0].stats64.tx.dropped;
+  } catch {
+    return 0;
+  }
 }
 
 function rss() {
