@@ -120,7 +120,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   // note (src/trace/drop-notes.ts), so the diagram draws the loss where it happened.
   // Frames are numbered as the file numbers them (notes included), for the state trace.
   let frameNumber = 0;
-  let capture: CaptureLink | undefined;
+  let notes: CaptureLink | undefined; // the capture, once made: it wraps the fault link, so it comes after it
   if (options.loss || options.reorder) {
     clientLink = new FaultLink(clientLink, {
       random: new SeededRandom(seed ^ 0x5eed),
@@ -129,13 +129,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       reorder: options.reorder ?? 0,
       onDrop: (frame, direction) => {
         frameNumber++;
-        capture?.recordNote(frame, dropNoteComment(direction), direction);
+        notes?.recordNote(frame, dropNoteComment(direction), direction);
       },
     });
   }
   let recorder: StateRecorder | undefined;
   const explain = createFrameExplainer(() => BigInt(Math.round(clock.now() * 1000)) * 1000n);
-  capture = new CaptureLink(clientLink, {
+  const capture = new CaptureLink(clientLink, {
     path: files.pcapng,
     clock,
     epochMs: options.epochMs ?? (virtual ? DEMO_EPOCH_MS : 0),
@@ -145,7 +145,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       return explain(frame);
     },
   });
-  const captured = capture;
+  notes = capture;
 
   // TCP's timers do not keep the process alive (an idle stack must not stop Node from
   // exiting), and the in-memory link has no OS handle that would: hold the event loop
@@ -184,7 +184,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
 
     await runSeedSession({ client: ftp, hostname: DEMO_HOSTNAME, downloadDir: downloads, print, now: () => clock.now() });
     // Let the last FINs and ACKs cross before the capture closes.
-    await waitForQuiet(captured, clock);
+    await waitForQuiet(capture, clock);
     await ftpServer.close();
     responder.close();
   };

@@ -55,7 +55,9 @@ describe('tapstack demo with loss and reordering', () => {
         expect(m?.lost, `seed ${seed} note frame ${note.frame}`).toBe('inbound');
       }
       for (const m of result.model.messages.filter(isLoss)) expect(m.explanation).toMatch(/^This frame was lost: dropped on the wire by the fault injector (after the client sent it|before it reached the client)/);
-      expect(readFileSync(result.files.text, 'utf8')).toMatch(/-X {2,}|X-{2,}/);
+      const text = readFileSync(result.files.text, 'utf8');
+      expect(text).toMatch(/-X {2,}|X-{2,}/);
+      expect(Math.max(...text.split('\n').map((l) => l.length)), 'session.txt fits 120 columns').toBeLessThanOrEqual(120);
       expect(readFileSync(result.files.mermaid, 'utf8')).toMatch(/^ {2}p\d+-xp\d+: \d+\. /m);
 
       // Replies are explained by the command they answer (by sequence, not by arrival).

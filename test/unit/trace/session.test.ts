@@ -229,6 +229,24 @@ describe('SessionAnalyzer details', () => {
     expect(m.messages[4]!.explanation).toMatch(/^Out of order:/);
   });
 
+  it('does not call a handshake ACK that the network delivered after the first data a duplicate ACK', () => {
+    const d = new Conversation({ addr: SERVER, port: 20 }, { addr: CLIENT, port: 5001 });
+    d.send('a', F.SYN);
+    d.send('b', F.SYN | F.ACK);
+    d.send('a', F.ACK);
+    const handshakeAck = d.frames.pop()!;
+    d.send('a', F.PSH | F.ACK, 'listing line\r\n');
+    d.frames.push(handshakeAck); // reordered: same ACK and window as the data segment, but from an older position
+    const m = buildSession(d.frames.map((data) => ({ data })));
+    // Wireshark's rule too: a duplicate ACK is sent from the sender's current position (seq = highest seen).
+    expect(m.messages.map((x) => [x.name, x.labels])).toEqual([
+      ['TCP SYN', []],
+      ['TCP SYN+ACK', []],
+      ['FTP DATA', []],
+      ['TCP ACK', []],
+    ]);
+  });
+
   it('learns passive-mode data connections from a 227 reply, and joins commands split over segments', () => {
     const ctl = new Conversation({ addr: CLIENT, port: 40000 }, { addr: SERVER, port: 21 });
     ctl.handshake();
