@@ -74,87 +74,14 @@ export const SESSION_COMMANDS: CommandSpec[] = [
       return false;
     },
   },
-  {
-    names: ['passive'],
-    usage: 'passive [on|off]',
-    help: 'toggle passive transfer mode',
-    run: async (s, a) => {
-      const passive = toggle(s.client.mode === 'passive', a[0]);
-      s.client.mode = passive ? 'passive' : 'active';
-      s.print(`Passive mode: ${on(passive)}.`);
-      return true;
-    },
-  },
-  {
-    names: ['verbose'],
-    usage: 'verbose [on|off]',
-    help: 'toggle verbose mode (show the server\'s replies)',
-    run: async (s, a) => {
-      s.verbose = toggle(s.verbose, a[0]);
-      s.print(`Verbose mode: ${on(s.verbose)}.`);
-      return true;
-    },
-  },
-  {
-    names: ['debug'],
-    usage: 'debug [on|off]',
-    help: 'toggle debugging mode (show the commands sent, ---> PORT ...)',
-    run: async (s, a) => {
-      s.debug = toggle(s.debug, a[0]);
-      s.print(`Debugging ${on(s.debug)} (debug=${s.debug ? 1 : 0}).`);
-      return true;
-    },
-  },
-  {
-    names: ['hash'],
-    usage: 'hash [on|off]',
-    help: 'toggle printing `#\' for each kilobyte transferred',
-    run: async (s, a) => {
-      s.hash = toggle(s.hash, a[0]);
-      s.print(`Hash mark printing: ${on(s.hash)} (1024 bytes/hash mark).`);
-      return true;
-    },
-  },
-  {
-    names: ['progress'],
-    usage: 'progress [on|off]',
-    help: 'toggle the progress bar (on a terminal)',
-    run: async (s, a) => {
-      s.progress = toggle(s.progress, a[0]);
-      s.print(`Progress bar: ${on(s.progress)}.`);
-      return true;
-    },
-  },
-  {
-    names: ['prompt'],
-    usage: 'prompt [on|off]',
-    help: 'force interactive prompting on multiple commands',
-    run: async (s, a) => {
-      s.prompting = toggle(s.prompting, a[0]);
-      s.print(`Interactive mode: ${on(s.prompting)}.`);
-      return true;
-    },
-  },
-  {
-    names: ['sunique'],
-    usage: 'sunique [on|off]',
-    help: 'toggle store unique for remote files (STOU)',
-    run: async (s, a) => {
-      s.storeUnique = toggle(s.storeUnique, a[0]);
-      s.print(`Store unique: ${on(s.storeUnique)}.`);
-      return true;
-    },
-  },
-  {
-    names: ['runique'],
-    usage: 'runique [on|off]',
-    help: 'toggle store unique for local files (name.1, name.2, ...)',
-    run: async (s, a) => {
-      s.receiveUnique = toggle(s.receiveUnique, a[0]);
-      s.print(`Receive unique: ${on(s.receiveUnique)}.`);
-      return true;
-    },
-  },
+  toggleCommand(['passive'], 'toggle passive transfer mode', (s) => s.client.mode === 'passive', (s, v) => (s.client.mode = v ? 'passive' : 'active'), (v) => `Passive mode: ${on(v)}.`),
+  toggleCommand(['verbose'], "toggle verbose mode (show the server's replies)", (s) => s.verbose, (s, v) => (s.verbose = v), (v) => `Verbose mode: ${on(v)}.`),
+  toggleCommand(['debug'], 'toggle debugging mode (show the commands sent, ---> PORT ...)', (s) => s.debug, (s, v) => (s.debug = v), (v) => `Debugging ${on(v)} (debug=${v ? 1 : 0}).`),
+  toggleCommand(['hash'], "toggle printing `#' for each kilobyte transferred", (s) => s.hash, (s, v) => (s.hash = v), (v) => `Hash mark printing: ${on(v)} (1024 bytes/hash mark).`),
+  toggleCommand(['progress'], 'toggle the progress bar (on a terminal)', (s) => s.progress, (s, v) => (s.progress = v), (v) => `Progress bar: ${on(v)}.`),
+  toggleCommand(['prompt'], 'force interactive prompting on multiple commands', (s) => s.prompting, (s, v) => (s.prompting = v), (v) => `Interactive mode: ${on(v)}.`),
+  toggleCommand(['sunique'], 'toggle store unique for remote files (STOU)', (s) => s.storeUnique, (s, v) => (s.storeUnique = v), (v) => `Store unique: ${on(v)}.`),
+  toggleCommand(['runique'], 'toggle store unique for local files (name.1, name.2, ...)', (s) => s.receiveUnique, (s, v) => (s.receiveUnique = v), (v) => `Receive unique: ${on(v)}.`),
   {
     names: ['rate'],
     usage: 'rate all|get|put [maximum-bytes-per-second|off]',
@@ -257,4 +184,24 @@ async function setType(s: FtpShell, type: 'A' | 'I'): Promise<boolean> {
   }
   s.client.type = type;
   return true;
+}
+
+/** An on/off setting: `NAME` flips it, `NAME on|off` sets it; then says what it is, in BSD ftp's words. */
+function toggleCommand(
+  names: string[],
+  help: string,
+  read: (s: FtpShell) => boolean,
+  write: (s: FtpShell, value: boolean) => void,
+  say: (value: boolean) => string,
+): CommandSpec {
+  return {
+    names,
+    usage: `${names[0]} [on|off]`,
+    help,
+    run: async (s, a) => {
+      write(s, toggle(read(s), a[0]));
+      s.print(say(read(s)));
+      return true;
+    },
+  };
 }
