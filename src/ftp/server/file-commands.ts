@@ -9,7 +9,8 @@
  * They see the session only through `FileSession`, which keeps them apart from the
  * session's reading, queueing and transfer machinery.
  */
-import { mkdir, rename, rmdir, unlink } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, mkdir, rename, rmdir, unlink } from 'node:fs/promises';
 import { formatListLine, formatMlsxLine, formatTimeVal, stripListFlags, type MlstFact } from '../common/listing.js';
 import { readDirectory, toEntryInfo } from './directory.js';
 import { replyForOsError } from './errors.js';
@@ -106,8 +107,15 @@ export async function withParent(
 }
 
 export function changeDirectory(s: FileSession, arg: string, verb: 'CWD' | 'CDUP'): Promise<void> {
-  return withExisting(s, arg, (p) => {
+  return withExisting(s, arg, async (p) => {
     if (!p.stats.isDirectory()) return s.reply(550, 'Not a directory.');
+    // The descriptor was opened with O_PATH, which needs no permission on the
+    // directory itself; entering it needs search (x), as chdir() would.
+    try {
+      await access(p.path, constants.X_OK);
+    } catch (err) {
+      return osError(s, err);
+    }
     s.cwd = p.virtual;
     // RFC 959 4.1.1: CDUP answers like CWD.
     s.reply(250, `${verb} command successful.`);
