@@ -2,8 +2,10 @@
  * The sequence diagram as plain text, in the seed's form: participants across the
  * top with their ports as columns (FTP Client with its ports, DNS, FTP Server with
  * 21 and 20), a vertical lifeline per port, section headings across the page, and
- * for each message its name above an arrow between two ports, the fields beside the
- * arrow, and the explanation below them.
+ * for each message its name above an arrow between two ports, then its fields and
+ * explanation: beside the arrows when they fit, else under each arrow, so that no
+ * line is longer than 120 characters (a host's many data connections share one
+ * column, see MAX_DATA_COLUMNS in session.ts). A lost frame's arrow stops at an X.
  *
  *                FTP Client                              DNS          FTP Server
  *                192.168.0.2                             192.168.0.1  192.168.0.1
