@@ -136,7 +136,15 @@ export class DnsResponder {
       arm();
       for (const query of deframer.push(chunk)) {
         const reply = this.answer(query, 'tcp');
-        if (reply) conn.write(frameDnsTcp(reply));
+        if (!reply) continue;
+        try {
+          conn.write(frameDnsTcp(reply));
+        } catch {
+          // Never into TCP's receive path: the connection goes, the server stays.
+          this.count('dns.server.tx.error');
+          conn.destroy();
+          return;
+        }
       }
     });
     conn.on('end', () => conn.end());

@@ -107,6 +107,40 @@ describe('DnsResponder on hostile input', () => {
   });
 });
 
+describe('DnsResponder over TCP on hostile input', () => {
+  it('a zero-length message, junk, then a write that throws: counted, the connection goes, nothing escapes', () => {
+    const conn = Object.assign(new EventEmitter(), {
+      writes: 0,
+      destroyed: false,
+      write(): boolean {
+        this.writes++;
+        throw new Error('write after end');
+      },
+      end: () => {},
+      destroy(): void {
+        this.destroyed = true;
+      },
+    });
+    let accept: ((c: typeof conn) => void) | undefined;
+    const tcp = { listen: (_o: unknown, cb: (c: typeof conn) => void) => ((accept = cb), new EventEmitter()) };
+    const counters = new Counters();
+    const fakeUdp = { bind: () => Object.assign(new EventEmitter(), { send: () => {}, close: () => {} }) };
+    new DnsResponder({ zones: zones(), udp: fakeUdp as unknown as UdpApi, tcp: tcp as never, clock: new VirtualClock(), counters }).start();
+    accept!(conn);
+    const query = encodeDnsQuery(7, { name: 'ftp.any-domain.com', type: 1, class: 1 });
+    const stream = Buffer.concat([
+      Buffer.from([0, 0]), // a zero-length message: no header, no answer
+      Buffer.from([0, 3, 1, 2, 3]), // three bytes of junk: too short for a header
+      Buffer.from([0, query.length]),
+      Buffer.from(query), // a good query, whose answer cannot be written
+    ]);
+    expect(() => conn.emit('data', stream)).not.toThrow();
+    expect(counters.get('dns.server.rx.too_short')).toBe(2);
+    expect(counters.get('dns.server.tx.error')).toBe(1);
+    expect(conn.destroyed).toBe(true);
+  });
+});
+
 /** The responder on a stand-in UDP socket, so a test can hand it any source at all. */
 function fakeUdpResponder(send: UdpSocketLike['send'] = () => {}) {
   const socket = new EventEmitter() as EventEmitter & UdpSocketLike;
