@@ -29,7 +29,7 @@ describeTap('conformance: tapstack and Linux answer crafted frames', () => {
     bench = await createBench();
     const [tap, lx] = bench.sides;
     // Both duts at once, on separate wires; probes on distinct ports, several at a time.
-    [ours, linux] = await Promise.all([runAll(probes, tap!, 8), runAll(probes, lx!, 8)]);
+    [ours, linux] = await Promise.all([runAll(probes, tap!, 4), runAll(probes, lx!, 4)]);
     const table = renderTable(probes, ours, linux);
     console.log(`\n${table}\n`);
     mkdirSync(here, { recursive: true });

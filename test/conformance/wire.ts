@@ -1,6 +1,7 @@
 import type { Ipv4Header } from '../../src/wire/ipv4.js';
 import { IPPROTO_TCP } from '../../src/wire/ipv4.js';
 import type { TcpOptions } from '../../src/wire/tcp.js';
+import type { CapturedFrame } from '../support/prober.js';
 import type { BenchSide } from './bench.js';
 import { DUT_IP, PROBER } from './bench.js';
 import { decode, ethernetIpv4, ipv4, tcp, type Ipv4Knobs, type Seen, type TcpKnobs } from './frames.js';
@@ -54,6 +55,18 @@ export class Inbox<T> {
   }
 }
 
+// Every watching probe sees the same captured frame object: decode it once, not once
+// per inbox (our stack shares this event loop, and a busy loop would show as its delay).
+const decoded = new WeakMap<CapturedFrame, Seen | null>();
+function decodeOnce(frame: CapturedFrame): Seen | null {
+  let seen = decoded.get(frame);
+  if (seen === undefined) {
+    seen = decode(frame);
+    decoded.set(frame, seen);
+  }
+  return seen;
+}
+
 export class Wire {
   private readonly inboxes: Inbox<Seen>[] = [];
 
@@ -86,7 +99,7 @@ export class Wire {
   watch(pred: (s: Seen) => boolean): Inbox<Seen> {
     const inbox: Inbox<Seen> = new Inbox(
       this.side.prober.subscribe((frame) => {
-        const seen = decode(frame);
+        const seen = decodeOnce(frame);
         if (seen && pred(seen)) inbox.push(seen);
       }),
     );
