@@ -8,7 +8,7 @@ their local port (each probe uses its own ports):
   listen   port [backlog] [read]           accept connections on port; read=false leaves
                                             arriving data unread (the window closes)
   connect  port rport [read]                connect from 10.0.0.1:port to 10.0.0.2:rport
-  send     port hex                         write bytes (in the background: may block)
+  send     port hex                         write bytes (answered at once; the write may block)
   nodelay  port                             TCP_NODELAY
   read     port                             start reading (after read=false)
   shutdown port                             half-close: FIN
