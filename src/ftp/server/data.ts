@@ -85,6 +85,8 @@ export class PassiveEndpoint implements DataEndpoint {
   private waiter: ((socket: TcpSocketLike) => void) | undefined;
   private cancel: (() => void) | undefined;
   private closed = false;
+  /** open() was called: the connection belongs to a transfer. */
+  private handedOver = false;
 
   private constructor(
     private readonly server: TcpServerLike,
@@ -136,6 +138,8 @@ export class PassiveEndpoint implements DataEndpoint {
   }
 
   open(timeoutMs: number): Promise<TcpSocketLike> {
+    // From here on the transfer owns the connection: close() no longer drops it.
+    this.handedOver = true;
     if (this.accepted) return Promise.resolve(this.accepted);
     return new Promise((resolve, reject) => {
       const timer = this.clock.setTimer(timeoutMs, () => {
@@ -158,7 +162,7 @@ export class PassiveEndpoint implements DataEndpoint {
     if (!this.closed) {
       this.closed = true;
       if (this.server.listening) this.server.close();
-      if (!this.waiter && this.accepted) {
+      if (!this.handedOver && this.accepted) {
         // Accepted but never used for a transfer (e.g. PASV twice): drop it.
         this.accepted.destroy();
       }

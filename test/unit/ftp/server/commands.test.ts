@@ -614,7 +614,8 @@ describe('while a transfer runs', () => {
   it('other commands wait for the transfer; QUIT comes after its result', async () => {
     await setup();
     const c = await fx.anonymous();
-    await writeFile(join(fx.root, 'mid.bin'), Buffer.alloc(300_000, 0x42));
+    // Larger than the client's receive buffer: the transfer cannot end while it does not read.
+    await writeFile(join(fx.root, 'mid.bin'), Buffer.alloc(3_000_000, 0x42));
     const data = await pasv(c, fx.net.client.tcp);
     data.pause();
     c.send('RETR mid.bin');
@@ -625,7 +626,7 @@ describe('while a transfer runs', () => {
     expect(c.buffered).toBe(0);
     const body = readAll(data);
     data.resume();
-    expect((await body).length).toBe(300_000 + 0); // no LF in the file: TYPE A adds nothing
+    expect((await body).length).toBe(3_000_000 + 0); // no LF in the file: TYPE A adds nothing
     expect((await c.next()).lines).toEqual(['226 Transfer complete.']);
     expect((await c.next()).lines).toEqual(['221 Thank you for visiting ftp.any-domain.com.']);
     await c.closed();
