@@ -50,7 +50,8 @@ async function up(name: string, opts: UpOptions): Promise<void> {
   }
   const kernelDev = taps === 1 ? opts.tap : 'br0';
   try {
-    for (const dev of devices) await space.addPersistentTap(dev);
+    // The queue towards the stack that the TAP binding gives the devices it creates itself.
+    for (const dev of devices) await space.addPersistentTap(dev, { txqueuelen: 4096 });
     if (taps > 1) {
       await space.addBridge('br0');
       for (const dev of devices) await space.enslave(dev, 'br0');
