@@ -1,6 +1,6 @@
+import { readFileSync } from 'node:fs';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
-import { readFileSync } from 'node:fs';
 import { Resolver } from '../dns/resolver.js';
 import { candidateNames, parseResolvConf, type ResolvConf } from '../dns/resolv-conf.js';
 import type { TcpApi, TcpSocketLike } from '../tcp/api.js';
@@ -27,11 +27,10 @@ export interface FtpCommonCliOptions extends HostCliOptions {
   verbose?: boolean;
 }
 
-
 /** Add --dns, --active/--passive, --active-port-base, --trust-pasv, --timeout, -v. */
 export function addFtpOptions(command: Command): Command {
   return command
-    .option('--dns <server>', 'DNS server IPv4[:port] for host names; repeat for more', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--dns <server>', 'DNS server IPv4[:port] for host names; repeat for more (default: the nameservers of /etc/resolv.conf)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--active', 'active mode: the server connects to us (PORT)')
     .option('--passive', 'passive mode: we connect to the server (EPSV, then PASV)')
     .option('--active-port-base <port>', 'first local data port in active mode; each transfer takes the next', '5001')

@@ -502,7 +502,7 @@ export class FtpClient extends EventEmitter {
       const offset = options.resume ? before : 0;
       const source = createReadStream(local, { start: offset });
       const verb = options.append || offset > 0 ? 'APPE' : options.unique ? 'STOU' : 'STOR';
-      const bytes = await this.store(source, remote, verb, options, offset);
+      const bytes = await this.store(source, remote, verb, options, offset, localSize);
       if (type !== 'I' || verb === 'STOU') return { bytes, verifiedSize: undefined };
       const remoteSize = await this.sizeIfAnswered(remote);
       if (remoteSize === undefined) return { bytes, verifiedSize: undefined };
@@ -795,12 +795,13 @@ export class FtpClient extends EventEmitter {
     return received;
   }
 
-  private async store(source: Readable, remote: string, verb: 'STOR' | 'APPE' | 'STOU', options: TransferOptions, offset: number): Promise<number> {
+  /** STOR/APPE/STOU from `source`; progress counts from `offset` towards `total` (the local file's size, when known). */
+  private async store(source: Readable, remote: string, verb: 'STOR' | 'APPE' | 'STOU', options: TransferOptions, offset: number, total?: number): Promise<number> {
     const type = options.type ?? this.type;
     let sent = 0;
     try {
       await this.transfer(`${verb} ${remote}`, type, 0, async (socket) => {
-        const m = meter(this.dataContext, socket, offset, undefined, options.onProgress);
+        const m = meter(this.dataContext, socket, offset, total, options.onProgress);
         try {
           await pipeline([source, ...(type === 'A' ? [new LfToCrlf({ keepCrlf: true })] : []), ...this.limit(options), m.stream, socket]);
         } finally {
