@@ -17,6 +17,8 @@ export interface TcpConfig {
   maxRetries: number;
   /** Delayed ACK timeout (RFC 1122 4.2.3.2: < 0.5 s; Linux 40 ms). */
   delayedAckMs: number;
+  /** The first this many data segments of a connection are ACKed at once (Linux TCP_MAX_QUICKACKS = 16); 0 turns it off. */
+  quickAcks: number;
   windowScaling: boolean;
   timestamps: boolean;
   sack: boolean;
@@ -59,6 +61,7 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = {
   synRetries: 6,
   maxRetries: 15,
   delayedAckMs: 40,
+  quickAcks: 16,
   windowScaling: true,
   timestamps: true,
   sack: true,

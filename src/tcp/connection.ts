@@ -337,6 +337,10 @@ export class TcpConnection {
     if (!segmentAcceptable(h.seq, segLen, this.rcvNxt, rcvWnd)) {
       if (!(rcvWnd === 0 && h.seq === this.rcvNxt && !rst)) {
         c.inc('tcp.rx.drop.unacceptable');
+        // Old data again (our ACK was lost, or the peer retransmitted too early): D-SACK it (RFC 2883).
+        if (payload.length > 0 && !rst && seqLt(h.seq, this.rcvNxt)) {
+          this.rcv.noteDuplicate(h.seq, seqLt(seqAdd(h.seq, payload.length), this.rcvNxt) ? seqAdd(h.seq, payload.length) : this.rcvNxt);
+        }
         if (this.state === 'TIME-WAIT' && fin) this.timeWaitTimer.start(this.env.config.timeWaitMs);
         if (!rst) {
           // RFC 9293 3.10.7.4: answer an unacceptable segment with an ACK.

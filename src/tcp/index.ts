@@ -180,6 +180,11 @@ export class Tcp implements TcpApi, ProtocolHandler {
       return;
     }
     const { header: h, payload } = parsed.value;
+    if (h.flags & TcpFlags.URG) {
+      // RFC 6093: no urgent mode. The data stays inline (as Linux with SO_OOBINLINE)
+      // and the pointer is ignored; the application sees the bytes in order.
+      c.inc('tcp.rx.urgent');
+    }
     if (h.options.malformed) {
       // RFC 9293 3.1 (MUST-7): kept, with the options read before the problem (as Linux).
       c.inc('tcp.rx.options_malformed');

@@ -24,9 +24,18 @@ export class Receiver {
   /** Data (and the end of it) that arrived before a socket was attached. */
   private readonly pendingData: Uint8Array[] = [];
   private pendingEof = false;
+  /**
+   * Quick-ACK at connection start, as Linux (TCP_MAX_QUICKACKS): the first data
+   * segments are acknowledged at once instead of after the delayed-ACK time, so the
+   * peer's slow start is not held back by our delayed ACKs while its window is small.
+   */
+  private quickAcks: number;
+  /** A duplicate that arrived, to report once as a D-SACK block (RFC 2883). */
+  private dsack: SackBlock | undefined;
 
   constructor(private readonly conn: TcpConnection) {
     this.reassembly = new ReassemblyQueue(conn.env.config.outOfOrderLimitBytes);
+    this.quickAcks = conn.env.config.quickAcks;
     this.delackTimer = new DeadlineTimer(conn.env.clock, () => this.onDelayedAckTimer());
   }
 
@@ -47,18 +56,41 @@ export class Receiver {
     return Math.max(0, seqDiff(this.rcvAdvRight, this.conn.rcvNxt));
   }
 
-  get hasOutOfOrder(): boolean {
-    return !this.reassembly.empty;
+  /** Our ACKs carry SACK blocks: data is queued out of order, or a duplicate is to be reported. */
+  get hasSackBlocks(): boolean {
+    return !this.reassembly.empty || this.dsack !== undefined;
   }
 
+  /** RFC 2883 4: a D-SACK block goes first, then the usual SACK blocks (RFC 2018 4). */
   sackBlocks(max: number): SackBlock[] {
-    return this.reassembly.sackBlocks(max);
+    if (!this.dsack) return this.reassembly.sackBlocks(max);
+    return [this.dsack, ...this.reassembly.sackBlocks(max - 1)];
   }
 
-  /** An ACK (with our window) is going out now: the delayed ACK is no longer owed. */
+  /** How many blocks sackBlocks(max) gives (the sender sizes segments by it). */
+  sackBlockCount(max: number): number {
+    return this.dsack ? 1 + this.reassembly.blockCount(max - 1) : this.reassembly.blockCount(max);
+  }
+
+  /**
+   * RFC 2883: data we already had arrived again, [seq, end). The next ACK (sent at
+   * once) reports it in a D-SACK block, so the sender can tell a spurious
+   * retransmission from a loss. Only with SACK negotiated (RFC 2883 4).
+   */
+  noteDuplicate(seq: number, end: number): void {
+    const conn = this.conn;
+    if (!conn.sackOk || !seqLt(seq, end)) return;
+    this.dsack = { left: seq, right: end };
+    conn.env.counters.inc('tcp.tx.dsack');
+    conn.ackNow = true;
+    conn.env.requestOutput(conn);
+  }
+
+  /** An ACK (with our window) is going out now: the delayed ACK is no longer owed, the D-SACK was said. */
   onAckSent(): void {
     this.segsSinceAck = 0;
     this.delackTimer.stop();
+    this.dsack = undefined;
   }
 
   /** The application read data: open the window again if it had shrunk (RFC 1122 4.2.3.3). */
@@ -77,6 +109,7 @@ export class Receiver {
     if (seqLt(seq, conn.rcvNxt)) {
       const skip = seqDiff(conn.rcvNxt, seq);
       c.inc('tcp.rx.duplicate_bytes', Math.min(skip, payload.length));
+      this.noteDuplicate(seq, seqAdd(seq, Math.min(skip, payload.length)));
       payload = payload.subarray(skip);
       seq = conn.rcvNxt;
     }
@@ -92,6 +125,7 @@ export class Receiver {
       const added = this.reassembly.insert(seq, payload);
       if (added < 0) c.inc('tcp.rx.drop.ooo_queue_full');
       else c.inc('tcp.rx.out_of_order_bytes', added);
+      if (added === 0) this.noteDuplicate(seq, seqAdd(seq, payload.length)); // all of it was queued already
       c.inc('tcp.rx.out_of_order_segments');
       conn.ackNow = true;
       conn.env.requestOutput(conn);
@@ -112,6 +146,11 @@ export class Receiver {
     // RFC 1122 4.2.3.2 / RFC 5681 4.2: ACK at least every second full-sized segment,
     // otherwise within the delayed-ACK timeout.
     this.segsSinceAck++;
+    if (this.quickAcks > 0) {
+      this.quickAcks--;
+      conn.env.counters.inc('tcp.tx.quick_ack');
+      conn.ackNow = true;
+    }
     if (this.segsSinceAck >= 2 || !this.reassembly.empty) conn.ackNow = true;
     else this.delackTimer.ensure(conn.env.config.delayedAckMs);
     conn.env.requestOutput(conn);
@@ -185,5 +224,6 @@ export class Receiver {
   stop(): void {
     this.delackTimer.stop();
     this.reassembly.clear();
+    this.dsack = undefined;
   }
 }

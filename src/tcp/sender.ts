@@ -154,7 +154,7 @@ export class Sender {
     const conn = this.conn;
     let o: TcpOptions | undefined;
     if (conn.tsOk) o = { timestamp: { value: conn.tsNow(), echo: conn.tsRecent } };
-    if (conn.sackOk && conn.rcv.hasOutOfOrder) {
+    if (conn.sackOk && conn.rcv.hasSackBlocks) {
       o ??= {};
       o.sack = conn.rcv.sackBlocks(conn.tsOk ? 3 : 4);
     }
@@ -270,7 +270,7 @@ export class Sender {
   maxPayload(withSack: boolean): number {
     const conn = this.conn;
     let n = conn.sndMss - (conn.tsOk ? 12 : 0);
-    if (withSack && conn.sackOk && conn.rcv.hasOutOfOrder) n -= 4 + 8 * conn.rcv.reassembly.blockCount(conn.tsOk ? 3 : 4);
+    if (withSack && conn.sackOk && conn.rcv.hasSackBlocks) n -= 4 + 8 * conn.rcv.sackBlockCount(conn.tsOk ? 3 : 4);
     return Math.max(1, n);
   }
 

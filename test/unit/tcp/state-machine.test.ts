@@ -448,8 +448,8 @@ describe('closing', () => {
 });
 
 describe('data and acknowledgments', () => {
-  it('delayed ACK: one segment is acked after 40 ms, two at once', async () => {
-    const h = new TcpHarness();
+  it('delayed ACK (past the quick-ACK start): one segment is acked after 40 ms, two at once', async () => {
+    const h = new TcpHarness({ quickAcks: 0 });
     const { socket, iss } = await passiveOpen(h);
     const got: Buffer[] = [];
     socket.on('data', (d: Buffer) => got.push(d));
