@@ -18,9 +18,10 @@ const CONFLICT_LOG_INTERVAL_MS = 10_000;
  *
  * Only a sane sender teaches us anything or gets an answer: a unicast MAC that is not
  * ours, and an address of our own subnet that a host can have (see senderIpProblem).
- * RFC 826 trusts every packet; RFC 1122 2.3.2.1 warns that a cache must survive
- * bad information, and Linux's arp_process() drops these senders too. Each drop has a
- * counter.
+ * RFC 826 trusts every packet and RFC 1122 2.3.2 adds no check; Linux's arp_process()
+ * answers a request only when the route back to its sender is valid (no martian
+ * source: multicast, broadcast, loopback, 0/8), and no host can own a group MAC.
+ * Each drop has a counter.
  */
 export class ArpLayer {
   readonly neighbours: NeighbourCache;
@@ -69,8 +70,8 @@ export class ArpLayer {
       );
     }
     const { senderMac, senderIp } = p;
-    // RFC 1122 2.3.2.1 / Linux: a broadcast, multicast or zero sender hardware address
-    // is no station; learning it would send our unicast traffic to everyone or nobody.
+    // A broadcast, multicast (IEEE 802 group bit) or zero sender hardware address is no
+    // station; learning it would send our unicast traffic to everyone or nobody.
     if ((senderMac[0]! & 1) !== 0 || macEquals(senderMac, ZERO_MAC)) {
       counters.inc('arp.rx.bad_sender_mac');
       return;
@@ -151,9 +152,10 @@ export class ArpLayer {
   /**
    * Why `ip` cannot be a neighbour on our link, or null. Limited broadcast, multicast
    * and the reserved class E (RFC 1122 3.2.1.3, RFC 5771), loopback and "this network"
-   * (0/8, RFC 1122 3.2.1.3): no host has them. Off our subnet: not reachable on this
-   * link without a router (Linux's reverse-path check drops these). Our subnet's own
-   * network and broadcast addresses (except in /31 and /32, RFC 3021).
+   * (0/8, RFC 1122 3.2.1.3): no host has them. Off our subnet: a host we would reach
+   * through the gateway, never directly on this link (Linux answers only senders it
+   * has a route back to). Our subnet's own network and broadcast addresses (except in
+   * /31 and /32, RFC 3021).
    */
   private senderIpProblem(ip: Ipv4Address): string | null {
     const first = ip >>> 24;
