@@ -21,8 +21,9 @@ import type { StackServices } from './services.js';
  *   traffic like REACHABLE ones (and are refreshed the same way when used near their
  *   end, which confirms them), live `staleMs`, and are the first to go when the
  *   cache is full, so a flood of requests from made-up senders only ever replaces
- *   other such entries, never a neighbour we resolved (Linux's forced garbage
- *   collection likewise removes unconfirmed entries first).
+ *   other such entries, never a neighbour we resolved. (Linux's forced garbage
+ *   collection removes entries that failed or were not updated for 5 s; we go by
+ *   state instead, so that the outcome does not depend on timing.)
  * - A REACHABLE entry does not move to another MAC on unsolicited word (a forged reply,
  *   a request, a gratuitous ARP). Linux refuses such an override within `locktime`
  *   (1 s) of the last update; we go further: the new MAC is refused and the old one is
