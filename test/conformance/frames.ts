@@ -103,15 +103,16 @@ export function tcp(k: TcpKnobs, payload: Uint8Array, src: Ipv4Address, dst: Ipv
   return out;
 }
 
-/** A UDP datagram with its checksum. */
-export function udp(srcPort: number, dstPort: number, payload: Uint8Array, src: Ipv4Address, dst: Ipv4Address): Uint8Array {
+/** A UDP datagram with its checksum: a right one, none (0, RFC 768), or a wrong one. */
+export function udp(srcPort: number, dstPort: number, payload: Uint8Array, src: Ipv4Address, dst: Ipv4Address, checksum: 'good' | 'none' | 'bad' = 'good'): Uint8Array {
   const out = new Uint8Array(8 + payload.length);
   writeU16(out, 0, srcPort);
   writeU16(out, 2, dstPort);
   writeU16(out, 4, out.length);
   out.set(payload, 8);
   const sum = finishChecksum(sumWords(out, pseudoHeaderSum(src, dst, IPPROTO_UDP, out.length)));
-  writeU16(out, 6, sum === 0 ? 0xffff : sum);
+  const good = sum === 0 ? 0xffff : sum;
+  writeU16(out, 6, checksum === 'good' ? good : checksum === 'none' ? 0 : good ^ 0x5555);
   return out;
 }
 

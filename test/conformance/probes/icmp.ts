@@ -5,7 +5,7 @@ import { readIpv4 } from '../../../src/wire/address.js';
 import { readU16 } from '../../../src/wire/bytes.js';
 import { DUT_IP, PROBER } from '../bench.js';
 import { describeIcmp, udp, type Seen } from '../frames.js';
-import { sleep, verdict, type Probe, type ProbeContext } from '../probe.js';
+import { sleep, verdict, type Probe, type ProbeContext, type Verdict } from '../probe.js';
 import { alive, bytes, SYN } from './util.js';
 
 /** ICMP: echo, the errors a host sends, and the ones it receives (RFC 792, 1122 3.2.2, 1191). */
@@ -32,6 +32,18 @@ const icmpErrors = (t: ProbeContext) =>
     return quoted.length >= 20 && readU16(quoted, 4) === t.wire.identification;
   });
 
+/** UDP to a port nobody listens on: the port unreachable must quote our datagram. */
+async function udpToClosedPort(t: ProbeContext, checksum: 'good' | 'none'): Promise<Verdict> {
+  const errors = icmpErrors(t);
+  t.wire.sendIp(t.wire.ip({ protocol: IPPROTO_UDP }, udp(t.peerPort, t.port, bytes(20), PROBER.ip, DUT_IP, checksum)));
+  const r = await errors.next(1000);
+  const m = r?.icmp;
+  if (!m || m.kind !== 'dest-unreachable') return verdict(false, m ? describeIcmp(m) : 'nothing');
+  const q = m.quoted;
+  const quotesUs = q.length >= 28 && readIpv4(q, 12) === PROBER.ip && readU16(q, 20) === t.peerPort && readU16(q, 22) === t.port;
+  return verdict(m.code === UNREACH_PORT && quotesUs, `${describeIcmp(m)}, quotes ${q.length} bytes${quotesUs ? '' : ' (not ours)'}`);
+}
+
 export const icmpProbes: Probe[] = [
   {
     name: 'echo request',
@@ -57,15 +69,23 @@ export const icmpProbes: Probe[] = [
     name: 'UDP to a closed port',
     rule: 'RFC 1122 4.1.3.1, 3.2.2.1; RFC 792',
     expected: 'ICMP port unreachable quoting our IP header and 8 bytes',
+    run: (t) => udpToClosedPort(t, 'good'),
+  },
+  {
+    name: 'UDP without a checksum (0)',
+    rule: 'RFC 768, RFC 1122 4.1.3.4 (checksum 0: none sent)',
+    expected: 'taken as valid: ICMP port unreachable for the closed port',
+    run: (t) => udpToClosedPort(t, 'none'),
+  },
+  {
+    name: 'UDP with a bad checksum',
+    rule: 'RFC 1122 4.1.3.4 (MUST silently discard)',
+    expected: 'silently dropped: no port unreachable',
     async run(t) {
       const errors = icmpErrors(t);
-      t.wire.sendIp(t.wire.ip({ protocol: IPPROTO_UDP }, udp(t.peerPort, t.port, bytes(20), PROBER.ip, DUT_IP)));
-      const r = await errors.next(1000);
-      const m = r?.icmp;
-      if (!m || m.kind !== 'dest-unreachable') return verdict(false, m ? describeIcmp(m) : 'nothing');
-      const q = m.quoted;
-      const quotesUs = q.length >= 28 && readIpv4(q, 12) === PROBER.ip && readU16(q, 20) === t.peerPort && readU16(q, 22) === t.port;
-      return verdict(m.code === UNREACH_PORT && quotesUs, `${describeIcmp(m)}, quotes ${q.length} bytes${quotesUs ? '' : ' (not ours)'}`);
+      t.wire.sendIp(t.wire.ip({ protocol: IPPROTO_UDP }, udp(t.peerPort, t.port, bytes(20), PROBER.ip, DUT_IP, 'bad')));
+      const r = await errors.next(800);
+      return verdict(r === undefined, r?.icmp ? describeIcmp(r.icmp) : 'nothing');
     },
   },
   {

@@ -1,6 +1,8 @@
 import { IPPROTO_ICMP } from '../../../src/wire/ipv4.js';
 import { encodeIcmp } from '../../../src/wire/icmp.js';
 import { parseIpv4 } from '../../../src/wire/address.js';
+import { readU16 } from '../../../src/wire/bytes.js';
+import { DUT_IP } from '../bench.js';
 import type { Ipv4Knobs, Seen } from '../frames.js';
 import { verdict, type Probe, type ProbeContext, type Verdict } from '../probe.js';
 import { echo } from './icmp.js';
@@ -128,6 +130,38 @@ export const ipv4Probes: Probe[] = [
     async run(t) {
       const r = await fragmentedEcho(t, ['first']);
       return verdict(r === undefined, answered(r));
+    },
+  },
+  {
+    name: 'echo larger than the MTU',
+    rule: 'RFC 1122 3.2.2.6 (same data back), RFC 791 2.3 (fragment to fit)',
+    expected: 'the reply comes in fragments of at most 1500 bytes that reassemble to our 2000 data bytes',
+    async run(t) {
+      const id = t.port;
+      const data = Uint8Array.from({ length: 2000 }, (_, i) => i & 0xff);
+      const msg = encodeIcmp({ kind: 'echo-request', identifier: id, sequence: 1, data });
+      const fromDut = t.wire.watch((s) => s.ip.protocol === IPPROTO_ICMP && s.ip.src === DUT_IP);
+      t.wire.sendIp(t.wire.ip({ protocol: IPPROTO_ICMP, identification: id, moreFragments: true }, msg.subarray(0, 1480)));
+      t.wire.sendIp(t.wire.ip({ protocol: IPPROTO_ICMP, identification: id, fragmentOffset: 1480 }, msg.subarray(1480)));
+      const seen = await fromDut.collect(1000);
+      fromDut.stop();
+      // The first fragment names the reply (type 0, our identifier); the others share its IP identification.
+      const payloadOf = (s: Seen): Uint8Array => s.datagram.subarray(s.ip.headerLength);
+      const head = seen.find((s) => s.ip.fragmentOffset === 0 && s.ip.moreFragments && payloadOf(s)[0] === 0 && readU16(payloadOf(s), 4) === id);
+      if (!head) return verdict(false, seen.some((s) => s.icmp?.kind === 'echo-reply' && s.icmp.identifier === id) ? 'one unfragmented reply' : 'no reply');
+      const parts = seen.filter((s) => s.ip.identification === head.ip.identification).sort((a, b) => a.ip.fragmentOffset - b.ip.fragmentOffset);
+      // Each fragment must start where the one before it ended.
+      let end = 0;
+      let contiguous = true;
+      for (const part of parts) {
+        if (part.ip.fragmentOffset !== end) contiguous = false;
+        end += payloadOf(part).length;
+      }
+      const whole = Buffer.concat(parts.map(payloadOf));
+      const last = parts[parts.length - 1]!;
+      const fits = parts.every((s) => s.ip.totalLength <= 1500);
+      const same = whole.length === msg.length && whole.subarray(8).every((b, i) => b === data[i]);
+      return verdict(contiguous && !last.ip.moreFragments && fits && same, `${parts.length} fragments (${parts.map((s) => s.ip.totalLength).join(' + ')} bytes), data ${same ? 'intact' : 'differs'}`);
     },
   },
 ];
