@@ -77,7 +77,6 @@ export const sackProbes: Probe[] = [
     name: 'duplicate segment: D-SACK',
     rule: 'RFC 2883 4 (Linux tcp_dsack=1)',
     expected: 'ACK whose first SACK block is the duplicate [-100,0)',
-    pending: 'issue 12: no D-SACK',
     async run(t) {
       const { peer } = await t.established();
       peer.data(bytes(100));
@@ -118,7 +117,6 @@ export const sackProbes: Probe[] = [
     name: 'receiver: quick ACKs at connection start',
     rule: 'RFC 5681 4.2 / Linux quick-ack (first RTTs)',
     expected: 'first data segment ACKed at once, not after the delayed-ACK timer',
-    pending: 'issue 12: delayed ACK at connection start where Linux quick-ACKs',
     async run(t) {
       const { peer } = await t.established();
       const sent = peer.data(bytes(100));
