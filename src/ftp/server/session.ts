@@ -8,24 +8,23 @@
  *   rnfr       the entry named by RNFR, used only by the RNTO right after it
  *   transfer   the transfer in progress, if any
  *
- * File commands are in file-commands.ts; this file runs the transfers (RETR, STOR,
- * APPE, STOU, LIST, NLST, MLSD), which open their file before the 150 reply, so a
- * refusal is a plain 550/553 and no data connection is made.
+ * This file reads, queues and dispatches commands; the commands themselves live by
+ * concept: login.ts (USER, PASS), transfer-params.ts (PORT, PASV, TYPE, REST, ...),
+ * file-commands.ts (CWD, MKD, DELE, RNFR/RNTO, SIZE, ...) and transfer-commands.ts
+ * (RETR, STOR, APPE, STOU, LIST, NLST, MLSD), each through a small view of the session.
  *
  * Commands are run one at a time, in order. While a transfer runs the control
  * connection is still read: ABOR, STAT and QUIT are answered at once (RFC 959 4.1.3),
  * other commands wait their turn.
  */
-import { posix } from 'node:path';
 import type { Timer } from '../../stack/clock.js';
 import type { Logger } from '../../stack/log.js';
 import type { TcpSocketLike } from '../../tcp/api.js';
-import { formatListLine, formatMlsxLine, mlstFeatLine, stripListFlags, type EntryInfo } from '../common/listing.js';
+import { mlstFeatLine } from '../common/listing.js';
 import { LineReader } from '../common/line-reader.js';
 import { formatReply } from '../common/reply.js';
 import { parseCommand, type ParsedCommand } from './command-line.js';
 import { COMMANDS, DURING_TRANSFER, lookUpVerb, NOT_IMPLEMENTED, type Verb } from './commands.js';
-import { readDirectory, toEntryInfo } from './directory.js';
 import { replyForOsError } from './errors.js';
 import {
   changeDirectory,
@@ -34,26 +33,21 @@ import {
   machineListOne,
   makeDirectory,
   modificationTime,
-  osError,
-  pathError,
   quotePath,
   removeDirectory,
   renameFrom,
   renameTo,
-  requireWritable,
   statusOfPath,
-  withParent,
   type FileSession,
   type RenameSource,
 } from './file-commands.js';
-import { parseGlob } from './glob.js';
 import { pass, user, type LoginSession, type LoginState, type SessionUser } from './login.js';
 import type { LoginGuard } from './login-guard.js';
 import type { ResolvedServerOptions } from './options.js';
-import { baseName, type OpenedPath, type PathResult, type VirtualRoot } from './path.js';
+import type { VirtualRoot } from './path.js';
+import { TransferCommands, type TransferSession } from './transfer-commands.js';
 import { TransferParameters, type ParamsSession } from './transfer-params.js';
-import { Transfer, sendBuffer, sendFile, type TransferResult } from './transfers.js';
-import { Upload } from './upload.js';
+import type { Transfer } from './transfers.js';
 import type { XferLog } from './xferlog.js';
 
 export type { SessionUser } from './login.js';
@@ -85,6 +79,7 @@ export class FtpSession {
   private loginFailures = 0;
   private cwd = '/';
   private readonly params: TransferParameters;
+  private readonly transfers: TransferCommands;
   private rnfr: RenameSource | undefined;
   private transfer: Transfer | undefined;
   private quitAfterTransfer = false;
@@ -102,6 +97,7 @@ export class FtpSession {
     this.log = ctx.options.logger.child({ session: id, peer: `${this.peer}:${socket.remotePort ?? 0}` });
     this.reader = new LineReader(ctx.options.maxLineLength);
     this.params = new TransferParameters(this.paramsView);
+    this.transfers = new TransferCommands(this.transferView);
   }
 
   private get opts(): ResolvedServerOptions {
@@ -307,10 +303,10 @@ export class FtpSession {
     TYPE: (arg) => this.params.setType(arg),
     STRU: (arg) => this.params.setOnly(arg, 'F', 'Structure set to F.', 'Only file structure (STRU F) is supported.'),
     MODE: (arg) => this.params.setOnly(arg, 'S', 'Mode set to S.', 'Only stream mode (MODE S) is supported.'),
-    RETR: (arg) => this.retr(arg),
-    STOR: (arg) => this.store(arg, 'STOR'),
-    STOU: (arg) => this.store(arg, 'STOU'),
-    APPE: (arg) => this.store(arg, 'APPE'),
+    RETR: (arg) => this.transfers.retr(arg),
+    STOR: (arg) => this.transfers.store(arg, 'STOR'),
+    STOU: (arg) => this.transfers.store(arg, 'STOU'),
+    APPE: (arg) => this.transfers.store(arg, 'APPE'),
     ALLO: (arg) =>
       /^\s*\d+(\s+R\s+\d+)?\s*$/i.test(arg) ? this.reply(202, 'ALLO command ignored.') : this.reply(501, 'Syntax error in parameters or arguments.'),
     REST: (arg) => this.params.restart(arg),
@@ -331,9 +327,9 @@ export class FtpSession {
     XMKD: (arg) => makeDirectory(this.files, arg),
     PWD: () => this.reply(257, `${quotePath(this.cwd)} is the current directory.`),
     XPWD: () => this.reply(257, `${quotePath(this.cwd)} is the current directory.`),
-    LIST: (arg) => this.list(arg, 'LIST'),
-    NLST: (arg) => this.list(arg, 'NLST'),
-    MLSD: (arg) => this.list(arg, 'MLSD'),
+    LIST: (arg) => this.transfers.list(arg, 'LIST'),
+    NLST: (arg) => this.transfers.list(arg, 'NLST'),
+    MLSD: (arg) => this.transfers.list(arg, 'MLSD'),
     MLST: (arg) => machineListOne(this.files, arg),
     SITE: (arg) => this.site(arg),
     SYST: () => this.reply(215, 'UNIX Type: L8'),
@@ -421,6 +417,33 @@ export class FtpSession {
     };
   }
 
+  private get transferView(): TransferSession {
+    const session = this;
+    return {
+      files: session.files,
+      params: session.params,
+      peer: session.peer,
+      log: session.log,
+      xferlog: session.ctx.xferlog,
+      get user() {
+        return session.currentUser;
+      },
+      // A client that closed (or half-closed) its control connection did not stay
+      // for the result: its upload is not committed (upload.ts).
+      get controlGone() {
+        return session.closed || session.clientEnded;
+      },
+      begin(t: Transfer) {
+        session.transfer = t;
+        session.idleTimer?.cancel();
+      },
+      end() {
+        session.transfer = undefined;
+        if (session.quitAfterTransfer && !session.closed) session.replyAndClose(221, `Thank you for visiting ${session.opts.siteName}.`);
+      },
+    };
+  }
+
   /** The view of this session that the file commands get (file-commands.ts). */
   private readonly files: FileSession = (() => {
     const session = this;
@@ -470,237 +493,6 @@ export class FtpSession {
   // -------------------------------------------------------------------------
   // Transfers
   // -------------------------------------------------------------------------
-
-  /**
-   * Run one transfer over the data connection set up by PORT/PASV/...: 150, open,
-   * move the data with `work`, then the result reply. The file was opened and
-   * checked before this is called, so 150 is only said when we can deliver.
-   */
-  private async runTransfer(
-    verb: string,
-    path: string,
-    text150: string,
-    work: (socket: TcpSocketLike, t: Transfer) => Promise<void>,
-    options: { size?: number; done?: string } = {},
-  ): Promise<TransferResult> {
-    const endpoint = this.params.takeData()!;
-    const o = this.opts;
-    const t = new Transfer(verb, path, endpoint, o.clock, o.dataTimeoutMs, options.size);
-    this.transfer = t;
-    this.idleTimer?.cancel();
-    this.reply(150, text150);
-    const result = await t.run(work);
-    this.transfer = undefined;
-    o.counters.inc(`ftp.server.transfer.${result.outcome}`);
-    switch (result.outcome) {
-      case 'ok':
-        this.reply(226, options.done ?? 'Transfer complete.');
-        // RFC 959 4.1.3: an ABOR that came as the transfer was completing still gets
-        // its own 226, so the client always sees two replies after ABOR.
-        if (t.aborted === 'ABOR') this.reply(226, 'ABOR command successful.');
-        break;
-      case 'no-connection':
-        this.reply(425, "Can't open data connection.");
-        break;
-      case 'aborted':
-        this.reply(426, 'Connection closed; transfer aborted.');
-        if (result.reason === 'ABOR') this.reply(226, 'ABOR command successful.');
-        break;
-      case 'data-error':
-        this.reply(426, 'Connection closed; transfer aborted.');
-        break;
-      case 'local-error': {
-        const r = replyForOsError(result.error);
-        o.counters.inc(`ftp.server.error.${r.reason}`);
-        this.reply(r.code, r.text);
-        break;
-      }
-    }
-    this.log.info(
-      { transfer: verb, path, bytes: result.bytes, ms: Math.round(result.ms), result: result.outcome, reason: result.reason, type: this.params.type },
-      'transfer',
-    );
-    // xferlog records file transfers, not listings (as wu-ftpd and vsftpd do).
-    const who = this.currentUser;
-    if (verb !== 'LIST' && verb !== 'NLST' && verb !== 'MLSD') {
-      this.ctx.xferlog?.record({
-        seconds: result.ms / 1000,
-        host: this.peer,
-        bytes: result.bytes,
-        path,
-        binary: this.params.type === 'I',
-        incoming: verb === 'STOR' || verb === 'STOU' || verb === 'APPE',
-        anonymous: who.anonymous,
-        // RFC 1635: an anonymous user's password is their identity, worth logging.
-        user: who.anonymous ? (who.identity ?? '') : who.name,
-        complete: result.outcome === 'ok',
-      });
-    }
-    if (this.quitAfterTransfer && !this.closed) this.replyAndClose(221, `Thank you for visiting ${this.opts.siteName}.`);
-    return result;
-  }
-
-  /** 425 unless PORT/PASV/... came first (the endpoint stays until a transfer uses it). */
-  private needData(): boolean {
-    if (this.params.hasData) return true;
-    this.params.takeData(); // says 425
-    return false;
-  }
-
-  /** Open an existing path and run `use`; a refusal is answered here, the descriptor closed after. */
-  private async withOpened(arg: string, use: (p: OpenedPath) => Promise<void>, notFound = 550): Promise<void> {
-    const r: PathResult<OpenedPath> = await this.root.existing(this.cwd, arg);
-    if (!r.ok) {
-      if (r.error === 'not-found' && notFound !== 550) return this.reply(notFound, 'No such file or directory.');
-      return pathError(this.files, r.error);
-    }
-    try {
-      await use(r.value);
-    } finally {
-      await r.value.close();
-    }
-  }
-
-  private async retr(arg: string): Promise<void> {
-    const offset = this.params.takeRest();
-    if (!this.needData()) return;
-    await this.withOpened(arg, async (p) => {
-      const { stats } = p;
-      if (!stats.isFile()) return this.reply(550, 'Not a plain file.');
-      if (offset > stats.size) return this.reply(554, 'Restart offset beyond the end of the file.');
-      // Opened for reading now: a file the OS does not let us read is 550 before any 150.
-      let file;
-      try {
-        file = await p.openForReading();
-      } catch (err) {
-        return osError(this.files, err);
-      }
-      try {
-        const ascii = this.params.type === 'A';
-        const text150 = `Opening ${this.params.modeName} mode data connection for ${arg}(${stats.size} bytes).`;
-        await this.runTransfer('RETR', p.virtual, text150, (socket, t) => sendFile(file, offset, stats.size, ascii, socket, t), {
-          size: ascii ? undefined : stats.size - offset,
-        });
-      } finally {
-        await file.close();
-      }
-    });
-  }
-
-  private async store(arg: string, verb: 'STOR' | 'STOU' | 'APPE'): Promise<void> {
-    const offset = this.params.takeRest();
-    if (!requireWritable(this.files)) return;
-    if (!this.needData()) return;
-    let name = arg;
-    if (verb === 'STOU') {
-      const unique = await this.uniqueName(arg.trim() === '' ? 'file' : arg);
-      if (!unique) return this.reply(553, 'Could not find a unique file name.');
-      name = unique;
-    }
-    // STOR/APPE write through a symlink that stays inside the root (as vsftpd does).
-    const followLink = verb !== 'STOU';
-    await withParent(
-      this.files,
-      name,
-      async (target) => {
-        const { entry, virtual } = target;
-        if (entry && !entry.isFile()) return this.reply(550, 'Not a plain file.');
-        if (offset > (entry?.size ?? 0)) return this.reply(554, 'Restart offset beyond the end of the file.');
-        // Where the existing content is kept: APPE keeps it all, REST n keeps n bytes.
-        const keep = verb === 'APPE' ? 'all' : offset;
-        let upload: Upload;
-        try {
-          upload = await Upload.prepare({ target, keep, ascii: this.params.type === 'A', exclusive: verb === 'STOU', random: this.opts.random });
-        } catch (err) {
-          return osError(this.files, err);
-        }
-        const text150 = verb === 'STOU' ? `FILE: ${baseName(virtual)}` : `Opening ${this.params.modeName} mode data connection for ${arg}.`;
-        try {
-          await this.runTransfer(verb, virtual, text150, async (socket, t) => {
-            await upload.receive(socket, t);
-            try {
-              // Only a client still on the control connection meant the data to end
-              // here: one killed mid-upload closed both connections.
-              await upload.commit(() => !this.closed && !this.clientEnded);
-            } catch (err) {
-              if (this.closed || this.clientEnded) t.abort('control-closed');
-              else t.markLocal(err as Error);
-              throw err;
-            }
-          });
-        } finally {
-          await upload.discard();
-        }
-      },
-      followLink,
-    );
-  }
-
-  /** STOU: the name itself if free, else name.1, name.2, ... */
-  private async uniqueName(base: string): Promise<string | undefined> {
-    for (let i = 0; i < 100; i++) {
-      const candidate = i === 0 ? base : `${base}.${i}`;
-      const r = await this.root.parentOf(this.cwd, candidate);
-      if (!r.ok) return i === 0 ? candidate : undefined; // let the caller report the path error
-      await r.value.dir.close();
-      if (!r.value.entry) return candidate;
-    }
-    return undefined;
-  }
-
-  private async list(rawArg: string, verb: 'LIST' | 'NLST' | 'MLSD'): Promise<void> {
-    if (!this.needData()) return;
-    const arg = verb === 'MLSD' ? rawArg : stripListFlags(rawArg);
-    // A name that exists as written wins over a pattern (a file may be called 'a[1]').
-    const glob = verb === 'MLSD' ? undefined : parseGlob(arg);
-    let exact = await this.root.existing(this.cwd, arg === '' ? '.' : arg);
-    const globbing = glob !== undefined && !exact.ok && exact.error === 'not-found';
-    if (globbing) exact = await this.root.existing(this.cwd, glob.directory === '' ? '.' : glob.directory);
-    if (!exact.ok) {
-      // RFC 959 5.4 lists 450 (file unavailable) for LIST and NLST; RFC 3659 uses 550.
-      if (exact.error === 'not-found' && verb !== 'MLSD') return this.reply(450, 'No such file or directory.');
-      return pathError(this.files, exact.error);
-    }
-    const p = exact.value;
-    try {
-      const { stats, virtual } = p;
-      if ((verb === 'MLSD' || globbing) && !stats.isDirectory()) return this.reply(verb === 'MLSD' ? 501 : 450, 'Not a directory.');
-      const limit = this.opts.maxListEntries;
-      let entries: EntryInfo[];
-      let truncated = false;
-      if (stats.isDirectory()) {
-        try {
-          ({ entries, truncated } = await readDirectory(this.root, p, limit, globbing ? glob.match : undefined));
-        } catch (err) {
-          return osError(this.files, err);
-        }
-        if (globbing && entries.length === 0) return this.reply(450, 'No files found.');
-      } else {
-        entries = [toEntryInfo(baseName(virtual), stats)];
-      }
-      const lines = this.listingLines(verb, arg, globbing ? glob.directory : undefined, stats.isDirectory(), entries);
-      if (truncated) this.opts.counters.inc('ftp.server.listing_truncated');
-      const body = Buffer.from(lines.map((l) => l + '\r\n').join(''), 'utf8');
-      // The cap is said in the 226 line, so a client (and its user) knows the list is cut.
-      const done = truncated ? `Transfer complete; listing stopped at ${limit} entries (the server's limit).` : undefined;
-      // Listings are text with CRLF line ends already, in either TYPE.
-      const result = await this.runTransfer(verb, virtual, 'Opening ASCII mode data connection for /bin/ls.', (socket, t) => sendBuffer(body, socket, t), { done });
-      if (truncated && result.outcome === 'ok') this.log.warn({ path: virtual, limit }, 'listing truncated');
-    } finally {
-      await p.close();
-    }
-  }
-
-  /** The lines of a listing: `ls -l` (LIST), facts (MLSD) or names (NLST, relative as the argument was). */
-  private listingLines(verb: 'LIST' | 'NLST' | 'MLSD', arg: string, globDir: string | undefined, isDirectory: boolean, entries: EntryInfo[]): string[] {
-    const now = this.opts.now();
-    if (verb === 'LIST') return entries.map((e) => formatListLine(e, now));
-    if (verb === 'MLSD') return entries.map((e) => formatMlsxLine(e, { writable: this.currentUser.writable }, this.params.mlstFacts));
-    if (globDir !== undefined) return entries.map((e) => globDir + e.name);
-    if (!isDirectory) return [arg];
-    if (arg === '' || arg === '.') return entries.map((e) => e.name);
-    return entries.map((e) => posix.join(arg, e.name));
-  }
 
   private async stat(arg: string): Promise<void> {
     if (arg.trim() !== '') return statusOfPath(this.files, arg);
