@@ -210,7 +210,7 @@ export class NeighbourCache {
       return;
     }
     counters.inc('arp.cache.mac_changed');
-    this.log.info({ ip: formatIpv4(ip), from: formatMac(e.mac), to: formatMac(mac) }, 'neighbour MAC changed');
+    this.log.debug({ ip: formatIpv4(ip), from: formatMac(e.mac), to: formatMac(mac) }, 'neighbour MAC changed');
     this.resolve(ip, e, mac, 'stale');
   }
 
