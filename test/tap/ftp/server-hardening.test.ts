@@ -1,15 +1,19 @@
+import { chmodSync, chownSync, mkdtempSync, rmSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword, UserDatabase } from '../../../src/ftp/server/users.js';
 import { describeTap } from '../support/gate.js';
+import { ftpIds, startVsftpd } from '../../support/ftp-client-peers.js';
 import { createFtpTapNet, seededBytes, type FtpTapNet } from '../../support/ftp-server-tap.js';
 
 /**
  * Issue 11, against our server on our stack over TAP with real clients in the
  * namespace (python3 ftplib and raw sockets, BSD ftp = tnftp): the symlink race,
  * a client killed mid-STOR, 226 for a client that keeps its data socket open, ABOR
- * after everything was queued, per-address login back-off, and NLST globs.
+ * after everything was queued, per-address login back-off, and NLST globs. vsftpd
+ * runs the same symlink race on the kernel side, as the reference.
  * The privilege drop (mode-600 file, read-only directory) runs the CLI as root that
  * becomes nobody: server-cli.test.ts.
  */
@@ -35,7 +39,8 @@ async function waitFor(cond: () => boolean, timeoutMs = 20_000): Promise<void> {
 
 const RACE = String.raw`
 import ftplib, io, json, os, sys, threading, time
-root, outside, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
+# root: the directory on disk that holds swap/; at: the same directory as the FTP client names it.
+root, outside, rounds, host, at = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
 stop = False
 swaps = 0
 def racer():
@@ -51,21 +56,21 @@ def racer():
         time.sleep(0.0005)
 th = threading.Thread(target=racer); th.start()
 out = {'retr_ok': 0, 'retr_refused': 0, 'leaked': 0, 'stor_ok': 0, 'stor_refused': 0, 'mkd_ok': 0, 'mkd_refused': 0, 'codes': []}
-f = ftplib.FTP(); f.connect('10.0.0.2', 21, timeout=30); f.login(); f.voidcmd('TYPE I')
+f = ftplib.FTP(); f.connect(host, 21, timeout=30); f.login(); f.voidcmd('TYPE I')
 try:
     for i in range(rounds):
         buf = io.BytesIO()
         try:
-            f.retrbinary('RETR swap/f.txt', buf.write); out['retr_ok'] += 1
+            f.retrbinary('RETR ' + at + 'swap/f.txt', buf.write); out['retr_ok'] += 1
             if b'OUTSIDE' in buf.getvalue(): out['leaked'] += 1
         except ftplib.error_perm as e:
             out['retr_refused'] += 1; out['codes'].append(str(e)[:3])
         try:
-            f.storbinary('STOR swap/new%d.txt' % i, io.BytesIO(b'x' * 100)); out['stor_ok'] += 1
+            f.storbinary('STOR ' + at + 'swap/new%d.txt' % i, io.BytesIO(b'x' * 100)); out['stor_ok'] += 1
         except ftplib.error_perm as e:
             out['stor_refused'] += 1; out['codes'].append(str(e)[:3])
         try:
-            f.mkd('swap/dir%d' % i); out['mkd_ok'] += 1
+            f.mkd(at + 'swap/dir%d' % i); out['mkd_ok'] += 1
         except ftplib.error_perm as e:
             out['mkd_refused'] += 1; out['codes'].append(str(e)[:3])
 finally:
@@ -88,7 +93,12 @@ time.sleep(0.3)
 os.kill(os.getpid(), signal.SIGKILL)
 `;
 
-const KEEP_OPEN = String.raw`
+/**
+ * A raw control connection for the scripts below: reply() reads one (multi-line)
+ * reply, cmd() sends a command and reads its reply, pasv_port() asks for PASV.
+ * Logged in anonymously in TYPE I.
+ */
+const RAW_CONTROL = String.raw`
 import json, socket, time
 c = socket.create_connection(('10.0.0.2', 21), timeout=30)
 r = c.makefile('rb')
@@ -99,10 +109,15 @@ def reply():
     return line.strip()
 def cmd(s):
     c.sendall((s + '\r\n').encode()); return reply()
-reply(); cmd('USER anonymous'); cmd('PASS keep@open'); cmd('TYPE I')
-p = cmd('PASV')
-nums = [int(x) for x in p[p.index('(') + 1:p.index(')')].split(',')]
-d = socket.create_connection(('10.0.0.2', nums[4] * 256 + nums[5]), timeout=30)
+def pasv_port():
+    p = cmd('PASV')
+    nums = [int(x) for x in p[p.index('(') + 1:p.index(')')].split(',')]
+    return nums[4] * 256 + nums[5]
+reply(); cmd('USER anonymous'); cmd('PASS raw@example.com'); cmd('TYPE I')
+`;
+
+const KEEP_OPEN = RAW_CONTROL + String.raw`
+d = socket.create_connection(('10.0.0.2', pasv_port()), timeout=30)
 first = cmd('RETR readme.txt')
 data = b''
 while True:
@@ -117,24 +132,12 @@ d.close()
 print(json.dumps({'first': first, 'done': done, 'waited': waited, 'bytes': len(data)}))
 `;
 
-const ABOR_QUEUED = String.raw`
-import json, socket, time
-c = socket.create_connection(('10.0.0.2', 21), timeout=30)
-r = c.makefile('rb')
-def reply():
-    line = r.readline().decode()
-    while line[3:4] == '-':
-        line = r.readline().decode()
-    return line.strip()
-def cmd(s):
-    c.sendall((s + '\r\n').encode()); return reply()
-reply(); cmd('USER anonymous'); cmd('PASS abor@queued'); cmd('TYPE I')
-p = cmd('PASV')
-nums = [int(x) for x in p[p.index('(') + 1:p.index(')')].split(',')]
+const ABOR_QUEUED = RAW_CONTROL + String.raw`
+port = pasv_port()
 d = socket.socket()
 # A tiny receive buffer and no reading: the server queues the whole file, the peer acknowledges little.
 d.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-d.connect(('10.0.0.2', nums[4] * 256 + nums[5]))
+d.connect(('10.0.0.2', port))
 first = cmd('RETR queued.bin')
 time.sleep(1.0)
 stat = cmd('STAT')
@@ -225,7 +228,7 @@ describeTap('ftp server hardening (issue 11)', () => {
     });
 
     it('a directory swapped for a symlink to the outside mid-session leaks nothing and creates nothing outside', async () => {
-      const out = await py(t, RACE, [t.root, t.outside, '150'], 240_000);
+      const out = await py(t, RACE, [t.root, t.outside, '150', '10.0.0.2', ''], 240_000);
       console.log(`race: ${JSON.stringify(out)}`);
       expect(out.leaked).toBe(0);
       expect(await readdir(t.outside)).toEqual(['f.txt', 'secret.txt']);
@@ -238,6 +241,25 @@ describeTap('ftp server hardening (issue 11)', () => {
       expect(out.codes).toEqual(['550']);
       expect(t.server.counters.get('ftp.server.path.outside_root')).toBeGreaterThan(0);
       expect(await tempFiles(join(t.root, 'swap'))).toEqual([]);
+    });
+
+    it('vsftpd, side by side in the same race: nothing leaks either (its anonymous user is chrooted)', async () => {
+      const top = mkdtempSync(join(tmpdir(), 'tapstack-ftphard-vs-'));
+      try {
+        chmodSync(top, 0o755);
+        const vs = await startVsftpd(t.net, top, '10.0.0.1', 21, ['anon_mkdir_write_enable=YES']);
+        const swap = join(vs.root, 'incoming', 'swap');
+        await mkdir(swap);
+        await writeFile(join(swap, 'f.txt'), 'inside\n');
+        const { uid, gid } = ftpIds();
+        chownSync(swap, uid, gid);
+        const out = await py(t, RACE, [join(vs.root, 'incoming'), t.outside, '150', '10.0.0.1', 'incoming/'], 240_000);
+        console.log(`vsftpd race: ${JSON.stringify(out)}`);
+        expect(out.leaked).toBe(0);
+        expect(await readdir(t.outside)).toEqual(['f.txt', 'secret.txt']);
+      } finally {
+        rmSync(top, { recursive: true, force: true });
+      }
     });
 
     it('a client killed mid-STOR leaves the earlier version intact and no temporary file', async () => {
