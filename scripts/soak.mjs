@@ -22,7 +22,7 @@
 //
 // SOAK_SCALE=0.1 runs every phase at a tenth of its size (a quick check).
 
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -188,6 +188,8 @@ elif mode == 'listen':
 const lab = await Namespace.create('soak');
 const kernelSide = await Namespace.create('soak-k');
 const dir = mkdtempSync(join(tmpdir(), 'tapstack-soak-'));
+// ftp-server started as root serves as nobody: the served tree must be readable by it.
+chmodSync(dir, 0o755);
 lab.onCleanup(() => rmSync(dir, { recursive: true, force: true }));
 // Ctrl-C: remove everything (the builder's hook does so when nobody else listens; we
 // listen, to say so first).
