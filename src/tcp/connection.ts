@@ -383,6 +383,13 @@ export class TcpConnection {
     }
     if (this.state === 'SYN-RECEIVED') {
       if (seqLt(this.sndUna, h.ack) && seqLe(h.ack, this.sndMax)) {
+        if (this.listener?.acceptQueueFull) {
+          // As Linux (tcp_abort_on_overflow = 0): the handshake cannot complete now, so
+          // the ACK is dropped and we stay in SYN-RECEIVED; our SYN,ACK retransmission
+          // or the peer's next segment tries again once the application accepted.
+          c.inc('tcp.listen.accept_queue_full');
+          return;
+        }
         this.sndWnd = h.window << this.sndWscale;
         this.maxSndWnd = Math.max(this.maxSndWnd, this.sndWnd);
         this.sndWl1 = h.seq;

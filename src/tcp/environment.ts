@@ -41,6 +41,8 @@ export interface ConnectionUser {
 
 /** Who a passive connection reports to until it is accepted. */
 export interface ConnectionListener {
+  /** No room to hand over one more established connection. */
+  readonly acceptQueueFull: boolean;
   onEstablished(conn: TcpConnection): void;
   onAborted(conn: TcpConnection): void;
 }

@@ -347,6 +347,12 @@ export class Tcp implements TcpApi, ProtocolHandler {
       c.inc('tcp.syncookie.bad');
       return false;
     }
+    if (listener.acceptQueueFull) {
+      // As Linux: no room to hand the connection over, so the ACK is dropped without a
+      // word; the peer's next segment (a retransmission) carries the same cookie.
+      c.inc('tcp.listen.accept_queue_full');
+      return true;
+    }
     c.inc('tcp.syncookie.ok');
     const ts = this.config.timestamps ? h.options.timestamp : undefined;
     const synOptions: TcpOptionFields = { mss };

@@ -146,4 +146,31 @@ describe('SYN flood (RFC 4987: SYN cookies, evicting stale half-open entries)', 
     expect(l.b.counters.get('tcp.syncookie.ok')).toBe(1);
     expect(l.b.counters.get('tcp.listen.syn_queue_evicted')).toBe(1);
   });
+
+  it('2,000 real clients at once on backlog 511: all served, none reset (accept queue full: the ACK waits, as Linux)', async () => {
+    lab = build(2000);
+    const l = lab;
+    l.b.tcp.listen({ port: 80, backlog: 511 }, (s) => {
+      s.on('data', () => {});
+      s.on('end', () => s.end('ok'));
+    });
+    let done = 0;
+    const errors: string[] = [];
+    for (let i = 0; i < 2000; i++) {
+      const s = l.a.tcp.connect({ host: '10.0.0.2', port: 80 });
+      let reply = '';
+      s.on('data', (d: Buffer) => (reply += d.toString()));
+      s.on('error', (e: Error & { code?: string }) => errors.push(e.code ?? e.message));
+      s.on('end', () => {
+        if (reply === 'ok') done++;
+      });
+      s.end('request');
+    }
+    await l.clock.runUntil(() => done + errors.length === 2000, 600_000);
+    expect(errors).toEqual([]);
+    expect(done).toBe(2000);
+    expect(l.b.counters.get('tcp.syncookie.ok')).toBeGreaterThan(0);
+    expect(l.b.counters.get('tcp.listen.accept_queue_full')).toBeGreaterThan(0);
+    expect(l.b.counters.get('tcp.tx.rst')).toBe(0);
+  });
 });
