@@ -10,10 +10,11 @@ import type { TcpSocketLike } from '../../tcp/api.js';
 import { formatListLine, formatMlsxLine, stripListFlags, type EntryInfo } from '../common/listing.js';
 import { readDirectory, toEntryInfo } from './directory.js';
 import { replyForOsError } from './errors.js';
-import { osError, pathError, requireWritable, withParent, type FileSession } from './file-commands.js';
+import { osError, pathError, requireWritable, withExisting, withParent, type FileSession } from './file-commands.js';
 import { parseGlob } from './glob.js';
 import type { SessionUser } from './login.js';
-import { baseName, type OpenedPath, type PathResult } from './path.js';
+import type { ResolvedServerOptions } from './options.js';
+import { baseName } from './path.js';
 import type { TransferParameters } from './transfer-params.js';
 import { Transfer, sendBuffer, sendFile, type TransferResult } from './transfers.js';
 import { Upload } from './upload.js';
@@ -38,8 +39,20 @@ export interface TransferSession {
 export class TransferCommands {
   constructor(private readonly s: TransferSession) {}
 
+  private get files(): FileSession {
+    return this.s.files;
+  }
+
+  private get params(): TransferParameters {
+    return this.s.params;
+  }
+
+  private get opts(): ResolvedServerOptions {
+    return this.s.files.options;
+  }
+
   private reply(code: number, text: string | readonly string[]): void {
-    this.s.files.reply(code, text);
+    this.files.reply(code, text);
   }
 
   /**
@@ -54,8 +67,8 @@ export class TransferCommands {
     work: (socket: TcpSocketLike, t: Transfer) => Promise<void>,
     options: { size?: number; done?: string } = {},
   ): Promise<TransferResult> {
-    const endpoint = this.s.params.takeData()!;
-    const o = this.s.files.options;
+    const endpoint = this.params.takeData()!;
+    const o = this.opts;
     const t = new Transfer(verb, path, endpoint, o.clock, o.dataTimeoutMs, options.size);
     this.s.begin(t);
     this.reply(150, text150);
@@ -86,7 +99,7 @@ export class TransferCommands {
       }
     }
     this.s.log.info(
-      { transfer: verb, path, bytes: result.bytes, ms: Math.round(result.ms), result: result.outcome, reason: result.reason, type: this.s.params.type },
+      { transfer: verb, path, bytes: result.bytes, ms: Math.round(result.ms), result: result.outcome, reason: result.reason, type: this.params.type },
       'transfer',
     );
     // xferlog records file transfers, not listings (as wu-ftpd and vsftpd do).
@@ -97,7 +110,7 @@ export class TransferCommands {
         host: this.s.peer,
         bytes: result.bytes,
         path,
-        binary: this.s.params.type === 'I',
+        binary: this.params.type === 'I',
         incoming: verb === 'STOR' || verb === 'STOU' || verb === 'APPE',
         anonymous: who.anonymous,
         // RFC 1635: an anonymous user's password is their identity, worth logging.
@@ -111,29 +124,15 @@ export class TransferCommands {
 
   /** 425 unless PORT/PASV/... came first (the endpoint stays until a transfer uses it). */
   private needData(): boolean {
-    if (this.s.params.hasData) return true;
-    this.s.params.takeData(); // says 425
+    if (this.params.hasData) return true;
+    this.params.takeData(); // says 425
     return false;
   }
 
-  /** Open an existing path and run `use`; a refusal is answered here, the descriptor closed after. */
-  private async withOpened(arg: string, use: (p: OpenedPath) => Promise<void>, notFound = 550): Promise<void> {
-    const r: PathResult<OpenedPath> = await this.s.files.root.existing(this.s.files.cwd, arg);
-    if (!r.ok) {
-      if (r.error === 'not-found' && notFound !== 550) return this.reply(notFound, 'No such file or directory.');
-      return pathError(this.s.files, r.error);
-    }
-    try {
-      await use(r.value);
-    } finally {
-      await r.value.close();
-    }
-  }
-
   async retr(arg: string): Promise<void> {
-    const offset = this.s.params.takeRest();
+    const offset = this.params.takeRest();
     if (!this.needData()) return;
-    await this.withOpened(arg, async (p) => {
+    await withExisting(this.files, arg, async (p) => {
       const { stats } = p;
       if (!stats.isFile()) return this.reply(550, 'Not a plain file.');
       if (offset > stats.size) return this.reply(554, 'Restart offset beyond the end of the file.');
@@ -142,11 +141,11 @@ export class TransferCommands {
       try {
         file = await p.openForReading();
       } catch (err) {
-        return osError(this.s.files, err);
+        return osError(this.files, err);
       }
       try {
-        const ascii = this.s.params.type === 'A';
-        const text150 = `Opening ${this.s.params.modeName} mode data connection for ${arg}(${stats.size} bytes).`;
+        const ascii = this.params.type === 'A';
+        const text150 = `Opening ${this.params.modeName} mode data connection for ${arg}(${stats.size} bytes).`;
         await this.runTransfer('RETR', p.virtual, text150, (socket, t) => sendFile(file, offset, stats.size, ascii, socket, t), {
           size: ascii ? undefined : stats.size - offset,
         });
@@ -157,8 +156,8 @@ export class TransferCommands {
   }
 
   async store(arg: string, verb: 'STOR' | 'STOU' | 'APPE'): Promise<void> {
-    const offset = this.s.params.takeRest();
-    if (!requireWritable(this.s.files)) return;
+    const offset = this.params.takeRest();
+    if (!requireWritable(this.files)) return;
     if (!this.needData()) return;
     let name = arg;
     if (verb === 'STOU') {
@@ -169,7 +168,7 @@ export class TransferCommands {
     // STOR/APPE write through a symlink that stays inside the root (as vsftpd does).
     const followLink = verb !== 'STOU';
     await withParent(
-      this.s.files,
+      this.files,
       name,
       async (target) => {
         const { entry, virtual } = target;
@@ -179,11 +178,11 @@ export class TransferCommands {
         const keep = verb === 'APPE' ? 'all' : offset;
         let upload: Upload;
         try {
-          upload = await Upload.prepare({ target, keep, ascii: this.s.params.type === 'A', exclusive: verb === 'STOU', random: this.s.files.options.random });
+          upload = await Upload.prepare({ target, keep, ascii: this.params.type === 'A', exclusive: verb === 'STOU', random: this.opts.random });
         } catch (err) {
-          return osError(this.s.files, err);
+          return osError(this.files, err);
         }
-        const text150 = verb === 'STOU' ? `FILE: ${baseName(virtual)}` : `Opening ${this.s.params.modeName} mode data connection for ${arg}.`;
+        const text150 = verb === 'STOU' ? `FILE: ${baseName(virtual)}` : `Opening ${this.params.modeName} mode data connection for ${arg}.`;
         try {
           await this.runTransfer(verb, virtual, text150, async (socket, t) => {
             await upload.receive(socket, t);
@@ -209,7 +208,7 @@ export class TransferCommands {
   private async uniqueName(base: string): Promise<string | undefined> {
     for (let i = 0; i < 100; i++) {
       const candidate = i === 0 ? base : `${base}.${i}`;
-      const r = await this.s.files.root.parentOf(this.s.files.cwd, candidate);
+      const r = await this.files.root.parentOf(this.files.cwd, candidate);
       if (!r.ok) return i === 0 ? candidate : undefined; // let the caller report the path error
       await r.value.dir.close();
       if (!r.value.entry) return candidate;
@@ -222,33 +221,33 @@ export class TransferCommands {
     const arg = verb === 'MLSD' ? rawArg : stripListFlags(rawArg);
     // A name that exists as written wins over a pattern (a file may be called 'a[1]').
     const glob = verb === 'MLSD' ? undefined : parseGlob(arg);
-    let exact = await this.s.files.root.existing(this.s.files.cwd, arg === '' ? '.' : arg);
+    let exact = await this.files.root.existing(this.files.cwd, arg === '' ? '.' : arg);
     const globbing = glob !== undefined && !exact.ok && exact.error === 'not-found';
-    if (globbing) exact = await this.s.files.root.existing(this.s.files.cwd, glob.directory === '' ? '.' : glob.directory);
+    if (globbing) exact = await this.files.root.existing(this.files.cwd, glob.directory === '' ? '.' : glob.directory);
     if (!exact.ok) {
       // RFC 959 5.4 lists 450 (file unavailable) for LIST and NLST; RFC 3659 uses 550.
       if (exact.error === 'not-found' && verb !== 'MLSD') return this.reply(450, 'No such file or directory.');
-      return pathError(this.s.files, exact.error);
+      return pathError(this.files, exact.error);
     }
     const p = exact.value;
     try {
       const { stats, virtual } = p;
       if ((verb === 'MLSD' || globbing) && !stats.isDirectory()) return this.reply(verb === 'MLSD' ? 501 : 450, 'Not a directory.');
-      const limit = this.s.files.options.maxListEntries;
+      const limit = this.opts.maxListEntries;
       let entries: EntryInfo[];
       let truncated = false;
       if (stats.isDirectory()) {
         try {
-          ({ entries, truncated } = await readDirectory(this.s.files.root, p, limit, globbing ? glob.match : undefined));
+          ({ entries, truncated } = await readDirectory(this.files.root, p, limit, globbing ? glob.match : undefined));
         } catch (err) {
-          return osError(this.s.files, err);
+          return osError(this.files, err);
         }
         if (globbing && entries.length === 0) return this.reply(450, 'No files found.');
       } else {
         entries = [toEntryInfo(baseName(virtual), stats)];
       }
       const lines = this.listingLines(verb, arg, globbing ? glob.directory : undefined, stats.isDirectory(), entries);
-      if (truncated) this.s.files.options.counters.inc('ftp.server.listing_truncated');
+      if (truncated) this.opts.counters.inc('ftp.server.listing_truncated');
       const body = Buffer.from(lines.map((l) => l + '\r\n').join(''), 'utf8');
       // The cap is said in the 226 line, so a client (and its user) knows the list is cut.
       const done = truncated ? `Transfer complete; listing stopped at ${limit} entries (the server's limit).` : undefined;
@@ -262,9 +261,9 @@ export class TransferCommands {
 
   /** The lines of a listing: `ls -l` (LIST), facts (MLSD) or names (NLST, relative as the argument was). */
   private listingLines(verb: 'LIST' | 'NLST' | 'MLSD', arg: string, globDir: string | undefined, isDirectory: boolean, entries: EntryInfo[]): string[] {
-    const now = this.s.files.options.now();
+    const now = this.opts.now();
     if (verb === 'LIST') return entries.map((e) => formatListLine(e, now));
-    if (verb === 'MLSD') return entries.map((e) => formatMlsxLine(e, { writable: this.s.user.writable }, this.s.params.mlstFacts));
+    if (verb === 'MLSD') return entries.map((e) => formatMlsxLine(e, { writable: this.s.user.writable }, this.params.mlstFacts));
     if (globDir !== undefined) return entries.map((e) => globDir + e.name);
     if (!isDirectory) return [arg];
     if (arg === '' || arg === '.') return entries.map((e) => e.name);
