@@ -343,7 +343,8 @@ export class FtpSession {
   };
 
   // -------------------------------------------------------------------------
-  // The views that login.ts, transfer-params.ts and file-commands.ts get
+  // The views that login.ts, transfer-params.ts, file-commands.ts and
+  // transfer-commands.ts get
   // -------------------------------------------------------------------------
 
   private resetLogin(): void {
