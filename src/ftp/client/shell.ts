@@ -299,6 +299,9 @@ export class FtpShell {
     // RFC 959 4.1.3 SYST: the first word of the answer names the system.
     if (this.verbose) this.print(`Remote system type is ${reply.text.split(' ')[0]}.`);
     if (/^UNIX Type: L8/i.test(reply.text)) {
+      // TYPE at once, as tnftp: what the screen says is what the server has been told.
+      const typed = await this.client.raw('TYPE I');
+      if (typed.code >= 400) return;
       this.client.type = 'I';
       if (this.verbose) this.print('Using binary mode to transfer files.');
     }

@@ -154,7 +154,7 @@ describe('the shell switches to binary after SYST says UNIX Type: L8, as tnftp',
   it('the default mode (no `binary` typed) downloads and uploads a binary file unchanged', async () => {
     const { ok, output } = await session({}, ['open 192.168.0.1', 'get big.bin', 'put big.bin copy.bin', 'bye']);
     expect(ok).toEqual([true, true, true, true]);
-    expect(output).toContain('---> SYST\n215 UNIX Type: L8\nRemote system type is UNIX.\nUsing binary mode to transfer files.\n');
+    expect(output).toContain('---> SYST\n215 UNIX Type: L8\nRemote system type is UNIX.\n---> TYPE I\n200 Switching to Binary mode.\nUsing binary mode to transfer files.\n');
     expect(readFileSync(join(dir, 'big.bin')).equals(binary)).toBe(true);
     expect(server.files.get('/copy.bin')!.equals(binary)).toBe(true);
     expect(server.log).toContain('TYPE I');

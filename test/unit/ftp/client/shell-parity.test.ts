@@ -83,7 +83,7 @@ describe('FtpShell: BSD ftp parity', () => {
     expect(server.log).toEqual(['USER alice']);
     answers = ['s3cret'];
     expect(await s.execute('user alice')).toBe(true);
-    expect(server.log.slice(-2)).toEqual(['PASS s3cret', 'SYST']);
+    expect(server.log.slice(-3)).toEqual(['PASS s3cret', 'SYST', 'TYPE I']);
     // A wrong password: the reply, then Login failed.
     expect(await s.execute('user alice wrong')).toBe(false);
     expect(output).toMatch(/530 Login incorrect\.\nLogin failed\.\n$/);
