@@ -136,22 +136,18 @@ export class TransferCommands {
       const { stats } = p;
       if (!stats.isFile()) return this.reply(550, 'Not a plain file.');
       if (offset > stats.size) return this.reply(554, 'Restart offset beyond the end of the file.');
-      // Opened for reading now: a file the OS does not let us read is 550 before any 150.
-      let file;
+      // Open it for reading once now: a file the OS does not let us read is 550
+      // before any 150 (the transfer opens the same checked file again).
       try {
-        file = await p.openForReading();
+        await (await p.openForReading()).close();
       } catch (err) {
         return osError(this.files, err);
       }
-      try {
-        const ascii = this.params.type === 'A';
-        const text150 = `Opening ${this.params.modeName} mode data connection for ${arg}(${stats.size} bytes).`;
-        await this.runTransfer('RETR', p.virtual, text150, (socket, t) => sendFile(file, offset, stats.size, ascii, socket, t), {
-          size: ascii ? undefined : stats.size - offset,
-        });
-      } finally {
-        await file.close();
-      }
+      const ascii = this.params.type === 'A';
+      const text150 = `Opening ${this.params.modeName} mode data connection for ${arg}(${stats.size} bytes).`;
+      await this.runTransfer('RETR', p.virtual, text150, (socket, t) => sendFile(p.path, offset, stats.size, ascii, socket, t), {
+        size: ascii ? undefined : stats.size - offset,
+      });
     });
   }
 

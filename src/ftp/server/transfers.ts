@@ -10,7 +10,7 @@
  * Files are opened before the 150 reply (the session does it, see path.ts), so what
  * moves here is always an open descriptor; uploads are in upload.ts.
  */
-import type { FileHandle } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
 import { Readable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Clock, Timer } from '../../stack/clock.js';
@@ -150,13 +150,19 @@ async function sendStream(source: Readable, transforms: Transform[], socket: Tcp
   if (!(await waitForDelivery(socket, t.clock, t.timeoutMs))) throw new Error('data connection closed before the peer acknowledged the end');
 }
 
-/** RETR: an open file from `offset` (REST) to `size`, LF -> CRLF in TYPE A. The stream closes the file when it ends. */
-export function sendFile(file: FileHandle, offset: number, size: number, ascii: boolean, socket: TcpSocketLike, t: Transfer): Promise<void> {
+/**
+ * RETR: a checked file from `offset` (REST) to `size`, LF -> CRLF in TYPE A. `path`
+ * is the file's /proc/self/fd link (path.ts), so this is the very file that was
+ * checked, opened again for the stream.
+ */
+export function sendFile(path: string, offset: number, size: number, ascii: boolean, socket: TcpSocketLike, t: Transfer): Promise<void> {
   // Read up to the size we know: the stream then ends right after its last chunk,
   // without one more read to find EOF, so socket.end() follows the last write in the
   // same tick and TCP puts the FIN on the last data segment (FTP DATA+FIN in the seed).
-  const source =
-    size > offset ? file.createReadStream({ start: offset, end: size - 1, highWaterMark: 64 * 1024 }) : Readable.from([]);
+  // A path stream, not a FileHandle's: its reads complete as callbacks, so the end of
+  // the stream (a nextTick) comes before our TCP's output (a microtask) and the FIN
+  // can ride along; a FileHandle's promise reads would let the data go out alone.
+  const source = size > offset ? createReadStream(path, { start: offset, end: size - 1, highWaterMark: 64 * 1024 }) : Readable.from([]);
   return sendStream(source, ascii ? [new LfToCrlf()] : [], socket, t);
 }
 
