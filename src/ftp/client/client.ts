@@ -16,7 +16,7 @@ import { connectPassive, listenActive, meter, waitConnected, withTimeout, type D
 import { FtpConnectionError, FtpReplyError, FtpSizeMismatchError, FtpUsageError } from './errors.js';
 import { announcedSize, checkDownload, checkUpload } from './integrity.js';
 import { throttle } from './throttle.js';
-import { partialPath, safeLocalPath } from './local-path.js';
+import { chooseLocalPath, fileSize, partialPath } from './local-path.js';
 
 /** RFC 959 3.1.1: A = ASCII (lines end in CRLF on the wire), I = image (bytes as they are). */
 export type TransferType = 'A' | 'I';
@@ -875,24 +875,4 @@ export function parseQuotedPath(text: string): string | undefined {
     }
   }
   return undefined;
-}
-
-async function fileSize(p: string): Promise<number | undefined> {
-  try {
-    const st = await fsp.stat(p);
-    return st.isFile() ? st.size : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-async function chooseLocalPath(remote: string, local: string | undefined): Promise<string> {
-  if (local === undefined) return safeLocalPath(process.cwd(), remote);
-  let isDirectory = false;
-  try {
-    isDirectory = (await fsp.stat(local)).isDirectory();
-  } catch {
-    // not there yet: a file name chosen by the user
-  }
-  return isDirectory ? safeLocalPath(local, remote) : path.resolve(local);
 }

@@ -1,3 +1,4 @@
+import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { FtpUsageError } from './errors.js';
 
@@ -23,4 +24,29 @@ export function safeLocalPath(dir: string, remoteName: string): string {
 /** The temporary name a download is written under until it is complete. */
 export function partialPath(finalPath: string): string {
   return path.join(path.dirname(finalPath), `.${path.basename(finalPath)}.part`);
+}
+
+/** The size of a regular file, or undefined when there is none. */
+export async function fileSize(p: string): Promise<number | undefined> {
+  try {
+    const st = await fsp.stat(p);
+    return st.isFile() ? st.size : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Where get() writes: `local` when it names a file, inside it when it is a directory,
+ * else the remote name's last component in the current directory.
+ */
+export async function chooseLocalPath(remote: string, local: string | undefined): Promise<string> {
+  if (local === undefined) return safeLocalPath(process.cwd(), remote);
+  let isDirectory = false;
+  try {
+    isDirectory = (await fsp.stat(local)).isDirectory();
+  } catch {
+    // not there yet: a file name chosen by the user
+  }
+  return isDirectory ? safeLocalPath(local, remote) : path.resolve(local);
 }

@@ -515,8 +515,8 @@ export function formatRate(bytesPerSecond: number): string {
 
 /** `runique`: the name itself if free, else name.1 ... name.99 (BSD ftp gunique). */
 async function uniqueLocalName(target: string): Promise<string | undefined> {
-  const free = async (p: string) => !(await fsp.stat(p).then(() => true, () => false));
-  if (await free(target)) return target;
-  for (let i = 1; i < 100; i++) if (await free(`${target}.${i}`)) return `${target}.${i}`;
+  const taken = (p: string) => fsp.stat(p).then(() => true, () => false);
+  if (!(await taken(target))) return target;
+  for (let i = 1; i < 100; i++) if (!(await taken(`${target}.${i}`))) return `${target}.${i}`;
   return undefined;
 }
