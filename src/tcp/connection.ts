@@ -11,7 +11,7 @@ import { Retransmitter } from './retransmit.js';
 import { RtoEstimator } from './rto.js';
 import { Sender } from './sender.js';
 import { SendBuffer } from './send-buffer.js';
-import { seqAdd, seqDiff, seqGe, seqGt, seqInWindow, seqLe, seqLt } from './seq.js';
+import { seqAdd, seqDiff, seqGe, seqGt, seqInWindow, seqLe, seqLt, seqMin } from './seq.js';
 import { canReceiveData, isSynchronized, type TcpState } from './state.js';
 import { DeadlineTimer } from './timer.js';
 
@@ -339,7 +339,7 @@ export class TcpConnection {
         c.inc('tcp.rx.drop.unacceptable');
         // Old data again (our ACK was lost, or the peer retransmitted too early): D-SACK it (RFC 2883).
         if (payload.length > 0 && !rst && seqLt(h.seq, this.rcvNxt)) {
-          this.rcv.noteDuplicate(h.seq, seqLt(seqAdd(h.seq, payload.length), this.rcvNxt) ? seqAdd(h.seq, payload.length) : this.rcvNxt);
+          this.rcv.noteDuplicate(h.seq, seqMin(seqAdd(h.seq, payload.length), this.rcvNxt));
         }
         if (this.state === 'TIME-WAIT' && fin) this.timeWaitTimer.start(this.env.config.timeWaitMs);
         if (!rst) {

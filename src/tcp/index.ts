@@ -31,9 +31,9 @@ export type { TcpState } from './state.js';
 export type TcpOptions = Partial<TcpConfig>;
 
 const EPHEMERAL_LOW = 49152;
+const EPHEMERAL_HIGH = 65535;
 /** ICMP destination unreachable code 4 (RFC 792): fragmentation needed and DF set. */
 const ICMP_FRAGMENTATION_NEEDED = 4;
-const EPHEMERAL_HIGH = 65535;
 
 /**
  * The TCP of one host: demultiplexes arriving segments by four-tuple to their
