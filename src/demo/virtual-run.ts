@@ -30,9 +30,9 @@ export async function runOnVirtualClock<T>(clock: VirtualClock, work: Promise<T>
   return done;
 }
 
-/** File requests (fs callbacks and fs/promises) that have not completed yet. */
+/** File requests (fs callbacks and fs/promises, and a FileHandle's close, 'CloseReq') that have not completed yet. */
 function pendingFileRequests(): number {
-  return process.getActiveResourcesInfo().filter((r) => r.startsWith('FSReq')).length;
+  return process.getActiveResourcesInfo().filter((r) => r.startsWith('FSReq') || r === 'CloseReq').length;
 }
 
 /** Let the event loop run until no file request is pending and callbacks have drained. */
