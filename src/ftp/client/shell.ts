@@ -168,7 +168,8 @@ export class FtpShell {
    */
   interrupt(): boolean {
     if (!this.client.abort()) return false;
-    this.print('\ntransfer aborted');
+    // Hash marks leave their line open; a progress bar ends its own (print stops it).
+    this.print(this.hash ? '\ntransfer aborted' : 'transfer aborted');
     return true;
   }
 
