@@ -36,6 +36,8 @@ interface AddressRecord {
 }
 
 const MAX_DELAY_FACTOR = 32;
+/** Above this many remembered addresses, quiet ones are forgotten. */
+const MAX_ADDRESSES = 10_000;
 
 export class LoginGuard {
   private readonly byAddress = new Map<string, AddressRecord>();
@@ -51,6 +53,7 @@ export class LoginGuard {
   private record(address: string): AddressRecord {
     let r = this.byAddress.get(address);
     const now = this.clock.now();
+    if (!r && this.byAddress.size >= MAX_ADDRESSES) this.forgetQuiet(now);
     // Failures are forgotten after a quiet banMs (and the map does not grow for ever).
     if (r && r.bannedUntil <= now && now - r.lastFailure > this.o.banMs) {
       r.failures = 0;
@@ -60,6 +63,13 @@ export class LoginGuard {
       this.byAddress.set(address, r);
     }
     return r;
+  }
+
+  /** Many addresses (a spoofed or distributed guesser): drop those neither banned nor recently failing. */
+  private forgetQuiet(now: number): void {
+    for (const [address, r] of this.byAddress) {
+      if (r.bannedUntil <= now && now - r.lastFailure > this.o.banMs) this.byAddress.delete(address);
+    }
   }
 
   isBanned(address: string): boolean {
