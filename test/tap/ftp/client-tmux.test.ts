@@ -92,14 +92,14 @@ describeTap('tapstack ftp typed in tmux, as a person would', () => {
     await p.waitFor('mget two.txt [anpqy?]? ');
     await p.type('n');
     await p.waitFor('ftp> ');
-    expect(readdirSync(home).sort()).toEqual(['one.txt']);
-    expect(sha256(readFileSync(join(home, 'one.txt')))).toBe(sha256(one));
+    expect(readdirSync(home).sort(), await p.screen()).toEqual(['one.txt']);
+    expect(sha256(readFileSync(join(home, 'one.txt'))), await p.screen()).toBe(sha256(one));
     await p.type('prompt');
     await p.waitFor('Interactive mode: off.');
     await p.type('mget *.txt');
     await p.waitFor('local: two.txt remote: two.txt');
     await p.waitFor('ftp> ');
-    expect(sha256(readFileSync(join(home, 'two.txt')))).toBe(sha256(two));
+    expect(sha256(readFileSync(join(home, 'two.txt'))), await p.screen()).toBe(sha256(two));
 
     // Ctrl-C during a download aborts it; the session goes on; reget finishes it.
     await p.type('get big.bin');
@@ -107,10 +107,10 @@ describeTap('tapstack ftp typed in tmux, as a person would', () => {
     await p.key('C-c');
     await p.waitFor('transfer aborted');
     await p.waitFor('ftp> ');
-    expect(existsSync(join(home, 'big.bin'))).toBe(false);
+    expect(existsSync(join(home, 'big.bin')), await p.screen()).toBe(false);
     await p.type('reget big.bin');
     await p.waitFor('bytes received');
-    expect(sha256(readFileSync(join(home, 'big.bin')))).toBe(sha256(big));
+    expect(sha256(readFileSync(join(home, 'big.bin'))), await p.screen()).toBe(sha256(big));
 
     // .netrc: the next open logs in without a question.
     writeFileSync(join(home, '.netrc'), 'machine ftp.any-domain.com login anonymous password netrc@example.org\n', { mode: 0o600 });
@@ -122,10 +122,10 @@ describeTap('tapstack ftp typed in tmux, as a person would', () => {
     await p.key('C-d');
     await p.waitFor('221 Goodbye.');
     for (let i = 0; i < 300 && (await p.exitStatus()) === undefined; i++) await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(await p.exitStatus()).toBe(0);
     const screen = await p.screen();
+    expect(await p.exitStatus(), screen).toBe(0);
     if (process.env.FTPC_DEBUG) console.log(screen);
-    expect(screen).not.toContain('secret-mail@example.org');
-    expect(screen).not.toContain('Name (ftp.any-domain.com'); // .netrc answered it
+    expect(screen, screen).not.toContain('secret-mail@example.org');
+    expect(screen, screen).not.toContain('Name (ftp.any-domain.com'); // .netrc answered it
   });
 });
