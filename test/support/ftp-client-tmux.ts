@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -14,6 +15,8 @@ export class TmuxPane {
   private readonly socket: string;
   /** How far into the pane's history earlier waits have matched. */
   private position = 0;
+  /** The server's socket file, removed by kill() (tmux leaves it behind). */
+  private socketPath: string | undefined;
 
   private constructor(tag: string) {
     this.socket = `tapstack-${tag}-${process.pid}`;
@@ -25,6 +28,7 @@ export class TmuxPane {
     await pane.tmux(['new-session', '-d', '-s', 'main', '-x', '150', '-y', '50', command]);
     // Keep the pane after the command exits, to read its last words and exit status.
     await pane.tmux(['set-option', '-t', 'main', 'remain-on-exit', 'on']);
+    pane.socketPath = (await pane.tmux(['display-message', '-p', '#{socket_path}'])).trim();
     return pane;
   }
 
@@ -73,6 +77,7 @@ export class TmuxPane {
 
   async kill(): Promise<void> {
     await this.tmux(['kill-server']).catch(() => undefined);
+    if (this.socketPath) rmSync(this.socketPath, { force: true });
   }
 
   private async tmux(args: string[]): Promise<string> {
