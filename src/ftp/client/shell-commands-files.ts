@@ -105,20 +105,9 @@ export const FILE_COMMANDS: CommandSpec[] = [
     help: 'get multiple files',
     connected: true,
     minArgs: 1,
-    run: async (s, a) => {
-      let ok = true;
-      for (const pattern of a) {
-        // The server expands the pattern (NLST); each name it returns is only a
-        // suggestion for the local name: safeLocalPath keeps it inside our directory.
-        for (const name of await s.client.nlst(pattern)) {
-          const answer = await s.confirm('mget', name);
-          if (answer === 'quit') return ok;
-          if (answer === 'no') continue;
-          ok = (await s.get(name, undefined, false).catch((e: unknown) => (s.print(`ftp: ${(e as Error).message}`), false))) && ok;
-        }
-      }
-      return ok;
-    },
+    // The server expands each pattern (NLST); each name it returns is only a suggestion
+    // for the local name: safeLocalPath keeps it inside our directory.
+    run: (s, a) => eachConfirmed(s, 'mget', a, (pattern) => s.client.nlst(pattern), (name) => s.get(name, undefined, false)),
   },
   {
     names: ['put', 'send'],
@@ -140,18 +129,7 @@ export const FILE_COMMANDS: CommandSpec[] = [
     help: 'send multiple files',
     connected: true,
     minArgs: 1,
-    run: async (s, a) => {
-      let ok = true;
-      for (const pattern of a) {
-        for (const file of await s.localGlob(pattern)) {
-          const answer = await s.confirm('mput', file);
-          if (answer === 'quit') return ok;
-          if (answer === 'no') continue;
-          ok = (await s.put(file, path.basename(file), 'put')) && ok;
-        }
-      }
-      return ok;
-    },
+    run: (s, a) => eachConfirmed(s, 'mput', a, (pattern) => s.localGlob(pattern), (file) => s.put(file, path.basename(file), 'put')),
   },
   {
     names: ['mkdir'],
@@ -183,17 +161,12 @@ export const FILE_COMMANDS: CommandSpec[] = [
     help: 'delete multiple files',
     connected: true,
     minArgs: 1,
-    run: async (s, a) => {
-      s.invalidateNames();
-      for (const pattern of a) {
-        for (const name of await s.client.nlst(pattern)) {
-          const answer = await s.confirm('mdelete', name);
-          if (answer === 'quit') return true;
-          if (answer === 'yes') await s.client.delete(name);
-        }
-      }
-      return true;
-    },
+    run: (s, a) =>
+      eachConfirmed(s, 'mdelete', a, (pattern) => s.client.nlst(pattern), async (name) => {
+        s.invalidateNames();
+        await s.client.delete(name);
+        return true;
+      }),
   },
   {
     names: ['rename'],
@@ -247,6 +220,30 @@ export const FILE_COMMANDS: CommandSpec[] = [
     run: (s, a) => page(s, a[0]!),
   },
 ];
+
+/**
+ * mget, mput, mdelete: expand each pattern, ask about each name while `prompt` is on,
+ * and act on those agreed to. A failure is reported and the others still run (as in
+ * BSD ftp); 'q' or Ctrl-D at a question ends the command. True when nothing failed.
+ */
+async function eachConfirmed(
+  s: FtpShell,
+  command: string,
+  patterns: string[],
+  expand: (pattern: string) => Promise<string[]>,
+  act: (name: string) => Promise<boolean>,
+): Promise<boolean> {
+  let ok = true;
+  for (const pattern of patterns) {
+    for (const name of await expand(pattern)) {
+      const answer = await s.confirm(command, name);
+      if (answer === 'quit') return ok;
+      if (answer === 'no') continue;
+      ok = (await act(name).catch((err: unknown) => (s.reportError(err), false))) && ok;
+    }
+  }
+  return ok;
+}
 
 /** page/less: RETR straight into the pager's stdin. */
 async function page(s: FtpShell, remote: string): Promise<boolean> {

@@ -157,7 +157,7 @@ export class FtpShell {
     try {
       return await found.run(this, args);
     } catch (err) {
-      this.report(err);
+      this.reportError(err);
       return false;
     }
   }
@@ -195,7 +195,8 @@ export class FtpShell {
     for (const reply of farewell) this.print(reply.lines.join('\n'));
   }
 
-  private report(err: unknown): void {
+  /** A failed command in one line: the server's reply (unless verbose showed it), or what went wrong. */
+  reportError(err: unknown): void {
     if (err instanceof FtpReplyError) {
       // In verbose mode the reply is already on the screen.
       if (!this.verbose) this.print(`${err.code} ${err.text}`);
