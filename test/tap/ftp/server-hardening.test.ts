@@ -3,6 +3,7 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FtpServerOptions } from '../../../src/ftp/server/server.js';
 import { hashPassword, UserDatabase } from '../../../src/ftp/server/users.js';
 import { describeTap } from '../support/gate.js';
 import { ftpIds, startVsftpd } from '../../support/ftp-client-peers.js';
@@ -214,6 +215,18 @@ f.quit()
 print(json.dumps(out))
 `;
 
+/** A server with the named user alice (password wonderland), and 10.0.0.3 as a second source address in the namespace: the attacker. */
+async function serverWithAttacker(tag: string, hash: string, options: Partial<FtpServerOptions>): Promise<FtpTapNet> {
+  const users = new UserDatabase([{ name: 'alice', hash, home: '/', writable: false }]);
+  const t = await createFtpTapNet(tag, { users, ...options });
+  const r = await t.net.exec('ip', ['addr', 'add', '10.0.0.3/24', 'dev', t.net.dev]);
+  if (r.code !== 0) {
+    await t.destroy();
+    throw new Error(`ip addr add: ${r.stderr}`);
+  }
+  return t;
+}
+
 describeTap('ftp server hardening (issue 11)', () => {
   describe('files', () => {
     let t: FtpTapNet;
@@ -320,11 +333,7 @@ describeTap('ftp server hardening (issue 11)', () => {
     let t: FtpTapNet;
     beforeAll(async () => {
       // The real scrypt cost (N = 16384), as ftp-user add stores it.
-      const users = new UserDatabase([{ name: 'alice', hash: await hashPassword('wonderland'), home: '/', writable: false }]);
-      t = await createFtpTapNet('ftplogin', { users, loginFailDelayMs: 200, loginBanAfter: 100_000, maxPerIp: 60 });
-      // A second source address in the namespace: the attacker.
-      const r = await t.net.exec('ip', ['addr', 'add', '10.0.0.3/24', 'dev', t.net.dev]);
-      expect(r.code, r.stderr).toBe(0);
+      t = await serverWithAttacker('ftplogin', await hashPassword('wonderland'), { loginFailDelayMs: 200, loginBanAfter: 100_000, maxPerIp: 60 });
     });
     afterAll(async () => {
       await t?.destroy();
@@ -343,10 +352,7 @@ describeTap('ftp server hardening (issue 11)', () => {
   describe('bans', () => {
     let t: FtpTapNet;
     beforeAll(async () => {
-      const users = new UserDatabase([{ name: 'alice', hash: await hashPassword('wonderland', { N: 1024, r: 8, p: 1 }), home: '/', writable: false }]);
-      t = await createFtpTapNet('ftpban', { users, loginFailDelayMs: 50, loginBanAfter: 3, loginBanMs: 600_000 });
-      const r = await t.net.exec('ip', ['addr', 'add', '10.0.0.3/24', 'dev', t.net.dev]);
-      expect(r.code, r.stderr).toBe(0);
+      t = await serverWithAttacker('ftpban', await hashPassword('wonderland', { N: 1024, r: 8, p: 1 }), { loginFailDelayMs: 50, loginBanAfter: 3, loginBanMs: 600_000 });
     });
     afterAll(async () => {
       await t?.destroy();
