@@ -561,6 +561,26 @@ describe('uploads and file actions', () => {
     expect((await readdir(fx.root)).filter((n) => n.startsWith('.tapstack-'))).toEqual([]);
   });
 
+  it('an upload whose control connection closes first is not committed (a killed client closes both)', async () => {
+    await setup({ anonymousWritable: true });
+    const c = await fx.anonymous();
+    const data = await pasv(c, fx.net.client.tcp);
+    c.send('STOR readme.txt');
+    expect((await c.next()).code).toBe(150);
+    data.write(Buffer.alloc(30_000, 0x4b));
+    // The control connection's FIN first, then the data connection's: a clean end of
+    // the data, but nobody stayed for the result.
+    c.socket.end();
+    await new Promise((r) => setTimeout(r, 20));
+    data.end();
+    expect((await c.next()).lines).toEqual(['426 Connection closed; transfer aborted.']);
+    await c.closed();
+    expect(await readFile(join(fx.root, 'readme.txt'), 'utf8')).toBe('line one\nline two\n');
+    expect((await readdir(fx.root)).filter((n) => n.startsWith('.tapstack-'))).toEqual([]);
+    expect(fx.server.counters.get('ftp.server.transfer.aborted')).toBe(1);
+    expect(fx.server.counters.get('ftp.server.transfer.ok')).toBe(0);
+  });
+
   it('ABOR during an upload: 426, 226, and the previous file is intact', async () => {
     await setup({ anonymousWritable: true });
     const c = await fx.anonymous();
