@@ -33,8 +33,10 @@ export interface Dut {
   read(port: number): Promise<void>;
   /** Half-close: our FIN. */
   shutdown(port: number): Promise<void>;
-  /** Close the connection and the listener on `port`. */
+  /** Close the connection on `port` (waiting for it to be accepted) and its listener. */
   close(port: number): Promise<void>;
+  /** After a probe: close whatever is open on `port`, without waiting for anything. */
+  release(port: number): Promise<void>;
   received(port: number): Promise<Received>;
 }
 
@@ -78,6 +80,11 @@ export class TapstackDut implements Dut {
   }
 
   async close(port: number): Promise<void> {
+    await this.socket(port);
+    await this.release(port);
+  }
+
+  async release(port: number): Promise<void> {
     this.servers.get(port)?.close();
     this.servers.delete(port);
     this.sockets.get(port)?.end();
@@ -174,6 +181,9 @@ export class LinuxDut implements Dut {
   }
   async close(port: number): Promise<void> {
     await this.call('close', port);
+  }
+  async release(port: number): Promise<void> {
+    await this.call('release', port);
   }
   async received(port: number): Promise<Received> {
     const r = await this.call('received', port);

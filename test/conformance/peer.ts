@@ -1,6 +1,5 @@
 import { seqAdd } from '../../src/tcp/seq.js';
 import { TcpFlags, type TcpOptions } from '../../src/wire/tcp.js';
-import { monotonicMs } from '../support/prober.js';
 import { DUT_IP } from './bench.js';
 import type { Ipv4Knobs, Seen, TcpKnobs } from './frames.js';
 import { toSeg, type Inbox, type Seg, type Wire } from './wire.js';
@@ -46,11 +45,11 @@ export class TcpPeer {
 
   /** Our TSval: one millisecond clock for every peer, so a later peer's is higher. */
   tsval(): number {
-    return (Math.floor(monotonicMs()) + 1_000_000) >>> 0;
+    return Math.floor(performance.now() + 1_000_000) >>> 0;
   }
 
-  /** Send one segment (defaults: ACK at SND.NXT/RCV.NXT, timestamps if negotiated); returns the send time. */
-  send(k: SegmentKnobs = {}): number {
+  /** Send one segment (defaults: ACK at SND.NXT/RCV.NXT, timestamps if negotiated); resolves with its send time. */
+  send(k: SegmentKnobs = {}): Promise<number> {
     const { payload = new Uint8Array(0), ip = {}, ...fields } = k;
     const flags = fields.flags ?? ACK;
     let options = fields.options;
@@ -71,7 +70,7 @@ export class TcpPeer {
   }
 
   /** Send data at SND.NXT and advance it. */
-  data(payload: Uint8Array, k: SegmentKnobs = {}): number {
+  data(payload: Uint8Array, k: SegmentKnobs = {}): Promise<number> {
     const at = this.send({ flags: ACK | TcpFlags.PSH, ...k, payload });
     this.sndNxt = seqAdd(this.sndNxt, payload.length);
     return at;
@@ -94,7 +93,7 @@ export class TcpPeer {
   }
 
   /** Our SYN; the options Linux's connect() sends, but window scale 0 so our window is literal. */
-  syn(options?: TcpOptions, k: SegmentKnobs = {}): number {
+  syn(options?: TcpOptions, k: SegmentKnobs = {}): Promise<number> {
     return this.send({
       flags: SYN,
       seq: this.iss,
@@ -134,7 +133,7 @@ export class TcpPeer {
 
   /** End the connection quietly (a RST at SND.NXT), so the dut does not retransmit for minutes. */
   reset(): void {
-    this.send({ flags: TcpFlags.RST, options: {} });
+    void this.send({ flags: TcpFlags.RST, options: {} });
   }
 
   stop(): void {

@@ -103,7 +103,7 @@ export async function runProbe(probe: Probe, index: number, side: BenchSide): Pr
     p.stop();
   }
   wire.stopAll();
-  for (let i = 0; i < 3; i++) await side.dut.close(port + i).catch(() => {});
+  for (let i = 0; i < 3; i++) await side.dut.release(port + i).catch(() => {});
   return { ...result, ms: Date.now() - start };
 }
 

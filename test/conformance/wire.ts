@@ -79,8 +79,8 @@ export class Wire {
     readonly identification: number,
   ) {}
 
-  /** Send an IPv4 datagram (already built) to the dut; returns the send time. */
-  sendIp(datagram: Uint8Array): number {
+  /** Send an IPv4 datagram (already built) to the dut; resolves with the send time. */
+  sendIp(datagram: Uint8Array): Promise<number> {
     return this.side.prober.send(ethernetIpv4(this.side.dut.mac, PROBER.mac, datagram));
   }
 

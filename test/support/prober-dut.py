@@ -12,7 +12,8 @@ their local port (each probe uses its own ports):
   nodelay  port                             TCP_NODELAY
   read     port                             start reading (after read=false)
   shutdown port                             half-close: FIN
-  close    port                             close the connection (and its listener)
+  close    port                             close the connection (waiting for accept) and the listener
+  release  port                             close whatever is open on port, without waiting
   received port                             bytes read so far, and whether EOF came
 """
 import json
@@ -115,7 +116,9 @@ def handle(cmd):
         start_reading(port)
     elif op == 'shutdown':
         conn(port).shutdown(socket.SHUT_WR)
-    elif op == 'close':
+    elif op in ('close', 'release'):
+        if op == 'close':
+            conn(port)
         if port in listeners:
             listeners.pop(port).close()
         s = conns.pop(port, None)

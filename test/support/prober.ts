@@ -13,13 +13,14 @@ import { encodeEthernet, ETHERTYPE_ARP, parseEthernet } from '../../src/wire/eth
  * test sends reaches the subscribers with its capture time. The prober pretends to be
  * one host (`self`) and answers ARP requests for it, so the dut can reach it.
  *
- * Times are milliseconds of CLOCK_MONOTONIC in both processes (python's
- * time.monotonic() and node's process.hrtime), so a send time and a capture time
- * can be subtracted.
+ * Times are milliseconds of CLOCK_REALTIME, both taken by prober.py: when it hands a
+ * frame to the kernel, and the kernel's receive timestamp of a captured one. So a
+ * send time and a capture time can be subtracted, and a busy machine that delays
+ * the python process or this one does not add to the difference.
  */
 
 export interface CapturedFrame {
-  /** Capture time, ms (CLOCK_MONOTONIC). */
+  /** Kernel receive time, ms (CLOCK_REALTIME). */
   at: number;
   bytes: Uint8Array;
 }
@@ -36,13 +37,10 @@ const here = dirname(fileURLToPath(import.meta.url));
 export const PROBER_PY = join(here, 'prober.py');
 export const PROBER_DUT_PY = join(here, 'prober-dut.py');
 
-/** Now in ms of CLOCK_MONOTONIC, comparable with capture times. */
-export function monotonicMs(): number {
-  return Number(process.hrtime.bigint()) / 1e6;
-}
-
 export class Prober {
   private readonly subscribers = new Set<(frame: CapturedFrame) => void>();
+  /** Sends not yet confirmed by prober.py, oldest first (it answers them in order). */
+  private readonly unconfirmed: ((at: number) => void)[] = [];
   private closed = false;
 
   private constructor(
@@ -61,20 +59,21 @@ export class Prober {
       child.once('exit', (code) => reject(new Error(`prober on ${ifname} exited (${code}): ${stderr}`)));
       lines.on('line', (line) => {
         if (line === 'ready') return resolve();
-        const space = line.indexOf(' ');
-        const frame = { at: Number(line.slice(0, space)) * 1000, bytes: Uint8Array.from(Buffer.from(line.slice(space + 1), 'hex')) };
-        prober.deliver(frame);
+        const [kind, time, hex] = line.split(' ');
+        const at = Number(time) * 1000;
+        if (kind === 's') prober.unconfirmed.shift()?.(at);
+        else prober.deliver({ at, bytes: Uint8Array.from(Buffer.from(hex!, 'hex')) });
       });
     });
     return prober;
   }
 
-  /** Put one frame on the wire; returns the send time (ms, CLOCK_MONOTONIC). */
-  send(frame: Uint8Array): number {
+  /** Put one frame on the wire; resolves with the time it left (ms), once prober.py says. */
+  send(frame: Uint8Array): Promise<number> {
     if (this.closed) throw new Error('prober is closed');
-    const at = monotonicMs();
+    const sent = new Promise<number>((resolve) => this.unconfirmed.push(resolve));
     this.child.stdin!.write(Buffer.from(frame).toString('hex') + '\n');
-    return at;
+    return sent;
   }
 
   /** Call `fn` with every frame the dut sends from now on; returns the unsubscribe. */
@@ -112,6 +111,6 @@ export class Prober {
       targetMac: arp.value.senderMac,
       targetIp: arp.value.senderIp,
     });
-    this.send(encodeEthernet({ dst: arp.value.senderMac, src: this.self.mac, etherType: ETHERTYPE_ARP }, reply));
+    void this.send(encodeEthernet({ dst: arp.value.senderMac, src: this.self.mac, etherType: ETHERTYPE_ARP }, reply));
   }
 }

@@ -127,7 +127,7 @@ export const acceptabilityProbes: Probe[] = [
       const { peer } = await t.established();
       peer.data(bytes(100));
       await peer.next(1000, pureAck(peer.sndNxt));
-      const sent = peer.send({ seq: seqAdd(peer.sndNxt, -100), payload: bytes(100) });
+      const sent = await peer.send({ seq: seqAdd(peer.sndNxt, -100), payload: bytes(100) });
       const s = await peer.next(1000);
       return verdict(s !== undefined && pureAck(peer.sndNxt)(s) && s.at - sent < AT_ONCE_MS, `${ackDesc(peer, s)}${s ? ` after ${Math.round(s.at - sent)} ms` : ''}`);
     },

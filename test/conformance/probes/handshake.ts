@@ -160,7 +160,7 @@ export const handshakeProbes: Probe[] = [
     expected: 'ACK of the data within 500 ms (delayed ACK)',
     async run(t) {
       const { peer } = await t.established();
-      const sent = peer.data(new Uint8Array(100).fill(0x61));
+      const sent = await peer.data(new Uint8Array(100).fill(0x61));
       const s = await peer.next(2000, (x) => x.ack === peer.sndNxt);
       return verdict(s !== undefined && s.at - sent < 500, s ? `ACK after ${Math.round(s.at - sent)} ms` : 'no ACK');
     },

@@ -37,7 +37,7 @@ export const retransmitProbes: Probe[] = [
       if (segs.length < 4) return verdict(false, `only ${segs.length} segments in the first flight`);
       const first = segs[0]!;
       let sent = 0;
-      for (let i = 0; i < 3; i++) sent = peer.send({ ack: first.seq });
+      for (let i = 0; i < 3; i++) sent = await peer.send({ ack: first.seq });
       const re = await peer.next(3000, (x) => x.payload.length > 0 && x.seq === first.seq);
       peer.rcvNxt = seqAdd(first.seq, got);
       const ok = re !== undefined && re.seq === first.seq && re.at - sent < 150;

@@ -15,7 +15,7 @@ function blocks(peer: TcpPeer, s: Seg | undefined, base = peer.sndNxt): string {
 }
 
 /** Send 100 bytes at SND.NXT + offset without moving SND.NXT. */
-function ahead(peer: TcpPeer, offset: number, n = 100): number {
+function ahead(peer: TcpPeer, offset: number, n = 100): Promise<number> {
   return peer.send({ seq: seqAdd(peer.sndNxt, offset), payload: bytes(n, 0x41 + (offset % 26)) });
 }
 
@@ -26,7 +26,7 @@ export const sackProbes: Probe[] = [
     expected: 'duplicate ACK at once with SACK [100,200)',
     async run(t) {
       const { peer } = await t.established();
-      const sent = ahead(peer, 100);
+      const sent = await ahead(peer, 100);
       const s = await peer.next(1000, (x) => (x.flags & ACK) !== 0);
       const b = s?.options.sack?.[0];
       const ok = s !== undefined && s.ack === peer.sndNxt && b !== undefined && b.left === seqAdd(peer.sndNxt, 100) && b.right === seqAdd(peer.sndNxt, 200) && s.at - sent < AT_ONCE_MS;
@@ -67,7 +67,7 @@ export const sackProbes: Probe[] = [
       const { peer } = await t.established();
       ahead(peer, 100);
       await peer.next(1000, (x) => (x.flags & ACK) !== 0);
-      const sent = peer.data(bytes(100));
+      const sent = await peer.data(bytes(100));
       const end = seqAdd(peer.sndNxt, 100);
       const s = await peer.next(1000, (x) => x.ack === end);
       return verdict(s !== undefined && s.at - sent < AT_ONCE_MS, s ? `ACK of both after ${Math.round(s.at - sent)} ms` : 'no ACK of both');
@@ -105,7 +105,7 @@ export const sackProbes: Probe[] = [
       let sent = 0;
       for (let i = 1; i < segs.length && i <= 3; i++) {
         const right = seqAdd(segs[i]!.seq, segs[i]!.payload.length);
-        sent = peer.send({ ack: first.seq, options: { sack: [{ left: start, right }], timestamp: { value: peer.tsval(), echo: peer.tsRecent } } });
+        sent = await peer.send({ ack: first.seq, options: { sack: [{ left: start, right }], timestamp: { value: peer.tsval(), echo: peer.tsRecent } } });
       }
       const re = await peer.next(3000, (x) => x.payload.length > 0 && x.seq === first.seq);
       const ok = re !== undefined && re.seq === first.seq && re.at - sent < 150;
@@ -119,7 +119,7 @@ export const sackProbes: Probe[] = [
     expected: 'first data segment ACKed at once, not after the delayed-ACK timer',
     async run(t) {
       const { peer } = await t.established();
-      const sent = peer.data(bytes(100));
+      const sent = await peer.data(bytes(100));
       const s = await peer.next(1000, (x) => x.ack === peer.sndNxt);
       return verdict(s !== undefined && s.at - sent < AT_ONCE_MS, s ? `ACK after ${Math.round(s.at - sent)} ms` : 'no ACK');
     },

@@ -26,7 +26,7 @@ export const segmentProbes: Probe[] = [
       const sent = before.reduce((n, s) => Math.max(n, seqDiff(seqAdd(s.seq, s.payload.length), peer.rcvNxt)), 0);
       if (sent >= 20) return verdict(starts.size === 1, `${starts.size} segment(s) carried both writes before any ACK`);
       peer.rcvNxt = seqAdd(first.seq, first.payload.length);
-      const acked = peer.send();
+      const acked = await peer.send();
       const rest = await peer.next(1000, (s) => s.payload.length > 0 && s.seq === peer.rcvNxt);
       if (rest) peer.rcvNxt = seqAdd(rest.seq, rest.payload.length);
       return verdict(starts.size === 1 && rest !== undefined && rest.at - acked < RELEASED_BY_ACK_MS, `1 segment, the second write ${rest ? `${Math.round(rest.at - acked)} ms after our ACK` : 'never'}`);
@@ -40,7 +40,7 @@ export const segmentProbes: Probe[] = [
     async run(t) {
       const { peer } = await t.established();
       peer.data(bytes(1448));
-      const sent = peer.data(bytes(1448));
+      const sent = await peer.data(bytes(1448));
       const s = await peer.next(1000, (x) => x.ack === peer.sndNxt);
       return verdict(s !== undefined && s.at - sent < AT_ONCE_MS, s ? `ACK of both after ${Math.round(s.at - sent)} ms` : 'no ACK');
     },

@@ -27,11 +27,16 @@ async function fillWindow(peer: TcpPeer, synAck: Seg): Promise<Seg | undefined> 
   return undefined;
 }
 
-/** Handshake, then close our window so the dut holds `n` bytes it was asked to send. */
+/**
+ * A handshake that offers a zero window from the start (so no data can slip out before
+ * the dut learns of it), then `n` bytes for the dut to send: it must hold them.
+ */
 async function heldByZeroWindow(t: Parameters<Probe['run']>[0], n: number): Promise<{ peer: TcpPeer; probes: Seg[]; shut: number }> {
-  const { peer } = await t.established();
+  await t.dut.listen(t.port);
+  const peer = t.peer();
   peer.window = 0;
-  const shut = peer.send();
+  const synAck = await peer.handshake();
+  const shut = synAck.at;
   await t.dut.send(t.port, bytes(n, 0x70));
   const probes: Seg[] = [];
   for (let i = 0; i < 2; i++) {
@@ -105,7 +110,7 @@ export const windowProbes: Probe[] = [
       // A probe's new byte was refused (the window was zero): the update acknowledges
       // only what came before it, as a real receiver's would.
       peer.window = 65535;
-      const opened = peer.send();
+      const opened = await peer.send();
       const s = await peer.next(5000, (x) => x.payload.length > 1 || (x.payload.length > 0 && x.seq === peer.rcvNxt));
       return verdict(s !== undefined && s.at - opened < 200, s ? `data after ${Math.round(s.at - opened)} ms` : 'no data in 5 s');
     },
