@@ -3,6 +3,7 @@ import { formatIpv4 } from '../wire/address.js';
 import { TcpFlags, type TcpHeader, type TcpOptions } from '../wire/tcp.js';
 import { NetError } from './api.js';
 import { segmentAcceptable } from './acceptability.js';
+import { ChallengeAckLimiter } from './challenge-ack.js';
 import { NewReno } from './congestion.js';
 import type { ConnectionEnvironment, ConnectionListener, ConnectionUser, FourTuple, TcpInfo } from './environment.js';
 import { DEFAULT_MSS, negotiateOptions, ourMssFor, ourWindowShift } from './negotiate.js';
@@ -72,7 +73,7 @@ export class TcpConnection {
   wsOk = false;
   /** TS.Recent (RFC 7323 4.3): the peer's timestamp we echo. */
   tsRecent = 0;
-  private readonly tsOffset: number;
+  readonly tsOffset: number;
   /** RCV.NXT in the last ACK we sent (Last.ACK.sent of RFC 7323 4.3). */
   lastAckSent = 0;
 
@@ -93,8 +94,7 @@ export class TcpConnection {
   keepAlive = false;
   private keepAliveDelayMs = 7_200_000;
   private keepAliveSent = 0;
-  /** When we last sent a challenge ACK (RFC 5961 7 rate limit). */
-  private lastChallengeAckAt: number | undefined;
+  private readonly challenges: ChallengeAckLimiter;
 
   readonly log: Logger;
 
@@ -111,6 +111,7 @@ export class TcpConnection {
     this.rcv = new Receiver(this);
     this.snd = new Sender(this);
     this.rtx = new Retransmitter(this);
+    this.challenges = new ChallengeAckLimiter(env);
     this.timeWaitTimer = new DeadlineTimer(env.clock, () => this.onTimeWaitTimer());
     this.keepAliveTimer = new DeadlineTimer(env.clock, () => this.onKeepAliveTimer());
     this.tsOffset = tsOffset >>> 0;
@@ -272,7 +273,7 @@ export class TcpConnection {
 
   /** The application read data: open the window again if it had shrunk (RFC 1122 4.2.3.3). */
   onAppRead(): void {
-    if (!isSynchronized(this.state) && this.state !== 'SYN-RECEIVED') return;
+    if ((!isSynchronized(this.state) && this.state !== 'SYN-RECEIVED') || this.state === 'TIME-WAIT') return;
     if (this.rcv.windowUpdateDue()) {
       this.env.counters.inc('tcp.tx.window_update');
       this.ackNow = true;
@@ -341,7 +342,6 @@ export class TcpConnection {
         if (payload.length > 0 && !rst && seqLt(h.seq, this.rcvNxt)) {
           this.rcv.noteDuplicate(h.seq, seqMin(seqAdd(h.seq, payload.length), this.rcvNxt));
         }
-        if (this.state === 'TIME-WAIT' && fin) this.timeWaitTimer.start(this.env.config.timeWaitMs);
         if (!rst) {
           // RFC 9293 3.10.7.4: answer an unacceptable segment with an ACK.
           this.ackNow = true;
@@ -405,9 +405,9 @@ export class TcpConnection {
     const after = this.state as TcpState; // processAck may have moved the state
     if (after === 'CLOSED' || after === 'TIME-WAIT') {
       if (after === 'TIME-WAIT' && fin) {
-        // RFC 9293 3.10.7.4: a retransmitted FIN in TIME-WAIT is acked and restarts 2 MSL.
+        // RFC 9293 3.10.7.4: a retransmitted FIN in TIME-WAIT is acked (the TimeWait
+        // record, just started, runs the 2 MSL).
         this.ackNow = true;
-        this.timeWaitTimer.start(this.env.config.timeWaitMs);
         this.env.requestOutput(this);
       }
       return;
@@ -546,28 +546,11 @@ export class TcpConnection {
 
   /**
    * RFC 5961 3.2/4.2/5.2: answer a suspicious RST, SYN or old ACK with an ACK of our
-   * own, which a real peer answers with an exact RST (or ignores). Rate-limited (RFC
-   * 5961 7), as Linux: one per connection per `challengeAckIntervalMs`, within a
-   * randomized budget per second for the whole stack, so a flood of forged segments
-   * cannot make us a reflector.
+   * own, which a real peer answers with an exact RST (or ignores); rate-limited
+   * (RFC 5961 7, see challenge-ack.ts).
    */
   private challengeAck(reason: string): void {
-    const c = this.env.counters;
-    c.inc(`tcp.rx.challenge.${reason}`);
-    const now = this.env.clock.now();
-    if (this.lastChallengeAckAt !== undefined && now - this.lastChallengeAckAt < this.env.config.challengeAckIntervalMs) {
-      c.inc('tcp.tx.challenge_ack_suppressed');
-      c.inc('tcp.tx.challenge_ack_suppressed.connection');
-      return;
-    }
-    if (!this.env.allowChallengeAck()) {
-      c.inc('tcp.tx.challenge_ack_suppressed');
-      c.inc('tcp.tx.challenge_ack_suppressed.global');
-      return;
-    }
-    this.lastChallengeAckAt = now;
-    c.inc('tcp.tx.challenge_ack');
-    this.snd.sendAck();
+    if (this.challenges.allow(reason)) this.snd.sendAck();
   }
 
   // ===================================================================== options
@@ -609,9 +592,10 @@ export class TcpConnection {
 
   // ===================================================================== timers
 
+  /** An orphaned FIN-WAIT-2 (the socket is gone) waits no longer than TIME-WAIT would. */
   private onTimeWaitTimer(): void {
-    if (this.state === 'TIME-WAIT' || this.state === 'FIN-WAIT-2') {
-      this.env.counters.inc(this.state === 'TIME-WAIT' ? 'tcp.time_wait.expired' : 'tcp.fin_wait_2.timeout');
+    if (this.state === 'FIN-WAIT-2') {
+      this.env.counters.inc('tcp.fin_wait_2.timeout');
       this.enterClosed();
     }
   }
@@ -651,11 +635,27 @@ export class TcpConnection {
     this.env.requestOutput(this);
   }
 
+  /**
+   * TIME-WAIT (RFC 9293 3.4.2): the Tcp replaces this connection with a small
+   * TimeWait record that answers for the pair for 2 MSL (time-wait.ts); this object
+   * stops its timers and only lives on for a socket that still holds it.
+   */
   private enterTimeWait(): void {
     this.setState('TIME-WAIT');
     this.rtx.stop();
     this.keepAliveTimer.stop();
-    this.timeWaitTimer.start(this.env.config.timeWaitMs);
+    this.timeWaitTimer.stop();
+    this.connectTimer?.stop();
+    this.env.enterTimeWait(this);
+  }
+
+  /** The TimeWait record that took over ended (expired, taken over, host closed): CLOSED. */
+  timeWaitOver(): void {
+    if (this.state !== 'TIME-WAIT') return;
+    this.log.debug({ from: this.state, to: 'CLOSED' }, 'state');
+    this.state = 'CLOSED'; // counted by the record (it may outlive this object)
+    this.user = null;
+    this.rcv.stop();
   }
 
   private enterClosed(): void {
@@ -745,14 +745,6 @@ export class TcpConnection {
     this.sndMss = mss;
     this.cc.mss = this.snd.maxPayload(false);
     this.rtx.resendForPathMtu();
-  }
-
-  /** True when a new SYN may take over this TIME-WAIT pair (as Linux allows). */
-  acceptsNewSyn(h: TcpHeader): boolean {
-    if (this.state !== 'TIME-WAIT') return false;
-    const ts = h.options.timestamp;
-    if (this.tsOk && ts) return seqGt(ts.value, this.tsRecent);
-    return seqGt(h.seq, this.rcvNxt);
   }
 
   /** A snapshot in the spirit of `ss -ti` / TCP_INFO, for teaching and --stats. */

@@ -19,6 +19,8 @@ export interface ConnectionEnvironment {
   requestOutput(conn: TcpConnection): void;
   /** The connection reached CLOSED: forget it. */
   release(conn: TcpConnection): void;
+  /** The connection entered TIME-WAIT: put a small TimeWait record in its place. */
+  enterTimeWait(conn: TcpConnection): void;
   /** RFC 5961 7: may we send one more challenge ACK now? */
   allowChallengeAck(): boolean;
 }

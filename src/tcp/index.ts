@@ -21,6 +21,7 @@ import { seqAdd } from './seq.js';
 import { cookieOptions, cookieTsval, SynCookies } from './syncookie.js';
 import { TcpServer } from './server.js';
 import { TcpSocket } from './socket.js';
+import { TimeWait, type TimeWaitEnvironment } from './time-wait.js';
 
 export { TcpSocket } from './socket.js';
 export { TcpServer } from './server.js';
@@ -43,13 +44,15 @@ const ICMP_FRAGMENTATION_NEEDED = 4;
  */
 export class Tcp implements TcpApi, ProtocolHandler {
   readonly config: TcpConfig;
-  private readonly connections = new Map<string, TcpConnection>();
+  /** Every pair we know: a connection, or the TimeWait record that replaced it. */
+  private readonly connections = new Map<string, TcpConnection | TimeWait>();
   private readonly listeners = new Map<number, Listener>();
   private readonly dirty = new Set<TcpConnection>();
   private readonly isn: IsnGenerator;
   private readonly cookies: SynCookies;
   private readonly pathMtus: PathMtuCache;
   private readonly env: ConnectionEnvironment;
+  private readonly timeWaitEnv: TimeWaitEnvironment;
   private challengeWindowStart = Number.NEGATIVE_INFINITY;
   private challengeBudget = 0;
 
@@ -73,7 +76,16 @@ export class Tcp implements TcpApi, ProtocolHandler {
         ctx.requestFlush();
       },
       release: (conn) => this.release(conn),
+      enterTimeWait: (conn) => this.enterTimeWait(conn),
       allowChallengeAck: () => this.allowChallengeAck(),
+    };
+    this.timeWaitEnv = {
+      clock: ctx.clock,
+      counters: ctx.counters,
+      config: this.config,
+      allowChallengeAck: () => this.allowChallengeAck(),
+      transmit: (tuple, fields) => this.transmit(tuple.localAddr, tuple.remoteAddr, fields, new Uint8Array(0)),
+      release: (tw) => this.release(tw),
     };
     ctx.ip.register(IPPROTO_TCP, this);
     ctx.onFlush(() => this.flush());
@@ -87,7 +99,9 @@ export class Tcp implements TcpApi, ProtocolHandler {
   /** Look up a connection (tests and teaching tools). */
   findConnection(localPort: number, remoteAddr: string, remotePort: number): TcpConnection | undefined {
     const addr = parseIpv4(remoteAddr);
-    return addr === null ? undefined : this.connections.get(key(addr, remotePort, localPort));
+    const conn = addr === null ? undefined : this.connections.get(key(addr, remotePort, localPort));
+    // In TIME-WAIT: the connection object, as long as someone (its socket, a tracer) still holds it.
+    return conn instanceof TimeWait ? conn.connection : conn;
   }
 
   // ------------------------------------------------------------------ API
@@ -196,7 +210,7 @@ export class Tcp implements TcpApi, ProtocolHandler {
     }
     const k = key(dg.src, h.srcPort, h.dstPort);
     let conn = this.connections.get(k);
-    if (conn && conn.state === 'TIME-WAIT' && h.flags & TcpFlags.SYN && !(h.flags & TcpFlags.ACK) && this.listeners.has(h.dstPort)) {
+    if (conn instanceof TimeWait && h.flags & TcpFlags.SYN && !(h.flags & TcpFlags.ACK) && this.listeners.has(h.dstPort)) {
       if (conn.acceptsNewSyn(h)) {
         c.inc('tcp.time_wait.reused');
         conn.endTimeWait();
@@ -226,7 +240,7 @@ export class Tcp implements TcpApi, ProtocolHandler {
     const dstPort = (q[2]! << 8) | q[3]!;
     const seq = ((q[4]! << 24) | (q[5]! << 16) | (q[6]! << 8) | q[7]!) >>> 0;
     const conn = this.connections.get(key(error.dst, dstPort, srcPort));
-    if (!conn) return;
+    if (!(conn instanceof TcpConnection)) return; // nothing of ours is outstanding in TIME-WAIT
     if (error.code === ICMP_FRAGMENTATION_NEEDED) {
       this.fragmentationNeeded(conn, seq, error.nextHopMtu ?? 0);
       return;
@@ -419,10 +433,20 @@ export class Tcp implements TcpApi, ProtocolHandler {
     return conn;
   }
 
-  private release(conn: TcpConnection): void {
+  private release(conn: TcpConnection | TimeWait): void {
     const k = key(conn.tuple.remoteAddr, conn.tuple.remotePort, conn.tuple.localPort);
     if (this.connections.get(k) === conn) this.connections.delete(k);
-    this.dirty.delete(conn);
+    if (conn instanceof TcpConnection) this.dirty.delete(conn);
+  }
+
+  /**
+   * A connection entered TIME-WAIT: a small record answers for the pair from now on
+   * (time-wait.ts). The connection may still have its last ACK to send at this
+   * flush; it stays in `dirty` for that.
+   */
+  private enterTimeWait(conn: TcpConnection): void {
+    const k = key(conn.tuple.remoteAddr, conn.tuple.remotePort, conn.tuple.localPort);
+    if (this.connections.get(k) === conn) this.connections.set(k, new TimeWait(this.timeWaitEnv, conn));
   }
 
   /** A local port for a connection to remoteAddr:remotePort: free for that pair, not listening. */

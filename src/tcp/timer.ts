@@ -10,6 +10,7 @@ export class DeadlineTimer {
   private deadline: number | undefined;
   private armedFor: number | undefined;
   private handle: Timer | undefined;
+  private link: { timer: DeadlineTimer | null } | undefined;
 
   constructor(
     private readonly clock: Clock,
@@ -35,19 +36,31 @@ export class DeadlineTimer {
 
   stop(): void {
     this.deadline = undefined;
-    this.handle?.cancel();
-    this.handle = undefined;
+    this.disarm();
     this.armedFor = undefined;
   }
 
   private arm(at: number): void {
-    this.handle?.cancel();
+    this.disarm();
     this.armedFor = at;
-    this.handle = this.clock.setTimer(at - this.clock.now(), () => this.onTimer()).unref();
+    // The clock's callback reaches us through `link`, which disarm() cuts: a clock that
+    // keeps cancelled timers until they are due (the virtual one) then holds nothing of
+    // the connection.
+    const link: { timer: DeadlineTimer | null } = { timer: this };
+    this.link = link;
+    this.handle = this.clock.setTimer(at - this.clock.now(), () => link.timer?.onTimer()).unref();
+  }
+
+  private disarm(): void {
+    this.handle?.cancel();
+    this.handle = undefined;
+    if (this.link) this.link.timer = null;
+    this.link = undefined;
   }
 
   private onTimer(): void {
     this.handle = undefined;
+    this.link = undefined;
     this.armedFor = undefined;
     if (this.deadline === undefined) return;
     if (this.deadline > this.clock.now()) {
