@@ -1,6 +1,8 @@
 import type { Ipv4Header } from '../../src/wire/ipv4.js';
 import { IPPROTO_TCP } from '../../src/wire/ipv4.js';
 import type { TcpOptions } from '../../src/wire/tcp.js';
+import { parseArp, type ArpPacket } from '../../src/wire/arp.js';
+import { ETHERTYPE_ARP, parseEthernet } from '../../src/wire/ethernet.js';
 import type { CapturedFrame } from '../support/prober.js';
 import type { BenchSide } from './bench.js';
 import { DUT_IP, PROBER } from './bench.js';
@@ -68,7 +70,7 @@ function decodeOnce(frame: CapturedFrame): Seen | null {
 }
 
 export class Wire {
-  private readonly inboxes: Inbox<Seen>[] = [];
+  private readonly inboxes: { stop(): void }[] = [];
 
   /**
    * `identification` goes into every datagram the probe sends (unless it sets its
@@ -80,8 +82,13 @@ export class Wire {
   ) {}
 
   /** Send an IPv4 datagram (already built) to the dut; resolves with the send time. */
-  sendIp(datagram: Uint8Array): Promise<number> {
-    return this.side.prober.send(ethernetIpv4(this.side.dut.mac, PROBER.mac, datagram));
+  sendIp(datagram: Uint8Array, srcMac: Uint8Array = PROBER.mac): Promise<number> {
+    return this.side.prober.send(ethernetIpv4(this.side.dut.mac, srcMac, datagram));
+  }
+
+  /** Send a whole Ethernet frame as it is (ARP). */
+  sendFrame(frame: Uint8Array): Promise<number> {
+    return this.side.prober.send(frame);
   }
 
   /** A datagram from the prober's address to the dut's. */
@@ -101,6 +108,20 @@ export class Wire {
       this.side.prober.subscribe((frame) => {
         const seen = decodeOnce(frame);
         if (seen && pred(seen)) inbox.push(seen);
+      }),
+    );
+    this.inboxes.push(inbox);
+    return inbox;
+  }
+
+  /** An inbox of the ARP packets the dut sends that satisfy `pred`, from now on. */
+  watchArp(pred: (a: ArpPacket) => boolean): Inbox<ArpPacket> {
+    const inbox: Inbox<ArpPacket> = new Inbox(
+      this.side.prober.subscribe((frame) => {
+        const eth = parseEthernet(frame.bytes);
+        if (!eth.ok || eth.value.etherType !== ETHERTYPE_ARP) return;
+        const arp = parseArp(eth.value.payload);
+        if (arp.ok && pred(arp.value)) inbox.push(arp.value);
       }),
     );
     this.inboxes.push(inbox);

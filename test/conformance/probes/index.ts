@@ -1,5 +1,6 @@
 import type { Probe } from '../probe.js';
 import { acceptabilityProbes } from './acceptability.js';
+import { arpProbes } from './arp.js';
 import { closeProbes } from './close.js';
 import { handshakeProbes } from './handshake.js';
 import { icmpProbes } from './icmp.js';
@@ -24,4 +25,5 @@ export const PROBES: Probe[] = [
   ...icmpProbes,
   ...malformedProbes,
   ...ipv4Probes,
+  ...arpProbes,
 ];
