@@ -221,9 +221,11 @@ async function main() {
   await lab.addVeth(kernelSide, { dev: 'vk0', cidr: '10.9.0.1/16' }, { dev: 'vk1', cidr: `${KERNEL_LISTENER}/16` });
   await kernelSide.sysctl('net.ipv4.tcp_syncookies', '1');
 
+  // The server drops root and serves as user nobody: the tree must be readable to all.
+  chmodSync(dir, 0o755);
   const served = join(dir, 'served');
-  mkdirSync(served);
-  writeFileSync(join(served, 'file.bin'), Buffer.alloc(FILE_SIZE, 0x5a));
+  mkdirSync(served, { mode: 0o755 });
+  writeFileSync(join(served, 'file.bin'), Buffer.alloc(FILE_SIZE, 0x5a), { mode: 0o644 });
 
   stack = lab.spawn(process.execPath, [
     join(root, 'dist/cli/main.js'), 'ftp-server', '--tap', 'tap0', '--ip', `${STACK}/16`, '--mac', STACK_MAC,
@@ -231,7 +233,9 @@ async function main() {
   ], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stackErr = '';
   stack.stderr.setEncoding('utf8').on('data', (s) => (stackErr = (stackErr + s).slice(-200_000)));
-  await waitForLine(stack, /./, 15_000);
+  await waitForLine(stack, /./, 15_000).catch((error) => {
+    throw new Error(`tapstack ftp-server did not start: ${error.message} ${stackErr.trim()}`);
+  });
   // `ip netns exec` execs the command in place: this pid is the stack's own node process.
   const listener = kernelSide.spawn('python3', ['-c', PEER_PY, 'listen', KERNEL_LISTENER, '2121'], { stdio: ['ignore', 'pipe', 'pipe'] });
   await waitForLine(listener, /listening/, 10_000);
