@@ -4,6 +4,7 @@ import { TcpFlags, type TcpHeader, type TcpOptions } from '../wire/tcp.js';
 import { NetError } from './api.js';
 import { segmentAcceptable } from './acceptability.js';
 import { ChallengeAckLimiter } from './challenge-ack.js';
+import { nextTsRecent, pawsRejects } from './paws.js';
 import { NewReno } from './congestion.js';
 import type { ConnectionEnvironment, ConnectionListener, ConnectionUser, FourTuple, TcpInfo } from './environment.js';
 import { DEFAULT_MSS, negotiateOptions, ourMssFor, ourWindowShift } from './negotiate.js';
@@ -12,7 +13,7 @@ import { Retransmitter } from './retransmit.js';
 import { RtoEstimator } from './rto.js';
 import { Sender } from './sender.js';
 import { SendBuffer } from './send-buffer.js';
-import { seqAdd, seqDiff, seqGe, seqGt, seqInWindow, seqLe, seqLt, seqMin } from './seq.js';
+import { seqAdd, seqDiff, seqGt, seqInWindow, seqLe, seqLt, seqMin } from './seq.js';
 import { canReceiveData, isSynchronized, type TcpState } from './state.js';
 import { DeadlineTimer } from './timer.js';
 
@@ -325,7 +326,7 @@ export class TcpConnection {
 
     // RFC 7323 5.3: PAWS, reject old duplicates by their timestamp.
     const ts = h.options.timestamp;
-    if (this.tsOk && ts && !rst && this.tsRecent !== 0 && seqLt(ts.value, this.tsRecent)) {
+    if (pawsRejects(this.tsOk, ts, rst, this.tsRecent)) {
       c.inc('tcp.rx.drop.paws');
       this.ackNow = true;
       this.env.requestOutput(this);
@@ -357,7 +358,7 @@ export class TcpConnection {
     }
 
     // RFC 7323 4.3: remember the timestamp to echo.
-    if (this.tsOk && ts && seqLe(h.seq, this.lastAckSent) && seqGe(ts.value, this.tsRecent)) this.tsRecent = ts.value;
+    this.tsRecent = nextTsRecent(this.tsOk, ts, h.seq, this.lastAckSent, this.tsRecent);
 
     // Second: RST (RFC 9293 3.10.7.4 with RFC 5961 3.2).
     if (rst) {

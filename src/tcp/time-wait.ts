@@ -4,7 +4,8 @@ import { segmentAcceptable } from './acceptability.js';
 import type { TcpConnection } from './connection.js';
 import type { ConnectionEnvironment, FourTuple } from './environment.js';
 import { ChallengeAckLimiter } from './challenge-ack.js';
-import { seqGe, seqGt, seqLe, seqLt } from './seq.js';
+import { nextTsRecent, pawsRejects } from './paws.js';
+import { seqGt } from './seq.js';
 
 /** What a TIME-WAIT record needs from its Tcp besides a connection's environment. */
 export interface TimeWaitEnvironment extends Pick<ConnectionEnvironment, 'clock' | 'counters' | 'config' | 'allowChallengeAck'> {
@@ -68,7 +69,7 @@ export class TimeWait {
     const fin = (h.flags & TcpFlags.FIN) !== 0;
     // RFC 7323 5.3: PAWS.
     const ts = h.options.timestamp;
-    if (this.tsOk && ts && !rst && this.tsRecent !== 0 && seqLt(ts.value, this.tsRecent)) {
+    if (pawsRejects(this.tsOk, ts, rst, this.tsRecent)) {
       c.inc('tcp.rx.drop.paws');
       this.sendAck();
       return;
@@ -81,7 +82,7 @@ export class TimeWait {
       if (!rst) this.sendAck();
       return;
     }
-    if (this.tsOk && ts && seqLe(h.seq, this.lastAckSent) && seqGe(ts.value, this.tsRecent)) this.tsRecent = ts.value;
+    this.tsRecent = nextTsRecent(this.tsOk, ts, h.seq, this.lastAckSent, this.tsRecent);
     if (rst) {
       if (h.seq !== this.rcvNxt) {
         this.challengeAck('rst_in_window');
