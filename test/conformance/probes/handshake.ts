@@ -2,7 +2,7 @@ import { seqAdd } from '../../../src/tcp/seq.js';
 import { describeOptions } from '../frames.js';
 import type { TcpPeer } from '../peer.js';
 import { verdict, type Probe, type Verdict } from '../probe.js';
-import { ACK, bytes, FIN, flagNames, is, readSoFar, receiveData, RST, secs, SYN } from './util.js';
+import { ACK, FIN, RST, SYN, answerToSyn, bytes, flagNames, is, readSoFar, receiveData, secs } from './util.js';
 
 /** Three sendings of an unanswered handshake segment: the first RTO ~1 s, then doubled (RFC 6298 2.1, 5.5). */
 async function backoff(p: TcpPeer, flags: number): Promise<Verdict> {
@@ -22,10 +22,7 @@ export const handshakeProbes: Probe[] = [
     rule: 'RFC 9293 3.10.7.2',
     expected: 'SYN,ACK with ack = ISN+1',
     async run(t) {
-      await t.dut.listen(t.port);
-      const p = t.peer();
-      p.syn();
-      const s = await p.next();
+      const { p, s } = await answerToSyn(t);
       return verdict(is(s, SYN | ACK) && s.ack === seqAdd(p.iss, 1), `${flagNames(s)}${s ? ` ack=ISN${s.ack === seqAdd(p.iss, 1) ? '+1' : '?'}` : ''}`);
     },
   },
@@ -49,10 +46,7 @@ export const handshakeProbes: Probe[] = [
     rule: 'RFC 7323 1.3, RFC 2018 2',
     expected: 'SYN,ACK with MSS only (no WS, TS, SACK)',
     async run(t) {
-      await t.dut.listen(t.port);
-      const p = t.peer();
-      p.syn({});
-      const s = await p.next();
+      const { s } = await answerToSyn(t, {});
       const o = s?.options ?? {};
       const ok = is(s, SYN | ACK) && o.mss !== undefined && o.windowScale === undefined && !o.timestamp && !o.sackPermitted;
       return verdict(ok, s ? `${flagNames(s)}${describeOptions(o)}` : 'nothing');
@@ -122,10 +116,7 @@ export const handshakeProbes: Probe[] = [
     rule: 'RFC 9293 3.10.7.2 (Linux drops)',
     expected: 'dropped, no SYN,ACK',
     async run(t) {
-      await t.dut.listen(t.port);
-      const p = t.peer();
-      p.syn(undefined, { flags: SYN | FIN });
-      const s = await p.next(1000);
+      const { s } = await answerToSyn(t, undefined, { flags: SYN | FIN }, 1000);
       return verdict(s === undefined, flagNames(s));
     },
   },
@@ -134,10 +125,7 @@ export const handshakeProbes: Probe[] = [
     rule: 'RFC 9293 3.10.7.2 (RST first)',
     expected: 'dropped',
     async run(t) {
-      await t.dut.listen(t.port);
-      const p = t.peer();
-      p.syn(undefined, { flags: SYN | RST });
-      const s = await p.next(1000);
+      const { s } = await answerToSyn(t, undefined, { flags: SYN | RST }, 1000);
       return verdict(s === undefined, flagNames(s));
     },
   },

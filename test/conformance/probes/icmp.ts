@@ -23,6 +23,14 @@ export async function echo(t: ProbeContext, ip: Parameters<ProbeContext['wire'][
   return r;
 }
 
+/** Send `datagram`: the dut must send no ICMP error about it. */
+async function noIcmpError(t: ProbeContext, datagram: Uint8Array): Promise<Verdict> {
+  const errors = icmpErrors(t);
+  void t.wire.sendIp(datagram);
+  const r = await errors.next(800);
+  return verdict(r === undefined, r?.icmp ? describeIcmp(r.icmp) : 'nothing');
+}
+
 /** The ICMP errors the dut sends from now on about this probe's datagrams (their IP identification). */
 const icmpErrors = (t: ProbeContext) =>
   t.wire.watch((s) => {
@@ -82,10 +90,7 @@ export const icmpProbes: Probe[] = [
     rule: 'RFC 1122 4.1.3.4 (MUST silently discard)',
     expected: 'silently dropped: no port unreachable',
     async run(t) {
-      const errors = icmpErrors(t);
-      t.wire.sendIp(t.wire.ip({ protocol: IPPROTO_UDP }, udp(t.peerPort, t.port, bytes(20), PROBER.ip, DUT_IP, 'bad')));
-      const r = await errors.next(800);
-      return verdict(r === undefined, r?.icmp ? describeIcmp(r.icmp) : 'nothing');
+      return noIcmpError(t, t.wire.ip({ protocol: IPPROTO_UDP }, udp(t.peerPort, t.port, bytes(20), PROBER.ip, DUT_IP, 'bad')));
     },
   },
   {
@@ -93,11 +98,8 @@ export const icmpProbes: Probe[] = [
     rule: 'RFC 1122 3.2.2 (MUST NOT)',
     expected: 'no answer',
     async run(t) {
-      const errors = icmpErrors(t);
       const quoted = t.wire.ip({ protocol: IPPROTO_UDP, src: DUT_IP, dst: PROBER.ip }, udp(t.port, t.peerPort, new Uint8Array(0), DUT_IP, PROBER.ip)).subarray(0, 28);
-      t.wire.sendIp(t.wire.ip({ protocol: IPPROTO_ICMP }, encodeIcmp({ kind: 'dest-unreachable', code: UNREACH_PORT, nextHopMtu: 0, quoted })));
-      const r = await errors.next(800);
-      return verdict(r === undefined, r?.icmp ? describeIcmp(r.icmp) : 'nothing');
+      return noIcmpError(t, t.wire.ip({ protocol: IPPROTO_ICMP }, encodeIcmp({ kind: 'dest-unreachable', code: UNREACH_PORT, nextHopMtu: 0, quoted })));
     },
   },
   {
@@ -105,11 +107,8 @@ export const icmpProbes: Probe[] = [
     rule: 'RFC 1122 3.2.2 (MUST NOT)',
     expected: 'UDP to 10.0.0.255, closed port: no port unreachable',
     async run(t) {
-      const errors = icmpErrors(t);
       const bcast = (DUT_IP | 0xff) >>> 0;
-      t.wire.sendIp(t.wire.ip({ protocol: IPPROTO_UDP, dst: bcast }, udp(t.peerPort, t.port, bytes(20), PROBER.ip, bcast)));
-      const r = await errors.next(800);
-      return verdict(r === undefined, r?.icmp ? describeIcmp(r.icmp) : 'nothing');
+      return noIcmpError(t, t.wire.ip({ protocol: IPPROTO_UDP, dst: bcast }, udp(t.peerPort, t.port, bytes(20), PROBER.ip, bcast)));
     },
   },
   {

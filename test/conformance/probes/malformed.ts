@@ -1,6 +1,6 @@
 import { verdict, type Probe } from '../probe.js';
 import { describeOptions } from '../frames.js';
-import { ACK, SYN, ackDesc, bytes, flagNames, is, readSoFar } from './util.js';
+import { ACK, SYN, ackDesc, answerToSyn, bytes, flagNames, is, readSoFar } from './util.js';
 
 /**
  * Malformed TCP headers and options. RFC 9293 3.1 (MUST-6/7 robustness): an option
@@ -17,10 +17,7 @@ function synProbe(name: string, tail: number[], what: string): Probe {
     rule: 'RFC 9293 3.1 (MUST-6/7), Linux tcp_parse_options',
     expected: `SYN,ACK (${what})`,
     async run(t) {
-      await t.dut.listen(t.port);
-      const p = t.peer();
-      p.syn(undefined, { rawOptions: synWith(tail) });
-      const s = await p.next(1500);
+      const { s } = await answerToSyn(t, undefined, { rawOptions: synWith(tail) }, 1500);
       return verdict(is(s, SYN | ACK), `${flagNames(s)}${s ? describeOptions(s.options) : ''}`);
     },
   };
@@ -84,10 +81,7 @@ export const malformedProbes: Probe[] = [
     rule: 'RFC 9293 3.1 (MUST-2/3)',
     expected: 'dropped: no SYN,ACK',
     async run(t) {
-      await t.dut.listen(t.port);
-      const p = t.peer();
-      p.syn(undefined, { badChecksum: true });
-      const s = await p.next(1000);
+      const { s } = await answerToSyn(t, undefined, { badChecksum: true }, 1000);
       return verdict(s === undefined, flagNames(s));
     },
   },

@@ -1,7 +1,7 @@
 import { seqAdd, seqDiff, seqGe } from '../../../src/tcp/seq.js';
-import { formatTcpFlags, TcpFlags } from '../../../src/wire/tcp.js';
+import { formatTcpFlags, TcpFlags, type TcpOptions } from '../../../src/wire/tcp.js';
 import type { Received } from '../dut.js';
-import type { TcpPeer } from '../peer.js';
+import type { SegmentKnobs, TcpPeer } from '../peer.js';
 import { sleep, type ProbeContext } from '../probe.js';
 import type { Seg } from '../wire.js';
 
@@ -85,4 +85,12 @@ export const secs = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
 export async function readSoFar(t: ProbeContext): Promise<Received> {
   await sleep(100);
   return t.dut.received(t.port);
+}
+
+/** Listen on the probe's port, send one SYN (our usual options unless given), and take the answer. */
+export async function answerToSyn(t: ProbeContext, options?: TcpOptions, k: SegmentKnobs = {}, ms = 3000): Promise<{ p: TcpPeer; s: Seg | undefined }> {
+  await t.dut.listen(t.port);
+  const p = t.peer();
+  void p.syn(options, k);
+  return { p, s: await p.next(ms) };
 }
