@@ -21,8 +21,9 @@ export interface Probe {
   /** What the rule (or Linux, where the RFC leaves a choice) expects. */
   expected: string;
   /**
-   * A known gap in our stack (issue 12) that is being fixed: while tapstack misses
-   * the expectation, the table says PENDING with this reason instead of failing.
+   * A known gap in our stack that is being fixed (issue 12 listed them): while
+   * tapstack misses the expectation, the table says PENDING with this reason and the
+   * test is skipped instead of failing. Remove it once the fix has landed.
    */
   pending?: string;
   /** Where the Linux reference knowingly departs from `expected`, and why. */

@@ -2,8 +2,8 @@ import type { Probe, ProbeResult } from './probe.js';
 
 /**
  * The packetimpact-style table: one row per probe, the rule, what it expects, and
- * what each dut did. A tapstack cell is `pass`, `FAIL`, or `PENDING` (a known gap of
- * issue 12, with its reason below the table); the Linux cell is the reference.
+ * what each dut did. A tapstack cell is `pass`, `FAIL`, or `PENDING` (a known gap,
+ * with its reason below the table); the Linux cell is the reference.
  */
 
 export type Status = 'pass' | 'FAIL' | 'PENDING' | 'pass (was pending)';
@@ -35,7 +35,7 @@ export function renderTable(probes: readonly Probe[], ours: readonly ProbeResult
   );
   const pending = probes.map((p, i) => [p, ours[i]!] as const).filter(([p, o]) => p.pending && !o.ok);
   if (pending.length > 0) {
-    lines.push('', 'Pending (issue 12, being fixed):');
+    lines.push('', 'Pending (known gaps of our stack, being fixed):');
     for (const [p] of pending) lines.push(`- ${p.name}: ${p.pending}`);
   }
   const differs = probes.filter((p, i) => p.linuxDiffers && !linux[i]!.ok);
