@@ -158,8 +158,17 @@ export class Receiver {
 
   /** RFC 9293 3.10.7.4 eighth step: a FIN at `finSeq` (in order now, or remembered for later). */
   finArrives(finSeq: number): void {
-    if (finSeq === this.conn.rcvNxt) this.receiveFin();
-    else if (seqGt(finSeq, this.conn.rcvNxt)) this.rcvFinSeq = finSeq;
+    const conn = this.conn;
+    if (finSeq === conn.rcvNxt) {
+      this.receiveFin();
+    } else if (seqGt(finSeq, conn.rcvNxt)) {
+      // Beyond a hole: kept for later, and like any out-of-order segment answered at
+      // once with a duplicate ACK (RFC 5681 4.2) that tells the sender about the hole.
+      this.rcvFinSeq = finSeq;
+      conn.env.counters.inc('tcp.rx.fin_out_of_order');
+      conn.ackNow = true;
+      conn.env.requestOutput(conn);
+    }
   }
 
   /** The FIN is next in sequence: it takes one sequence number, and the state machine moves. */

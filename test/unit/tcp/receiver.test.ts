@@ -98,3 +98,22 @@ describe('urgent data (RFC 6093: no urgent mode)', () => {
     expect(h.counters.get('tcp.rx.urgent')).toBe(1);
   });
 });
+
+describe('FIN beyond a hole', () => {
+  it('is answered at once with a duplicate ACK, and processed when the hole fills (RFC 9293 3.10.7.4, RFC 5681 4.2)', async () => {
+    const h = new TcpHarness();
+    const { socket, iss } = await h.passiveOpen({ synOptions: { mss: 1460 } });
+    let ended = false;
+    socket.on('end', () => (ended = true));
+    socket.resume();
+    // Bytes 1..5 are missing; the FIN comes after byte 10.
+    h.inject({ dstPort: 21, seq: PEER_ISS + 11, ack: iss + 1, flags: ACK | TcpFlags.FIN });
+    const dup = h.one();
+    expect(dup.header.ack).toBe(PEER_ISS + 1);
+    expect(h.counters.get('tcp.rx.fin_out_of_order')).toBe(1);
+    h.inject({ dstPort: 21, seq: PEER_ISS + 1, ack: iss + 1, flags: ACK, payload: '0123456789' });
+    await h.settle();
+    expect(h.take().at(-1)!.header.ack).toBe(PEER_ISS + 12);
+    expect(ended).toBe(true);
+  });
+});
