@@ -1,5 +1,4 @@
 import { seqAdd, seqDiff } from '../../../src/tcp/seq.js';
-import type { SackBlock } from '../../../src/wire/tcp.js';
 import type { TcpPeer } from '../peer.js';
 import { verdict, type Probe } from '../probe.js';
 import type { Seg } from '../wire.js';
@@ -8,10 +7,10 @@ import { ACK, AT_ONCE_MS, bytes, flight } from './util.js';
 /** Selective acknowledgments (RFC 2018, RFC 2883) and the receiver's immediate ACKs (RFC 5681 4.2). */
 
 /** Blocks relative to our SND.NXT: "[100,200)". */
-function blocks(peer: TcpPeer, s: Seg | undefined, base = peer.sndNxt): string {
+function blocks(peer: TcpPeer, s: Seg | undefined): string {
   const b = s?.options.sack;
   if (!b || b.length === 0) return 'no SACK';
-  return b.map((x: SackBlock) => `[${seqDiff(x.left, base)},${seqDiff(x.right, base)})`).join(' ');
+  return b.map((x) => `[${seqDiff(x.left, peer.sndNxt)},${seqDiff(x.right, peer.sndNxt)})`).join(' ');
 }
 
 /** Send 100 bytes at SND.NXT + offset without moving SND.NXT. */

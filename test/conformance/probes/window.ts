@@ -1,6 +1,6 @@
 import { seqAdd, seqDiff } from '../../../src/tcp/seq.js';
 import type { TcpPeer } from '../peer.js';
-import { verdict, type Probe } from '../probe.js';
+import { verdict, type Probe, type ProbeContext } from '../probe.js';
 import type { Seg } from '../wire.js';
 import { ACK, bytes, pureAck, secs } from './util.js';
 
@@ -31,7 +31,7 @@ async function fillWindow(peer: TcpPeer, synAck: Seg): Promise<Seg | undefined> 
  * A handshake that offers a zero window from the start (so no data can slip out before
  * the dut learns of it), then `n` bytes for the dut to send: it must hold them.
  */
-async function heldByZeroWindow(t: Parameters<Probe['run']>[0], n: number): Promise<{ peer: TcpPeer; probes: Seg[]; shut: number }> {
+async function heldByZeroWindow(t: ProbeContext, n: number): Promise<{ peer: TcpPeer; probes: Seg[]; shut: number }> {
   await t.dut.listen(t.port);
   const peer = t.peer();
   peer.window = 0;
@@ -58,8 +58,8 @@ export const windowProbes: Probe[] = [
     rule: 'RFC 9293 3.8.6 (send within the offered window)',
     expected: 'at most 1000 bytes in flight when we offer 1000',
     async run(t) {
-      // From the SYN on: Linux, like RFC 9293 3.10.7.4's SND.WL1/WL2 rule read strictly,
-      // ignores a later ACK that only shrinks the window.
+      // Offered from the SYN on: Linux ignores a later ACK that only shrinks the window
+      // (tcp_may_update_window), and a receiver should not shrink it anyway (RFC 9293 3.8.6).
       await t.dut.listen(t.port);
       const peer = t.peer();
       peer.window = 1000;
