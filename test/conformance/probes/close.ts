@@ -40,7 +40,6 @@ export const closeProbes: Probe[] = [
     name: 'FIN beyond a hole waits for the hole',
     rule: 'RFC 9293 3.10.7.4 (FIN processed in sequence)',
     expected: 'dup ACK first; once filled, ack covers data and FIN',
-    pending: 'found by this suite: an out-of-order FIN gets no duplicate ACK (RFC 5681 4.2 SHOULD; Linux sends one)',
     async run(t) {
       const { peer } = await t.established();
       peer.send({ flags: ACK | FIN, seq: seqAdd(peer.sndNxt, 100) });
