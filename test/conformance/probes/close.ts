@@ -32,7 +32,7 @@ export const closeProbes: Probe[] = [
       peer.send({ flags: ACK | FIN, payload: bytes(100) });
       peer.sndNxt = seqAdd(peer.sndNxt, 101);
       const s = await peer.next(1500, (x) => x.ack === peer.sndNxt);
-      const got = await readSoFar(t);
+      const got = await readSoFar(t, (r) => r.eof);
       return verdict(s !== undefined && got.eof && got.bytes === 100, `${ackDesc(peer, s)}, ${got.bytes} bytes, ${got.eof ? 'EOF' : 'no EOF'}`);
     },
   },
@@ -48,7 +48,7 @@ export const closeProbes: Probe[] = [
       peer.data(bytes(100));
       peer.sndNxt = seqAdd(peer.sndNxt, 1);
       const s = await peer.next(1500, (x) => x.ack === peer.sndNxt);
-      const got = await readSoFar(t);
+      const got = await readSoFar(t, (r) => r.eof);
       const ok = dup !== undefined && dup.ack === seqAdd(peer.sndNxt, -101) && !early.eof && s !== undefined && got.eof;
       return verdict(ok, `first ${dup ? (dup.ack === seqAdd(peer.sndNxt, -101) ? 'dup ACK' : 'ACK moved') : 'nothing'}${early.eof ? ' (EOF early)' : ''}, then ${s ? 'ACK of all' : 'no ACK of all'}${got.eof ? ', EOF' : ''}`);
     },

@@ -55,7 +55,7 @@ export const pawsProbes: Probe[] = [
       const old = (peer.tsval() - 100_000) >>> 0;
       peer.send({ payload: bytes(100), options: { timestamp: { value: old, echo: peer.tsRecent } } });
       const s = await peer.next(1500);
-      const got = await readSoFar(t);
+      const got = await readSoFar(t, (r) => r.bytes >= 100);
       return verdict(s !== undefined && pureAck(peer.sndNxt)(s) && got.bytes === 100, `${ackDesc(peer, s)}, ${got.bytes} bytes read`);
     },
   },
@@ -85,7 +85,7 @@ export const pawsProbes: Probe[] = [
       const old = (peer.tsval() - 100_000) >>> 0;
       peer.send({ seq: seqAdd(peer.sndNxt, -100), payload: bytes(100), options: { timestamp: { value: old, echo: peer.tsRecent } } });
       const s = await peer.next(1500);
-      const got = await readSoFar(t);
+      const got = await readSoFar(t, (r) => r.bytes >= 100);
       return verdict(s !== undefined && pureAck(peer.sndNxt)(s) && got.bytes === 100, `${ackDesc(peer, s)}, ${got.bytes} bytes read`);
     },
   },

@@ -8,7 +8,7 @@ export const retransmitProbes: Probe[] = [
   {
     name: 'data RTO: resent, then backed off',
     rule: 'RFC 6298 5.4-5.6 (double the RTO)',
-    expected: 'the last retransmission interval twice the one before',
+    expected: 'the intervals grow: the last at least twice the first RTO',
     async run(t) {
       const { peer } = await t.established();
       await t.dut.send(t.port, bytes(100));
@@ -19,9 +19,12 @@ export const retransmitProbes: Probe[] = [
       const times = [first, ...again].map((s: Seg) => s.at);
       const gaps = times.slice(1).map((x, i) => x - times[i]!);
       if (gaps.length < 3) return verdict(false, `only ${gaps.length} retransmissions in 3.2 s (${gaps.map(secs).join(', ')})`);
-      const [g1, g2] = gaps.slice(-2) as [number, number];
+      // The first gap may be the tail loss probe; the second is the first RTO. Judged over
+      // more than one doubling, so one late timer on a busy machine does not decide it.
+      const firstRto = gaps[1]!;
+      const last = gaps[gaps.length - 1]!;
       peer.rcvNxt = seqAdd(first.seq, first.payload.length);
-      return verdict(g2 > 1.6 * g1 && g2 < 2.5 * g1, `gaps ${gaps.map(secs).join(', ')}`);
+      return verdict(last >= 2 * firstRto, `gaps ${gaps.map(secs).join(', ')}`);
     },
   },
   {

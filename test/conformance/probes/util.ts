@@ -81,10 +81,18 @@ export async function flight(p: TcpPeer, n: number): Promise<Seg[]> {
 /** Seconds with two decimals. */
 export const secs = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
 
-/** What the dut's application has read on the probe's port, after a moment for its reader to run. */
-export async function readSoFar(t: ProbeContext): Promise<Received> {
+/**
+ * What the dut's application has read on the probe's port: once `enough` says so (its
+ * reader may lag on a busy machine; at most 1 s), or after 100 ms when nothing is awaited.
+ */
+export async function readSoFar(t: ProbeContext, enough?: (r: Received) => boolean): Promise<Received> {
   await sleep(100);
-  return t.dut.received(t.port);
+  let r = await t.dut.received(t.port);
+  for (let waited = 100; enough && !enough(r) && waited < 1000; waited += 50) {
+    await sleep(50);
+    r = await t.dut.received(t.port);
+  }
+  return r;
 }
 
 /** Listen on the probe's port, send one SYN (our usual options unless given), and take the answer. */
