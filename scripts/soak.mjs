@@ -221,8 +221,6 @@ async function main() {
   await lab.addVeth(kernelSide, { dev: 'vk0', cidr: '10.9.0.1/16' }, { dev: 'vk1', cidr: `${KERNEL_LISTENER}/16` });
   await kernelSide.sysctl('net.ipv4.tcp_syncookies', '1');
 
-  // The server drops root and serves as user nobody: the tree must be readable to all.
-  chmodSync(dir, 0o755);
   const served = join(dir, 'served');
   mkdirSync(served, { mode: 0o755 });
   writeFileSync(join(served, 'file.bin'), Buffer.alloc(FILE_SIZE, 0x5a), { mode: 0o644 });
