@@ -29,8 +29,12 @@ import type { HostContext } from './network.js';
 import { IPPROTO_ICMP } from './network.js';
 import { Pinger, type PingOptions, type PingReply } from './ping.js';
 import { SystemRandom, type Random } from './random.js';
+import { LogThrottle } from './rate-limit.js';
 import type { ReassemblyOptions } from './reassembly.js';
 import type { StackServices } from './services.js';
+
+/** At most one "error while handling a frame" line per this interval (a peer can repeat the frame). */
+const HANDLER_ERROR_LOG_INTERVAL_MS = 10_000;
 
 export interface IpHostOptions {
   /** Our IPv4 address (number or dotted quad). */
@@ -82,6 +86,8 @@ export class IpHost implements HostContext {
   private flushScheduled = false;
   private closed = false;
   private readonly ethLog: Logger;
+  private readonly handlerErrorLog: LogThrottle;
+  private lastHandlerError: unknown;
 
   constructor(
     readonly link: Link,
@@ -102,6 +108,12 @@ export class IpHost implements HostContext {
     if (mac === null) throw new Error(`invalid MAC address ${String(options.mac)}`);
     this.mac = mac ?? localMac(this.random.bytes(6));
     this.ethLog = this.log.child({ layer: 'eth' });
+    // The first error is logged with its stack (it is a bug to fix); repeats only as a
+    // count, since hostile traffic can raise the same one for every frame.
+    this.handlerErrorLog = new LogThrottle(this.clock, HANDLER_ERROR_LOG_INTERVAL_MS, (repeats) => {
+      if (repeats === 0) this.log.error({ err: this.lastHandlerError }, 'error while handling a frame');
+      else this.log.error({ count: repeats }, `error while handling ${repeats} more frames`);
+    });
 
     const services: StackServices = {
       mac: this.mac,
@@ -162,6 +174,7 @@ export class IpHost implements HostContext {
     this.closed = true;
     this.link.onReceive(() => {});
     this.pinger.close();
+    this.handlerErrorLog.cancel();
     this.arp.close();
     this.ip.close();
   }
@@ -183,7 +196,8 @@ export class IpHost implements HostContext {
         } catch (err) {
           // A bug above must not take the host down with the rest of the batch.
           this.counters.inc('host.rx.handler_error');
-          this.log.error({ err }, 'error while handling a frame');
+          this.lastHandlerError = err;
+          this.handlerErrorLog.note();
         }
       }
     } finally {

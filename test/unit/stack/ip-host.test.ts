@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { LinkDecorator, type Link } from '../../../src/link/link.js';
 import { MemoryHub } from '../../../src/link/memory.js';
@@ -287,6 +288,31 @@ describe('IpHost ICMP errors', () => {
     expect(counters.get('icmp.tx.time_exceeded')).toBe(1);
     const err = parseIcmp(ipOf(received.at(-1)!).payload);
     expect(err.ok && err.value.kind === 'time-exceeded' && err.value.code).toBe(1);
+  });
+});
+
+describe('IpHost when a layer above throws', () => {
+  it('counts every error but logs one line with the stack, then one count per 10 s', async () => {
+    const lines: { msg: string; err?: { stack: string }; count?: number }[] = [];
+    const log = pino({ level: 'error' }, { write: (line: string) => lines.push(JSON.parse(line) as (typeof lines)[number]) });
+    const { inject, host, counters, clock } = await setup('r', { log });
+    host.ip.register(17, {
+      receive: () => {
+        throw new Error('a bug in the UDP handler');
+      },
+      icmpError: () => {},
+    });
+    // A peer can send the frame that hits the bug as often as it likes.
+    for (let i = 0; i < 50; i++) await inject(linuxFrame('udp'));
+    expect(counters.get('host.rx.handler_error')).toBe(50);
+    expect(lines.length).toBe(1);
+    expect(lines[0]!.msg).toBe('error while handling a frame');
+    expect(lines[0]!.err?.stack).toContain('a bug in the UDP handler');
+
+    await clock.advanceAsync(10_000);
+    expect(lines.length).toBe(2);
+    expect(lines[1]!.count).toBe(49);
+    await host.close();
   });
 });
 
