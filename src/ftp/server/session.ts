@@ -80,6 +80,9 @@ export class FtpSession {
   private cwd = '/';
   private readonly params: TransferParameters;
   private readonly transfers: TransferCommands;
+  /** What login.ts and file-commands.ts see of this session (built in the constructor). */
+  private readonly loginView: LoginSession;
+  private readonly files: FileSession;
   private rnfr: RenameSource | undefined;
   private transfer: Transfer | undefined;
   private quitAfterTransfer = false;
@@ -96,8 +99,10 @@ export class FtpSession {
     this.peer = socket.remoteAddress ?? '';
     this.log = ctx.options.logger.child({ session: id, peer: `${this.peer}:${socket.remotePort ?? 0}` });
     this.reader = new LineReader(ctx.options.maxLineLength);
-    this.params = new TransferParameters(this.paramsView);
-    this.transfers = new TransferCommands(this.transferView);
+    this.loginView = this.makeLoginView();
+    this.files = this.makeFileView();
+    this.params = new TransferParameters(this.makeParamsView());
+    this.transfers = new TransferCommands(this.makeTransferView());
   }
 
   private get opts(): ResolvedServerOptions {
@@ -373,8 +378,9 @@ export class FtpSession {
     return (this.login as Extract<LoginState, { kind: 'logged-in' }>).root;
   }
 
-  /** Built when first used: class fields are set before the constructor's parameters. */
-  private get loginView(): LoginSession {
+  // Each view is built once, in the constructor: it reads the session through getters,
+  // so it always sees the current state.
+  private makeLoginView(): LoginSession {
     const session = this;
     return {
       options: session.opts,
@@ -403,7 +409,7 @@ export class FtpSession {
     };
   }
 
-  private get paramsView(): ParamsSession {
+  private makeParamsView(): ParamsSession {
     const session = this;
     return {
       options: session.opts,
@@ -418,7 +424,7 @@ export class FtpSession {
     };
   }
 
-  private get transferView(): TransferSession {
+  private makeTransferView(): TransferSession {
     const session = this;
     return {
       files: session.files,
@@ -445,13 +451,10 @@ export class FtpSession {
     };
   }
 
-  /** The view of this session that the file commands get (file-commands.ts). */
-  private readonly files: FileSession = (() => {
+  private makeFileView(): FileSession {
     const session = this;
     return {
-      get options() {
-        return session.opts;
-      },
+      options: session.opts,
       get root() {
         return session.root;
       },
@@ -472,7 +475,7 @@ export class FtpSession {
       },
       reply: (code: number, text: string | readonly string[]) => session.reply(code, text),
     };
-  })();
+  }
 
   private feat(): void {
     // RFC 2389 3.2: each feature on its own line, starting with one space.
