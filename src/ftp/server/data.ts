@@ -206,7 +206,11 @@ function tryListen(tcp: TcpApi, port: number): Promise<TcpServerLike | undefined
  */
 const FIN_ACKNOWLEDGED = new Set(['FIN-WAIT-2', 'TIME-WAIT', 'CLOSED']);
 
-/** How often to look at the connection while waiting for the last ACK (the socket API has no event for it). */
+/**
+ * How often to look at the connection while waiting for the last ACK. The socket API
+ * has no event for "everything acknowledged", so we poll two fields; it happens only
+ * at the end of a transfer and at most until its timeout, so it costs nothing.
+ */
 const DELIVERY_POLL_MS = 5;
 
 /**
