@@ -3,7 +3,7 @@ import { formatIpv4 } from '../wire/address.js';
 import { TcpFlags, type TcpHeader, type TcpOptions } from '../wire/tcp.js';
 import { NetError } from './api.js';
 import { segmentAcceptable } from './acceptability.js';
-import { ChallengeAckLimiter } from './challenge-ack.js';
+import { ChallengeAckLimiter, inWindowRstOrSyn } from './challenge-ack.js';
 import { nextTsRecent, pawsRejects } from './paws.js';
 import { NewReno } from './congestion.js';
 import type { ConnectionEnvironment, ConnectionListener, ConnectionUser, FourTuple, TcpInfo } from './environment.js';
@@ -360,20 +360,15 @@ export class TcpConnection {
     // RFC 7323 4.3: remember the timestamp to echo.
     this.tsRecent = nextTsRecent(this.tsOk, ts, h.seq, this.lastAckSent, this.tsRecent);
 
-    // Second: RST (RFC 9293 3.10.7.4 with RFC 5961 3.2).
-    if (rst) {
-      if (h.seq !== this.rcvNxt) {
-        this.challengeAck('rst_in_window');
-        return;
-      }
+    // Second: RST, and fourth: SYN in a synchronized state (RFC 9293 3.10.7.4 with RFC 5961 3.2, 4.2).
+    const rstOrSyn = inWindowRstOrSyn(h, this.rcvNxt);
+    if (rstOrSyn === 'reset') {
       c.inc('tcp.rx.rst');
       this.onReset();
       return;
     }
-
-    // Fourth: SYN in a synchronized state (RFC 5961 4.2): challenge ACK.
-    if (syn) {
-      this.challengeAck('syn_in_window');
+    if (rstOrSyn !== undefined) {
+      this.challengeAck(rstOrSyn);
       return;
     }
 

@@ -3,7 +3,7 @@ import { TcpFlags, type TcpHeader, type TcpHeaderFields, type TcpOptions } from 
 import { segmentAcceptable } from './acceptability.js';
 import type { TcpConnection } from './connection.js';
 import type { ConnectionEnvironment, FourTuple } from './environment.js';
-import { ChallengeAckLimiter } from './challenge-ack.js';
+import { ChallengeAckLimiter, inWindowRstOrSyn } from './challenge-ack.js';
 import { nextTsRecent, pawsRejects } from './paws.js';
 import { seqGt } from './seq.js';
 
@@ -83,18 +83,15 @@ export class TimeWait {
       return;
     }
     this.tsRecent = nextTsRecent(this.tsOk, ts, h.seq, this.lastAckSent, this.tsRecent);
-    if (rst) {
-      if (h.seq !== this.rcvNxt) {
-        this.challengeAck('rst_in_window');
-        return;
-      }
+    const rstOrSyn = inWindowRstOrSyn(h, this.rcvNxt);
+    if (rstOrSyn === 'reset') {
       // RFC 1337: no TIME-WAIT assassination.
       c.inc('tcp.rx.rst');
       c.inc('tcp.rx.drop.rst_time_wait');
       return;
     }
-    if (syn) {
-      this.challengeAck('syn_in_window'); // RFC 5961 4.2
+    if (rstOrSyn !== undefined) {
+      this.challengeAck(rstOrSyn);
       return;
     }
     if (!(h.flags & TcpFlags.ACK)) {
