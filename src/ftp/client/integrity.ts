@@ -1,4 +1,4 @@
-import type { TransferType } from './client.js';
+import type { TransferType } from './options.js';
 import { FtpSizeMismatchError } from './errors.js';
 
 /**
