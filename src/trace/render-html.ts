@@ -9,6 +9,7 @@ import { wrapText } from './render-text.js';
 import { renderStateSvg, STATE_PLOT_CSS, STATE_PLOT_LEGEND } from './render-state.js';
 import { columnKeys, columnLabel, endpointKey, formatEndpoint, messageTitle, type SessionModel } from './session.js';
 import type { ConnectionTrace, StateSample } from './state-trace.js';
+import { xml } from './xml.js';
 
 const LEFT = 70; // frame numbers
 const COL = 118; // between two lifelines
@@ -20,10 +21,6 @@ const MAX_WIDTH = 1000;
 /** Width of a character of the remarks (12px sans-serif), for wrapping. */
 const CHAR = 6.6;
 const LINE = 15;
-
-function xml(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-}
 
 /** JSON that is safe inside <script>: no "</script>", no HTML comment openers. */
 function scriptJson(value: unknown): string {

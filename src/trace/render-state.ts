@@ -11,6 +11,7 @@
  * in segments and the RTO in milliseconds (RFC 6298).
  */
 import type { ConnectionTrace, StateSample } from './state-trace.js';
+import { xml } from './xml.js';
 
 const CSV_HEADER = 'host,local,remote,frame,time_ms,state,cwnd,ssthresh,rto_ms,in_recovery,snd_una,snd_nxt,snd_wnd,rcv_wnd';
 
@@ -70,10 +71,6 @@ const H = 170;
 const H2 = 80;
 const PAD = { left: 52, right: 10, top: 14, bottom: 20 };
 
-function esc(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-}
-
 /** A polyline drawn as steps (a value holds until the next sample). */
 function steps(points: [number, number][]): string {
   const out: string[] = [];
@@ -100,7 +97,7 @@ export function renderStateSvg(t: ConnectionTrace, marks: readonly { frame: numb
   const x = (time: number) => PAD.left + ((time - t0) / (t1 - t0)) * (W - PAD.left - PAD.right);
   const y = (seq: number, height: number, max: number) => PAD.top + (1 - Math.min(seq, max) / max) * (height - PAD.top - PAD.bottom);
   const seqY = (v: number) => y(v, H, seqMax);
-  const line = (cls: string, pts: [number, number][], label: string) => `<polyline class="${cls}" points="${steps(pts)}"><title>${esc(label)}</title></polyline>`;
+  const line = (cls: string, pts: [number, number][], label: string) => `<polyline class="${cls}" points="${steps(pts)}"><title>${xml(label)}</title></polyline>`;
 
   const una = s.map((p) => [x(p.timeMs), seqY(p.sndUna)] as [number, number]);
   const nxt = s.map((p) => [x(p.timeMs), seqY(p.sndNxt)] as [number, number]);
@@ -122,14 +119,14 @@ export function renderStateSvg(t: ConnectionTrace, marks: readonly { frame: numb
       const p = byFrame.get(m.frame) ?? s.find((q) => q.frame >= m.frame);
       if (!p) return '';
       const mx = x(p.timeMs).toFixed(1);
-      return `<line class="mark" x1="${mx}" y1="${PAD.top}" x2="${mx}" y2="${H + H2 - PAD.bottom}"><title>${esc(`frame ${m.frame}: ${m.label}`)}</title></line>`;
+      return `<line class="mark" x1="${mx}" y1="${PAD.top}" x2="${mx}" y2="${H + H2 - PAD.bottom}"><title>${xml(`frame ${m.frame}: ${m.label}`)}</title></line>`;
     })
     .join('');
   const axisLow = H + H2 - PAD.bottom;
   const label = `${t.host} ${t.local} → ${t.remote}`;
   return (
-    `<svg class="state-plot" xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H + H2}" viewBox="0 0 ${W} ${H + H2}" role="img" aria-label="${esc(`TCP state of ${label}`)}">` +
-    `<text x="${PAD.left}" y="10" class="plot-title">${esc(label)}</text>` +
+    `<svg class="state-plot" xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H + H2}" viewBox="0 0 ${W} ${H + H2}" role="img" aria-label="${xml(`TCP state of ${label}`)}">` +
+    `<text x="${PAD.left}" y="10" class="plot-title">${xml(label)}</text>` +
     `<line class="axis" x1="${PAD.left}" y1="${H - PAD.bottom}" x2="${W - PAD.right}" y2="${H - PAD.bottom}"/>` +
     `<line class="axis" x1="${PAD.left}" y1="${PAD.top}" x2="${PAD.left}" y2="${axisLow}"/>` +
     `<line class="axis" x1="${PAD.left}" y1="${axisLow}" x2="${W - PAD.right}" y2="${axisLow}"/>` +
