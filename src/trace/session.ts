@@ -289,10 +289,10 @@ export class SessionAnalyzer {
       const to: Endpoint = { transport: 'tcp', address: d.ip.dst, port: d.tcp.dstPort };
       const fromKey = endpointKey(from);
       const toKey = endpointKey(to);
-      const conn = this.connections.get(fromKey < toKey ? `${fromKey}|${toKey}` : `${toKey}|${fromKey}`);
+      const conn = this.connections.get(connectionKey(fromKey, toKey));
       const f = controlBits(d.tcp.flags);
       let name = f.name;
-      const kind: MessageKind = conn?.role === 'control' ? 'ftp-control' : conn?.role === 'data' ? 'ftp-data' : 'tcp';
+      const kind = messageKind(conn?.role ?? 'other');
       if (d.payload.length > 0) {
         if (kind === 'ftp-control') {
           const text = Buffer.from(d.payload).toString('latin1').split(/\r?\n/)[0] ?? '';
@@ -379,7 +379,7 @@ export class SessionAnalyzer {
     // The name of the segment by its control bits, the seed's way.
     let name = bits.name;
     let fields = `srcport = ${from.port}, dstport = ${to.port}${bits.fields ? `, ${bits.fields}` : ''}`;
-    const kind: MessageKind = conn.role === 'control' ? 'ftp-control' : conn.role === 'data' ? 'ftp-data' : 'tcp';
+    const kind = messageKind(conn.role);
     let explanation = '';
     const step = (title: string) => this.items.push({ type: 'step', title });
     if (conn.pendingStep) {
@@ -475,7 +475,7 @@ export class SessionAnalyzer {
 
   /** Find or create the connection of a segment, and decide what it is for. */
   private connection(fromKey: string, toKey: string, from: Endpoint, to: Endpoint, pureSyn: boolean): Connection {
-    const key = fromKey < toKey ? `${fromKey}|${toKey}` : `${toKey}|${fromKey}`;
+    const key = connectionKey(fromKey, toKey);
     let conn = this.connections.get(key);
     if (conn && pureSyn && conn.fins.length >= 2) conn = undefined; // the 4-tuple is reused by a new connection
     if (conn) return conn;
@@ -751,6 +751,16 @@ export class SessionAnalyzer {
     }
     return order.sort((a, b) => rank[a.role] - rank[b.role]);
   }
+}
+
+/** One key for both directions of a connection, from its two endpoint keys. */
+function connectionKey(a: string, b: string): string {
+  return a < b ? `${a}|${b}` : `${b}|${a}`;
+}
+
+/** What a TCP message is, by what its connection is for. */
+function messageKind(role: Connection['role']): MessageKind {
+  return role === 'control' ? 'ftp-control' : role === 'data' ? 'ftp-data' : 'tcp';
 }
 
 /** A segment's control bits, its name by them the seed's way ("TCP SYN+ACK"), and its field list ("syn = 1, ack = 1"). */

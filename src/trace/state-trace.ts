@@ -57,7 +57,7 @@ export interface ConnectionTrace {
   samples: StateSample[];
 }
 
-/** Samples kept per connection; past this the trace says it was cut. */
+/** Samples kept per connection (a bound on memory); later snapshots are only counted, in `dropped`. */
 export const MAX_SAMPLES_PER_CONNECTION = 50_000;
 
 export class StateRecorder {
