@@ -94,7 +94,7 @@ function fdPath(handle: FileHandle): string {
 }
 
 /** What an OS error on a path means for the client; undefined: not a path problem (EMFILE, EIO, ...). */
-export function pathErrorOf(err: unknown): PathErrorKind | undefined {
+function pathErrorOf(err: unknown): PathErrorKind | undefined {
   switch ((err as NodeJS.ErrnoException).code) {
     case 'ENOENT':
     case 'ENOTDIR':

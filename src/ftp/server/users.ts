@@ -116,7 +116,7 @@ export function normaliseHome(home: string): string | undefined {
 }
 
 /** A home that the users file may hold: already in normal form (see normaliseHome). */
-export function isValidHome(home: string): boolean {
+function isValidHome(home: string): boolean {
   return normaliseHome(home) === home;
 }
 
