@@ -1,12 +1,12 @@
 import type { CapturedFrame } from '../support/prober.js';
 import type { Ipv4Address } from '../../src/wire/address.js';
-import { writeU16, writeU32 } from '../../src/wire/bytes.js';
+import { readU16, writeU16 } from '../../src/wire/bytes.js';
 import { finishChecksum, internetChecksum, pseudoHeaderSum, sumWords } from '../../src/wire/checksum.js';
 import { encodeEthernet, ETHERTYPE_IPV4, parseEthernet } from '../../src/wire/ethernet.js';
 import { parseIcmp, type IcmpMessage } from '../../src/wire/icmp.js';
 import { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, parseIpv4Packet, writeIpv4Header, type Ipv4Header } from '../../src/wire/ipv4.js';
-import { encodeTcpOptions, parseTcp, tcpOptionsLength, type TcpHeader, type TcpOptions } from '../../src/wire/tcp.js';
-import { parseUdp } from '../../src/wire/udp.js';
+import { encodeTcp, parseTcp, type TcpHeader, type TcpOptions } from '../../src/wire/tcp.js';
+import { encodeUdp, parseUdp } from '../../src/wire/udp.js';
 
 /**
  * Frames for the probes. Well-formed headers come from our own wire/ encoders (they
@@ -76,43 +76,33 @@ export interface TcpKnobs {
   badChecksum?: boolean;
 }
 
-/** A TCP segment with its checksum over the pseudo-header of src -> dst. */
+/**
+ * A TCP segment with its checksum over the pseudo-header of src -> dst: our encoder
+ * writes it, then the knobs (raw options, data offset, bad checksum) break it and the
+ * checksum is summed again over what is now there.
+ */
 export function tcp(k: TcpKnobs, payload: Uint8Array, src: Ipv4Address, dst: Ipv4Address): Uint8Array {
-  let optionBytes: Uint8Array;
-  if (k.rawOptions) {
-    optionBytes = new Uint8Array(Math.ceil(k.rawOptions.length / 4) * 4);
-    optionBytes.set(k.rawOptions);
-  } else {
-    optionBytes = new Uint8Array(k.options ? tcpOptionsLength(k.options) : 0);
-    if (k.options) encodeTcpOptions(k.options, optionBytes, 0);
-  }
-  const headerLength = 20 + optionBytes.length;
+  const header = encodeTcp({ ...k, options: k.rawOptions ? undefined : k.options }, payload, { src, dst });
+  const rawOptions = k.rawOptions ? new Uint8Array(Math.ceil(k.rawOptions.length / 4) * 4) : new Uint8Array(0);
+  if (k.rawOptions) rawOptions.set(k.rawOptions);
+  const headerLength = header.length + rawOptions.length;
   const out = new Uint8Array(headerLength + payload.length);
-  writeU16(out, 0, k.srcPort);
-  writeU16(out, 2, k.dstPort);
-  writeU32(out, 4, k.seq >>> 0);
-  writeU32(out, 8, k.ack >>> 0);
-  out[12] = (k.dataOffsetWords ?? headerLength / 4) << 4;
-  out[13] = k.flags;
-  writeU16(out, 14, k.window);
-  writeU16(out, 18, k.urgent ?? 0);
-  out.set(optionBytes, 20);
+  out.set(header);
+  out.set(rawOptions, header.length);
   out.set(payload, headerLength);
+  if (!k.rawOptions && k.dataOffsetWords === undefined && !k.badChecksum) return out;
+  out[12] = (k.dataOffsetWords ?? headerLength / 4) << 4;
+  writeU16(out, 16, 0);
   const sum = finishChecksum(sumWords(out, pseudoHeaderSum(src, dst, IPPROTO_TCP, out.length)));
   writeU16(out, 16, k.badChecksum ? sum ^ 0x5555 : sum);
   return out;
 }
 
-/** A UDP datagram with its checksum: a right one, none (0, RFC 768), or a wrong one. */
+/** A UDP datagram with its checksum: a right one (our encoder), none (0, RFC 768), or a wrong one. */
 export function udp(srcPort: number, dstPort: number, payload: Uint8Array, src: Ipv4Address, dst: Ipv4Address, checksum: 'good' | 'none' | 'bad' = 'good'): Uint8Array {
-  const out = new Uint8Array(8 + payload.length);
-  writeU16(out, 0, srcPort);
-  writeU16(out, 2, dstPort);
-  writeU16(out, 4, out.length);
-  out.set(payload, 8);
-  const sum = finishChecksum(sumWords(out, pseudoHeaderSum(src, dst, IPPROTO_UDP, out.length)));
-  const good = sum === 0 ? 0xffff : sum;
-  writeU16(out, 6, checksum === 'good' ? good : checksum === 'none' ? 0 : good ^ 0x5555);
+  const out = encodeUdp({ src, dst, srcPort, dstPort, payload });
+  if (checksum === 'none') writeU16(out, 6, 0);
+  if (checksum === 'bad') writeU16(out, 6, readU16(out, 6) ^ 0x5555);
   return out;
 }
 
