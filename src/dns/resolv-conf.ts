@@ -5,12 +5,12 @@
  * kept: IPv4 servers that are not loopback (a 127.x resolver such as systemd-resolved
  * lives in the kernel's own stack, which ours cannot reach).
  */
+import { parseIpv4 } from '../wire/address.js';
+
 export interface ResolvConf {
   nameservers: string[];
   search: string[];
 }
-
-const IPV4 = /^(\d{1,3})\.\d{1,3}\.\d{1,3}\.\d{1,3}$/;
 
 export function parseResolvConf(text: string): ResolvConf {
   const conf: ResolvConf = { nameservers: [], search: [] };
@@ -20,8 +20,8 @@ export function parseResolvConf(text: string): ResolvConf {
     if (line === '' || line.startsWith('#') || line.startsWith(';')) continue;
     const [keyword, ...values] = line.split(/\s+/);
     if (keyword === 'nameserver') {
-      const m = IPV4.exec(values[0] ?? '');
-      if (m && m[1] !== '127' && conf.nameservers.length < 3) conf.nameservers.push(values[0]!);
+      const address = parseIpv4(values[0] ?? '');
+      if (address !== null && address >>> 24 !== 127 && conf.nameservers.length < 3) conf.nameservers.push(values[0]!);
     } else if (keyword === 'search' || keyword === 'domain') {
       // The last search or domain line wins (resolv.conf(5)).
       conf.search = values.filter((v) => v !== '');
