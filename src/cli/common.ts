@@ -5,6 +5,7 @@ import { TapLink } from '../link/tap.js';
 import { createHost, type Host } from '../host.js';
 import { RealClock, type Clock } from '../stack/clock.js';
 import { createLogger, type LogLevel, type Logger } from '../stack/log.js';
+import type { NeighbourSnapshot } from '../stack/neighbour.js';
 import type { TcpSocketLike } from '../tcp/api.js';
 import {
   formatIpv4,
@@ -255,11 +256,17 @@ export function describeHost(run: RunningHost): string {
   return `${config.tap} ${formatIpv4(config.address)}/${config.prefixLength} ${mac} mtu ${config.mtu}${gw}${config.offload ? ' offload' : ''}`;
 }
 
+/** What the table says of one neighbour: its MAC, or what it waits for. */
+function neighbourState(n: NeighbourSnapshot): string {
+  if (n.state === 'incomplete') return `incomplete (${n.pending} queued)`;
+  return n.state === 'reachable' ? `${n.mac}` : `${n.mac} (stale)`;
+}
+
 /** The ARP cache, one neighbour a line (empty once the host is closed: take it before). */
 function neighbourTable(host: Host): string {
   return host.ip.arp.neighbours
     .snapshot()
-    .map((n) => `${n.ip.padEnd(15)}  ${n.state === 'incomplete' ? `incomplete (${n.pending} queued)` : n.state === 'reachable' ? n.mac : `${n.mac} (stale)`}`)
+    .map((n) => `${n.ip.padEnd(15)}  ${neighbourState(n)}`)
     .join('\n');
 }
 
