@@ -6,7 +6,8 @@ import { readU16 } from '../../../src/wire/bytes.js';
 import { DUT_IP, PROBER } from '../bench.js';
 import { describeIcmp, udp, type Seen } from '../frames.js';
 import { sleep, verdict, type Probe, type ProbeContext, type Verdict } from '../probe.js';
-import { alive, bytes, SYN } from './util.js';
+import type { TcpPeer } from '../peer.js';
+import { ACK, alive, bytes, SYN } from './util.js';
 
 /** ICMP: echo, the errors a host sends, and the ones it receives (RFC 792, 1122 3.2.2, 1191). */
 
@@ -29,6 +30,15 @@ async function noIcmpError(t: ProbeContext, datagram: Uint8Array): Promise<Verdi
   void t.wire.sendIp(datagram);
   const r = await errors.next(800);
   return verdict(r === undefined, r?.icmp ? describeIcmp(r.icmp) : 'nothing');
+}
+
+/**
+ * What an ICMP error about the dut's next pure ACK on this connection quotes: its IP
+ * header and the first 8 bytes of TCP (RFC 792), enough for the dut to find the connection.
+ */
+function quoteOfDutAck(t: ProbeContext, peer: TcpPeer): Uint8Array {
+  const ack = { srcPort: t.port, dstPort: t.peerPort, seq: peer.rcvNxt, ack: peer.sndNxt, flags: ACK, window: 0 };
+  return t.wire.tcpDatagram(ack, new Uint8Array(0), { src: DUT_IP, dst: PROBER.ip }).subarray(0, 28);
 }
 
 /** The ICMP errors the dut sends from now on about this probe's datagrams (their IP identification). */
@@ -117,7 +127,7 @@ export const icmpProbes: Probe[] = [
     expected: 'the connection carries on',
     async run(t) {
       const { peer } = await t.established();
-      const quoted = t.wire.tcpDatagram({ srcPort: t.port, dstPort: t.peerPort, seq: peer.rcvNxt, ack: peer.sndNxt, flags: 0x10, window: 0 }, new Uint8Array(0), { src: DUT_IP, dst: PROBER.ip }).subarray(0, 28);
+      const quoted = quoteOfDutAck(t, peer);
       t.wire.sendIp(t.wire.ip({ protocol: IPPROTO_ICMP }, encodeIcmp({ kind: 'dest-unreachable', code: UNREACH_HOST, nextHopMtu: 0, quoted })));
       await sleep(100);
       const still = await alive(peer);
@@ -142,7 +152,7 @@ export const icmpProbes: Probe[] = [
     expected: 'no answer; the connection carries on',
     async run(t) {
       const { peer } = await t.established();
-      const quoted = t.wire.tcpDatagram({ srcPort: t.port, dstPort: t.peerPort, seq: peer.rcvNxt, ack: peer.sndNxt, flags: 0x10, window: 0 }, new Uint8Array(0), { src: DUT_IP, dst: PROBER.ip }).subarray(0, 28);
+      const quoted = quoteOfDutAck(t, peer);
       const errors = icmpErrors(t);
       t.wire.sendIp(t.wire.ip({ protocol: IPPROTO_ICMP }, encodeIcmp({ kind: 'other', type: 4, code: 0, rest: new Uint8Array(4), data: quoted })));
       const r = await errors.next(300);
