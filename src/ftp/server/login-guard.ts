@@ -55,9 +55,7 @@ export class LoginGuard {
     const now = this.clock.now();
     if (!r && this.byAddress.size >= MAX_ADDRESSES) this.forgetQuiet(now);
     // Failures are forgotten after a quiet banMs (and the map does not grow for ever).
-    if (r && r.bannedUntil <= now && now - r.lastFailure > this.o.banMs) {
-      r.failures = 0;
-    }
+    if (r && this.isQuiet(r, now)) r.failures = 0;
     if (!r) {
       r = { failures: 0, lastFailure: 0, bannedUntil: 0, tail: Promise.resolve() };
       this.byAddress.set(address, r);
@@ -68,8 +66,13 @@ export class LoginGuard {
   /** Many addresses (a spoofed or distributed guesser): drop those neither banned nor recently failing. */
   private forgetQuiet(now: number): void {
     for (const [address, r] of this.byAddress) {
-      if (r.bannedUntil <= now && now - r.lastFailure > this.o.banMs) this.byAddress.delete(address);
+      if (this.isQuiet(r, now)) this.byAddress.delete(address);
     }
+  }
+
+  /** Not banned, and no failure for the last banMs: nothing about this address matters any more. */
+  private isQuiet(r: AddressRecord, now: number): boolean {
+    return r.bannedUntil <= now && now - r.lastFailure > this.o.banMs;
   }
 
   isBanned(address: string): boolean {
