@@ -42,14 +42,10 @@ export function register(program: Command): void {
       const reorder = opts.reorder === undefined ? 0 : parseNumberArg('--reorder', opts.reorder, 0, 0.5);
       const seed = parseIntArg('--seed', opts.seed, 0, 0xffffffff);
       const outDir = opts.out ?? (await mkdtemp(path.join(tmpdir(), 'tapstack-trace-')));
-      let result: DemoResult;
-      try {
-        result = await runDemo({ link: 'memory', outDir, loss, reorder, seed });
-      } catch (err) {
-        fatal(`trace failed: ${(err as Error).message}`);
-      } finally {
-        if (!opts.out) await rm(outDir, { recursive: true, force: true });
-      }
+      // fatal() exits at once (no finally runs after it): remove the temporary directory first.
+      const result = await runDemo({ link: 'memory', outDir, loss, reorder, seed }).catch((err: Error) => err);
+      if (!opts.out) await rm(outDir, { recursive: true, force: true });
+      if (result instanceof Error) fatal(`trace failed: ${result.message}`);
       const text = render(opts.format as Format, result, { loss, reorder, seed });
       if (!opts.output) {
         process.stdout.write(text);
