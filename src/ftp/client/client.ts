@@ -416,12 +416,7 @@ export class FtpClient extends EventEmitter {
       const remoteSize = await this.sizeIfAnswered(remote);
       if (remoteSize === undefined) return { bytes, verifiedSize: undefined };
       const expected = options.resume ? localSize : before + localSize;
-      try {
-        checkUpload(remote, expected, remoteSize);
-      } catch (err) {
-        this.counters.inc('ftp.client.transfer.size_mismatch');
-        throw err;
-      }
+      this.verify(() => checkUpload(remote, expected, remoteSize));
       return { bytes, verifiedSize: remoteSize };
     });
   }
@@ -694,12 +689,7 @@ export class FtpClient extends EventEmitter {
         this.counters.inc('ftp.client.rx.bytes', received);
       }
       throwIfErrored(socket);
-      try {
-        checkDownload({ type, offset, received, size, announced });
-      } catch (err) {
-        this.counters.inc('ftp.client.transfer.size_mismatch');
-        throw err;
-      }
+      this.verify(() => checkDownload({ type, offset, received, size, announced }));
     });
     return received;
   }
@@ -723,6 +713,16 @@ export class FtpClient extends EventEmitter {
       source.destroy();
     }
     return sent;
+  }
+
+  /** Run an integrity check (integrity.ts): a mismatch is counted, then thrown. */
+  private verify(check: () => void): void {
+    try {
+      check();
+    } catch (err) {
+      this.counters.inc('ftp.client.transfer.size_mismatch');
+      throw err;
+    }
   }
 
   /** The `rate` limiter for a transfer's pipe, when one is asked for. */
