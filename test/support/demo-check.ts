@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -94,11 +93,7 @@ export function mermaidParseErrors(texts: string[]): string[] {
 })();
 </script></body></html>`,
     );
-    const dom = execFileSync(
-      'chromium',
-      ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run', '--allow-file-access-from-files', '--virtual-time-budget=20000', '--dump-dom', pathToFileURL(page).href],
-      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 120_000 },
-    );
+    const dom = chromiumDom(pathToFileURL(page).href, ['--allow-file-access-from-files', '--virtual-time-budget=20000'], 120_000);
     const m = /<pre id="out">RESULTS(.*?)END<\/pre>/s.exec(dom);
     if (!m) throw new Error(`Mermaid did not run in Chromium (is node_modules/mermaid installed?): ${dom.slice(0, 300)}`);
     return JSON.parse(m[1]!.replace(/&amp;/g, '&').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"')) as string[];

@@ -17,12 +17,15 @@ export function hasTool(name: string): boolean {
   return ok;
 }
 
-/** The DOM of a page after headless Chromium loaded it and its scripts ran (needs `chromium`). */
-export function chromiumDom(url: string): string {
-  return execFileSync('chromium', ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run', '--dump-dom', url], {
+/**
+ * The DOM of a page after headless Chromium loaded it and its scripts ran (needs `chromium`).
+ * `flags` go before the page (e.g. `--virtual-time-budget=MS` to let promises settle).
+ */
+export function chromiumDom(url: string, flags: string[] = [], timeoutMs = 60_000): string {
+  return execFileSync('chromium', ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run', ...flags, '--dump-dom', url], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'ignore'],
-    timeout: 60_000,
+    timeout: timeoutMs,
   });
 }
 
