@@ -1,6 +1,6 @@
 import { seqAdd } from '../../../src/tcp/seq.js';
 import { verdict, type Probe } from '../probe.js';
-import { ACK, AT_ONCE_MS, RST, SYN, URG, ackDesc, alive, bytes, flagNames, gone, pureAck, readSoFar } from './util.js';
+import { ACK, AT_ONCE_MS, RST, SYN, URG, ackDesc, alive, bytes, challengedAndAlive, dataAcked, flagNames, pureAck, readSoFar, resetQuietly } from './util.js';
 
 /** Which segments a synchronized connection accepts (RFC 9293 3.10.7.4, RFC 5961). */
 export const acceptabilityProbes: Probe[] = [
@@ -11,9 +11,7 @@ export const acceptabilityProbes: Probe[] = [
     async run(t) {
       const { peer } = await t.established();
       peer.send({ flags: RST, options: {} });
-      const quiet = await peer.next(300);
-      const reset = await gone(peer);
-      return verdict(quiet === undefined && reset, `${flagNames(quiet)}; later data -> ${reset ? 'RST' : 'no RST'}`);
+      return resetQuietly(peer);
     },
   },
   {
@@ -23,11 +21,7 @@ export const acceptabilityProbes: Probe[] = [
     async run(t) {
       const { peer } = await t.established();
       peer.send({ flags: RST, seq: seqAdd(peer.sndNxt, 100), options: {} });
-      const s = await peer.next(1000);
-      const ok = s !== undefined && pureAck(peer.sndNxt)(s);
-      const desc = ackDesc(peer, s);
-      const still = await alive(peer);
-      return verdict(ok && still, `${desc}; ${still ? 'alive' : 'reset'}`);
+      return challengedAndAlive(peer);
     },
   },
   {
@@ -49,11 +43,7 @@ export const acceptabilityProbes: Probe[] = [
     async run(t) {
       const { peer } = await t.established();
       peer.send({ flags: SYN, seq: seqAdd(peer.sndNxt, 10), ack: 0, options: { mss: 1460 } });
-      const s = await peer.next(1000);
-      const ok = s !== undefined && pureAck(peer.sndNxt)(s);
-      const desc = ackDesc(peer, s);
-      const still = await alive(peer);
-      return verdict(ok && still, `${desc}; ${still ? 'alive' : 'reset'}`);
+      return challengedAndAlive(peer);
     },
   },
   {
@@ -63,11 +53,7 @@ export const acceptabilityProbes: Probe[] = [
     async run(t) {
       const { peer } = await t.established();
       peer.send({ flags: SYN, seq: seqAdd(peer.sndNxt, 0x4000_0000), ack: 0, options: { mss: 1460 } });
-      const s = await peer.next(1000);
-      const ok = s !== undefined && pureAck(peer.sndNxt)(s);
-      const desc = ackDesc(peer, s);
-      const still = await alive(peer);
-      return verdict(ok && still, `${desc}; ${still ? 'alive' : 'reset'}`);
+      return challengedAndAlive(peer);
     },
   },
   {
@@ -125,8 +111,7 @@ export const acceptabilityProbes: Probe[] = [
     expected: 'immediate ACK with ack=RCV.NXT',
     async run(t) {
       const { peer } = await t.established();
-      peer.data(bytes(100));
-      await peer.next(1000, pureAck(peer.sndNxt));
+      await dataAcked(peer, 1000);
       const sent = await peer.send({ seq: seqAdd(peer.sndNxt, -100), payload: bytes(100) });
       const s = await peer.next(1000);
       return verdict(s !== undefined && pureAck(peer.sndNxt)(s) && s.at - sent < AT_ONCE_MS, `${ackDesc(peer, s)}${s ? ` after ${Math.round(s.at - sent)} ms` : ''}`);
@@ -138,8 +123,7 @@ export const acceptabilityProbes: Probe[] = [
     expected: 'new part taken: ack covers the end',
     async run(t) {
       const { peer } = await t.established();
-      peer.data(bytes(100));
-      await peer.next(1000, pureAck(peer.sndNxt));
+      await dataAcked(peer, 1000);
       peer.send({ seq: seqAdd(peer.sndNxt, -50), payload: bytes(150) });
       peer.sndNxt = seqAdd(peer.sndNxt, 100);
       const s = await peer.next(1000, (x) => (x.flags & ACK) !== 0);

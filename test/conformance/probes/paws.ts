@@ -1,8 +1,13 @@
 import { seqAdd } from '../../../src/tcp/seq.js';
 import { verdict, type Probe } from '../probe.js';
-import { RST, ackDesc, bytes, flagNames, gone, pureAck, readSoFar, receiveData } from './util.js';
+import type { TcpPeer } from '../peer.js';
+import { RST, ackDesc, bytes, dataAcked, pureAck, readSoFar, receiveData, resetQuietly } from './util.js';
 
 /** Timestamps and PAWS (RFC 7323). */
+
+/** A timestamp option whose TSval is 100 s older than the peer's clock: PAWS must reject it. */
+const oldTimestamp = (peer: TcpPeer) => ({ timestamp: { value: (peer.tsval() - 100_000) >>> 0, echo: peer.tsRecent } });
+
 export const pawsProbes: Probe[] = [
   {
     name: 'TSecr echoes our TSval',
@@ -50,10 +55,8 @@ export const pawsProbes: Probe[] = [
     expected: 'dropped; a duplicate ACK is sent',
     async run(t) {
       const { peer } = await t.established();
-      peer.data(bytes(100));
-      await peer.next(1500, pureAck(peer.sndNxt));
-      const old = (peer.tsval() - 100_000) >>> 0;
-      peer.send({ payload: bytes(100), options: { timestamp: { value: old, echo: peer.tsRecent } } });
+      await dataAcked(peer);
+      peer.send({ payload: bytes(100), options: oldTimestamp(peer) });
       const s = await peer.next(1500);
       const got = await readSoFar(t, (r) => r.bytes >= 100);
       return verdict(s !== undefined && pureAck(peer.sndNxt)(s) && got.bytes === 100, `${ackDesc(peer, s)}, ${got.bytes} bytes read`);
@@ -65,13 +68,9 @@ export const pawsProbes: Probe[] = [
     expected: 'RST at RCV.NXT with an old TSval resets',
     async run(t) {
       const { peer } = await t.established();
-      peer.data(bytes(100));
-      await peer.next(1500, pureAck(peer.sndNxt));
-      const old = (peer.tsval() - 100_000) >>> 0;
-      peer.send({ flags: RST, options: { timestamp: { value: old, echo: peer.tsRecent } } });
-      const quiet = await peer.next(300);
-      const reset = await gone(peer);
-      return verdict(quiet === undefined && reset, `${flagNames(quiet)}; later data -> ${reset ? 'RST' : 'no RST'}`);
+      await dataAcked(peer);
+      peer.send({ flags: RST, options: oldTimestamp(peer) });
+      return resetQuietly(peer);
     },
   },
   {
@@ -80,10 +79,8 @@ export const pawsProbes: Probe[] = [
     expected: 'duplicate ACK, nothing read twice',
     async run(t) {
       const { peer } = await t.established();
-      peer.data(bytes(100));
-      await peer.next(1500, pureAck(peer.sndNxt));
-      const old = (peer.tsval() - 100_000) >>> 0;
-      peer.send({ seq: seqAdd(peer.sndNxt, -100), payload: bytes(100), options: { timestamp: { value: old, echo: peer.tsRecent } } });
+      await dataAcked(peer);
+      peer.send({ seq: seqAdd(peer.sndNxt, -100), payload: bytes(100), options: oldTimestamp(peer) });
       const s = await peer.next(1500);
       const got = await readSoFar(t, (r) => r.bytes >= 100);
       return verdict(s !== undefined && pureAck(peer.sndNxt)(s) && got.bytes === 100, `${ackDesc(peer, s)}, ${got.bytes} bytes read`);

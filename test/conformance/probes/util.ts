@@ -2,7 +2,7 @@ import { seqAdd, seqDiff, seqGe } from '../../../src/tcp/seq.js';
 import { formatTcpFlags, TcpFlags, type TcpOptions } from '../../../src/wire/tcp.js';
 import type { Received } from '../dut.js';
 import type { SegmentKnobs, TcpPeer } from '../peer.js';
-import { sleep, type ProbeContext } from '../probe.js';
+import { sleep, verdict, type ProbeContext, type Verdict } from '../probe.js';
 import type { Seg } from '../wire.js';
 
 /** Small helpers the probe files share. */
@@ -49,6 +49,28 @@ export const alive = async (p: TcpPeer): Promise<boolean> => (await answerToData
 
 /** Is the connection gone? Data must be answered with a RST. */
 export const gone = async (p: TcpPeer): Promise<boolean> => (await answerToData(p)) === 'RST';
+
+/** Send 100 bytes and wait for the dut's ACK of them (so RCV.NXT and TS.Recent have moved). */
+export function dataAcked(p: TcpPeer, ms = 1500): Promise<Seg | undefined> {
+  p.data(bytes(100));
+  return p.next(ms, pureAck(p.sndNxt));
+}
+
+/** After a segment that must only be challenged: a pure ACK of SND.NXT comes back, and the connection survives. */
+export async function challengedAndAlive(p: TcpPeer): Promise<Verdict> {
+  const s = await p.next(1000);
+  const ok = s !== undefined && pureAck(p.sndNxt)(s);
+  const desc = ackDesc(p, s);
+  const still = await alive(p);
+  return verdict(ok && still, `${desc}; ${still ? 'alive' : 'reset'}`);
+}
+
+/** After a RST that must be obeyed: the dut says nothing, and later data gets a RST. */
+export async function resetQuietly(p: TcpPeer): Promise<Verdict> {
+  const quiet = await p.next(300);
+  const reset = await gone(p);
+  return verdict(quiet === undefined && reset, `${flagNames(quiet)}; later data -> ${reset ? 'RST' : 'no RST'}`);
+}
 
 /** Receive `n` bytes of the dut's data, acknowledging each segment; returns the segments. */
 export async function receiveData(p: TcpPeer, n: number, ms = 3000): Promise<Seg[]> {
