@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterAll, describe, expect } from 'vitest';
 import { runDemo, type DemoResult } from '../../../src/demo/index.js';
 import { messageTitle, type SessionMessage } from '../../../src/trace/session.js';
+import { LOST_LABEL } from '../../../src/trace/words.js';
 import { mermaidParseErrors, tsharkAnalysisLabels, tsharkDropNotes } from '../../support/demo-check.js';
 import { itWith } from '../../support/tools.js';
 
@@ -26,7 +27,7 @@ describe('tapstack demo with loss and reordering', () => {
     return runDemo({ link: 'memory', outDir, loss: 0.1, reorder: 0.1, seed });
   }
   const isLoss = (m: SessionMessage) => m.lost !== undefined;
-  const analysis = (m: SessionMessage) => m.labels.filter((l) => l !== 'Lost');
+  const analysis = (m: SessionMessage) => m.labels.filter((l) => l !== LOST_LABEL);
 
   // Seeds that between them lose DNS, handshake, command, reply and data segments in
   // both directions, reorder a handshake ACK behind data (seed 3) and retransmit after SACK (seed 11).
