@@ -5,9 +5,10 @@
  * A host is a link plus an address: {@link createHost}, or {@link MemoryNetwork} for
  * hosts on one in-memory wire. Links are the in-memory hub ({@link MemoryHub}), a TAP
  * device ({@link TapLink}), and middleware that wraps either: {@link CaptureLink}
- * (pcapng) and {@link FaultLink} (seeded loss, reordering, ...). On a host, {@link connect} and {@link createServer} work like Node's `net`,
- * `host.udp.bind()` like `dgram`, and {@link Resolver}, {@link FtpServer} and
- * {@link FtpClient} run on its sockets.
+ * (pcapng) and {@link FaultLink} (seeded loss, reordering, ...). On a host,
+ * {@link connect} and {@link createServer} work like Node's `net`, `host.udp.bind()`
+ * like `dgram`, and {@link Resolver}, {@link FtpServer} and {@link FtpClient} run on
+ * its sockets.
  *
  * ```js
  * import { MemoryNetwork, connect, createServer } from 'tapstack';
