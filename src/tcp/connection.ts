@@ -722,7 +722,7 @@ export class TcpConnection {
   }
 
   /**
-   * RFC 1191 6.5 / RFC 9293 3.7.3: a router dropped one of our segments for being
+   * RFC 1191 6.4 / RFC 9293 3.7.3: a router dropped one of our segments for being
    * larger than the next hop's MTU. The effective MSS drops to fit it (MTU less the
    * 40 bytes of IPv4 and TCP headers), and what was in flight is resent at once in
    * segments of the new size. This is not congestion: cwnd and ssthresh stay (as

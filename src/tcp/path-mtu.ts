@@ -18,8 +18,9 @@ const EXPIRY_MS = 10 * 60_000;
 const MAX_ENTRIES = 1024;
 
 /**
- * RFC 1191 7: MTU plateaus, for a router that says "fragmentation needed" without
- * the next-hop MTU (an RFC 792 router): take the next plateau below what we sent.
+ * The MTU plateaus of RFC 1191 7 (table 7-1), for a router that says "fragmentation
+ * needed" without the next-hop MTU (an RFC 792 router): take the next plateau below
+ * what we sent, the strategy RFC 1191 5 recommends.
  */
 const PLATEAUS = [65535, 32000, 17914, 8166, 4352, 2002, 1492, 1006, 508, 296, 68];
 

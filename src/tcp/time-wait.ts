@@ -114,7 +114,7 @@ export class TimeWait {
     return this.owner.deref();
   }
 
-  /** True when a new SYN may take over the pair (as Linux allows): newer timestamp, or higher sequence number. */
+  /** True when a new SYN may take over the pair (RFC 6191 2): a newer timestamp, or without timestamps a higher sequence number (Linux takes either). */
   acceptsNewSyn(h: TcpHeader): boolean {
     const ts = h.options.timestamp;
     if (this.tsOk && ts) return seqGt(ts.value, this.tsRecent);
