@@ -35,7 +35,7 @@ const PREFIX_LENGTH = 24;
  * The memory demo runs on a virtual clock, so its capture's timestamps start here
  * (2026-01-01 00:00 UTC) whenever it runs: the same seed writes the same files.
  */
-export const DEMO_EPOCH_MS = Date.UTC(2026, 0, 1);
+const DEMO_EPOCH_MS = Date.UTC(2026, 0, 1);
 /** One-way delay of the in-memory wire on the virtual clock: round trips of 2 ms, as on a LAN. */
 const MEMORY_LATENCY_MS = 1;
 

@@ -130,7 +130,7 @@ export function formatEndpoint(e: Endpoint): string {
 }
 
 /** A column's port as the diagrams print it: "53/udp" for UDP, the bare number for TCP. */
-export function portLabel(e: Endpoint): string {
+function portLabel(e: Endpoint): string {
   return e.transport === 'udp' ? `${e.port}/udp` : String(e.port);
 }
 

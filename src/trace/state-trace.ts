@@ -58,13 +58,13 @@ export interface ConnectionTrace {
 }
 
 /** Samples kept per connection (a bound on memory); later snapshots are only counted, in `dropped`. */
-export const MAX_SAMPLES_PER_CONNECTION = 50_000;
+const MAX_SAMPLES_PER_CONNECTION = 50_000;
 
 export class StateRecorder {
   private readonly byConnection = new WeakMap<object, { trace: ConnectionTrace; iss: number }>();
   private readonly all: ConnectionTrace[] = [];
   private readonly start: number;
-  /** Snapshots not kept because a connection had MAX_SAMPLES_PER_CONNECTION already. */
+  /** Snapshots not kept because their connection had MAX_SAMPLES_PER_CONNECTION (50,000) already. */
   dropped = 0;
 
   constructor(
