@@ -4,7 +4,7 @@ import { TcpFlags, type TcpHeader, type TcpOptions } from '../wire/tcp.js';
 import { NetError } from './api.js';
 import { segmentAcceptable } from './acceptability.js';
 import { ChallengeAckLimiter, inWindowRstOrSyn } from './challenge-ack.js';
-import { nextTsRecent, pawsRejects } from './paws.js';
+import { nextTsRecent, pawsRejects, tsval } from './paws.js';
 import { NewReno } from './congestion.js';
 import type { ConnectionEnvironment, ConnectionListener, ConnectionUser, FourTuple, TcpInfo } from './environment.js';
 import { DEFAULT_MSS, negotiateOptions, ourMssFor, ourWindowShift } from './negotiate.js';
@@ -576,9 +576,9 @@ export class TcpConnection {
     return o;
   }
 
-  /** TSval: milliseconds plus a per-connection random offset (RFC 7323 5.4). */
+  /** Our TSval now (see paws.ts). */
   tsNow(): number {
-    return (Math.floor(this.env.clock.now()) + this.tsOffset) >>> 0;
+    return tsval(this.env.clock.now(), this.tsOffset);
   }
 
   /** Send what is due (see Sender.output); the host calls this at its flush. */

@@ -17,6 +17,7 @@ import { IsnGenerator } from './isn.js';
 import { Listener } from './listener.js';
 import { DEFAULT_MSS, MAX_WINDOW_SHIFT, ourMssFor, ourWindowShift } from './negotiate.js';
 import { MIN_PATH_MTU, PathMtuCache, plateauBelow } from './path-mtu.js';
+import { tsval } from './paws.js';
 import { seqAdd } from './seq.js';
 import { cookieOptions, cookieTsval, SynCookies } from './syncookie.js';
 import { TcpServer } from './server.js';
@@ -328,7 +329,7 @@ export class Tcp implements TcpApi, ProtocolHandler {
     if (cfg.timestamps && peer.timestamp) {
       const windowScale = cfg.windowScaling && peer.windowScale !== undefined ? Math.min(peer.windowScale, MAX_WINDOW_SHIFT) : undefined;
       const sackPermitted = cfg.sack && peer.sackPermitted === true;
-      const tsNow = (Math.floor(this.ctx.clock.now()) + this.cookies.tsOffset(tuple)) >>> 0;
+      const tsNow = tsval(this.ctx.clock.now(), this.cookies.tsOffset(tuple));
       if (sackPermitted) options.sackPermitted = true;
       options.timestamp = { value: cookieTsval(tsNow, { windowScale, sackPermitted }), echo: peer.timestamp.value };
       if (windowScale !== undefined) options.windowScale = ourWindowShift(cfg.receiveBufferBytes);

@@ -4,6 +4,14 @@ import { seqGe, seqLe, seqLt } from './seq.js';
 type Timestamp = TcpOptions['timestamp'];
 
 /**
+ * Our TSval (RFC 7323 5.4): the clock in milliseconds plus a per-connection offset,
+ * so that the values do not tell the host's uptime and do not repeat across connections.
+ */
+export function tsval(nowMs: number, offset: number): number {
+  return (Math.floor(nowMs) + offset) >>> 0;
+}
+
+/**
  * RFC 7323 5.3 (PAWS): with timestamps in use, a segment (other than a RST) whose
  * TSval is older than TS.Recent is an old duplicate and is dropped (with an ACK).
  */

@@ -4,7 +4,7 @@ import { segmentAcceptable } from './acceptability.js';
 import type { TcpConnection } from './connection.js';
 import type { ConnectionEnvironment, FourTuple } from './environment.js';
 import { ChallengeAckLimiter, inWindowRstOrSyn } from './challenge-ack.js';
-import { nextTsRecent, pawsRejects } from './paws.js';
+import { nextTsRecent, pawsRejects, tsval } from './paws.js';
 import { seqGt } from './seq.js';
 
 /** What a TIME-WAIT record needs from its Tcp besides a connection's environment. */
@@ -152,7 +152,7 @@ export class TimeWait {
 
   private sendAck(): void {
     const options: TcpOptions | undefined = this.tsOk
-      ? { timestamp: { value: (Math.floor(this.env.clock.now()) + this.tsOffset) >>> 0, echo: this.tsRecent } }
+      ? { timestamp: { value: tsval(this.env.clock.now(), this.tsOffset), echo: this.tsRecent } }
       : undefined;
     this.env.counters.inc('tcp.tx.segments');
     this.env.transmit(this.tuple, {
