@@ -12,7 +12,7 @@ import { DeadlineTimer } from './timer.js';
  * and handed to the state machine (`TcpConnection.finReceived`).
  */
 export class Receiver {
-  /** Right edge of the window we last advertised (never moves left, RFC 9293 3.8.6.2.2). */
+  /** Right edge of the window we last advertised (never moves left: RFC 9293 3.8.6, SHLD-14). */
   rcvAdvRight = 0;
   readonly reassembly: ReassemblyQueue;
   /** Sequence number of a FIN that arrived out of order. */
