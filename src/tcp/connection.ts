@@ -277,8 +277,7 @@ export class TcpConnection {
     if ((!isSynchronized(this.state) && this.state !== 'SYN-RECEIVED') || this.state === 'TIME-WAIT') return;
     if (this.rcv.windowUpdateDue()) {
       this.env.counters.inc('tcp.tx.window_update');
-      this.ackNow = true;
-      this.env.requestOutput(this);
+      this.ackAtOnce();
     }
   }
 
@@ -328,8 +327,7 @@ export class TcpConnection {
     const ts = h.options.timestamp;
     if (pawsRejects(this.tsOk, ts, rst, this.tsRecent)) {
       c.inc('tcp.rx.drop.paws');
-      this.ackNow = true;
-      this.env.requestOutput(this);
+      this.ackAtOnce();
       return;
     }
 
@@ -345,16 +343,14 @@ export class TcpConnection {
         }
         if (!rst) {
           // RFC 9293 3.10.7.4: answer an unacceptable segment with an ACK.
-          this.ackNow = true;
-          this.env.requestOutput(this);
+          this.ackAtOnce();
         }
         return;
       }
       // Zero window: keep the ACK, RST and window of the segment but not its data.
       c.inc('tcp.rx.drop.zero_window_data');
       payload = payload.subarray(0, 0);
-      this.ackNow = true;
-      this.env.requestOutput(this);
+      this.ackAtOnce();
     }
 
     // RFC 7323 4.3: remember the timestamp to echo.
@@ -403,8 +399,7 @@ export class TcpConnection {
       if (after === 'TIME-WAIT' && fin) {
         // RFC 9293 3.10.7.4: a retransmitted FIN in TIME-WAIT is acked (the TimeWait
         // record, just started, runs the 2 MSL).
-        this.ackNow = true;
-        this.env.requestOutput(this);
+        this.ackAtOnce();
       }
       return;
     }
@@ -461,8 +456,7 @@ export class TcpConnection {
     if (seqGt(ack, this.sndMax)) {
       // RFC 9293 3.10.7.4: an ACK for something not yet sent: ACK and drop.
       c.inc('tcp.rx.drop.ack_unsent');
-      this.ackNow = true;
-      this.env.requestOutput(this);
+      this.ackAtOnce();
       return false;
     }
     // RFC 5961 5.2: an ACK far below SND.UNA is suspicious.
@@ -574,6 +568,12 @@ export class TcpConnection {
     if (cfg.timestamps && (offerAll || this.tsOk)) o.timestamp = { value: this.tsNow(), echo: offerAll ? 0 : this.tsRecent };
     if (cfg.windowScaling && (offerAll || this.wsOk)) o.windowScale = this.rcvWscale;
     return o;
+  }
+
+  /** An ACK is due now: it goes out at this flush (with any data that may go too). */
+  ackAtOnce(): void {
+    this.ackNow = true;
+    this.env.requestOutput(this);
   }
 
   /** Our TSval now (see paws.ts). */

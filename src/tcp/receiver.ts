@@ -82,8 +82,7 @@ export class Receiver {
     if (!conn.sackOk || !seqLt(seq, end)) return;
     this.dsack = { left: seq, right: end };
     conn.env.counters.inc('tcp.tx.dsack');
-    conn.ackNow = true;
-    conn.env.requestOutput(conn);
+    conn.ackAtOnce();
   }
 
   /** An ACK (with our window) is going out now: the delayed ACK is no longer owed, the D-SACK was said. */
@@ -127,8 +126,7 @@ export class Receiver {
       else c.inc('tcp.rx.out_of_order_bytes', added);
       if (added === 0) this.noteDuplicate(seq, seqAdd(seq, payload.length)); // all of it was queued already
       c.inc('tcp.rx.out_of_order_segments');
-      conn.ackNow = true;
-      conn.env.requestOutput(conn);
+      conn.ackAtOnce();
       return;
     }
     this.deliver(payload);
@@ -166,8 +164,7 @@ export class Receiver {
       // once with a duplicate ACK (RFC 5681 4.2) that tells the sender about the hole.
       this.rcvFinSeq = finSeq;
       conn.env.counters.inc('tcp.rx.fin_out_of_order');
-      conn.ackNow = true;
-      conn.env.requestOutput(conn);
+      conn.ackAtOnce();
     }
   }
 
@@ -179,8 +176,7 @@ export class Receiver {
     this.rcvFinSeq = undefined;
     conn.rcvNxt = seqAdd(conn.rcvNxt, 1);
     conn.env.counters.inc('tcp.rx.fin');
-    conn.ackNow = true;
-    conn.env.requestOutput(conn);
+    conn.ackAtOnce();
     conn.finReceived();
     if (conn.user) conn.user.onEof();
     else this.pendingEof = true;
@@ -225,8 +221,7 @@ export class Receiver {
     const conn = this.conn;
     if (conn.state === 'CLOSED') return;
     conn.env.counters.inc('tcp.tx.delayed_ack');
-    conn.ackNow = true;
-    conn.env.requestOutput(conn);
+    conn.ackAtOnce();
   }
 
   /** CLOSED: no ACK is owed and nothing out of order is kept. */
