@@ -1,6 +1,6 @@
 import { BROADCAST_MAC, formatIpv4, formatMac, macEquals, prefixMask, sameSubnet, type Ipv4Address, type MacAddress } from '../wire/address.js';
 import { ARP_PACKET_LEN, ARP_REPLY, ARP_REQUEST, parseArp, writeArp, type ArpPacket } from '../wire/arp.js';
-import { ETHERNET_HEADER_LEN, ETHERTYPE_ARP, writeEthernetHeader } from '../wire/ethernet.js';
+import { ETHERNET_HEADER_LEN, ETHERTYPE_ARP, isMulticastMac, writeEthernetHeader } from '../wire/ethernet.js';
 import type { Logger } from './log.js';
 import { NeighbourCache, type NeighbourOptions } from './neighbour.js';
 import { LogThrottle } from './rate-limit.js';
@@ -72,7 +72,7 @@ export class ArpLayer {
     const { senderMac, senderIp } = p;
     // A broadcast, multicast (IEEE 802 group bit) or zero sender hardware address is no
     // station; learning it would send our unicast traffic to everyone or nobody.
-    if ((senderMac[0]! & 1) !== 0 || macEquals(senderMac, ZERO_MAC)) {
+    if (isMulticastMac(senderMac) || macEquals(senderMac, ZERO_MAC)) {
       counters.inc('arp.rx.bad_sender_mac');
       return;
     }
