@@ -4,7 +4,7 @@ import type { Logger } from '../stack/log.js';
 import { LogThrottle } from '../stack/rate-limit.js';
 import type { TcpApi, TcpServerLike, TcpSocketLike } from '../tcp/api.js';
 import type { UdpApi, UdpRemoteInfo, UdpSocketLike } from '../udp/api.js';
-import { parseIpv4 } from '../wire/address.js';
+import { isNoHostIpv4, parseIpv4 } from '../wire/address.js';
 import {
   DNS_PORT,
   DNS_UDP_MAX,
@@ -103,8 +103,7 @@ export class DnsResponder {
       return;
     }
     const src = parseIpv4(rinfo.address);
-    const first = src === null ? 0 : src >>> 24;
-    if (first === 0 || first === 127 || first >= 224) {
+    if (src === null || isNoHostIpv4(src)) {
       this.count('dns.server.rx.bad_source_address');
       return;
     }

@@ -1,4 +1,4 @@
-import { BROADCAST_MAC, formatIpv4, formatMac, macEquals, prefixMask, sameSubnet, type Ipv4Address, type MacAddress } from '../wire/address.js';
+import { BROADCAST_MAC, formatIpv4, formatMac, isNoHostIpv4, macEquals, prefixMask, sameSubnet, type Ipv4Address, type MacAddress } from '../wire/address.js';
 import { ARP_PACKET_LEN, ARP_REPLY, ARP_REQUEST, parseArp, writeArp, type ArpPacket } from '../wire/arp.js';
 import { ETHERNET_HEADER_LEN, ETHERTYPE_ARP, isMulticastMac, writeEthernetHeader } from '../wire/ethernet.js';
 import type { Logger } from './log.js';
@@ -158,8 +158,7 @@ export class ArpLayer {
    * /31 and /32, RFC 3021).
    */
   private senderIpProblem(ip: Ipv4Address): string | null {
-    const first = ip >>> 24;
-    if (first === 0 || first === 127 || first >= 224) return 'bad_sender_ip';
+    if (isNoHostIpv4(ip)) return 'bad_sender_ip';
     const { address, prefixLength } = this.services;
     if (!sameSubnet(ip, address, prefixLength)) return 'sender_off_subnet';
     if (prefixLength <= 30) {

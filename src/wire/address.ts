@@ -45,6 +45,16 @@ export function sameSubnet(a: Ipv4Address, b: Ipv4Address, prefixLength: number)
   return ((a & mask) >>> 0) === ((b & mask) >>> 0);
 }
 
+/**
+ * An address no host can have, so nothing from it can be answered: "this network"
+ * 0/8 and loopback 127/8 (RFC 1122 3.2.1.3), multicast 224/4 (RFC 5771), and the
+ * reserved 240/4 with the limited broadcast 255.255.255.255.
+ */
+export function isNoHostIpv4(addr: Ipv4Address): boolean {
+  const first = addr >>> 24;
+  return first === 0 || first === 127 || first >= 224;
+}
+
 export function readIpv4(buf: Uint8Array, offset: number): Ipv4Address {
   return ((buf[offset]! << 24) | (buf[offset + 1]! << 16) | (buf[offset + 2]! << 8) | buf[offset + 3]!) >>> 0;
 }
