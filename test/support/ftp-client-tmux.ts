@@ -68,11 +68,15 @@ export class TmuxPane {
     }
   }
 
-  /** Undefined while the command runs, then its exit status. */
+  /**
+   * Undefined while the command runs, then its exit status; 128 + N when signal N
+   * killed it, as a shell's `$?` says (tmux then leaves pane_dead_status empty).
+   */
   async exitStatus(): Promise<number | undefined> {
-    const out = (await this.tmux(['display-message', '-p', '-t', 'main', '#{pane_dead} #{pane_dead_status}'])).trim();
-    const [dead, status] = out.split(' ');
-    return dead === '1' ? Number(status) : undefined;
+    const out = await this.tmux(['display-message', '-p', '-t', 'main', '#{pane_dead},#{pane_dead_status},#{pane_dead_signal}']);
+    const [dead, status, signal] = out.trim().split(',');
+    if (dead !== '1') return undefined;
+    return status ? Number(status) : 128 + Number(signal);
   }
 
   async kill(): Promise<void> {
