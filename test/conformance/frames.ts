@@ -5,7 +5,7 @@ import { finishChecksum, internetChecksum, pseudoHeaderSum, sumWords } from '../
 import { encodeEthernet, ETHERTYPE_IPV4, parseEthernet } from '../../src/wire/ethernet.js';
 import { parseIcmp, type IcmpMessage } from '../../src/wire/icmp.js';
 import { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, parseIpv4Packet, writeIpv4Header, type Ipv4Header } from '../../src/wire/ipv4.js';
-import { encodeTcp, parseTcp, type TcpHeader, type TcpOptions } from '../../src/wire/tcp.js';
+import { encodeTcp, parseTcp, type TcpHeader, type TcpHeaderFields, type TcpOptions } from '../../src/wire/tcp.js';
 import { encodeUdp, parseUdp } from '../../src/wire/udp.js';
 
 /**
@@ -60,15 +60,8 @@ export function ipv4(k: Ipv4Knobs, payload: Uint8Array): Uint8Array {
   return out;
 }
 
-export interface TcpKnobs {
-  srcPort: number;
-  dstPort: number;
-  seq: number;
-  ack: number;
-  flags: number;
-  window: number;
-  urgent?: number;
-  options?: TcpOptions;
+/** The header fields our encoder takes, and what breaks them on purpose. */
+export interface TcpKnobs extends TcpHeaderFields {
   /** Option bytes as they go on the wire, instead of `options` (padded to 4 with zeros). */
   rawOptions?: Uint8Array;
   /** Data offset field (32-bit words) instead of the true header length. */

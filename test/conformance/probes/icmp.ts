@@ -1,5 +1,5 @@
 import { seqAdd } from '../../../src/tcp/seq.js';
-import { encodeIcmp, UNREACH_FRAG_NEEDED, UNREACH_HOST, UNREACH_PORT, UNREACH_PROTOCOL } from '../../../src/wire/icmp.js';
+import { encodeIcmp, type IcmpMessage, UNREACH_FRAG_NEEDED, UNREACH_HOST, UNREACH_PORT, UNREACH_PROTOCOL } from '../../../src/wire/icmp.js';
 import { IPPROTO_ICMP, IPPROTO_UDP } from '../../../src/wire/ipv4.js';
 import { readIpv4 } from '../../../src/wire/address.js';
 import { readU16 } from '../../../src/wire/bytes.js';
@@ -22,6 +22,11 @@ export async function echo(t: ProbeContext, ip: Parameters<ProbeContext['wire'][
   const r = await inbox.next(opts.wait ?? 1000);
   inbox.stop();
   return r;
+}
+
+/** Send an ICMP message from the prober to the dut. */
+function sendIcmp(t: ProbeContext, message: IcmpMessage): void {
+  void t.wire.sendIp(t.wire.ip({ protocol: IPPROTO_ICMP }, encodeIcmp(message)));
 }
 
 /** Send `datagram`: the dut must send no ICMP error about it. */
@@ -128,7 +133,7 @@ export const icmpProbes: Probe[] = [
     async run(t) {
       const { peer } = await t.established();
       const quoted = quoteOfDutAck(t, peer);
-      t.wire.sendIp(t.wire.ip({ protocol: IPPROTO_ICMP }, encodeIcmp({ kind: 'dest-unreachable', code: UNREACH_HOST, nextHopMtu: 0, quoted })));
+      sendIcmp(t, { kind: 'dest-unreachable', code: UNREACH_HOST, nextHopMtu: 0, quoted });
       await sleep(100);
       const still = await alive(peer);
       return verdict(still, still ? 'alive' : 'aborted');
@@ -154,7 +159,7 @@ export const icmpProbes: Probe[] = [
       const { peer } = await t.established();
       const quoted = quoteOfDutAck(t, peer);
       const errors = icmpErrors(t);
-      t.wire.sendIp(t.wire.ip({ protocol: IPPROTO_ICMP }, encodeIcmp({ kind: 'other', type: 4, code: 0, rest: new Uint8Array(4), data: quoted })));
+      sendIcmp(t, { kind: 'other', type: 4, code: 0, rest: new Uint8Array(4), data: quoted });
       const r = await errors.next(300);
       const still = await alive(peer);
       return verdict(r === undefined && still, `${r?.icmp ? describeIcmp(r.icmp) : 'nothing'}; ${still ? 'alive' : 'aborted'}`);
@@ -170,7 +175,7 @@ export const icmpProbes: Probe[] = [
       await t.dut.connect(t.port, t.peerPort);
       const syn = await seen.next(2000);
       if (!syn) return verdict(false, 'no SYN');
-      t.wire.sendIp(t.wire.ip({ protocol: IPPROTO_ICMP }, encodeIcmp({ kind: 'dest-unreachable', code: UNREACH_PORT, nextHopMtu: 0, quoted: syn.datagram.subarray(0, 28) })));
+      sendIcmp(t, { kind: 'dest-unreachable', code: UNREACH_PORT, nextHopMtu: 0, quoted: syn.datagram.subarray(0, 28) });
       const again = await seen.next(2500);
       seen.stop();
       p.stop();
@@ -191,7 +196,7 @@ export const icmpProbes: Probe[] = [
       const big = await seen.next(1500);
       if (!big) return verdict(false, 'no data');
       const df = big.ip.dontFragment;
-      t.wire.sendIp(t.wire.ip({ protocol: IPPROTO_ICMP }, encodeIcmp({ kind: 'dest-unreachable', code: UNREACH_FRAG_NEEDED, nextHopMtu: 1000, quoted: big.datagram.subarray(0, 28) })));
+      sendIcmp(t, { kind: 'dest-unreachable', code: UNREACH_FRAG_NEEDED, nextHopMtu: 1000, quoted: big.datagram.subarray(0, 28) });
       const small = await seen.next(2000, (s) => s.ip.totalLength <= 1000);
       seen.stop();
       peer.rcvNxt = seqAdd(big.tcp!.header.seq, 1400);
