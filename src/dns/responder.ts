@@ -1,7 +1,7 @@
 import type { Clock, Timer } from '../stack/clock.js';
 import type { Counters } from '../stack/counters.js';
 import type { Logger } from '../stack/log.js';
-import { LogThrottle } from '../stack/rate-limit.js';
+import { ThrottledErrorLog } from '../stack/rate-limit.js';
 import type { TcpApi, TcpServerLike, TcpSocketLike } from '../tcp/api.js';
 import type { UdpApi, UdpRemoteInfo, UdpSocketLike } from '../udp/api.js';
 import { isNoHostIpv4, parseIpv4 } from '../wire/address.js';
@@ -56,15 +56,10 @@ export class DnsResponder {
   private udpSocket: UdpSocketLike | null = null;
   private tcpServer: TcpServerLike | null = null;
   private readonly connections = new Set<TcpSocketLike>();
-  private readonly errorLog: LogThrottle;
-  private lastError: unknown;
+  private readonly errorLog: ThrottledErrorLog;
 
   constructor(private readonly options: ResponderOptions) {
-    // The first failure is logged with its stack (it is a bug to fix); repeats only as a count.
-    this.errorLog = new LogThrottle(options.clock, ERROR_LOG_INTERVAL_MS, (repeats) => {
-      if (repeats === 0) options.log?.error({ err: this.lastError }, 'responder failed on a query');
-      else options.log?.error({ count: repeats }, `responder failed on ${repeats} more queries`);
-    });
+    this.errorLog = new ThrottledErrorLog(options.clock, ERROR_LOG_INTERVAL_MS, options.log, 'responder failed on a query', (n) => `responder failed on ${n} more queries`);
   }
 
   /** Bind UDP (and TCP) port 53. Throws EADDRINUSE like the sockets do. */
@@ -161,8 +156,7 @@ export class DnsResponder {
     } catch (err) {
       // A bug here must cost one answer, not the server (nor its log: throttled).
       this.count('dns.server.internal_error');
-      this.lastError = err;
-      this.errorLog.note();
+      this.errorLog.note(err);
       return null;
     }
   }

@@ -29,12 +29,12 @@ import type { HostContext } from './network.js';
 import { IPPROTO_ICMP } from './network.js';
 import { Pinger, type PingOptions, type PingReply } from './ping.js';
 import { SystemRandom, type Random } from './random.js';
-import { LogThrottle } from './rate-limit.js';
+import { ThrottledErrorLog } from './rate-limit.js';
 import type { ReassemblyOptions } from './reassembly.js';
 import type { StackServices } from './services.js';
 
-/** At most one "error while handling a frame" line per this interval (a peer can repeat the frame). */
-const HANDLER_ERROR_LOG_INTERVAL_MS = 10_000;
+/** At most one line per this interval about errors a peer can repeat (a frame that hits a bug). */
+const ERROR_LOG_INTERVAL_MS = 10_000;
 
 export interface IpHostOptions {
   /** Our IPv4 address (number or dotted quad). */
@@ -86,8 +86,8 @@ export class IpHost implements HostContext {
   private flushScheduled = false;
   private closed = false;
   private readonly ethLog: Logger;
-  private readonly handlerErrorLog: LogThrottle;
-  private lastHandlerError: unknown;
+  private readonly handlerErrors: ThrottledErrorLog;
+  private readonly flushErrors: ThrottledErrorLog;
 
   constructor(
     readonly link: Link,
@@ -108,12 +108,9 @@ export class IpHost implements HostContext {
     if (mac === null) throw new Error(`invalid MAC address ${String(options.mac)}`);
     this.mac = mac ?? localMac(this.random.bytes(6));
     this.ethLog = this.log.child({ layer: 'eth' });
-    // The first error is logged with its stack (it is a bug to fix); repeats only as a
-    // count, since hostile traffic can raise the same one for every frame.
-    this.handlerErrorLog = new LogThrottle(this.clock, HANDLER_ERROR_LOG_INTERVAL_MS, (repeats) => {
-      if (repeats === 0) this.log.error({ err: this.lastHandlerError }, 'error while handling a frame');
-      else this.log.error({ count: repeats }, `error while handling ${repeats} more frames`);
-    });
+    // Hostile traffic can raise the same error for every frame (or every batch).
+    this.handlerErrors = new ThrottledErrorLog(this.clock, ERROR_LOG_INTERVAL_MS, this.log, 'error while handling a frame', (n) => `error while handling ${n} more frames`);
+    this.flushErrors = new ThrottledErrorLog(this.clock, ERROR_LOG_INTERVAL_MS, this.log, 'error in a flush callback', (n) => `error in ${n} more flush callbacks`);
 
     const services: StackServices = {
       mac: this.mac,
@@ -174,7 +171,8 @@ export class IpHost implements HostContext {
     this.closed = true;
     this.link.onReceive(() => {});
     this.pinger.close();
-    this.handlerErrorLog.cancel();
+    this.handlerErrors.cancel();
+    this.flushErrors.cancel();
     this.arp.close();
     this.ip.close();
   }
@@ -196,8 +194,7 @@ export class IpHost implements HostContext {
         } catch (err) {
           // A bug above must not take the host down with the rest of the batch.
           this.counters.inc('host.rx.handler_error');
-          this.lastHandlerError = err;
-          this.handlerErrorLog.note();
+          this.handlerErrors.note(err);
         }
       }
     } finally {
@@ -217,7 +214,7 @@ export class IpHost implements HostContext {
           callback();
         } catch (err) {
           this.counters.inc('host.flush.callback_error');
-          this.log.error({ err }, 'error in a flush callback');
+          this.flushErrors.note(err);
         }
       }
     } finally {

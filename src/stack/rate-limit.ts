@@ -1,4 +1,5 @@
 import type { Clock, Timer } from './clock.js';
+import type { Logger } from './log.js';
 
 /**
  * A token bucket on the injected clock: `burst` tokens at most, refilled at
@@ -71,5 +72,39 @@ export class LogThrottle {
         this.open(); // the next line again no sooner than one interval later
       })
       .unref();
+  }
+}
+
+/**
+ * Errors (bugs) that a peer can make us hit again and again, one per frame or query:
+ * the first is logged with its stack, since it is a bug to fix; those after it only
+ * as a count, once per `intervalMs` (a LogThrottle).
+ */
+export class ThrottledErrorLog {
+  private last: unknown;
+  private readonly throttle: LogThrottle;
+
+  constructor(
+    clock: Clock,
+    intervalMs: number,
+    log: Logger | undefined,
+    /** The first line ("error while handling a frame"), and the one for `n` repeats. */
+    first: string,
+    repeats: (n: number) => string,
+  ) {
+    this.throttle = new LogThrottle(clock, intervalMs, (n) => {
+      if (n === 0) log?.error({ err: this.last }, first);
+      else log?.error({ count: n }, repeats(n));
+    });
+  }
+
+  note(err: unknown): void {
+    this.last = err;
+    this.throttle.note();
+  }
+
+  /** Stop the interval timer (shutdown). */
+  cancel(): void {
+    this.throttle.cancel();
   }
 }

@@ -314,6 +314,23 @@ describe('IpHost when a layer above throws', () => {
     expect(lines[1]!.count).toBe(49);
     await host.close();
   });
+
+  it('throttles an error in a flush callback the same way (one per batch, a peer sets the pace)', async () => {
+    const lines: { msg: string; err?: { stack: string }; count?: number }[] = [];
+    const log = pino({ level: 'error' }, { write: (line: string) => lines.push(JSON.parse(line) as (typeof lines)[number]) });
+    const { inject, host, counters, clock } = await setup('r', { log });
+    host.onFlush(() => {
+      throw new Error('a bug in a flush callback');
+    });
+    for (let i = 0; i < 30; i++) await inject(linuxFrame('arp-request'));
+    expect(counters.get('host.flush.callback_error')).toBeGreaterThanOrEqual(30);
+    expect(lines.map((l) => l.msg)).toEqual(['error in a flush callback']);
+    expect(lines[0]!.err?.stack).toContain('a bug in a flush callback');
+    await clock.advanceAsync(10_000);
+    expect(lines.length).toBe(2);
+    expect(lines[1]!.count).toBe(counters.get('host.flush.callback_error') - 1);
+    await host.close();
+  });
 });
 
 function fixIpChecksum(frame: Uint8Array): void {
