@@ -60,10 +60,8 @@ describeTap('path MTU discovery through a Linux router with a 1000-byte next hop
     const sink = far.spawn('python3', ['-c', SINK]);
     let out = '';
     sink.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    await new Promise<void>((resolve) => {
-      const check = (): void => (out.includes('listening') ? resolve() : void setTimeout(check, 20));
-      check();
-    });
+    // Wait for the sink's 'listening' line (an event, not a poll).
+    await new Promise<void>((resolve) => sink.stdout!.on('data', () => out.includes('listening') && resolve()));
     const socket: TcpSocketLike = host.tcp.connect({ host: '10.0.1.2', port: 5001 });
     await new Promise<void>((resolve, reject) => {
       socket.on('error', reject);
