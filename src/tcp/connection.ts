@@ -84,7 +84,7 @@ export class TcpConnection {
   readonly rtx: Retransmitter;
   readonly rto: RtoEstimator;
   readonly cc: NewReno;
-  private readonly timeWaitTimer: DeadlineTimer;
+  private readonly finWait2Timer: DeadlineTimer;
   private readonly keepAliveTimer: DeadlineTimer;
   private connectTimer: DeadlineTimer | undefined;
 
@@ -113,7 +113,7 @@ export class TcpConnection {
     this.snd = new Sender(this);
     this.rtx = new Retransmitter(this);
     this.challenges = new ChallengeAckLimiter(env);
-    this.timeWaitTimer = new DeadlineTimer(env.clock, () => this.onTimeWaitTimer());
+    this.finWait2Timer = new DeadlineTimer(env.clock, () => this.onFinWait2Timer());
     this.keepAliveTimer = new DeadlineTimer(env.clock, () => this.onKeepAliveTimer());
     this.tsOffset = tsOffset >>> 0;
     this.log = env.log.child({
@@ -250,26 +250,14 @@ export class TcpConnection {
     this.enterClosed();
   }
 
-  /** The host is closing: abort (RST when synchronized), or just end TIME-WAIT. */
+  /**
+   * The host is closing: abort (RST when synchronized). A connection in TIME-WAIT is
+   * no longer in the table (its TimeWait record is, and ends itself).
+   */
   shutdown(): void {
     const user = this.user;
-    if (this.state === 'TIME-WAIT') {
-      this.endTimeWait();
-      return;
-    }
     this.abort();
     user?.onShutdown();
-  }
-
-  /**
-   * End TIME-WAIT now: the host is closing, or a new connection takes over the same
-   * pair (as Linux allows when the new ISN or timestamps are above the old ones). Its
-   * timer stops with it, so the old connection leaves no trace behind.
-   */
-  endTimeWait(): void {
-    if (this.state !== 'TIME-WAIT') return;
-    this.user = null;
-    this.enterClosed();
   }
 
   /** The application read data: open the window again if it had shrunk (RFC 1122 4.2.3.3). */
@@ -471,7 +459,7 @@ export class TcpConnection {
       switch (this.state) {
         case 'FIN-WAIT-1':
           this.setState('FIN-WAIT-2');
-          if (!this.user) this.timeWaitTimer.start(this.env.config.timeWaitMs); // orphan FIN-WAIT-2 timeout
+          if (!this.user) this.finWait2Timer.start(this.env.config.timeWaitMs); // orphan FIN-WAIT-2 timeout
           break;
         case 'CLOSING':
           this.enterTimeWait();
@@ -524,10 +512,6 @@ export class TcpConnection {
       case 'FIN-WAIT-2':
       case 'CLOSE-WAIT':
         this.fail('ECONNRESET', 'connection reset by peer');
-        return;
-      case 'TIME-WAIT':
-        // RFC 1337: ignore RSTs in TIME-WAIT (no assassination).
-        this.env.counters.inc('tcp.rx.drop.rst_time_wait');
         return;
       default:
         this.enterClosed();
@@ -589,7 +573,7 @@ export class TcpConnection {
   // ===================================================================== timers
 
   /** An orphaned FIN-WAIT-2 (the socket is gone) waits no longer than TIME-WAIT would. */
-  private onTimeWaitTimer(): void {
+  private onFinWait2Timer(): void {
     if (this.state === 'FIN-WAIT-2') {
       this.env.counters.inc('tcp.fin_wait_2.timeout');
       this.enterClosed();
@@ -640,7 +624,7 @@ export class TcpConnection {
     this.setState('TIME-WAIT');
     this.rtx.stop();
     this.keepAliveTimer.stop();
-    this.timeWaitTimer.stop();
+    this.finWait2Timer.stop();
     this.connectTimer?.stop();
     this.env.enterTimeWait(this);
   }
@@ -659,7 +643,7 @@ export class TcpConnection {
     this.setState('CLOSED');
     this.rtx.stop();
     this.rcv.stop();
-    this.timeWaitTimer.stop();
+    this.finWait2Timer.stop();
     this.keepAliveTimer.stop();
     this.connectTimer?.stop();
     this.env.release(this);

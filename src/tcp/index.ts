@@ -143,7 +143,7 @@ export class Tcp implements TcpApi, ProtocolHandler {
       error = new NetError('ERR_SOCKET_BAD_PORT', `port must be 1-65535, got ${options.port}`);
     } else if (options.localPort !== undefined) {
       const existing = this.connections.get(key(remoteAddr, options.port, localPort));
-      if (existing && existing.state === 'TIME-WAIT') {
+      if (existing instanceof TimeWait) {
         // Reuse the pair as Linux does with timestamps: the new ISN is above the old one.
         this.ctx.counters.inc('tcp.time_wait.reused');
         existing.endTimeWait();
