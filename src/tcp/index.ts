@@ -196,7 +196,7 @@ export class Tcp implements TcpApi, ProtocolHandler {
     }
     const { header: h, payload } = parsed.value;
     if (h.flags & TcpFlags.URG) {
-      // RFC 6093: no urgent mode. The data stays inline (as Linux with SO_OOBINLINE)
+      // RFC 6093 6: no urgent mode. The data stays inline (as Linux with SO_OOBINLINE)
       // and the pointer is ignored; the application sees the bytes in order.
       c.inc('tcp.rx.urgent');
     }

@@ -133,7 +133,7 @@ export const acceptabilityProbes: Probe[] = [
   },
   {
     name: 'urgent data',
-    rule: 'RFC 9293 3.8.5, RFC 6093 4 (deliver inline)',
+    rule: 'RFC 9293 3.8.5, RFC 6093 6 (deliver inline)',
     expected: 'all acknowledged; all 100 bytes read inline',
     linuxDiffers: 'without SO_OOBINLINE, Linux takes the last urgent byte out of the stream (BSD out-of-band semantics)',
     async run(t) {
