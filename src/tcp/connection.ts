@@ -591,7 +591,7 @@ export class TcpConnection {
     // send SND.UNA-1, the same when nothing is in flight and still old when something is.
     this.env.counters.inc('tcp.tx.keepalive');
     this.keepAliveSent++;
-    this.snd.transmit(seqAdd(this.sndUna, -1), TcpFlags.ACK, this.snd.dataOptions(), EMPTY);
+    this.snd.sendProbe();
     this.keepAliveTimer.start(this.env.config.keepAliveIntervalMs);
   }
 
@@ -753,5 +753,3 @@ export class TcpConnection {
     };
   }
 }
-
-const EMPTY = new Uint8Array(0);

@@ -1,12 +1,9 @@
-import { TcpFlags } from '../wire/tcp.js';
 import type { TcpConnection } from './connection.js';
 import { SackRecovery } from './recovery.js';
 import { SackScoreboard } from './sack.js';
 import { seqAdd, seqDiff, seqGe, seqInWindow, seqLt, seqMax } from './seq.js';
 import { isSynchronized } from './state.js';
 import { DeadlineTimer } from './timer.js';
-
-const EMPTY = new Uint8Array(0);
 
 /**
  * Loss and its repair on the send side: the retransmission timer (RFC 6298), which
@@ -116,7 +113,7 @@ export class Retransmitter {
       return;
     }
     conn.rto.backoff();
-    conn.snd.transmit(seqAdd(conn.sndUna, -1), TcpFlags.ACK, conn.snd.dataOptions(), EMPTY);
+    conn.snd.sendProbe();
     this.timer.start(conn.rto.rto);
   }
 

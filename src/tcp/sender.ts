@@ -143,6 +143,15 @@ export class Sender {
     this.transmit(seq, flags, this.dataOptions(), data);
   }
 
+  /**
+   * A zero-length segment at SND.UNA - 1, a sequence number the peer has already
+   * acknowledged, so it must answer with an ACK that carries its current window
+   * (RFC 1122 4.2.3.6): the keepalive, and the zero-window probe (retransmit.ts).
+   */
+  sendProbe(): void {
+    this.transmit(seqAdd(this.conn.sndUna, -1), TcpFlags.ACK, this.dataOptions(), EMPTY);
+  }
+
   sendAck(): void {
     // SND.MAX, not SND.NXT: while we go back to retransmit, SND.NXT points at old
     // sequence numbers, and a bare ACK carrying one would be unacceptable to the peer
