@@ -1,5 +1,6 @@
 import type { Logger } from '../stack/log.js';
 import { formatIpv4 } from '../wire/address.js';
+import { UNREACH_HOST, UNREACH_NET, UNREACH_PORT, UNREACH_PROTOCOL } from '../wire/icmp.js';
 import { TcpFlags, type TcpHeader, type TcpOptions } from '../wire/tcp.js';
 import { NetError } from './api.js';
 import { segmentAcceptable } from './acceptability.js';
@@ -680,17 +681,17 @@ export class TcpConnection {
       this.env.counters.inc('tcp.rx.icmp.bad_seq');
       return;
     }
-    if (this.state === 'SYN-SENT' && (code === 2 || code === 3)) {
+    if (this.state === 'SYN-SENT' && (code === UNREACH_PROTOCOL || code === UNREACH_PORT)) {
       this.env.counters.inc('tcp.rx.icmp.refused');
-      this.fail('ECONNREFUSED', `connection refused (ICMP ${code === 3 ? 'port' : 'protocol'} unreachable)`);
+      this.fail('ECONNREFUSED', `connection refused (ICMP ${code === UNREACH_PORT ? 'port' : 'protocol'} unreachable)`);
       return;
     }
     // While connecting, network or host unreachable (also what our own IP layer reports
     // when ARP gets no answer) ends the attempt at once, as on Linux ("No route to host"),
     // instead of retrying the SYN for two minutes.
-    if (this.state === 'SYN-SENT' && (code === 0 || code === 1)) {
+    if (this.state === 'SYN-SENT' && (code === UNREACH_NET || code === UNREACH_HOST)) {
       this.env.counters.inc('tcp.rx.icmp.unreachable');
-      this.fail(code === 0 ? 'ENETUNREACH' : 'EHOSTUNREACH', `${code === 0 ? 'network' : 'host'} unreachable`);
+      this.fail(code === UNREACH_NET ? 'ENETUNREACH' : 'EHOSTUNREACH', `${code === UNREACH_NET ? 'network' : 'host'} unreachable`);
       return;
     }
     this.env.counters.inc('tcp.rx.icmp.soft_error');

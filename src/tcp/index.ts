@@ -1,6 +1,7 @@
 import type { HostContext, IcmpError, IpDatagram, ProtocolHandler } from '../stack/network.js';
 import { IPPROTO_TCP } from '../stack/network.js';
 import { formatIpv4, parseIpv4 } from '../wire/address.js';
+import { ICMP_DEST_UNREACHABLE, UNREACH_FRAG_NEEDED } from '../wire/icmp.js';
 import { encodeTcp, parseTcp, TcpFlags, type TcpHeader, type TcpHeaderFields, type TcpOptions as TcpOptionFields } from '../wire/tcp.js';
 import {
   NetError,
@@ -34,8 +35,6 @@ export type TcpOptions = Partial<TcpConfig>;
 
 const EPHEMERAL_LOW = 49152;
 const EPHEMERAL_HIGH = 65535;
-/** ICMP destination unreachable code 4 (RFC 792): fragmentation needed and DF set. */
-const ICMP_FRAGMENTATION_NEEDED = 4;
 
 /**
  * The TCP of one host: demultiplexes arriving segments by four-tuple to their
@@ -235,14 +234,14 @@ export class Tcp implements TcpApi, ProtocolHandler {
     const c = this.ctx.counters;
     c.inc(`tcp.rx.icmp_error.${error.type}_${error.code}`);
     // The quote holds our header: source port, destination port, sequence number.
-    if (error.type !== 3 || error.quoted.length < 8) return;
+    if (error.type !== ICMP_DEST_UNREACHABLE || error.quoted.length < 8) return;
     const q = error.quoted;
     const srcPort = (q[0]! << 8) | q[1]!;
     const dstPort = (q[2]! << 8) | q[3]!;
     const seq = ((q[4]! << 24) | (q[5]! << 16) | (q[6]! << 8) | q[7]!) >>> 0;
     const conn = this.connections.get(key(error.dst, dstPort, srcPort));
     if (!(conn instanceof TcpConnection)) return; // nothing of ours is outstanding in TIME-WAIT
-    if (error.code === ICMP_FRAGMENTATION_NEEDED) {
+    if (error.code === UNREACH_FRAG_NEEDED) {
       this.fragmentationNeeded(conn, seq, error.nextHopMtu ?? 0);
       return;
     }
