@@ -1,7 +1,14 @@
 import { seqAdd } from '../../../src/tcp/seq.js';
 import type { TcpPeer } from '../peer.js';
 import { sleep, verdict, type Probe, type ProbeContext } from '../probe.js';
+import type { Seg } from '../wire.js';
 import { ACK, FIN, SYN, ackDesc, bytes, flagNames, gone, pureAck, readSoFar } from './util.js';
+
+/** The dut's application shuts down its sending side: the FIN that follows, if any. */
+async function dutCloses(t: ProbeContext, peer: TcpPeer): Promise<Seg | undefined> {
+  await t.dut.shutdown(t.port);
+  return peer.next(1500, (x) => (x.flags & FIN) !== 0);
+}
 
 /**
  * The dut closes first (FIN), we acknowledge and send our FIN, the dut acknowledges
@@ -9,8 +16,7 @@ import { ACK, FIN, SYN, ackDesc, bytes, flagNames, gone, pureAck, readSoFar } fr
  */
 async function intoTimeWait(t: ProbeContext): Promise<{ peer: TcpPeer; reached: string }> {
   const { peer } = await t.established();
-  await t.dut.shutdown(t.port);
-  const fin = await peer.next(1500, (x) => (x.flags & FIN) !== 0);
+  const fin = await dutCloses(t, peer);
   if (!fin) return { peer, reached: 'no FIN' };
   peer.rcvNxt = seqAdd(fin.seq, 1);
   peer.send({ flags: ACK | FIN });
@@ -79,8 +85,7 @@ export const closeProbes: Probe[] = [
     expected: 'data after our ACK of its FIN is acknowledged',
     async run(t) {
       const { peer } = await t.established();
-      await t.dut.shutdown(t.port);
-      const fin = await peer.next(1500, (x) => (x.flags & FIN) !== 0);
+      const fin = await dutCloses(t, peer);
       if (!fin) return verdict(false, 'no FIN');
       peer.rcvNxt = seqAdd(fin.seq, 1);
       peer.send();
@@ -95,8 +100,7 @@ export const closeProbes: Probe[] = [
     expected: 'the FIN again after an RTO',
     async run(t) {
       const { peer } = await t.established();
-      await t.dut.shutdown(t.port);
-      const a = await peer.next(1500, (x) => (x.flags & FIN) !== 0);
+      const a = await dutCloses(t, peer);
       const b = await peer.next(3000, (x) => (x.flags & FIN) !== 0);
       if (!a) return verdict(false, 'no FIN');
       if (b) peer.rcvNxt = seqAdd(b.seq, 1);
@@ -109,8 +113,7 @@ export const closeProbes: Probe[] = [
     expected: 'our crossing FIN is acknowledged',
     async run(t) {
       const { peer } = await t.established();
-      await t.dut.shutdown(t.port);
-      const fin = await peer.next(1500, (x) => (x.flags & FIN) !== 0);
+      const fin = await dutCloses(t, peer);
       if (!fin) return verdict(false, 'no FIN');
       // Our FIN crosses theirs: it does not acknowledge it yet.
       peer.send({ flags: ACK | FIN });
