@@ -1,7 +1,7 @@
 import { seqAdd } from '../../../src/tcp/seq.js';
 import { verdict, type Probe } from '../probe.js';
 import type { Seg } from '../wire.js';
-import { bytes, flight, secs } from './util.js';
+import { bytes, firstFlight, secs } from './util.js';
 
 /** The sender's timers and fast retransmit (RFC 6298, RFC 5681). */
 export const retransmitProbes: Probe[] = [
@@ -33,10 +33,7 @@ export const retransmitProbes: Probe[] = [
     expected: 'the first segment resent at once, long before the RTO',
     async run(t) {
       const { peer } = await t.established({ synOptions: { mss: 1460, timestamp: { value: 1, echo: 0 }, windowScale: 0 } });
-      await t.dut.noDelay(t.port);
-      await t.dut.send(t.port, bytes(8000));
-      const segs = await flight(peer, 8000);
-      const got = segs.reduce((n, s) => n + s.payload.length, 0);
+      const { segs, got } = await firstFlight(t, peer, 8000);
       if (segs.length < 4) return verdict(false, `only ${segs.length} segments in the first flight`);
       const first = segs[0]!;
       let sent = 0;

@@ -2,7 +2,7 @@ import { seqAdd, seqDiff } from '../../../src/tcp/seq.js';
 import type { TcpPeer } from '../peer.js';
 import { verdict, type Probe } from '../probe.js';
 import type { Seg } from '../wire.js';
-import { ACK, AT_ONCE_MS, bytes, flight } from './util.js';
+import { ACK, AT_ONCE_MS, bytes, firstFlight } from './util.js';
 
 /** Selective acknowledgments (RFC 2018, RFC 2883) and the receiver's immediate ACKs (RFC 5681 4.2). */
 
@@ -93,11 +93,8 @@ export const sackProbes: Probe[] = [
     expected: 'after 3 SACKing dup ACKs, the first segment alone is resent, before the RTO',
     async run(t) {
       const { peer } = await t.established();
-      await t.dut.noDelay(t.port);
-      await t.dut.send(t.port, bytes(8000));
       // Take what the dut sends; pretend the first segment was lost.
-      const segs = await flight(peer, 8000);
-      const got = segs.reduce((n, s) => n + s.payload.length, 0);
+      const { segs, got } = await firstFlight(t, peer, 8000);
       if (segs.length < 4) return verdict(false, `only ${segs.length} segments in the first flight`);
       const first = segs[0]!;
       const start = seqAdd(first.seq, first.payload.length);

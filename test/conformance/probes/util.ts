@@ -87,8 +87,13 @@ export async function receiveData(p: TcpPeer, n: number, ms = 3000): Promise<Seg
   return segs;
 }
 
-/** The data segments of `n` bytes the dut sends, without acknowledging them (a first flight). */
-export async function flight(p: TcpPeer, n: number): Promise<Seg[]> {
+/**
+ * The dut writes `n` bytes with Nagle off: the data segments of its first flight,
+ * left unacknowledged, and how many bytes they carry.
+ */
+export async function firstFlight(t: ProbeContext, p: TcpPeer, n: number): Promise<{ segs: Seg[]; got: number }> {
+  await t.dut.noDelay(t.port);
+  await t.dut.send(t.port, bytes(n));
   const segs: Seg[] = [];
   let got = 0;
   while (got < n) {
@@ -97,7 +102,7 @@ export async function flight(p: TcpPeer, n: number): Promise<Seg[]> {
     segs.push(s);
     got += s.payload.length;
   }
-  return segs;
+  return { segs, got };
 }
 
 /** Seconds with two decimals. */
