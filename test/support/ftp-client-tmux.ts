@@ -1,5 +1,7 @@
 import { execFile } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -17,16 +19,24 @@ export class TmuxPane {
   private position = 0;
   /** The server's socket file, removed by kill() (tmux leaves it behind). */
   private socketPath: string | undefined;
+  /** Where the pane's shell writes the command's exit status (see start()). */
+  private readonly statusFile: string;
 
   private constructor(tag: string) {
     this.socket = `tapstack-${tag}-${process.pid}`;
+    this.statusFile = join(tmpdir(), `${this.socket}.status`);
   }
 
   /** Start `command` (a shell command line) in a detached 150x50 session. */
   static async start(tag: string, command: string): Promise<TmuxPane> {
     const pane = new TmuxPane(tag);
-    await pane.tmux(['new-session', '-d', '-s', 'main', '-x', '150', '-y', '50', command]);
-    // Keep the pane after the command exits, to read its last words and exit status.
+    rmSync(pane.statusFile, { force: true });
+    // The pane's shell reaps the command and writes `$?` (128 + N after signal N) to a
+    // file: tmux's own pane_dead_status stays empty when tmux has not yet reaped the
+    // child (seen with tmux 3.3a: the process a zombie, the pane already dead).
+    const recorded = `(${command}); echo $? > ${pane.statusFile}`;
+    await pane.tmux(['new-session', '-d', '-s', 'main', '-x', '150', '-y', '50', recorded]);
+    // Keep the pane after the command exits, to read its last words.
     await pane.tmux(['set-option', '-t', 'main', 'remain-on-exit', 'on']);
     pane.socketPath = (await pane.tmux(['display-message', '-p', '#{socket_path}'])).trim();
     return pane;
@@ -68,20 +78,21 @@ export class TmuxPane {
     }
   }
 
-  /**
-   * Undefined while the command runs, then its exit status; 128 + N when signal N
-   * killed it, as a shell's `$?` says (tmux then leaves pane_dead_status empty).
-   */
+  /** Undefined while the command runs, then its exit status (128 + N when signal N killed it, as `$?` says). */
   async exitStatus(): Promise<number | undefined> {
-    const out = await this.tmux(['display-message', '-p', '-t', 'main', '#{pane_dead},#{pane_dead_status},#{pane_dead_signal}']);
-    const [dead, status, signal] = out.trim().split(',');
-    if (dead !== '1') return undefined;
-    return status ? Number(status) : 128 + Number(signal);
+    let text: string;
+    try {
+      text = readFileSync(this.statusFile, 'utf8');
+    } catch {
+      return undefined;
+    }
+    return text.endsWith('\n') ? Number(text.trim()) : undefined; // a half-written file is not yet a status
   }
 
   async kill(): Promise<void> {
     await this.tmux(['kill-server']).catch(() => undefined);
     if (this.socketPath) rmSync(this.socketPath, { force: true });
+    rmSync(this.statusFile, { force: true });
   }
 
   private async tmux(args: string[]): Promise<string> {
