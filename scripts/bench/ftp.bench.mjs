@@ -113,7 +113,7 @@ try {
       ours.logins = await loginsAndMemory(client, '10.0.0.2', INFLIGHT, oursMemory);
       loginProgress('ours', `<= ${INFLIGHT} in flight`, ours.logins);
       const c = host.counters;
-      ours.listenDrops = `SYN queue full ${c.get('tcp.rx.drop.syn_queue_full')}, accept queue full ${c.get('tcp.listen.accept_queue_full')}`;
+      ours.listenDrops = `half-open evicted ${c.get('tcp.listen.syn_queue_evicted')}, SYN cookies ${c.get('tcp.syncookie.sent')}, accept queue full ${c.get('tcp.listen.accept_queue_full')}`;
     }
     Object.assign(ours, await oursTransfers(client, '10.0.0.2', oursRoot, source, ''));
   } finally {
