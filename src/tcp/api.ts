@@ -47,6 +47,12 @@ export interface TcpSocketLike extends Duplex {
    */
   readonly bytesAcked?: number;
   /**
+   * True once the peer acknowledged our FIN, and so every byte before it; the socket
+   * emits 'finAcked' then. Lets a sender learn that its data arrived without waiting
+   * for the peer to close its side (FTP's 226). Optional like `state`.
+   */
+  readonly finAcked?: boolean;
+  /**
    * The RFC 9293 state ('ESTABLISHED', 'TIME-WAIT', ...), for teaching. Optional in
    * this interface so that test doubles and net.Socket still fit; our TcpSocket has it.
    */

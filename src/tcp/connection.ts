@@ -459,13 +459,16 @@ export class TcpConnection {
     if (this.snd.finAcked) {
       switch (this.state) {
         case 'FIN-WAIT-1':
+          this.user?.onFinAcked();
           this.setState('FIN-WAIT-2');
           if (!this.user) this.finWait2Timer.start(this.env.config.timeWaitMs); // orphan FIN-WAIT-2 timeout
           break;
         case 'CLOSING':
+          this.user?.onFinAcked();
           this.enterTimeWait();
           break;
         case 'LAST-ACK':
+          this.user?.onFinAcked();
           this.enterClosed();
           return false;
         default:

@@ -33,6 +33,8 @@ export interface ConnectionUser {
   onEof(): void;
   /** Acknowledged data left the send buffer. */
   onSendSpace(): void;
+  /** Our FIN was acknowledged, so the peer has every byte we sent (RFC 9293 3.10.7.4). */
+  onFinAcked(): void;
   /** The connection failed (reset, refused, timed out); it is CLOSED now. */
   onError(err: NetError): void;
   /** The host shut down under the connection: close quietly (no 'error'). */

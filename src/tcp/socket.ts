@@ -22,6 +22,7 @@ export class TcpSocket extends Duplex implements TcpSocketLike, ConnectionUser {
   private conn: TcpConnection | null;
   private _bytesRead = 0;
   private _bytesWritten = 0;
+  private _finAcked = false;
   private pendingWrite: ((err?: Error | null) => void) | null = null;
   private idleTimer: DeadlineTimer | null = null;
   private idleMs = 0;
@@ -119,12 +120,17 @@ export class TcpSocket extends Duplex implements TcpSocketLike, ConnectionUser {
    * Written bytes the peer has acknowledged. What is not yet acknowledged is still in
    * the send buffer: unsent plus sent-unacknowledged (which counts our FIN as one
    * more while it is in flight, so this may then be one short). Once our FIN is
-   * acknowledged (FIN-WAIT-2, TIME-WAIT) everything was.
+   * acknowledged everything was.
    */
   get bytesAcked(): number {
+    if (this._finAcked) return this._bytesWritten;
     const info = this.control.info();
-    if (info.state === 'FIN-WAIT-2' || info.state === 'TIME-WAIT') return this._bytesWritten;
     return Math.max(0, this._bytesWritten - info.unsent - info.unacked);
+  }
+
+  /** Our FIN was acknowledged: the peer has all we wrote. Emitted once as 'finAcked'. */
+  get finAcked(): boolean {
+    return this._finAcked;
   }
 
   address(): TcpAddressInfo {
@@ -184,6 +190,11 @@ export class TcpSocket extends Duplex implements TcpSocketLike, ConnectionUser {
       this.pendingWrite = null;
       cb();
     }
+  }
+
+  onFinAcked(): void {
+    this._finAcked = true;
+    this.emit('finAcked');
   }
 
   onError(err: NetError): void {

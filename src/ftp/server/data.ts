@@ -10,7 +10,7 @@
  *
  * Either way the result is one TcpSocketLike, used for one transfer and closed.
  */
-import type { Clock, Timer } from '../../stack/clock.js';
+import type { Clock } from '../../stack/clock.js';
 import type { Counters } from '../../stack/counters.js';
 import type { Random } from '../../stack/random.js';
 import type { TcpApi, TcpServerLike, TcpSocketLike } from '../../tcp/api.js';
@@ -200,52 +200,33 @@ function tryListen(tcp: TcpApi, port: number): Promise<TcpServerLike | undefined
 }
 
 /**
- * States in which our FIN has been acknowledged, so every byte before it was too
- * (RFC 9293 3.10.7.4: FIN-WAIT-1 -> FIN-WAIT-2 on the ACK of our FIN; CLOSING ->
- * TIME-WAIT; LAST-ACK -> CLOSED).
- */
-const FIN_ACKNOWLEDGED = new Set(['FIN-WAIT-2', 'TIME-WAIT', 'CLOSED']);
-
-/**
- * How often to look at the connection while waiting for the last ACK. The socket API
- * has no event for "everything acknowledged", so we poll two fields; it happens only
- * at the end of a transfer and at most until its timeout, so it costs nothing.
- */
-const DELIVERY_POLL_MS = 5;
-
-/**
  * After the last byte is written and end() called (so the FIN can ride on the last
  * data segment), wait until the peer has acknowledged all of it and our FIN: then
  * the file has arrived and 226 may be sent (RFC 959 3.2: the server closes the data
  * connection to mark the end of a stream-mode transfer). We do not wait for the
  * client's own FIN: a client may keep its end open (vsftpd answers 226 in 40 ms
- * there too). Resolves false if the connection was reset or `timeoutMs` passed
- * first (the socket is destroyed then).
+ * there too). Resolves false if the connection closed without that ACK or
+ * `timeoutMs` passed first (the socket is destroyed then).
  *
- * A socket that cannot tell its state (net.Socket, in tests against the kernel's
- * TCP) is waited on until it closes, as before.
+ * A socket that cannot tell (net.Socket, in tests against the kernel's TCP) is
+ * waited on until it closes, as before.
  */
 export function waitForDelivery(socket: TcpSocketLike, clock: Clock, timeoutMs: number): Promise<boolean> {
-  if (socket.state === undefined) return waitForClose(socket, clock, timeoutMs);
-  const delivered = (): boolean => FIN_ACKNOWLEDGED.has(socket.state!) && (socket.bytesAcked ?? socket.bytesWritten) === socket.bytesWritten;
+  if (socket.finAcked === undefined) return waitForClose(socket, clock, timeoutMs);
+  if (socket.finAcked) return Promise.resolve(true);
   return new Promise((resolve) => {
-    const deadline = clock.now() + timeoutMs;
-    let timer: Timer | undefined;
     const finish = (ok: boolean): void => {
-      timer?.cancel();
+      timer.cancel();
+      socket.off('finAcked', onFinAcked);
       socket.off('close', onClose);
       if (!ok) socket.destroy();
       resolve(ok);
     };
-    // Closed both ways (the client closed too): decided at once.
-    const onClose = (): void => finish(delivered());
-    const check = (): void => {
-      if (delivered()) return finish(true);
-      if (socket.state === 'CLOSED' || clock.now() >= deadline) return finish(false);
-      timer = clock.setTimer(DELIVERY_POLL_MS, check).unref();
-    };
+    const onFinAcked = (): void => finish(true);
+    const onClose = (): void => finish(socket.finAcked === true);
+    const timer = clock.setTimer(timeoutMs, () => finish(false)).unref();
+    socket.on('finAcked', onFinAcked);
     socket.on('close', onClose);
-    check();
   });
 }
 
