@@ -1,5 +1,5 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { DEFAULT_SNAPLEN, LINKTYPE_ETHERNET, type PacketDirection, type TimestampResolution } from '../wire/pcap.js';
+import { DEFAULT_SNAPLEN, LINKTYPE_ETHERNET, LINKTYPE_NOTE, type PacketDirection, type TimestampResolution } from '../wire/pcap.js';
 import { encodeEnhancedPacket, encodeInterfaceDescription, encodeSectionHeader } from '../wire/pcapng.js';
 import { tcpSuperFrame } from '../wire/virtio-net.js';
 import { LinkDecorator, type Link, type LinkClock } from './link.js';
@@ -46,9 +46,6 @@ export interface CaptureStats {
   /** Notes written by recordNote() (not counted in `frames`). */
   notes: number;
 }
-
-/** Link type of the notes' interface: LINKTYPE_USER0 (https://www.tcpdump.org/linktypes.html). */
-export const LINKTYPE_NOTE = 147;
 
 /**
  * Middleware that records every frame the wrapped link carries, in both directions,

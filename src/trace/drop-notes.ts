@@ -9,8 +9,6 @@
 import type { PacketDirection } from '../wire/pcap.js';
 import * as words from './words.js';
 
-/** LINKTYPE_USER0: the link type CaptureLink.recordNote writes notes with. */
-export const LINKTYPE_DROP_NOTE = 147;
 
 /** The pcapng comment of a drop note. */
 export function dropNoteComment(direction: PacketDirection): string {

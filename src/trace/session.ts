@@ -24,7 +24,7 @@ import { FtpLineReader, type FtpCommandLine, type FtpLine, type FtpReplyLine } f
 import { InOrderStream } from './in-order-stream.js';
 import { TcpConnectionAnalysis, type SegmentAnalysis } from './tcp-analysis.js';
 import * as words from './words.js';
-import { LINKTYPE_DROP_NOTE } from './drop-notes.js';
+import { LINKTYPE_NOTE } from '../wire/pcap.js';
 import type { PacketDirection } from '../wire/pcap.js';
 
 export type Transport = 'tcp' | 'udp';
@@ -230,7 +230,7 @@ export class SessionAnalyzer {
 
   /** Analyze the next frame of the capture; returns its message, or null when not drawn. */
   add(frame: AddFrame): SessionMessage | null {
-    if (frame.linktype === LINKTYPE_DROP_NOTE) return this.dropNote(frame);
+    if (frame.linktype === LINKTYPE_NOTE) return this.dropNote(frame);
     const message = this.addDissected(dissect(frame.data, frame.linktype ?? LINKTYPE_ETHERNET), frame);
     if (message) {
       this.recent.push({ data: frame.data, message });

@@ -17,6 +17,13 @@ import { parsed, refused, type ParseResult } from './result.js';
 /** LINKTYPE_ETHERNET (https://www.tcpdump.org/linktypes.html). */
 export const LINKTYPE_ETHERNET = 1;
 
+/**
+ * LINKTYPE_USER0, for private use: CaptureLink writes its notes (frames that never
+ * crossed the capture point, such as ones a fault injector dropped) on an interface
+ * of this type, so Wireshark lists them in order without dissecting them as traffic.
+ */
+export const LINKTYPE_NOTE = 147;
+
 /** Default snapshot length: large enough for any frame we will ever see. */
 export const DEFAULT_SNAPLEN = 262_144;
 
