@@ -11,6 +11,15 @@ export interface Link {
   readonly mtu: number;
   /** A short name for logs and captures ("tap0", "mem1"). */
   readonly name: string;
+  /**
+   * Checksum offload, as a NIC offers it (absent: none). `tx`: the link fills in the
+   * TCP checksum of every outgoing IPv4 frame that is not a fragment, whatever the
+   * field holds, so the stack may leave it zero. `rx`: onReceive's second argument
+   * gives a verdict per frame (RX_CHECKSUM_*). Middleware (capture, faults) offers
+   * none, so a capture always records the stack's own finished frames and injected
+   * corruption is never "repaired" below it.
+   */
+  readonly checksumOffload?: { readonly tx: boolean; readonly rx: boolean };
   /** Send one frame. The link may keep a reference: do not mutate it afterwards. */
   send(frame: Uint8Array): void;
   /** Send several frames in order, in one call to the device where it can. */
@@ -18,11 +27,24 @@ export interface Link {
   /**
    * Set the receiver. It is called with each batch of frames that arrived; the
    * frames are valid during the call and may be kept (links do not reuse them).
+   * `verdicts`, from a link with `checksumOffload.rx` only: one RX_CHECKSUM_* per frame.
    */
-  onReceive(handler: (frames: Uint8Array[]) => void): void;
+  onReceive(handler: ReceiveHandler): void;
   /** Stop receiving, release the device. No receive callback runs after it resolves. */
   close(): Promise<void>;
 }
+
+/**
+ * A link's verdict on an arriving frame's checksums (Linux's CHECKSUM_NONE and
+ * CHECKSUM_UNNECESSARY). GOOD: an unfragmented IPv4 frame whose header checksum and
+ * TCP or UDP checksum were verified below the stack, which then skips both. Anything
+ * else (not checked, or wrong) the stack verifies, counts and drops itself as usual.
+ */
+export const RX_CHECKSUM_NOT_CHECKED = 0;
+export const RX_CHECKSUM_GOOD = 1;
+export const RX_CHECKSUM_BAD = 2;
+
+export type ReceiveHandler = (frames: Uint8Array[], verdicts?: Uint8Array) => void;
 
 /**
  * The time source a link device or middleware needs (delivery latency, delays).
@@ -48,8 +70,9 @@ export abstract class LinkDecorator implements Link {
   sendBatch(frames: readonly Uint8Array[]): void {
     this.inner.sendBatch(frames);
   }
-  onReceive(handler: (frames: Uint8Array[]) => void): void {
-    this.inner.onReceive(handler);
+  /** Verdicts are not passed on: middleware offers no checksum offload (see Link). */
+  onReceive(handler: ReceiveHandler): void {
+    this.inner.onReceive((frames) => handler(frames));
   }
   close(): Promise<void> {
     return this.inner.close();
