@@ -50,7 +50,7 @@ export type { IcmpOptions } from './stack/icmp.js';
 export { formatIpv4, formatMac, parseIpv4, parseMac, type Ipv4Address, type MacAddress } from './wire/address.js';
 
 // ------------------------------------------------------------------ links
-export { LinkDecorator, type Link, type LinkClock } from './link/link.js';
+export { LinkDecorator, RX_CHECKSUM_BAD, RX_CHECKSUM_GOOD, RX_CHECKSUM_NOT_CHECKED, type Link, type LinkClock, type ReceiveHandler } from './link/link.js';
 export { MemoryHub } from './link/memory.js';
 export { TapLink, type TapOptions, type TapStats } from './link/tap.js';
 export { CaptureLink, type CaptureOptions, type CaptureStats, type FrameCommenter } from './link/capture.js';

@@ -1,4 +1,4 @@
-import type { Link } from '../link/link.js';
+import { RX_CHECKSUM_GOOD, type Link } from '../link/link.js';
 import {
   formatIpv4,
   formatMac,
@@ -126,6 +126,7 @@ export class IpHost implements HostContext {
     this.ip = new Ipv4Layer(services, this.arp, {
       mtu: Math.min(options.mtu ?? link.mtu, link.mtu),
       ...(options.superFrameMtu !== undefined ? { superFrameMtu: options.superFrameMtu } : {}),
+      tcpChecksumOffload: link.checksumOffload?.tx ?? false,
       ...(gateway !== undefined ? { gateway } : {}),
       ...(options.reassembly ? { reassembly: options.reassembly } : {}),
     });
@@ -134,7 +135,7 @@ export class IpHost implements HostContext {
     this.ip.register(IPPROTO_ICMP, this.icmp);
     this.pinger = new Pinger(services, this.icmp);
 
-    link.onReceive((frames) => this.receiveBatch(frames));
+    link.onReceive((frames, verdicts) => this.receiveBatch(frames, verdicts));
     this.log.info({ link: link.name, mac: formatMac(this.mac), address: `${formatIpv4(address)}/${options.prefixLength}` }, 'host up');
     if (options.announce !== false) this.arp.announce();
   }
@@ -184,13 +185,14 @@ export class IpHost implements HostContext {
     if (!this.inBatch) this.requestFlush();
   }
 
-  private receiveBatch(frames: Uint8Array[]): void {
+  /** `verdicts`: the link's checksum verdict per frame (Link.checksumOffload.rx), if it gives them. */
+  private receiveBatch(frames: Uint8Array[], verdicts?: Uint8Array): void {
     if (this.closed) return;
     this.inBatch = true;
     try {
-      for (const frame of frames) {
+      for (let i = 0; i < frames.length; i++) {
         try {
-          this.receiveFrame(frame);
+          this.receiveFrame(frames[i]!, verdicts !== undefined && verdicts[i] === RX_CHECKSUM_GOOD);
         } catch (err) {
           // A bug above must not take the host down with the rest of the batch.
           this.counters.inc('host.rx.handler_error');
@@ -235,7 +237,7 @@ export class IpHost implements HostContext {
    * solicitations and MLD reports to 33:33:..); then ARP and IPv4 must be addressed to
    * our MAC or to broadcast.
    */
-  private receiveFrame(frame: Uint8Array): void {
+  private receiveFrame(frame: Uint8Array, checksumsVerified: boolean): void {
     const { counters } = this;
     counters.inc('eth.rx.frames');
     const debug = this.ethLog.isLevelEnabled('debug');
@@ -270,7 +272,7 @@ export class IpHost implements HostContext {
     if (debug) this.ethLog.debug({ src: formatMac(eth.src), type: hex16(type), len: frame.length }, 'frame in');
     if (type === ETHERTYPE_IPV4) {
       counters.inc('eth.rx.ipv4');
-      this.ip.receive(eth.payload, broadcast);
+      this.ip.receive(eth.payload, broadcast, checksumsVerified);
     } else {
       counters.inc('eth.rx.arp');
       this.arp.receive(eth.payload, eth.src);

@@ -38,6 +38,8 @@ export interface Ipv4Options {
    * segments itself (a TAP with offload, TapLink.superFrameMtu). Default: `mtu`.
    */
   superFrameMtu?: number;
+  /** The link finishes TCP checksums of unfragmented frames (NetworkLayer.tcpChecksumOffload). */
+  tcpChecksumOffload?: boolean;
   /** TTL of the datagrams we originate (default 64, as Linux). */
   defaultTtl?: number;
   reassembly?: ReassemblyOptions;
@@ -60,6 +62,7 @@ export class Ipv4Layer implements NetworkLayer {
   readonly mtu: number;
   /** Largest TCP datagram we send: above `mtu` only on a link that segments TCP. */
   readonly superFrameMtu: number;
+  readonly tcpChecksumOffload: boolean;
   readonly gateway: Ipv4Address | undefined;
   readonly defaultTtl: number;
   readonly reassembler: Reassembler;
@@ -82,6 +85,7 @@ export class Ipv4Layer implements NetworkLayer {
     this.prefixLength = services.prefixLength;
     this.mtu = options.mtu ?? 1500;
     this.superFrameMtu = Math.max(this.mtu, options.superFrameMtu ?? 0);
+    this.tcpChecksumOffload = options.tcpChecksumOffload ?? false;
     this.gateway = options.gateway;
     this.defaultTtl = options.defaultTtl ?? 64;
     this.nextIdentification = services.random.int(0, 0xffff);
@@ -115,10 +119,13 @@ export class Ipv4Layer implements NetworkLayer {
     return this.broadcasts.has(d) || this.isBroadcast(d.dst) || isMulticastIpv4(d.dst);
   }
 
-  /** Handle an IPv4 datagram (the Ethernet payload). */
-  receive(packet: Uint8Array, linkBroadcast: boolean): void {
+  /**
+   * Handle an IPv4 datagram (the Ethernet payload). `checksumsVerified`: the link
+   * already verified its header and transport checksums (RX_CHECKSUM_GOOD).
+   */
+  receive(packet: Uint8Array, linkBroadcast: boolean, checksumsVerified = false): void {
     const { counters } = this.services;
-    const parsed = parseIpv4Packet(packet);
+    const parsed = parseIpv4Packet(packet, { verifyChecksum: !checksumsVerified });
     if (!parsed.ok) {
       counters.inc(`ipv4.rx.${parsed.error}`);
       if (this.log.isLevelEnabled('debug')) this.log.debug({ error: parsed.error }, 'drop IPv4');
@@ -148,15 +155,20 @@ export class Ipv4Layer implements NetworkLayer {
       return;
     }
 
+    // A link verifies the transport checksum of unfragmented datagrams only: the
+    // checksum of a reassembled one covers every fragment.
+    let transportVerified = checksumsVerified;
     if (isFragment(h)) {
       const whole = this.reassembler.add(h, headerBytes, payload);
       if (!whole) return;
       headerBytes = whole.header;
       payload = whole.payload;
+      transportVerified = false;
     }
 
     // For a reassembled datagram, header (and TTL) are those of fragment 0.
     const datagram: IpDatagram = { src: h.src, dst: h.dst, protocol: h.protocol, ttl: headerBytes[8]!, payload, header: headerBytes };
+    if (transportVerified) datagram.checksumVerified = true;
     if (broadcast) this.broadcasts.add(datagram);
     counters.inc('ipv4.rx.datagrams');
     if (this.log.isLevelEnabled('debug')) {

@@ -21,6 +21,12 @@ export interface IpDatagram {
   payload: Uint8Array;
   /** The raw IPv4 header as received (needed to quote it in an ICMP error). */
   header: Uint8Array;
+  /**
+   * The link verified the transport checksum of this (unfragmented) datagram, as a
+   * NIC with receive checksum offload does (Link.checksumOffload): the transport
+   * need not sum it again.
+   */
+  checksumVerified?: boolean;
 }
 
 /**
@@ -64,6 +70,12 @@ export interface NetworkLayer {
   readonly prefixLength: number;
   /** Largest datagram the link carries without fragmenting (e.g. 1500). */
   readonly mtu: number;
+  /**
+   * The link fills in the TCP checksum of every unfragmented datagram it sends
+   * (transmit checksum offload, Link.checksumOffload), so TCP may leave it zero in
+   * datagrams that will not be fragmented (those sent with DF). Absent: no offload.
+   */
+  readonly tcpChecksumOffload?: boolean;
   /** Deliver datagrams of this IP protocol number to `handler`. */
   register(protocol: number, handler: ProtocolHandler): void;
   /** Route and send one datagram (fragmenting it if needed). Returns false if dropped. */

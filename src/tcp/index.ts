@@ -48,6 +48,12 @@ export class Tcp implements TcpApi, ProtocolHandler {
   private readonly connections = new Map<string, TcpConnection | TimeWait>();
   private readonly listeners = new Map<number, Listener>();
   private readonly dirty = new Set<TcpConnection>();
+  /**
+   * The connection the last segment went to. Segments come in runs for one
+   * connection (a bulk transfer fills whole batches), so most arrivals find theirs
+   * here by comparing three numbers, without building the map's key.
+   */
+  private lastConn: TcpConnection | null = null;
   private readonly isn: IsnGenerator;
   private readonly cookies: SynCookies;
   private readonly pathMtus: PathMtuCache;
@@ -187,7 +193,8 @@ export class Tcp implements TcpApi, ProtocolHandler {
   receive(dg: IpDatagram): void {
     const c = this.ctx.counters;
     c.inc('tcp.rx.segments');
-    const parsed = parseTcp(dg.payload, { src: dg.src, dst: dg.dst });
+    // The checksum is verified here unless the link already did (RFC 9293 3.1).
+    const parsed = parseTcp(dg.payload, dg.checksumVerified ? undefined : { src: dg.src, dst: dg.dst });
     if (!parsed.ok) {
       c.inc(`tcp.rx.${parsed.error}`);
       c.inc('tcp.rx.drop.malformed');
@@ -208,8 +215,7 @@ export class Tcp implements TcpApi, ProtocolHandler {
       c.inc('tcp.rx.drop.not_for_us');
       return;
     }
-    const k = key(dg.src, h.srcPort, h.dstPort);
-    let conn = this.connections.get(k);
+    let conn = this.lookup(dg.src, h.srcPort, h.dstPort);
     if (conn instanceof TimeWait && h.flags & TcpFlags.SYN && !(h.flags & TcpFlags.ACK) && this.listeners.has(h.dstPort)) {
       if (conn.acceptsNewSyn(h)) {
         c.inc('tcp.time_wait.reused');
@@ -228,6 +234,17 @@ export class Tcp implements TcpApi, ProtocolHandler {
     }
     c.inc('tcp.rx.drop.no_socket');
     this.resetFor(dg, h, payload.length);
+  }
+
+  /** The connection or TIME-WAIT record of a four-tuple (our address is the only one). */
+  private lookup(remoteAddr: number, remotePort: number, localPort: number): TcpConnection | TimeWait | undefined {
+    const last = this.lastConn;
+    if (last !== null && last.tuple.remotePort === remotePort && last.tuple.localPort === localPort && last.tuple.remoteAddr === remoteAddr) {
+      return last;
+    }
+    const conn = this.connections.get(key(remoteAddr, remotePort, localPort));
+    if (conn instanceof TcpConnection) this.lastConn = conn;
+    return conn;
   }
 
   icmpError(error: IcmpError): void {
@@ -409,11 +426,13 @@ export class Tcp implements TcpApi, ProtocolHandler {
   // ------------------------------------------------------------------ output
 
   private transmit(src: number, dst: number, fields: TcpHeaderFields, payload: Uint8Array): void {
-    const header = encodeTcp(fields, payload, { src, dst });
     // DF as Linux sets it on TCP: our segments never exceed the MTU (MSS = MTU - 40),
     // and a router that must fragment tells us instead (RFC 1191). Not towards a path
     // whose MTU was reported below the minimum (see path-mtu.ts): routers fragment there.
     const dontFragment = !this.pathMtus.get(dst)?.locked;
+    // A DF datagram leaves whole, so a link with checksum offload can finish it;
+    // fragments it could not (the checksum covers the whole datagram).
+    const header = encodeTcp(fields, payload, dontFragment && this.ctx.ip.tcpChecksumOffload ? null : { src, dst });
     this.ctx.ip.send({ dst, src, protocol: IPPROTO_TCP, payload: payload.length > 0 ? [header, payload] : header, dontFragment });
   }
 
@@ -437,6 +456,7 @@ export class Tcp implements TcpApi, ProtocolHandler {
     const k = key(conn.tuple.remoteAddr, conn.tuple.remotePort, conn.tuple.localPort);
     if (this.connections.get(k) === conn) this.connections.delete(k);
     if (conn instanceof TcpConnection) this.dirty.delete(conn);
+    if (this.lastConn === conn) this.lastConn = null;
   }
 
   /**
@@ -447,6 +467,7 @@ export class Tcp implements TcpApi, ProtocolHandler {
   private enterTimeWait(conn: TcpConnection): void {
     const k = key(conn.tuple.remoteAddr, conn.tuple.remotePort, conn.tuple.localPort);
     if (this.connections.get(k) === conn) this.connections.set(k, new TimeWait(this.timeWaitEnv, conn));
+    if (this.lastConn === conn) this.lastConn = null;
   }
 
   /** A local port for a connection to remoteAddr:remotePort: free for that pair, not listening. */

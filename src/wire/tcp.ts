@@ -289,10 +289,11 @@ export interface TcpHeaderFields {
 
 /**
  * Encode a header for `payload` and fill in the checksum over the pseudo-header,
- * the header and the payload. Returns a new header buffer; the payload is not
+ * the header and the payload (`pseudo` null: left zero, for a link that fills it
+ * in, see Link.checksumOffload). Returns a new header buffer; the payload is not
  * copied, so the caller can send [header, payload] as two parts of one datagram.
  */
-export function encodeTcp(fields: TcpHeaderFields, payload: Uint8Array, pseudo: TcpPseudoHeader): Uint8Array {
+export function encodeTcp(fields: TcpHeaderFields, payload: Uint8Array, pseudo: TcpPseudoHeader | null): Uint8Array {
   const optLen = fields.options ? tcpOptionsLength(fields.options) : 0;
   const headerLength = TCP_HEADER_MIN + optLen;
   const h = new Uint8Array(headerLength);
@@ -306,6 +307,9 @@ export function encodeTcp(fields: TcpHeaderFields, payload: Uint8Array, pseudo: 
   // h[16..17] checksum: zero while summing
   writeU16(h, 18, fields.urgent ?? 0);
   if (fields.options) encodeTcpOptions(fields.options, h, TCP_HEADER_MIN);
+  // Without a pseudo-header the checksum stays zero for the link to fill in
+  // (transmit checksum offload, as a NIC does it).
+  if (!pseudo) return h;
   let acc = pseudoHeaderSum(pseudo.src, pseudo.dst, IPPROTO_TCP, headerLength + payload.length);
   acc = sumWords(h, acc);
   acc = sumWords(payload, acc);
