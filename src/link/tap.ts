@@ -1,8 +1,8 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { IPV4_MAX_DATAGRAM } from '../wire/ipv4.js';
-import { TCP_CHECKSUM_OFFSET, VIRTIO_NET_HDR_LEN, setPartialTcpChecksum, tcpSuperFrame, writeVirtioNetHeader } from '../wire/virtio-net.js';
-import type { Link } from './link.js';
+import { TCP_CHECKSUM_OFFSET, VIRTIO_NET_HDR_LEN, tcpSuperFrame, writeVirtioNetHeader } from '../wire/virtio-net.js';
+import type { Link, ReceiveHandler } from './link.js';
 
 /**
  * The N-API addon of src/native/tap.c. The package ships it prebuilt
@@ -10,12 +10,17 @@ import type { Link } from './link.js';
  * into build/Release/ only where no prebuild loads. native-notes/README.md says more.
  */
 interface NativeTap {
-  open(
-    name: string,
-    options?: { offload?: boolean; txqueuelen?: number },
-  ): { handle: NativeHandle; name: string; mac: Uint8Array | null; offload: boolean; txqueuelen: number | null };
-  start(handle: NativeHandle, callback: (frames: Uint8Array[] | null, error?: Error) => void): void;
-  /** `vnetHeaders`: 10 bytes per frame (struct virtio_net_hdr), offload devices only. */
+  open(name: string, options?: NativeOpenOptions): NativeOpened;
+  /**
+   * callback(frames, verdicts) per wake-up (`verdicts`: one RX_CHECKSUM_* per frame,
+   * when opened with rxChecksum), or callback(null, error) once if the device fails.
+   */
+  start(handle: NativeHandle, callback: (frames: Uint8Array[] | null, second?: Uint8Array | Error) => void): void;
+  /**
+   * `vnetHeaders`: 10 bytes per frame (struct virtio_net_hdr), offload devices only.
+   * With the writer thread: true / how many were queued for it (stats().txFrames says
+   * what the kernel took); without: what the kernel took.
+   */
   write(handle: NativeHandle, frame: Uint8Array, vnetHeader?: Uint8Array): boolean;
   writeBatch(handle: NativeHandle, frames: readonly Uint8Array[], vnetHeaders?: Uint8Array): number;
   stats(handle: NativeHandle): TapStats;
@@ -23,6 +28,23 @@ interface NativeTap {
   close(handle: NativeHandle): void;
 }
 type NativeHandle = { readonly __brand: 'tap-handle' };
+interface NativeOpenOptions {
+  offload?: boolean;
+  txqueuelen?: number;
+  txChecksum?: boolean;
+  rxChecksum?: boolean;
+  writerThread?: boolean;
+}
+interface NativeOpened {
+  handle: NativeHandle;
+  name: string;
+  mac: Uint8Array | null;
+  offload: boolean;
+  txqueuelen: number | null;
+  txChecksum: boolean;
+  rxChecksum: boolean;
+  writerThread: boolean;
+}
 
 let native: NativeTap | null = null;
 
@@ -78,6 +100,23 @@ export interface TapOptions {
    * Default: 4096 for a device the binding creates; a device that exists keeps its own.
    */
   txqueuelen?: number;
+  /**
+   * Checksum offload, as a NIC offers it (Link.checksumOffload; default on, both
+   * ways). tx: the binding computes the TCP checksum of every outgoing unfragmented
+   * IPv4/TCP frame, so the stack may leave it zero. rx: the binding verifies the IPv4
+   * header and TCP/UDP checksums of every frame and tells the receiver its verdict
+   * (RX_CHECKSUM_*). Both run in C; tx on the writer thread. `false` turns both off
+   * (the stack then sums everything itself, as the benchmarks compare).
+   */
+  checksumOffload?: boolean | { tx: boolean; rx: boolean };
+  /**
+   * Write from a thread of the binding (default true): send() and sendBatch() copy
+   * the frames into a bounded ring and return; the thread writes them to the kernel
+   * (whose receive processing runs inside that write), so the JS thread goes on
+   * building segments meanwhile. A full ring drops the frame (stats.txDrops), as a
+   * NIC's full queue does. `false`: the JS thread writes each frame itself.
+   */
+  writerThread?: boolean;
 }
 
 /** Largest IP datagram of an offload super-frame (the IPv4 total-length limit). */
@@ -93,10 +132,19 @@ export interface TapStats {
   rxErrors: number;
   /** Frames read but lost before JS saw them (out of memory). */
   rxDrops: number;
-  /** Frames the kernel accepted. */
+  /** Frames whose checksums the binding verified (checksumOffload.rx): RX_CHECKSUM_GOOD. */
+  rxChecksumGood: number;
+  /** Frames with a wrong IPv4 header or TCP/UDP checksum: RX_CHECKSUM_BAD (the stack drops them). */
+  rxChecksumBad: number;
+  /** Frames the kernel accepted (written; with the writer thread, once it wrote them). */
   txFrames: number;
-  /** Frames dropped because the kernel could not take them right now (EAGAIN). */
+  /**
+   * Frames dropped because there was no room: the writer thread's ring was full, or
+   * (without it) the kernel said EAGAIN.
+   */
   txDrops: number;
+  /** Frames in the writer thread's ring, not yet written (0 without the thread). */
+  txQueued: number;
   /** Frames the kernel refused (e.g. shorter than an Ethernet header) or sent after close. */
   txErrors: number;
   /** Offload: super-frames (gso_type set) the kernel sent us. */
@@ -136,8 +184,12 @@ export class TapLink implements Link {
   readonly segmentsPerSuperFrame: number;
   /** The kernel side's queue length if the binding set it, else null. */
   readonly txqueuelen: number | null;
+  /** Checksums the binding computes and verifies (TapOptions.checksumOffload). */
+  readonly checksumOffload: { readonly tx: boolean; readonly rx: boolean };
+  /** Frames go out from the binding's writer thread (TapOptions.writerThread). */
+  readonly writerThread: boolean;
 
-  private handler: ((frames: Uint8Array[]) => void) | null = null;
+  private handler: ReceiveHandler | null = null;
   private errorHandler: ((error: Error) => void) | null = null;
   private started = false;
   private closed = false;
@@ -148,7 +200,7 @@ export class TapLink implements Link {
   private constructor(
     private readonly nativeTap: NativeTap,
     private readonly handle: NativeHandle,
-    opened: { name: string; mac: Uint8Array | null; offload: boolean; txqueuelen: number | null },
+    opened: NativeOpened,
     mtu: number,
   ) {
     this.name = opened.name;
@@ -158,6 +210,8 @@ export class TapLink implements Link {
     this.superFrameMtu = opened.offload ? SUPER_FRAME_MTU : undefined;
     this.segmentsPerSuperFrame = opened.offload ? Math.max(1, Math.floor(SUPER_FRAME_MTU / mtu) - 1) : 1;
     this.txqueuelen = opened.txqueuelen;
+    this.checksumOffload = Object.freeze({ tx: opened.txChecksum, rx: opened.rxChecksum });
+    this.writerThread = opened.writerThread;
   }
 
   /**
@@ -173,8 +227,15 @@ export class TapLink implements Link {
     if (txqueuelen !== undefined && (!Number.isInteger(txqueuelen) || txqueuelen < 1 || txqueuelen > 1_000_000)) {
       throw new RangeError(`tap ${options.name}: txqueuelen must be an integer from 1 to 1000000, got ${txqueuelen}`);
     }
+    const csum = options.checksumOffload ?? true;
     const tap = loadNative();
-    const opened = tap.open(options.name, { offload: options.offload ?? false, txqueuelen });
+    const opened = tap.open(options.name, {
+      offload: options.offload ?? false,
+      txqueuelen,
+      txChecksum: typeof csum === 'boolean' ? csum : csum.tx,
+      rxChecksum: typeof csum === 'boolean' ? csum : csum.rx,
+      writerThread: options.writerThread ?? true,
+    });
     return new TapLink(tap, opened.handle, opened, mtu);
   }
 
@@ -187,13 +248,20 @@ export class TapLink implements Link {
     return this.closed;
   }
 
-  /** Send one frame; false if it was dropped (counted in `stats`). Never blocks. */
+  /**
+   * Send one frame; false if it was dropped (counted in `stats`). Never blocks. The
+   * binding copies the frame (and fills in its checksum in its copy), so the caller's
+   * bytes are never changed.
+   */
   send(frame: Uint8Array): boolean {
     if (!this.offload) return this.nativeTap.write(this.handle, frame);
     return this.nativeTap.write(this.handle, frame, this.headersFor([frame]));
   }
 
-  /** Send frames in order in one call into the binding; returns how many went out. */
+  /**
+   * Send frames in order in one call into the binding; returns how many it took
+   * (queued for the writer thread, or written without it).
+   */
   sendBatch(frames: readonly Uint8Array[]): number {
     if (frames.length === 0) return 0;
     if (!this.offload) return this.nativeTap.writeBatch(this.handle, frames);
@@ -203,11 +271,12 @@ export class TapLink implements Link {
   /**
    * Offload: one virtio_net_hdr per frame. A frame larger than the MTU is a TCP
    * super-frame (only TCP makes them, see superFrameMtu): the kernel cuts it into
-   * segments of gso_size payload bytes, each with the headers of the first. Its
-   * checksum field is rewritten to the partial sum NEEDS_CSUM asks for, so that the
-   * kernel does not verify 64 KiB that our stack has just summed (the capture, which
-   * wraps this link, already has the frame with its finished checksum). Other frames
-   * get a header of zeros: finished, nothing to do.
+   * segments of gso_size payload bytes, each with the headers of the first. NEEDS_CSUM
+   * asks the binding to put the pseudo-header sum in its checksum field (from scratch,
+   * in its own copy; tap.c tx_checksum), so that the kernel does not verify 64 KiB
+   * (the capture, which wraps this link, has the frame as the stack made it). Other
+   * frames get a header of zeros: nothing for the kernel to do, the binding finishes
+   * their TCP checksum with checksumOffload.tx.
    */
   private headersFor(frames: readonly Uint8Array[]): Uint8Array {
     const size = frames.length * VIRTIO_NET_HDR_LEN;
@@ -218,7 +287,6 @@ export class TapLink implements Link {
       const frame = frames[i]!;
       const gso = tcpSuperFrame(frame, this.mtu);
       if (gso) {
-        setPartialTcpChecksum(frame, gso);
         writeVirtioNetHeader(headers, i * VIRTIO_NET_HDR_LEN, {
           needsChecksum: true,
           dataValid: false,
@@ -238,19 +306,33 @@ export class TapLink implements Link {
    * Set the receiver. Reading starts with the first receiver: until then, frames wait
    * in the kernel's queue (which drops when it is full).
    */
-  onReceive(handler: (frames: Uint8Array[]) => void): void {
+  onReceive(handler: ReceiveHandler): void {
     this.handler = handler;
     if (this.started || this.closed) return;
     this.started = true;
-    this.nativeTap.start(this.handle, (frames, error) => {
+    this.nativeTap.start(this.handle, (frames, second) => {
       if (this.closed) return;
       if (frames) {
-        this.handler?.(frames);
-      } else if (error) {
-        this.fail(error);
+        this.handler?.(frames, second instanceof Uint8Array ? second : undefined);
+      } else if (second instanceof Error) {
+        this.fail(second);
       }
     });
     if (!this.keepAlive) this.nativeTap.ref(this.handle, false);
+  }
+
+  /**
+   * Resolves true once the writer thread has written every frame queued so far (at
+   * once without the thread), false if that took longer than `timeoutMs`. For tests
+   * and benchmarks that count what the kernel took (stats.txFrames).
+   */
+  async flush(timeoutMs = 1000): Promise<boolean> {
+    const until = Date.now() + timeoutMs;
+    while (!this.closed && this.nativeTap.stats(this.handle).txQueued > 0) {
+      if (Date.now() > until) return false;
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    return true;
   }
 
   /** Called once if the device fails while reading (e.g. it was deleted). */
@@ -271,7 +353,10 @@ export class TapLink implements Link {
     return this;
   }
 
-  /** Stop reading and close the file descriptor. Safe to call twice. */
+  /**
+   * Stop reading, let the writer thread write what is queued (the kernel gets at most
+   * a second to take it), and close the file descriptor. Safe to call twice.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

@@ -109,7 +109,7 @@ describeTap('TapLink against the Linux kernel', () => {
     expect(macText(reply.subarray(22, 28))).toBe(macText(net.link.kernelMac!));
   });
 
-  it('sendBatch writes every frame in one call, and the kernel counts them', async () => {
+  it('sendBatch takes every frame in one call; once flushed, the kernel counts them', async () => {
     const rxPackets = async () =>
       Number((await net.exec('cat', [`/sys/class/net/${net.dev}/statistics/rx_packets`])).stdout);
     const before = await rxPackets();
@@ -117,11 +117,14 @@ describeTap('TapLink against the Linux kernel', () => {
     const frames = Array.from({ length: 10 }, (_, i) =>
       arpRequest(OUR_MAC, '10.0.0.2', `10.0.0.${100 + i}`));
     expect(net.link.sendBatch(frames)).toBe(10);
+    // The writer thread writes them: txFrames counts what the kernel took, when it took it.
+    expect(await net.link.flush()).toBe(true);
+    expect(net.link.stats.txQueued).toBe(0);
     expect(net.link.stats.txFrames - txBefore).toBe(10);
     expect(await rxPackets()).toBe(before + 10);
   });
 
-  it('counts a frame shorter than an Ethernet header as a tx error', () => {
+  it('counts a frame shorter than an Ethernet header as a tx error', async () => {
     const before = net.link.stats;
     expect(net.link.send(Uint8Array.of(1, 2, 3, 4))).toBe(false);
     expect(net.link.stats.txErrors).toBe(before.txErrors + 1);
@@ -129,6 +132,7 @@ describeTap('TapLink against the Linux kernel', () => {
     // In a batch, the refused frame is counted and the others still go out.
     const good = arpRequest(OUR_MAC, '10.0.0.2', '10.0.0.1');
     expect(net.link.sendBatch([good, Uint8Array.of(1, 2, 3), good])).toBe(2);
+    expect(await net.link.flush()).toBe(true);
     expect(net.link.stats.txErrors).toBe(before.txErrors + 2);
     expect(net.link.stats.txFrames).toBe(before.txFrames + 2);
   });
@@ -355,3 +359,280 @@ describeTap('TapLink without CAP_NET_ADMIN', () => {
     expect(r.stdout).toMatch(/^EPERM .*needs CAP_NET_ADMIN.*ip tuntap add dev tsnocap0 mode tap user/);
   });
 });
+
+// ---- checksum offload (Link.checksumOffload) and the writer thread, against the kernel ----
+
+/** The Internet checksum (RFC 1071) of `bytes`, for building test frames by hand. */
+function checksum(bytes: Uint8Array): number {
+  let sum = 0;
+  for (let i = 0; i < bytes.length; i += 2) sum += (bytes[i]! << 8) | (bytes[i + 1] ?? 0);
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  return ~sum & 0xffff;
+}
+
+/**
+ * Ethernet + IPv4 (`src` -> `dst`, right header checksum) + TCP SYN from port 40000 to
+ * port 9 (closed: the kernel answers a SYN whose checksum verifies with a RST), with
+ * `payload` bytes of data and `tcpChecksum` as it is in the checksum field.
+ */
+function tcpSyn(dstMac: Uint8Array, src: string, dst: string, payload: number, tcpChecksum: number): Uint8Array {
+  const f = new Uint8Array(14 + 20 + 20 + payload);
+  const v = new DataView(f.buffer);
+  f.set(dstMac, 0);
+  f.set(OUR_MAC, 6);
+  v.setUint16(12, 0x0800);
+  f[14] = 0x45;
+  v.setUint16(16, 40 + payload);
+  v.setUint16(20, 0x4000); // DF
+  f[22] = 64;
+  f[23] = 6;
+  f.set(ipBytes(src), 26);
+  f.set(ipBytes(dst), 30);
+  v.setUint16(24, checksum(f.subarray(14, 34)));
+  v.setUint16(34, 40000);
+  v.setUint16(36, 9);
+  v.setUint32(38, 0x01020304); // ISS
+  f[46] = 5 << 4;
+  f[47] = 0x02; // SYN
+  v.setUint16(48, 65535);
+  v.setUint16(50, tcpChecksum);
+  for (let i = 0; i < payload; i++) f[54 + i] = i & 0xff;
+  return f;
+}
+
+/** The kernel's RSTs to 10.x.x.2 port 40000 among `frames`. */
+const rstsTo40000 = (frames: readonly Uint8Array[]) =>
+  frames.filter((f) => f.length >= 54 && f[12] === 0x08 && f[13] === 0x00 && f[23] === 6 && ((f[36]! << 8) | f[37]!) === 40000 && (f[47]! & 0x04) !== 0);
+
+/** Tcp InCsumErrors of the namespace (/proc/net/snmp is per network namespace). */
+async function tcpInCsumErrors(net: TestNet): Promise<number> {
+  const lines = (await net.exec('cat', ['/proc/net/snmp'])).stdout.split('\n').filter((l) => l.startsWith('Tcp:'));
+  const names = lines[0]!.split(/\s+/);
+  const values = lines[1]!.split(/\s+/);
+  return Number(values[names.indexOf('InCsumErrors')]);
+}
+
+/**
+ * A python3 program that sends hand-made frames from the kernel side of `dev` (a raw
+ * AF_PACKET socket, so the kernel does not touch them), from a made-up MAC
+ * 02:00:00:00:00:01 and 10.0.0.1 to us: one per case, told apart by the IPv4 ID.
+ */
+const RAW_CASES = `
+import socket, struct, sys
+def csum(b):
+    if len(b) % 2: b += b"\\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16: s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
+ours, theirs = bytes.fromhex("020000000002"), bytes.fromhex("020000000001")
+src, dst = socket.inet_aton("10.0.0.1"), socket.inet_aton("10.0.0.2")
+def frame(proto, l4, ident, frag=0, bad_ip=False):
+    h = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(l4), ident, frag, 64, proto, 0, src, dst)
+    c = csum(h) ^ (0x0101 if bad_ip else 0)
+    return ours + theirs + b"\\x08\\x00" + h[:10] + struct.pack("!H", c) + h[12:] + l4
+def pseudo(proto, n): return src + dst + struct.pack("!BBH", 0, proto, n)
+def udp(mode):
+    data = b"hello"
+    h = struct.pack("!HHHH", 5000, 9, 8 + len(data), 0)
+    c = 0 if mode == "none" else csum(pseudo(17, 8 + len(data)) + h + data) ^ (0x0040 if mode == "bad" else 0)
+    return h[:6] + struct.pack("!H", c) + data
+def tcp(mode):
+    data = b"hello"
+    h = struct.pack("!HHIIBBHHH", 9, 40001, 1, 1, 5 << 4, 0x18, 1000, 0, 0)
+    c = csum(pseudo(6, 20 + len(data)) + h + data) ^ (0x0040 if mode == "bad" else 0)
+    return h[:16] + struct.pack("!H", c) + h[18:] + data
+icmp = struct.pack("!BBHHH", 8, 0, 0, 1, 1) + b"ping"
+icmp = icmp[:2] + struct.pack("!H", csum(icmp)) + icmp[4:]
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind((sys.argv[1], 0))
+for f in [frame(17, udp("good"), 1), frame(17, udp("bad"), 2), frame(17, udp("none"), 3),
+          frame(6, tcp("good"), 4), frame(6, tcp("bad"), 5), frame(17, udp("good"), 6, bad_ip=True),
+          frame(1, icmp, 7), frame(17, udp("good"), 8, frag=0x2000)]:
+    s.send(f)
+`;
+
+describeTap('TapLink checksum offload against the Linux kernel', () => {
+  let net: TestNet;
+  beforeAll(async () => {
+    net = await createNetWithNeighbour('csum');
+  });
+  afterAll(async () => {
+    await net?.destroy();
+  });
+
+  it('offers checksum offload both ways by default', () => {
+    expect(net.link.checksumOffload).toEqual({ tx: true, rx: true });
+    expect(net.link.writerThread).toBe(true);
+  });
+
+  it('fills in the TCP checksum of our frames: the kernel answers a SYN sent with 0 or garbage there', async () => {
+    const received: Uint8Array[] = [];
+    net.link.onReceive((frames) => received.push(...frames));
+    const errorsBefore = await tcpInCsumErrors(net);
+    const mac = net.link.kernelMac!;
+    // Field 0 (as the stack leaves it), a wrong value, an odd payload (RFC 1071 pads it).
+    const frames = [tcpSyn(mac, '10.0.0.2', '10.0.0.1', 0, 0), tcpSyn(mac, '10.0.0.2', '10.0.0.1', 1001, 0xbeef)];
+    const copies = frames.map((f) => f.slice());
+    expect(net.link.sendBatch(frames)).toBe(2);
+    expect(await waitFor(() => rstsTo40000(received).length >= 2)).toBe(true);
+    expect(await tcpInCsumErrors(net)).toBe(errorsBefore);
+    // The binding fills in its own copy: the caller's frames are unchanged.
+    frames.forEach((f, i) => expect(f).toEqual(copies[i]));
+  });
+
+  it('gives each received frame a verdict: GOOD, BAD (IPv4 header, UDP, TCP) or NOT_CHECKED', async () => {
+    const verdicts = new Map<number, number>();
+    const before = net.link.stats;
+    net.link.onReceive((frames, v) => {
+      frames.forEach((f, i) => {
+        // Only our hand-made frames: from the made-up MAC 02:00:00:00:00:01.
+        if (f[11] === 0x01 && f[6] === 0x02 && f[12] === 0x08) verdicts.set((f[18]! << 8) | f[19]!, v?.[i] ?? -1);
+      });
+    });
+    const r = await net.exec('python3', ['-c', RAW_CASES, net.dev]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await waitFor(() => verdicts.size >= 8)).toBe(true);
+    const [NOT_CHECKED, GOOD, BAD] = [0, 1, 2];
+    expect(Object.fromEntries(verdicts)).toEqual({
+      1: GOOD, // UDP, right
+      2: BAD, // UDP checksum wrong
+      3: GOOD, // UDP checksum 0: none (RFC 768), the IPv4 header verified
+      4: GOOD, // TCP, right
+      5: BAD, // TCP checksum wrong
+      6: BAD, // IPv4 header checksum wrong
+      7: NOT_CHECKED, // ICMP: the stack checks it
+      8: NOT_CHECKED, // a fragment: its UDP checksum spans the whole datagram
+    });
+    const after = net.link.stats;
+    expect(after.rxChecksumBad - before.rxChecksumBad).toBe(3);
+    expect(after.rxChecksumGood - before.rxChecksumGood).toBeGreaterThanOrEqual(3);
+  });
+
+  it('the kernel\'s own TCP segments get GOOD', async () => {
+    const seen: { frame: Uint8Array; verdict: number | undefined }[] = [];
+    net.link.onReceive((frames, v) => frames.forEach((frame, i) => seen.push({ frame, verdict: v?.[i] })));
+    net.link.send(tcpSyn(net.link.kernelMac!, '10.0.0.2', '10.0.0.1', 0, 0));
+    expect(await waitFor(() => rstsTo40000(seen.map((s) => s.frame)).length > 0)).toBe(true);
+    const rst = seen.find((s) => rstsTo40000([s.frame]).length > 0)!;
+    expect(rst.verdict).toBe(1);
+  });
+
+  it('with checksumOffload false, does neither: a SYN with checksum 0 is a csum error to the kernel, and no verdicts', async () => {
+    const name = `tsc${process.pid.toString(36)}`;
+    const plain = TapLink.open({ name, checksumOffload: false });
+    try {
+      expect(plain.checksumOffload).toEqual({ tx: false, rx: false });
+      const setup = [
+        ['link', 'set', name, 'netns', net.ns],
+        ['-n', net.ns, 'addr', 'add', '10.8.0.1/24', 'dev', name],
+        ['-n', net.ns, 'link', 'set', name, 'up'],
+        ['-n', net.ns, 'neigh', 'add', '10.8.0.2', 'lladdr', macText(OUR_MAC), 'dev', name, 'nud', 'permanent'],
+      ];
+      for (const args of setup) expect(spawnSync('ip', args).status).toBe(0);
+      const received: { frame: Uint8Array; verdicts: Uint8Array | undefined }[] = [];
+      plain.onReceive((frames, verdicts) => frames.forEach((frame) => received.push({ frame, verdicts })));
+      const errorsBefore = await tcpInCsumErrors(net);
+      plain.send(tcpSyn(plain.kernelMac!, '10.8.0.2', '10.8.0.1', 0, 0));
+      await new Promise((r) => setTimeout(r, 300)); // a RST would be back long before
+      expect(rstsTo40000(received.map((r) => r.frame))).toHaveLength(0);
+      expect(await tcpInCsumErrors(net)).toBe(errorsBefore + 1);
+      // A right checksum (computed here) gets its RST, delivered without verdicts.
+      const syn = tcpSyn(plain.kernelMac!, '10.8.0.2', '10.8.0.1', 0, 0);
+      const pseudo = Uint8Array.from([...syn.subarray(26, 34), 0, 6, 0, 20, ...syn.subarray(34)]);
+      new DataView(syn.buffer).setUint16(50, checksum(pseudo));
+      plain.send(syn);
+      expect(await waitFor(() => rstsTo40000(received.map((r) => r.frame)).length > 0)).toBe(true);
+      expect(received.every((r) => r.verdicts === undefined)).toBe(true);
+    } finally {
+      await plain.close();
+    }
+  });
+});
+
+describeTap('TapLink writer thread', () => {
+  let net: TestNet;
+  beforeAll(async () => {
+    net = await createNetWithNeighbour('writer');
+  });
+  afterAll(async () => {
+    await net?.destroy();
+  });
+
+  it('close() writes what is still queued first: a kernel UDP socket gets every datagram, txFrames counts them', async () => {
+    const name = `tsw${process.pid.toString(36)}`;
+    const link = TapLink.open({ name });
+    const setup = [
+      ['link', 'set', name, 'netns', net.ns],
+      ['-n', net.ns, 'addr', 'add', '10.7.0.1/24', 'dev', name],
+      ['-n', net.ns, 'link', 'set', name, 'up'],
+    ];
+    for (const args of setup) expect(spawnSync('ip', args).status).toBe(0);
+    const COUNT = 3000;
+    // The receiver counts datagrams until none came for a second.
+    const receiver = net.spawn('python3', ['-u', '-c',
+      'import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n' +
+      's.setsockopt(socket.SOL_SOCKET, 33, 64 << 20)  # SO_RCVBUFFORCE\n' +
+      's.bind(("10.7.0.1", 5000))\nprint("ready", flush=True)\ns.settimeout(1.0)\nn = 0\n' +
+      'try:\n    while True:\n        s.recv(2048)\n        n += 1\nexcept socket.timeout:\n    pass\nprint(n, flush=True)\n']);
+    const output = createInterface({ input: receiver.stdout! })[Symbol.asyncIterator]();
+    expect(String((await output.next()).value)).toBe('ready');
+    const frames = Array.from({ length: COUNT }, (_, i) => udpFrame(link.kernelMac!, i));
+    expect(link.sendBatch(frames)).toBe(COUNT);
+    await link.close(); // at once: most frames are still in the ring
+    expect(link.stats.txQueued).toBe(0);
+    expect(link.stats.txFrames).toBe(COUNT);
+    expect(link.stats.txDrops).toBe(0);
+    expect(Number((await output.next()).value)).toBe(COUNT);
+  });
+
+  it('drops and counts what does not fit its ring, as a full queue does', async () => {
+    const link = net.link;
+    const before = link.stats;
+    // 4 MiB of ring: 8000 frames of 1514 bytes (12 MB) in one call cannot all fit.
+    const frame = udpFrame(link.kernelMac!, 0, 1472);
+    const taken = link.sendBatch(new Array(8000).fill(frame));
+    expect(taken).toBeLessThan(8000);
+    expect(await link.flush()).toBe(true);
+    const after = link.stats;
+    expect(after.txDrops - before.txDrops).toBe(8000 - taken);
+    expect(after.txFrames - before.txFrames).toBe(taken);
+  });
+
+  it('a process that exits with an open device, frames still queued, exits at once and cleanly', async () => {
+    for (const ending of ['process.exit(0)', 'undefined /* falls off the end */']) {
+      const script = `
+        const tap = require(${JSON.stringify(addonPath)});
+        const dev = tap.open('tsx0');
+        const frame = new Uint8Array(1514); frame.fill(0xff, 0, 6); frame[12] = 0x08;
+        tap.writeBatch(dev.handle, new Array(2000).fill(frame));
+        ${ending};`;
+      const started = Date.now();
+      // Inside the namespace: the device the child creates is born and dies there.
+      const r = await net.exec(process.execPath, ['-e', script], { timeoutMs: 10_000 });
+      expect(r.code, r.stderr).toBe(0);
+      expect(Date.now() - started).toBeLessThan(5000);
+    }
+  });
+});
+
+/** Ethernet + IPv4 10.7.0.2 -> 10.7.0.1 + UDP to port 5000 (no checksum), `size` bytes tagged with `i`. */
+function udpFrame(dstMac: Uint8Array, i: number, size = 100): Uint8Array {
+  const f = new Uint8Array(42 + size);
+  const v = new DataView(f.buffer);
+  f.set(dstMac, 0);
+  f.set(OUR_MAC, 6);
+  v.setUint16(12, 0x0800);
+  f[14] = 0x45;
+  v.setUint16(16, 28 + size);
+  v.setUint16(18, i & 0xffff);
+  f[22] = 64;
+  f[23] = 17;
+  f.set([10, 7, 0, 2], 26);
+  f.set([10, 7, 0, 1], 30);
+  v.setUint16(24, checksum(f.subarray(14, 34)));
+  v.setUint16(34, 40000);
+  v.setUint16(36, 5000);
+  v.setUint16(38, 8 + size);
+  v.setUint32(42, i);
+  return f;
+}
