@@ -17,11 +17,11 @@
  */
 import { constants } from 'node:fs';
 import { link, open, rename, unlink, type FileHandle } from 'node:fs/promises';
-import { Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { pipeline } from 'node:stream';
 import type { Random } from '../../stack/random.js';
 import type { TcpSocketLike } from '../../tcp/api.js';
 import { CrlfToLf } from '../common/ascii.js';
+import { FileSink } from './file-sink.js';
 import type { ParentAndName } from './path.js';
 import type { Transfer } from './transfers.js';
 
@@ -38,6 +38,8 @@ export interface UploadOptions {
 
 export class Upload {
   private done = false;
+  /** Writes the received data (made by receive()). */
+  private sink: FileSink | undefined;
 
   private constructor(
     private readonly o: UploadOptions,
@@ -68,9 +70,10 @@ export class Upload {
 
   /** Write the data connection into the temporary file until the client ends it. */
   async receive(socket: TcpSocketLike, t: Transfer): Promise<void> {
-    const out = writerAt(this.file, this.start);
-    out.on('error', (err) => t.markLocal(err));
-    await pipeline([socket, ...(this.o.ascii ? [new CrlfToLf()] : []), out]);
+    // TYPE A: CRLF -> LF on the way (pipeline() passes a failure of either stream to the other).
+    const source = this.o.ascii ? pipeline(socket, new CrlfToLf(), () => {}) : socket;
+    this.sink = new FileSink(this.file, this.start, (err) => t.markLocal(err));
+    await this.sink.receive(source);
     // Our side of the data connection is done too.
     socket.end();
   }
@@ -82,7 +85,8 @@ export class Upload {
   async commit(stillWanted: () => boolean): Promise<void> {
     const { dir, name } = this.o.target;
     // On disk before it gets the real name: a crash then leaves the old or the new file.
-    await this.file.sync();
+    if (this.sink) await this.sink.sync();
+    else await this.file.sync();
     await this.file.close();
     this.done = true;
     const temp = dir.at(this.tempName);
@@ -106,60 +110,6 @@ export class Upload {
     await this.file.close().catch(() => {});
     await unlink(this.o.target.dir.at(this.tempName)).catch(() => {});
   }
-}
-
-/**
- * How much received data may wait for the file system. While one write is under way
- * the segments that arrive meanwhile queue up (up to this much) and go to the disk
- * together in the next writev: one fs call per batch rather than per 1448-byte
- * segment, and the socket keeps flowing (our TCP window stays open) during a write.
- */
-const WRITE_BATCH_BYTES = 4 * 1024 * 1024;
-
-/**
- * A Writable that writes into `file` from `position` on and never closes it: the
- * upload closes its handle itself (fs write streams close their descriptor when
- * destroyed, and a FileHandle's own streams keep it from closing until they end).
- * Only writev: Node hands it every chunk buffered since the last write, in order.
- */
-function writerAt(file: FileHandle, position: number): Writable {
-  return new Writable({
-    highWaterMark: WRITE_BATCH_BYTES,
-    writev(chunks, callback) {
-      const buffers = chunks.map((c) => c.chunk as Buffer);
-      writeAll(file, buffers, position).then((n) => {
-        position += n;
-        callback();
-      }, callback);
-    },
-  });
-}
-
-/** writev until every byte is written (a short write is retried for the rest, which then fails with the real error, e.g. ENOSPC); returns the byte count. */
-async function writeAll(file: FileHandle, buffers: Buffer[], position: number): Promise<number> {
-  const total = buffers.reduce((n, b) => n + b.length, 0);
-  let done = 0;
-  while (done < total) {
-    const { bytesWritten } = await file.writev(buffers, position + done);
-    if (bytesWritten === 0) throw new Error('the file system wrote nothing');
-    done += bytesWritten;
-    if (done < total) buffers = skipBytes(buffers, bytesWritten);
-  }
-  return total;
-}
-
-/** `buffers` without their first `n` bytes (views, no copy). */
-function skipBytes(buffers: Buffer[], n: number): Buffer[] {
-  const rest: Buffer[] = [];
-  for (const b of buffers) {
-    if (n >= b.length) {
-      n -= b.length;
-      continue;
-    }
-    rest.push(n > 0 ? b.subarray(n) : b);
-    n = 0;
-  }
-  return rest;
 }
 
 /** Copy the first `keep` bytes (or all) of the old file; returns how many. The old file is opened without following a symlink. */
