@@ -329,7 +329,8 @@ function copyRange(parts: readonly Uint8Array[], offset: number, size: number, o
       continue;
     }
     const take = Math.min(p.length - skip, left);
-    out.set(p.subarray(skip, skip + take), at);
+    // A whole part (every part of an unfragmented datagram) needs no view of itself.
+    out.set(skip === 0 && take === p.length ? p : p.subarray(skip, skip + take), at);
     at += take;
     left -= take;
     skip = 0;

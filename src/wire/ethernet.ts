@@ -75,8 +75,12 @@ export function writeEthernetHeader(
   offset: number,
   header: { dst: MacAddress; src: MacAddress; etherType: number },
 ): number {
-  buf.set(header.dst.subarray(0, 6), offset);
-  buf.set(header.src.subarray(0, 6), offset + 6);
+  // Byte by byte: cheaper than two views and two copies for six bytes each (this runs per frame).
+  const { dst, src } = header;
+  for (let i = 0; i < 6; i++) {
+    buf[offset + i] = dst[i]!;
+    buf[offset + 6 + i] = src[i]!;
+  }
   buf[offset + 12] = header.etherType >>> 8;
   buf[offset + 13] = header.etherType & 0xff;
   return ETHERNET_HEADER_LEN;
