@@ -70,13 +70,13 @@ export type Ipv4Result = ParseResult<Ipv4Packet, Ipv4Error>;
  * of the result are views into `buf`.
  */
 export function parseIpv4Packet(buf: Uint8Array, options: { verifyChecksum?: boolean } = {}): Ipv4Result {
-  const r = parseIpv4HeaderOnly(buf);
-  if (!r.ok) return r;
-  const { header, headerBytes } = r.value;
+  const header = readHeader(buf);
+  if (typeof header === 'string') return refused(header);
   // RFC 791: total length covers header and data. Bytes beyond it are link padding.
   if (header.totalLength < header.headerLength || header.totalLength > buf.length) {
     return refused('bad_total_length');
   }
+  const headerBytes = buf.subarray(0, header.headerLength);
   // RFC 1071: a header that carries its checksum sums to zero.
   if (options.verifyChecksum !== false && internetChecksum(headerBytes) !== 0) {
     return refused('bad_checksum');
@@ -90,14 +90,22 @@ export function parseIpv4Packet(buf: Uint8Array, options: { verifyChecksum?: boo
  * was longer (RFC 792). `payload` is whatever follows the header in `buf`.
  */
 export function parseIpv4HeaderOnly(buf: Uint8Array): Ipv4Result {
-  if (buf.length < IPV4_MIN_HEADER_LEN) return refused('truncated');
+  const header = readHeader(buf);
+  if (typeof header === 'string') return refused(header);
+  const headerLength = header.headerLength;
+  return parsed({ header, headerBytes: buf.subarray(0, headerLength), payload: buf.subarray(headerLength) });
+}
+
+/** The header both parsers start from, or why it is not one. */
+function readHeader(buf: Uint8Array): Ipv4Header | 'truncated' | 'bad_version' | 'bad_header_length' {
+  if (buf.length < IPV4_MIN_HEADER_LEN) return 'truncated';
   const version = buf[0]! >>> 4;
-  if (version !== 4) return refused('bad_version');
+  if (version !== 4) return 'bad_version';
   const headerLength = (buf[0]! & 0x0f) * 4;
-  if (headerLength < IPV4_MIN_HEADER_LEN) return refused('bad_header_length');
-  if (headerLength > buf.length) return refused('truncated');
+  if (headerLength < IPV4_MIN_HEADER_LEN) return 'bad_header_length';
+  if (headerLength > buf.length) return 'truncated';
   const flagsAndOffset = readU16(buf, 6);
-  const header: Ipv4Header = {
+  return {
     headerLength,
     dscp: buf[1]! >>> 2,
     ecn: buf[1]! & 0x03,
@@ -111,10 +119,12 @@ export function parseIpv4HeaderOnly(buf: Uint8Array): Ipv4Result {
     checksum: readU16(buf, 10),
     src: readIpv4(buf, 12),
     dst: readIpv4(buf, 16),
-    options: buf.subarray(IPV4_MIN_HEADER_LEN, headerLength),
+    // Almost every datagram has none: one shared empty view then, not a new one each.
+    options: headerLength === IPV4_MIN_HEADER_LEN ? NO_OPTIONS : buf.subarray(IPV4_MIN_HEADER_LEN, headerLength),
   };
-  return parsed({ header, headerBytes: buf.subarray(0, headerLength), payload: buf.subarray(headerLength) });
 }
+
+const NO_OPTIONS = new Uint8Array(0);
 
 /** True when the datagram is a fragment (not a whole datagram). */
 export function isFragment(header: Pick<Ipv4Header, 'moreFragments' | 'fragmentOffset'>): boolean {
