@@ -1,33 +1,53 @@
 /*
  * tap.c - the TAP binding of tapstack: a small N-API addon in plain C.
  *
- * It opens a Linux TAP device (layer 2: whole Ethernet frames), waits for it with
- * libuv (uv_poll on the non-blocking file descriptor, on the main thread), and on
- * each wake-up reads every frame that is ready and hands them to JavaScript in ONE
- * call, as an array of Uint8Arrays (views into chunks, see "chunk pool"). Writes go
- * straight to the device from the calling thread: one frame, or a batch of frames in
- * one call into C.
+ * It opens a Linux TAP device (layer 2: whole Ethernet frames) and moves frames
+ * between it and JavaScript, with three pieces of work done here, in C, so that the
+ * JS thread has more time for the stack:
  *
- * Why this shape (and not fs streams on the libuv thread pool): see
- * native-notes/README.md.
+ *   reading   on each wake-up, every frame that is ready is read and handed to JS in
+ *             ONE call, as an array of Uint8Arrays (views into chunks, see "chunk
+ *             pool"). By default the JS thread reads, when libuv says the
+ *             non-blocking fd is readable (uv_poll); with readerThread: true a thread
+ *             of ours reads and JS gets the batches through uv_async (see "reader
+ *             thread").
+ *   writing   write()/writeBatch() copy the frames into a ring and return; a writer
+ *             thread of ours, one per device, does the write() syscalls, inside which
+ *             the kernel runs its own receive path (see "writer thread").
+ *             writerThread: false writes from the JS thread instead.
+ *   checksums checksum offload, as a NIC does it: the TCP checksum of outgoing
+ *             frames is filled in (on the writer thread), and each received frame
+ *             gets a verdict on its IPv4 and TCP/UDP checksums (see "checksums").
+ *
+ * Threads never call N-API: only the JS thread does. They share the ring, the batch
+ * slots and the counters with it, through atomics or a mutex, as each section says.
+ * Why this shape (and not fs streams on the libuv thread pool): native-notes/README.md.
  *
  * JavaScript API (wrapped by src/link/tap.ts for the stack; the benchmark and the
  * link tests also call openFd() and pool() directly):
- *   open(name, options?)     -> { handle, name, mac, offload, txqueuelen }  throws
- *                            Error with .code; options: { offload: boolean,
- *                            txqueuelen: number } (see "offload" and "queue length")
+ *   open(name, options?)     -> { handle, name, mac, offload, txqueuelen, txChecksum,
+ *                            rxChecksum, writerThread, readerThread }  throws Error
+ *                            with .code; options: { offload, txqueuelen, txChecksum
+ *                            (default true), rxChecksum (default true), writerThread
+ *                            (default true), readerThread (default false) }
  *   openFd(name, blocking)   -> { fd, name }  a bare fd, for the benchmark only
- *   start(handle, callback)  callback(frames: Uint8Array[]) per wake-up,
- *                            or callback(null, error) once if the device fails
- *   write(handle, frame, vnetHeader?)      -> true if the kernel took it, false if dropped
- *   writeBatch(handle, arr, vnetHeaders?)  -> how many frames the kernel took
+ *   start(handle, callback)  callback(frames: Uint8Array[], verdicts?: Uint8Array) per
+ *                            wake-up (verdicts: one RX_CHECKSUM_* per frame, with
+ *                            rxChecksum), or callback(null, error) once if the device fails
+ *   write(handle, frame, vnetHeader?)      -> true if taken (queued for the writer
+ *                            thread, or written without it), false if dropped
+ *   writeBatch(handle, arr, vnetHeaders?)  -> how many frames were taken
  *                            (the headers: 10 bytes per frame, offload devices only)
- *   stats(handle)            -> { rxFrames, rxBatches, rxErrors, rxDrops,
- *                                 txFrames, txDrops, txErrors, rxSuperFrames,
- *                                 rxChecksumsCompleted, rxBadVnetHeaders, txSuperFrames }
+ *   stats(handle)            -> { rxFrames, rxBatches, rxErrors, rxDrops, rxChecksumGood,
+ *                                 rxChecksumBad, rxSuperFrames, rxChecksumsCompleted,
+ *                                 rxBadVnetHeaders, txFrames (the kernel took them),
+ *                                 txDrops, txErrors, txSuperFrames, txQueued }
  *   ref(handle, bool)        keep (or do not keep) the event loop alive
  *   pool()                   -> { free, reused, allocated } chunks of the pool
- *   close(handle)            stop polling, close the fd; idempotent
+ *   close(handle)            stop reading, let the writer thread write what is queued
+ *                            (a second at most), join the threads, close the fd;
+ *                            idempotent. Also run when the environment ends (process
+ *                            exit, a worker's end) with the device still open.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -103,31 +123,64 @@ typedef struct {
   pthread_t thread;
 } tap_writer;
 
+/* One wake-up's frames, one after the other in `bytes` (TAP_SLAB bytes; one read()
+ * is one frame), with where each ends and its checksum verdict. */
 typedef struct {
+  uint8_t *bytes;
+  uint32_t count;
+  int fatal;                       /* errno of a read that failed after them, or 0 */
+  uint32_t ends[TAP_MAX_BATCH];
+  uint8_t verdicts[TAP_MAX_BATCH]; /* RX_CHECKSUM_* (with rx checksum offload) */
+} rx_batch;
+
+/* Batches the reader thread has filled and JS has not taken yet, at most: while they
+ * wait, the thread stops reading and the kernel's queue (txqueuelen) holds or drops. */
+#define RX_SLOTS 4
+
+struct tap_device;
+
+/* The reader thread's state (see "reader thread"). Freed by the close callback of
+ * `async`, so that it outlives any callback libuv still has in hand. */
+typedef struct {
+  rx_batch slots[RX_SLOTS];
+  uint64_t filled, taken;          /* batches the thread filled / JS took: under lock */
+  int stop;                        /* under lock */
+  pthread_mutex_t lock;
+  pthread_cond_t room;             /* a slot was taken, or stop */
+  int wake;                        /* eventfd: stop, for a thread waiting in poll() */
+  int started;
+  pthread_t thread;
+  uv_async_t async;                /* the thread's "batches are ready" to the JS thread */
+  struct tap_device *dev;
+} tap_reader;
+
+typedef struct tap_device {
   int fd;                /* -1 once closed */
   int closed;
   char name[IFNAMSIZ];
-  uv_poll_t *poll;       /* NULL until start(); freed by its close callback */
+  uv_poll_t *poll;       /* without a reader thread: NULL until start(); freed by its close callback */
+  tap_reader *reader;    /* with one (readerThread: true): NULL until start() */
+  int reader_wanted;
   napi_env env;
   napi_ref callback;     /* the JS receiver */
   napi_async_context async_context;
-  uint8_t *scratch;      /* TAP_SLAB bytes: a wake-up's frames land here first */
-  uint32_t ends[TAP_MAX_BATCH]; /* where each frame of the batch ends in scratch */
-  uint8_t verdicts[TAP_MAX_BATCH]; /* RX_CHECKSUM_* of each frame of the batch */
+  uint8_t *scratch;      /* TAP_SLAB bytes: polled.bytes */
+  rx_batch polled;       /* without a reader thread: a wake-up's frames land here first */
   int offload;           /* IFF_VNET_HDR + TUNSETOFFLOAD: see "offload" */
   int tx_csum, rx_csum;  /* checksum offload: see "checksums" */
   tap_writer *writer;    /* NULL: writes go out from the JS thread (writerThread: false) */
   uint8_t *tx_scratch;   /* TAP_READ_BUFFER bytes: a frame to finish without a writer */
-  /* The tx_* counters are written by the writer thread and read by the JS thread:
-   * always through __atomic builtins (tx_add, tx_get). The rx_* ones have one thread. */
+  /* Counters that a thread of ours writes and the JS thread reads go through
+   * __atomic builtins (stat_add, stat_get): the tx_* ones, and those of rx_super_frames
+   * on. rx_frames .. rx_drops belong to the JS thread alone. */
   uint64_t rx_frames, rx_batches, rx_errors, rx_drops;
   uint64_t tx_frames, tx_drops, tx_errors;
   uint64_t rx_super_frames, rx_csum_completed, rx_bad_vnet, tx_super_frames;
   uint64_t rx_csum_good, rx_csum_bad;
 } tap_device;
 
-static void tx_add(uint64_t *counter, uint64_t n) { __atomic_fetch_add(counter, n, __ATOMIC_RELAXED); }
-static uint64_t tx_get(const uint64_t *counter) { return __atomic_load_n(counter, __ATOMIC_RELAXED); }
+static void stat_add(uint64_t *counter, uint64_t n) { __atomic_fetch_add(counter, n, __ATOMIC_RELAXED); }
+static uint64_t stat_get(const uint64_t *counter) { return __atomic_load_n(counter, __ATOMIC_RELAXED); }
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -257,6 +310,7 @@ static void on_poll_closed(uv_handle_t *handle) { free(handle); }
  * After this no callback reaches JavaScript. Safe to call twice. */
 static int writer_start(tap_device *dev);
 static void writer_stop(tap_device *dev);
+static void reader_stop(tap_device *dev);
 
 static void device_close(tap_device *dev) {
   if (dev->closed) return;
@@ -266,6 +320,7 @@ static void device_close(tap_device *dev) {
     uv_close((uv_handle_t *)dev->poll, on_poll_closed);
     dev->poll = NULL;
   }
+  reader_stop(dev);
   /* The writer thread writes what is queued, then exits; only then may the fd go. */
   writer_stop(dev);
   if (dev->fd >= 0) {
@@ -412,6 +467,7 @@ static napi_value tap_open(napi_env env, napi_callback_info info) {
   int tx_csum = get_option(env, argc > 1 ? argv[1] : NULL, "txChecksum", 1) != 0;
   int rx_csum = get_option(env, argc > 1 ? argv[1] : NULL, "rxChecksum", 1) != 0;
   int threaded = get_option(env, argc > 1 ? argv[1] : NULL, "writerThread", 1) != 0;
+  int reader_wanted = get_option(env, argc > 1 ? argv[1] : NULL, "readerThread", 0) != 0;
 
   struct ifreq ifr;
   int created = 0;
@@ -446,6 +502,8 @@ static napi_value tap_open(napi_env env, napi_callback_info info) {
   dev->fd = fd;
   dev->env = env;
   dev->scratch = scratch;
+  dev->polled.bytes = scratch;
+  dev->reader_wanted = reader_wanted;
   dev->tx_scratch = tx_scratch;
   dev->offload = offload;
   dev->tx_csum = tx_csum;
@@ -498,6 +556,8 @@ static napi_value tap_open(napi_env env, napi_callback_info info) {
   NAPI_CALL(env, napi_set_named_property(env, result, "rxChecksum", value));
   NAPI_CALL(env, napi_get_boolean(env, threaded, &value));
   NAPI_CALL(env, napi_set_named_property(env, result, "writerThread", value));
+  NAPI_CALL(env, napi_get_boolean(env, reader_wanted, &value));
+  NAPI_CALL(env, napi_set_named_property(env, result, "readerThread", value));
   return result;
 }
 
@@ -628,10 +688,11 @@ static int chunk_to_js(napi_env env, const uint8_t *bytes, size_t size, napi_val
   return 1;
 }
 
-/* Hand the frames of one wake-up (in dev->scratch, ending at dev->ends[]) to JS as
- * an array of Uint8Array views, several frames per chunk. NULL if allocation failed. */
-static napi_value batch_to_js(tap_device *dev, uint32_t count) {
+/* Hand the frames of one wake-up (b->bytes, ending at b->ends[]) to JS as an array of
+ * Uint8Array views, several frames per chunk. NULL if allocation failed. */
+static napi_value batch_to_js(tap_device *dev, const rx_batch *b) {
   napi_env env = dev->env;
+  uint32_t count = b->count;
   napi_value frames;
   if (napi_create_array_with_length(env, count, &frames) != napi_ok) return NULL;
   uint32_t i = 0;
@@ -639,14 +700,14 @@ static napi_value batch_to_js(tap_device *dev, uint32_t count) {
   while (i < count) {
     /* The chunk: frames i..j-1, at least one, as many as fit in TAP_CHUNK. */
     uint32_t j = i + 1;
-    while (j < count && dev->ends[j] - start <= TAP_CHUNK) j++;
+    while (j < count && b->ends[j] - start <= TAP_CHUNK) j++;
     napi_value arraybuffer;
     size_t base;
-    if (!chunk_to_js(env, dev->scratch + start, dev->ends[j - 1] - start, &arraybuffer, &base))
+    if (!chunk_to_js(env, b->bytes + start, b->ends[j - 1] - start, &arraybuffer, &base))
       return NULL;
     size_t offset = 0;
     for (; i < j; i++) {
-      size_t len = dev->ends[i] - start - offset;
+      size_t len = b->ends[i] - start - offset;
       napi_value view;
       if (napi_create_typedarray(env, napi_uint8_array, len, arraybuffer, base + offset, &view) !=
               napi_ok ||
@@ -654,7 +715,7 @@ static napi_value batch_to_js(tap_device *dev, uint32_t count) {
         return NULL;
       offset += len;
     }
-    start = dev->ends[j - 1];
+    start = b->ends[j - 1];
   }
   return frames;
 }
@@ -833,7 +894,7 @@ static void tx_checksum(uint8_t *f, size_t len, int partial, int full) {
  * fit the frame (the frame is dropped), 1 when the TCP/UDP checksum is known right
  * (DATA_VALID, or NEEDS_CSUM finished here), else 0. */
 static int vnet_receive(tap_device *dev, const uint8_t *vnet, uint8_t *frame, size_t len) {
-  if (vnet[1] != VIRTIO_NET_HDR_GSO_NONE) dev->rx_super_frames++;
+  if (vnet[1] != VIRTIO_NET_HDR_GSO_NONE) stat_add(&dev->rx_super_frames, 1);
   if (vnet[0] & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
     size_t start = le16(vnet + 6), field = start + le16(vnet + 8);
     if (field + 2 > len) return -1;
@@ -843,7 +904,7 @@ static int vnet_receive(tap_device *dev, const uint8_t *vnet, uint8_t *frame, si
     /* RFC 768: a UDP checksum that computes to 0 is sent as all ones (0 = none). */
     if (sum == 0 && le16(vnet + 8) == 6) sum = 0xffff;
     memcpy(frame + field, &sum, 2);
-    dev->rx_csum_completed++;
+    stat_add(&dev->rx_csum_completed, 1);
     return 1;
   }
   return (vnet[0] & VIRTIO_NET_HDR_F_DATA_VALID) ? 1 : 0;
@@ -851,21 +912,14 @@ static int vnet_receive(tap_device *dev, const uint8_t *vnet, uint8_t *frame, si
 
 /* ------------------------------------------------------------------- read */
 
-static void on_readable(uv_poll_t *poll, int status, int events) {
-  tap_device *dev = (tap_device *)poll->data;
-  if (dev == NULL || dev->closed) return;
-  napi_env env = dev->env;
-  napi_handle_scope scope;
-  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-
-  /* Drain: every ready frame, up to TAP_MAX_BATCH, one after the other into
-   * dev->scratch (one read() is one frame). Each read is offered at least TAP_READ_BUFFER
-   * bytes, so no frame can be truncated. */
-  uint32_t count = 0;
-  size_t used = 0;
-  int fatal = status < 0 ? -status : 0;
-  while (!fatal && count < TAP_MAX_BATCH && TAP_SLAB - used >= TAP_READ_BUFFER) {
-    uint8_t *frame = dev->scratch + used;
+/* Read every ready frame into `b` after those it holds, up to TAP_MAX_BATCH frames
+ * or until less than TAP_READ_BUFFER bytes are left (each read is offered at least
+ * that much, so no frame can be truncated); stops at EAGAIN. Sets b->fatal when the
+ * device failed. Checksums are verified here, in whichever thread reads. */
+static void read_frames(tap_device *dev, rx_batch *b) {
+  size_t used = b->count > 0 ? b->ends[b->count - 1] : 0;
+  while (!b->fatal && b->count < TAP_MAX_BATCH && TAP_SLAB - used >= TAP_READ_BUFFER) {
+    uint8_t *frame = b->bytes + used;
     uint8_t vnet[VNET_HDR_LEN];
     ssize_t n;
     if (dev->offload) {
@@ -878,60 +932,203 @@ static void on_readable(uv_poll_t *poll, int status, int events) {
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      fatal = errno; /* e.g. EBADFD: the interface was deleted under us */
+      b->fatal = errno; /* e.g. EBADFD: the interface was deleted under us */
       break;
     }
     if (n == 0) break;
     int l4_valid = 0;
     if (dev->offload) {
       if (n < VNET_HDR_LEN || (l4_valid = vnet_receive(dev, vnet, frame, (size_t)n - VNET_HDR_LEN)) < 0) {
-        dev->rx_bad_vnet++; /* dropped, like a frame with a bad checksum */
+        stat_add(&dev->rx_bad_vnet, 1); /* dropped, like a frame with a bad checksum */
         continue;
       }
       n -= VNET_HDR_LEN;
     }
     if (dev->rx_csum) {
       uint8_t verdict = rx_verdict(frame, (size_t)n, l4_valid);
-      dev->verdicts[count] = verdict;
-      if (verdict == RX_CHECKSUM_GOOD) dev->rx_csum_good++;
-      if (verdict == RX_CHECKSUM_BAD) dev->rx_csum_bad++;
+      b->verdicts[b->count] = verdict;
+      if (verdict == RX_CHECKSUM_GOOD) stat_add(&dev->rx_csum_good, 1);
+      if (verdict == RX_CHECKSUM_BAD) stat_add(&dev->rx_csum_bad, 1);
     }
-    dev->ends[count++] = (uint32_t)(used += (size_t)n);
+    b->ends[b->count++] = (uint32_t)(used += (size_t)n);
   }
+}
 
-  napi_value frames = count > 0 ? batch_to_js(dev, count) : NULL;
+/* JS thread: hand batch `b` to the receiver in one call, then report a read failure
+ * once (unless the receiver closed the device meanwhile). */
+static void deliver(tap_device *dev, const rx_batch *b) {
+  napi_env env = dev->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value frames = b->count > 0 ? batch_to_js(dev, b) : NULL;
   napi_value verdicts = NULL;
   if (frames != NULL && dev->rx_csum &&
-      napi_create_buffer_copy(env, count, dev->verdicts, NULL, &verdicts) != napi_ok)
+      napi_create_buffer_copy(env, b->count, b->verdicts, NULL, &verdicts) != napi_ok)
     frames = NULL;
   if (frames != NULL) {
-    dev->rx_frames += count;
+    dev->rx_frames += b->count;
     dev->rx_batches++;
     call_js(dev, frames, verdicts);
-  } else if (count > 0) {
+  } else if (b->count > 0) {
     /* Out of memory: the frames are lost, like a full queue would lose them. */
-    dev->rx_drops += count;
+    dev->rx_drops += b->count;
     bool pending = false;
     napi_value ignored;
     if (napi_is_exception_pending(env, &pending) == napi_ok && pending)
       napi_get_and_clear_last_exception(env, &ignored);
   }
 
-  /* The receiver may have closed the device; otherwise report a failure once. */
-  if (fatal && !dev->closed) {
+  if (b->fatal && !dev->closed) {
     dev->rx_errors++;
     if (dev->poll != NULL) uv_poll_stop(dev->poll);
     char msg[256];
     snprintf(msg, sizeof msg, "tap %s: reading the device failed: %s", dev->name,
-             strerror(fatal));
+             strerror(b->fatal));
     napi_value code, text, error, null_value;
-    napi_create_string_utf8(env, errno_code(fatal), NAPI_AUTO_LENGTH, &code);
+    napi_create_string_utf8(env, errno_code(b->fatal), NAPI_AUTO_LENGTH, &code);
     napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &text);
     napi_create_error(env, code, text, &error);
     napi_get_null(env, &null_value);
     call_js(dev, null_value, error);
   }
   napi_close_handle_scope(env, scope);
+}
+
+/* Without a reader thread: libuv says the fd is readable; read and deliver at once. */
+static void on_readable(uv_poll_t *poll, int status, int events) {
+  tap_device *dev = (tap_device *)poll->data;
+  if (dev == NULL || dev->closed) return;
+  rx_batch *b = &dev->polled;
+  b->count = 0;
+  b->fatal = status < 0 ? -status : 0;
+  read_frames(dev, b);
+  deliver(dev, b);
+}
+
+/* ---------------------------------------------------------- reader thread
+ *
+ * Opt-in (readerThread: true). The reads and the checksum verification move to a
+ * thread of our own, which fills up to RX_SLOTS batches while JS handles earlier ones
+ * and wakes the JS thread with uv_async_send (libuv folds several sends into one
+ * callback, which delivers every filled batch, each in one JS call). While JS is still
+ * busy with earlier batches, the thread keeps adding frames to the batch it fills,
+ * so a busy JS side gets fewer, bigger batches. When every slot is full, the thread
+ * waits: frames then wait in the kernel's queue, which drops when full, so memory
+ * stays bounded however slow the JS side is. Only the JS thread calls N-API. */
+
+static void *reader_main(void *arg) {
+  tap_reader *r = (tap_reader *)arg;
+  tap_device *dev = r->dev;
+  for (;;) {
+    pthread_mutex_lock(&r->lock);
+    while (!r->stop && r->filled - r->taken == RX_SLOTS) pthread_cond_wait(&r->room, &r->lock);
+    int stop = r->stop;
+    rx_batch *b = &r->slots[r->filled % RX_SLOTS];
+    pthread_mutex_unlock(&r->lock);
+    if (stop) break;
+    b->count = 0;
+    b->fatal = 0;
+    for (;;) {
+      struct pollfd p[2] = {{dev->fd, POLLIN, 0}, {r->wake, POLLIN, 0}};
+      if (poll(p, 2, -1) < 0 && errno != EINTR) {
+        b->fatal = errno;
+        break;
+      }
+      if (p[1].revents & POLLIN) break; /* close(): stop */
+      read_frames(dev, b);
+      if (b->fatal || b->count == TAP_MAX_BATCH) break;
+      if (TAP_SLAB - (b->count > 0 ? b->ends[b->count - 1] : 0) < TAP_READ_BUFFER) break;
+      /* Hand the batch over now if JS is idle; while it is busy, keep adding. */
+      pthread_mutex_lock(&r->lock);
+      int busy = r->filled != r->taken;
+      pthread_mutex_unlock(&r->lock);
+      if (b->count > 0 && !busy) break;
+    }
+    pthread_mutex_lock(&r->lock);
+    stop = r->stop;
+    if (b->count > 0 || b->fatal) r->filled++;
+    pthread_mutex_unlock(&r->lock);
+    if (b->count > 0 || b->fatal) uv_async_send(&r->async);
+    if (stop || b->fatal) break;
+  }
+  return NULL;
+}
+
+/* JS thread: deliver every batch the reader thread has filled. */
+static void on_reader_batches(uv_async_t *async) {
+  tap_reader *r = (tap_reader *)async->data;
+  tap_device *dev = r->dev;
+  for (;;) {
+    if (dev->closed) return; /* r is freed by the close callback, after this returns */
+    pthread_mutex_lock(&r->lock);
+    int ready = r->taken != r->filled;
+    rx_batch *b = &r->slots[r->taken % RX_SLOTS];
+    pthread_mutex_unlock(&r->lock);
+    if (!ready) return;
+    deliver(dev, b);
+    if (dev->closed) return;
+    pthread_mutex_lock(&r->lock);
+    r->taken++;
+    pthread_cond_signal(&r->room);
+    pthread_mutex_unlock(&r->lock);
+  }
+}
+
+static void on_reader_closed(uv_handle_t *handle) {
+  tap_reader *r = (tap_reader *)handle->data;
+  for (int i = 0; i < RX_SLOTS; i++) free(r->slots[i].bytes);
+  pthread_mutex_destroy(&r->lock);
+  pthread_cond_destroy(&r->room);
+  free(r);
+}
+
+/* start(): the reader thread and its uv_async. Returns 0 or an errno (libuv's < 0). */
+static int reader_start(tap_device *dev, uv_loop_t *loop) {
+  tap_reader *r = calloc(1, sizeof *r);
+  if (r == NULL) return ENOMEM;
+  r->dev = dev;
+  int ok = 1;
+  for (int i = 0; i < RX_SLOTS; i++) ok &= (r->slots[i].bytes = malloc(TAP_SLAB)) != NULL;
+  r->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  int rc = !ok ? ENOMEM : r->wake < 0 ? errno : uv_async_init(loop, &r->async, on_reader_batches);
+  if (rc != 0) {
+    if (r->wake >= 0) close(r->wake);
+    for (int i = 0; i < RX_SLOTS; i++) free(r->slots[i].bytes);
+    free(r);
+    return rc;
+  }
+  r->async.data = r;
+  pthread_mutex_init(&r->lock, NULL);
+  pthread_cond_init(&r->room, NULL);
+  dev->reader = r;
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  rc = pthread_create(&r->thread, NULL, reader_main, r);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (rc != 0) {
+    reader_stop(dev);
+    return rc;
+  }
+  pthread_setname_np(r->thread, "tap-reader");
+  r->started = 1;
+  return 0;
+}
+
+/* close(): stop and join the reader thread; its memory goes with the async handle. */
+static void reader_stop(tap_device *dev) {
+  tap_reader *r = dev->reader;
+  if (r == NULL) return;
+  dev->reader = NULL;
+  pthread_mutex_lock(&r->lock);
+  r->stop = 1;
+  pthread_cond_broadcast(&r->room);
+  pthread_mutex_unlock(&r->lock);
+  uint64_t one = 1;
+  if (write(r->wake, &one, sizeof one) < 0) { /* it rings anyway */ }
+  if (r->started) pthread_join(r->thread, NULL);
+  close(r->wake);
+  uv_close((uv_handle_t *)&r->async, on_reader_closed);
 }
 
 static napi_value tap_start(napi_env env, napi_callback_info info) {
@@ -947,7 +1144,7 @@ static napi_value tap_start(napi_env env, napi_callback_info info) {
     napi_throw_error(env, "ERR_CLOSED", "tap: the device is closed");
     return NULL;
   }
-  if (dev->poll != NULL) {
+  if (dev->poll != NULL || dev->reader != NULL) {
     napi_throw_error(env, "ERR_STARTED", "tap: start() was already called");
     return NULL;
   }
@@ -960,6 +1157,16 @@ static napi_value tap_start(napi_env env, napi_callback_info info) {
 
   uv_loop_t *loop;
   NAPI_CALL(env, napi_get_uv_event_loop(env, &loop));
+  if (dev->reader_wanted) {
+    int err = reader_start(dev, loop);
+    if (err != 0) {
+      char msg[200];
+      snprintf(msg, sizeof msg, "tap %s: cannot start the reader thread: %s", dev->name,
+               err < 0 ? uv_strerror(err) : strerror(err));
+      napi_throw_error(env, err < 0 ? uv_err_name(err) : errno_code(err), msg);
+    }
+    return NULL;
+  }
   dev->poll = calloc(1, sizeof(uv_poll_t));
   if (dev->poll == NULL) {
     napi_throw_error(env, "ENOMEM", "tap: out of memory");
@@ -1003,8 +1210,8 @@ static int needs_partial(const uint8_t *vnet) {
 }
 
 static void count_sent(tap_device *dev, const uint8_t *vnet) {
-  tx_add(&dev->tx_frames, 1);
-  if (vnet != NULL && vnet[1] != VIRTIO_NET_HDR_GSO_NONE) tx_add(&dev->tx_super_frames, 1);
+  stat_add(&dev->tx_frames, 1);
+  if (vnet != NULL && vnet[1] != VIRTIO_NET_HDR_GSO_NONE) stat_add(&dev->tx_super_frames, 1);
 }
 
 /* Without a writer thread (open(..., { writerThread: false })): the frame goes out
@@ -1024,9 +1231,9 @@ static int write_now(tap_device *dev, const uint8_t *vnet, const uint8_t *data, 
     }
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
-      tx_add(&dev->tx_drops, 1);
+      stat_add(&dev->tx_drops, 1);
     } else {
-      tx_add(&dev->tx_errors, 1); /* e.g. EINVAL for a frame shorter than an Ethernet header */
+      stat_add(&dev->tx_errors, 1); /* e.g. EINVAL for a frame shorter than an Ethernet header */
     }
     return 0;
   }
@@ -1103,14 +1310,14 @@ static void writer_send(tap_device *dev, tap_writer *w, const uint8_t *vnet, uin
     }
     if (errno == EINTR) continue;
     if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS) {
-      tx_add(&dev->tx_errors, 1);
+      stat_add(&dev->tx_errors, 1);
       return;
     }
     int stopping = __atomic_load_n(&w->stop, __ATOMIC_ACQUIRE);
     if (stopping) {
       if (*deadline < 0) *deadline = now_ms() + TAP_FLUSH_MS;
       if (now_ms() >= *deadline) {
-        tx_add(&dev->tx_drops, 1);
+        stat_add(&dev->tx_drops, 1);
         return;
       }
     }
@@ -1237,7 +1444,7 @@ static void writer_stop(tap_device *dev) {
  * MTU plus its header. Refused here, at once, so the caller learns it (txErrors). */
 static int frame_length_ok(tap_device *dev, size_t len) {
   if (len >= ETH_HDR && len <= TAP_READ_BUFFER) return 1;
-  tx_add(&dev->tx_errors, 1);
+  stat_add(&dev->tx_errors, 1);
   return 0;
 }
 
@@ -1259,7 +1466,7 @@ static uint32_t send_frames(tap_device *dev, const uint8_t *vnet, void **data, s
     } else if (ring_put(w, &head, vnet ? vnet + (size_t)i * VNET_HDR_LEN : NULL, data[i], lens[i])) {
       taken++;
     } else {
-      tx_add(&dev->tx_drops, 1); /* the ring is full: dropped, as a full queue drops */
+      stat_add(&dev->tx_drops, 1); /* the ring is full: dropped, as a full queue drops */
     }
   }
   ring_publish(w, head, taken);
@@ -1298,7 +1505,7 @@ static napi_value tap_write(napi_env env, napi_callback_info info) {
   if (!get_vnet_headers(env, argv[2], 1, &vnet)) return NULL;
   int ok = 0;
   if (dev->closed) {
-    tx_add(&dev->tx_errors, 1);
+    stat_add(&dev->tx_errors, 1);
   } else {
     ok = send_frames(dev, vnet, &data, &len, 1) == 1;
   }
@@ -1335,7 +1542,7 @@ static napi_value tap_write_batch(napi_env env, napi_callback_info info) {
       }
     }
     if (dev->closed) {
-      tx_add(&dev->tx_errors, n);
+      stat_add(&dev->tx_errors, n);
       continue;
     }
     written += send_frames(dev, vnet ? vnet + (size_t)first * VNET_HDR_LEN : NULL, data, lens, n);
@@ -1358,22 +1565,22 @@ static napi_value tap_stats(napi_env env, napi_callback_info info) {
   STAT("rxBatches", rx_batches)
   STAT("rxErrors", rx_errors)
   STAT("rxDrops", rx_drops)
-  STAT("rxChecksumGood", rx_csum_good)
-  STAT("rxChecksumBad", rx_csum_bad)
-  STAT("rxSuperFrames", rx_super_frames)
-  STAT("rxChecksumsCompleted", rx_csum_completed)
-  STAT("rxBadVnetHeaders", rx_bad_vnet)
 #undef STAT
-  /* Written by the writer thread: read atomically. */
-#define TX_STAT(js_name, number)                                          \
+  /* Written by the reader or writer thread: read atomically. */
+#define ATOMIC_STAT(js_name, number)                                          \
   NAPI_CALL(env, napi_create_double(env, (double)(number), &value));      \
   NAPI_CALL(env, napi_set_named_property(env, result, js_name, value));
-  TX_STAT("txFrames", tx_get(&dev->tx_frames))
-  TX_STAT("txDrops", tx_get(&dev->tx_drops))
-  TX_STAT("txErrors", tx_get(&dev->tx_errors))
-  TX_STAT("txSuperFrames", tx_get(&dev->tx_super_frames))
-  TX_STAT("txQueued", dev->writer ? __atomic_load_n(&dev->writer->frames, __ATOMIC_RELAXED) : 0)
-#undef TX_STAT
+  ATOMIC_STAT("rxChecksumGood", stat_get(&dev->rx_csum_good))
+  ATOMIC_STAT("rxChecksumBad", stat_get(&dev->rx_csum_bad))
+  ATOMIC_STAT("rxSuperFrames", stat_get(&dev->rx_super_frames))
+  ATOMIC_STAT("rxChecksumsCompleted", stat_get(&dev->rx_csum_completed))
+  ATOMIC_STAT("rxBadVnetHeaders", stat_get(&dev->rx_bad_vnet))
+  ATOMIC_STAT("txFrames", stat_get(&dev->tx_frames))
+  ATOMIC_STAT("txDrops", stat_get(&dev->tx_drops))
+  ATOMIC_STAT("txErrors", stat_get(&dev->tx_errors))
+  ATOMIC_STAT("txSuperFrames", stat_get(&dev->tx_super_frames))
+  ATOMIC_STAT("txQueued", dev->writer ? __atomic_load_n(&dev->writer->frames, __ATOMIC_RELAXED) : 0)
+#undef ATOMIC_STAT
   return result;
 }
 
@@ -1398,11 +1605,14 @@ static napi_value tap_ref(napi_env env, napi_callback_info info) {
   if (dev == NULL) return NULL;
   bool keep = true; /* stays true when the argument is not a boolean */
   napi_get_value_bool(env, argv[1], &keep);
-  if (dev->poll != NULL) {
+  uv_handle_t *handle = dev->poll != NULL     ? (uv_handle_t *)dev->poll
+                        : dev->reader != NULL ? (uv_handle_t *)&dev->reader->async
+                                              : NULL;
+  if (handle != NULL) {
     if (keep)
-      uv_ref((uv_handle_t *)dev->poll);
+      uv_ref(handle);
     else
-      uv_unref((uv_handle_t *)dev->poll);
+      uv_unref(handle);
   }
   return NULL;
 }
