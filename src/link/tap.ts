@@ -34,7 +34,6 @@ interface NativeOpenOptions {
   txChecksum?: boolean;
   rxChecksum?: boolean;
   writerThread?: boolean;
-  readerThread?: boolean;
 }
 interface NativeOpened {
   handle: NativeHandle;
@@ -45,7 +44,6 @@ interface NativeOpened {
   txChecksum: boolean;
   rxChecksum: boolean;
   writerThread: boolean;
-  readerThread: boolean;
 }
 
 let native: NativeTap | null = null;
@@ -119,14 +117,6 @@ export interface TapOptions {
    * NIC's full queue does. `false`: the JS thread writes each frame itself.
    */
   writerThread?: boolean;
-  /**
-   * Read from a thread of the binding (default false): it reads and verifies the
-   * frames while JS handles earlier batches, and hands them over in batches (at most
-   * 4 waiting; beyond that the kernel's queue holds or drops). `false`: the JS
-   * thread reads when libuv says the device is readable. native-notes/README.md
-   * says what each costs on two cores.
-   */
-  readerThread?: boolean;
 }
 
 /** Largest IP datagram of an offload super-frame (the IPv4 total-length limit). */
@@ -198,8 +188,6 @@ export class TapLink implements Link {
   readonly checksumOffload: { readonly tx: boolean; readonly rx: boolean };
   /** Frames go out from the binding's writer thread (TapOptions.writerThread). */
   readonly writerThread: boolean;
-  /** Frames are read by the binding's reader thread (TapOptions.readerThread). */
-  readonly readerThread: boolean;
 
   private handler: ReceiveHandler | null = null;
   private errorHandler: ((error: Error) => void) | null = null;
@@ -224,7 +212,6 @@ export class TapLink implements Link {
     this.txqueuelen = opened.txqueuelen;
     this.checksumOffload = Object.freeze({ tx: opened.txChecksum, rx: opened.rxChecksum });
     this.writerThread = opened.writerThread;
-    this.readerThread = opened.readerThread;
   }
 
   /**
@@ -248,7 +235,6 @@ export class TapLink implements Link {
       txChecksum: typeof csum === 'boolean' ? csum : csum.tx,
       rxChecksum: typeof csum === 'boolean' ? csum : csum.rx,
       writerThread: options.writerThread ?? true,
-      readerThread: options.readerThread ?? false,
     });
     return new TapLink(tap, opened.handle, opened, mtu);
   }

@@ -5,12 +5,11 @@
  * between it and JavaScript, with three pieces of work done here, in C, so that the
  * JS thread has more time for the stack:
  *
- *   reading   on each wake-up, every frame that is ready is read and handed to JS in
- *             ONE call, as an array of Uint8Arrays (views into chunks, see "chunk
- *             pool"). By default the JS thread reads, when libuv says the
- *             non-blocking fd is readable (uv_poll); with readerThread: true a thread
- *             of ours reads and JS gets the batches through uv_async (see "reader
- *             thread").
+ *   reading   libuv tells the JS thread when the non-blocking fd is readable
+ *             (uv_poll); every frame that is ready is read and handed to JS in ONE
+ *             call, as an array of Uint8Arrays (views into chunks, see "chunk pool").
+ *             (A reader thread was tried and measured slower on two cores; see
+ *             native-notes/README.md.)
  *   writing   write()/writeBatch() copy the frames into a ring and return; a writer
  *             thread of ours, one per device, does the write() syscalls, inside which
  *             the kernel runs its own receive path (see "writer thread").
@@ -19,17 +18,17 @@
  *             frames is filled in (on the writer thread), and each received frame
  *             gets a verdict on its IPv4 and TCP/UDP checksums (see "checksums").
  *
- * Threads never call N-API: only the JS thread does. They share the ring, the batch
- * slots and the counters with it, through atomics or a mutex, as each section says.
+ * The writer thread never calls N-API: only the JS thread does. The two share the
+ * ring and the tx counters, through atomics (see "writer thread").
  * Why this shape (and not fs streams on the libuv thread pool): native-notes/README.md.
  *
  * JavaScript API (wrapped by src/link/tap.ts for the stack; the benchmark and the
  * link tests also call openFd() and pool() directly):
  *   open(name, options?)     -> { handle, name, mac, offload, txqueuelen, txChecksum,
- *                            rxChecksum, writerThread, readerThread }  throws Error
- *                            with .code; options: { offload, txqueuelen, txChecksum
- *                            (default true), rxChecksum (default true), writerThread
- *                            (default true), readerThread (default false) }
+ *                            rxChecksum, writerThread }  throws Error with .code;
+ *                            options: { offload, txqueuelen, txChecksum (default
+ *                            true), rxChecksum (default true), writerThread (default
+ *                            true) }
  *   openFd(name, blocking)   -> { fd, name }  a bare fd, for the benchmark only
  *   start(handle, callback)  callback(frames: Uint8Array[], verdicts?: Uint8Array) per
  *                            wake-up (verdicts: one RX_CHECKSUM_* per frame, with
@@ -44,8 +43,8 @@
  *                                 txDrops, txErrors, txSuperFrames, txQueued }
  *   ref(handle, bool)        keep (or do not keep) the event loop alive
  *   pool()                   -> { free, reused, allocated } chunks of the pool
- *   close(handle)            stop reading, let the writer thread write what is queued
- *                            (a second at most), join the threads, close the fd;
+ *   close(handle)            stop polling, let the writer thread write what is queued
+ *                            (a second at most), join it, close the fd;
  *                            idempotent. Also run when the environment ends (process
  *                            exit, a worker's end) with the device still open.
  */
@@ -133,46 +132,22 @@ typedef struct {
   uint8_t verdicts[TAP_MAX_BATCH]; /* RX_CHECKSUM_* (with rx checksum offload) */
 } rx_batch;
 
-/* Batches the reader thread has filled and JS has not taken yet, at most: while they
- * wait, the thread stops reading and the kernel's queue (txqueuelen) holds or drops. */
-#define RX_SLOTS 4
-
-struct tap_device;
-
-/* The reader thread's state (see "reader thread"). Freed by the close callback of
- * `async`, so that it outlives any callback libuv still has in hand. */
-typedef struct {
-  rx_batch slots[RX_SLOTS];
-  uint64_t filled, taken;          /* batches the thread filled / JS took: under lock */
-  int stop;                        /* under lock */
-  pthread_mutex_t lock;
-  pthread_cond_t room;             /* a slot was taken, or stop */
-  int wake;                        /* eventfd: stop, for a thread waiting in poll() */
-  int started;
-  pthread_t thread;
-  uv_async_t async;                /* the thread's "batches are ready" to the JS thread */
-  struct tap_device *dev;
-} tap_reader;
-
 typedef struct tap_device {
   int fd;                /* -1 once closed */
   int closed;
   char name[IFNAMSIZ];
-  uv_poll_t *poll;       /* without a reader thread: NULL until start(); freed by its close callback */
-  tap_reader *reader;    /* with one (readerThread: true): NULL until start() */
-  int reader_wanted;
+  uv_poll_t *poll;       /* NULL until start(); freed by its close callback */
   napi_env env;
   napi_ref callback;     /* the JS receiver */
   napi_async_context async_context;
   uint8_t *scratch;      /* TAP_SLAB bytes: polled.bytes */
-  rx_batch polled;       /* without a reader thread: a wake-up's frames land here first */
+  rx_batch polled;       /* a wake-up's frames land here first */
   int offload;           /* IFF_VNET_HDR + TUNSETOFFLOAD: see "offload" */
   int tx_csum, rx_csum;  /* checksum offload: see "checksums" */
   tap_writer *writer;    /* NULL: writes go out from the JS thread (writerThread: false) */
   uint8_t *tx_scratch;   /* TAP_READ_BUFFER bytes: a frame to finish without a writer */
-  /* Counters that a thread of ours writes and the JS thread reads go through
-   * __atomic builtins (stat_add, stat_get): the tx_* ones, and those of rx_super_frames
-   * on. rx_frames .. rx_drops belong to the JS thread alone. */
+  /* The tx_* counters are written by the writer thread and read by the JS thread:
+   * always through __atomic builtins (stat_add, stat_get). The rx_* ones have one thread. */
   uint64_t rx_frames, rx_batches, rx_errors, rx_drops;
   uint64_t tx_frames, tx_drops, tx_errors;
   uint64_t rx_super_frames, rx_csum_completed, rx_bad_vnet, tx_super_frames;
@@ -310,7 +285,6 @@ static void on_poll_closed(uv_handle_t *handle) { free(handle); }
  * After this no callback reaches JavaScript. Safe to call twice. */
 static int writer_start(tap_device *dev);
 static void writer_stop(tap_device *dev);
-static void reader_stop(tap_device *dev);
 
 static void device_close(tap_device *dev) {
   if (dev->closed) return;
@@ -320,7 +294,6 @@ static void device_close(tap_device *dev) {
     uv_close((uv_handle_t *)dev->poll, on_poll_closed);
     dev->poll = NULL;
   }
-  reader_stop(dev);
   /* The writer thread writes what is queued, then exits; only then may the fd go. */
   writer_stop(dev);
   if (dev->fd >= 0) {
@@ -467,7 +440,6 @@ static napi_value tap_open(napi_env env, napi_callback_info info) {
   int tx_csum = get_option(env, argc > 1 ? argv[1] : NULL, "txChecksum", 1) != 0;
   int rx_csum = get_option(env, argc > 1 ? argv[1] : NULL, "rxChecksum", 1) != 0;
   int threaded = get_option(env, argc > 1 ? argv[1] : NULL, "writerThread", 1) != 0;
-  int reader_wanted = get_option(env, argc > 1 ? argv[1] : NULL, "readerThread", 0) != 0;
 
   struct ifreq ifr;
   int created = 0;
@@ -503,7 +475,6 @@ static napi_value tap_open(napi_env env, napi_callback_info info) {
   dev->env = env;
   dev->scratch = scratch;
   dev->polled.bytes = scratch;
-  dev->reader_wanted = reader_wanted;
   dev->tx_scratch = tx_scratch;
   dev->offload = offload;
   dev->tx_csum = tx_csum;
@@ -556,8 +527,6 @@ static napi_value tap_open(napi_env env, napi_callback_info info) {
   NAPI_CALL(env, napi_set_named_property(env, result, "rxChecksum", value));
   NAPI_CALL(env, napi_get_boolean(env, threaded, &value));
   NAPI_CALL(env, napi_set_named_property(env, result, "writerThread", value));
-  NAPI_CALL(env, napi_get_boolean(env, reader_wanted, &value));
-  NAPI_CALL(env, napi_set_named_property(env, result, "readerThread", value));
   return result;
 }
 
@@ -894,7 +863,7 @@ static void tx_checksum(uint8_t *f, size_t len, int partial, int full) {
  * fit the frame (the frame is dropped), 1 when the TCP/UDP checksum is known right
  * (DATA_VALID, or NEEDS_CSUM finished here), else 0. */
 static int vnet_receive(tap_device *dev, const uint8_t *vnet, uint8_t *frame, size_t len) {
-  if (vnet[1] != VIRTIO_NET_HDR_GSO_NONE) stat_add(&dev->rx_super_frames, 1);
+  if (vnet[1] != VIRTIO_NET_HDR_GSO_NONE) dev->rx_super_frames++;
   if (vnet[0] & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
     size_t start = le16(vnet + 6), field = start + le16(vnet + 8);
     if (field + 2 > len) return -1;
@@ -904,7 +873,7 @@ static int vnet_receive(tap_device *dev, const uint8_t *vnet, uint8_t *frame, si
     /* RFC 768: a UDP checksum that computes to 0 is sent as all ones (0 = none). */
     if (sum == 0 && le16(vnet + 8) == 6) sum = 0xffff;
     memcpy(frame + field, &sum, 2);
-    stat_add(&dev->rx_csum_completed, 1);
+    dev->rx_csum_completed++;
     return 1;
   }
   return (vnet[0] & VIRTIO_NET_HDR_F_DATA_VALID) ? 1 : 0;
@@ -915,7 +884,7 @@ static int vnet_receive(tap_device *dev, const uint8_t *vnet, uint8_t *frame, si
 /* Read every ready frame into `b` after those it holds, up to TAP_MAX_BATCH frames
  * or until less than TAP_READ_BUFFER bytes are left (each read is offered at least
  * that much, so no frame can be truncated); stops at EAGAIN. Sets b->fatal when the
- * device failed. Checksums are verified here, in whichever thread reads. */
+ * device failed. Checksums are verified here, frame by frame (see "checksums"). */
 static void read_frames(tap_device *dev, rx_batch *b) {
   size_t used = b->count > 0 ? b->ends[b->count - 1] : 0;
   while (!b->fatal && b->count < TAP_MAX_BATCH && TAP_SLAB - used >= TAP_READ_BUFFER) {
@@ -939,7 +908,7 @@ static void read_frames(tap_device *dev, rx_batch *b) {
     int l4_valid = 0;
     if (dev->offload) {
       if (n < VNET_HDR_LEN || (l4_valid = vnet_receive(dev, vnet, frame, (size_t)n - VNET_HDR_LEN)) < 0) {
-        stat_add(&dev->rx_bad_vnet, 1); /* dropped, like a frame with a bad checksum */
+        dev->rx_bad_vnet++; /* dropped, like a frame with a bad checksum */
         continue;
       }
       n -= VNET_HDR_LEN;
@@ -947,8 +916,8 @@ static void read_frames(tap_device *dev, rx_batch *b) {
     if (dev->rx_csum) {
       uint8_t verdict = rx_verdict(frame, (size_t)n, l4_valid);
       b->verdicts[b->count] = verdict;
-      if (verdict == RX_CHECKSUM_GOOD) stat_add(&dev->rx_csum_good, 1);
-      if (verdict == RX_CHECKSUM_BAD) stat_add(&dev->rx_csum_bad, 1);
+      if (verdict == RX_CHECKSUM_GOOD) dev->rx_csum_good++;
+      if (verdict == RX_CHECKSUM_BAD) dev->rx_csum_bad++;
     }
     b->ends[b->count++] = (uint32_t)(used += (size_t)n);
   }
@@ -994,7 +963,7 @@ static void deliver(tap_device *dev, const rx_batch *b) {
   napi_close_handle_scope(env, scope);
 }
 
-/* Without a reader thread: libuv says the fd is readable; read and deliver at once. */
+/* libuv says the fd is readable: read what is ready, deliver it in one JS call. */
 static void on_readable(uv_poll_t *poll, int status, int events) {
   tap_device *dev = (tap_device *)poll->data;
   if (dev == NULL || dev->closed) return;
@@ -1003,132 +972,6 @@ static void on_readable(uv_poll_t *poll, int status, int events) {
   b->fatal = status < 0 ? -status : 0;
   read_frames(dev, b);
   deliver(dev, b);
-}
-
-/* ---------------------------------------------------------- reader thread
- *
- * Opt-in (readerThread: true). The reads and the checksum verification move to a
- * thread of our own, which fills up to RX_SLOTS batches while JS handles earlier ones
- * and wakes the JS thread with uv_async_send (libuv folds several sends into one
- * callback, which delivers every filled batch, each in one JS call). While JS is still
- * busy with earlier batches, the thread keeps adding frames to the batch it fills,
- * so a busy JS side gets fewer, bigger batches. When every slot is full, the thread
- * waits: frames then wait in the kernel's queue, which drops when full, so memory
- * stays bounded however slow the JS side is. Only the JS thread calls N-API. */
-
-static void *reader_main(void *arg) {
-  tap_reader *r = (tap_reader *)arg;
-  tap_device *dev = r->dev;
-  for (;;) {
-    pthread_mutex_lock(&r->lock);
-    while (!r->stop && r->filled - r->taken == RX_SLOTS) pthread_cond_wait(&r->room, &r->lock);
-    int stop = r->stop;
-    rx_batch *b = &r->slots[r->filled % RX_SLOTS];
-    pthread_mutex_unlock(&r->lock);
-    if (stop) break;
-    b->count = 0;
-    b->fatal = 0;
-    for (;;) {
-      struct pollfd p[2] = {{dev->fd, POLLIN, 0}, {r->wake, POLLIN, 0}};
-      if (poll(p, 2, -1) < 0 && errno != EINTR) {
-        b->fatal = errno;
-        break;
-      }
-      if (p[1].revents & POLLIN) break; /* close(): stop */
-      read_frames(dev, b);
-      if (b->fatal || b->count == TAP_MAX_BATCH) break;
-      if (TAP_SLAB - (b->count > 0 ? b->ends[b->count - 1] : 0) < TAP_READ_BUFFER) break;
-      /* Hand the batch over now if JS is idle; while it is busy, keep adding. */
-      pthread_mutex_lock(&r->lock);
-      int busy = r->filled != r->taken;
-      pthread_mutex_unlock(&r->lock);
-      if (b->count > 0 && !busy) break;
-    }
-    pthread_mutex_lock(&r->lock);
-    stop = r->stop;
-    if (b->count > 0 || b->fatal) r->filled++;
-    pthread_mutex_unlock(&r->lock);
-    if (b->count > 0 || b->fatal) uv_async_send(&r->async);
-    if (stop || b->fatal) break;
-  }
-  return NULL;
-}
-
-/* JS thread: deliver every batch the reader thread has filled. */
-static void on_reader_batches(uv_async_t *async) {
-  tap_reader *r = (tap_reader *)async->data;
-  tap_device *dev = r->dev;
-  for (;;) {
-    if (dev->closed) return; /* r is freed by the close callback, after this returns */
-    pthread_mutex_lock(&r->lock);
-    int ready = r->taken != r->filled;
-    rx_batch *b = &r->slots[r->taken % RX_SLOTS];
-    pthread_mutex_unlock(&r->lock);
-    if (!ready) return;
-    deliver(dev, b);
-    if (dev->closed) return;
-    pthread_mutex_lock(&r->lock);
-    r->taken++;
-    pthread_cond_signal(&r->room);
-    pthread_mutex_unlock(&r->lock);
-  }
-}
-
-static void on_reader_closed(uv_handle_t *handle) {
-  tap_reader *r = (tap_reader *)handle->data;
-  for (int i = 0; i < RX_SLOTS; i++) free(r->slots[i].bytes);
-  pthread_mutex_destroy(&r->lock);
-  pthread_cond_destroy(&r->room);
-  free(r);
-}
-
-/* start(): the reader thread and its uv_async. Returns 0 or an errno (libuv's < 0). */
-static int reader_start(tap_device *dev, uv_loop_t *loop) {
-  tap_reader *r = calloc(1, sizeof *r);
-  if (r == NULL) return ENOMEM;
-  r->dev = dev;
-  int ok = 1;
-  for (int i = 0; i < RX_SLOTS; i++) ok &= (r->slots[i].bytes = malloc(TAP_SLAB)) != NULL;
-  r->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  int rc = !ok ? ENOMEM : r->wake < 0 ? errno : uv_async_init(loop, &r->async, on_reader_batches);
-  if (rc != 0) {
-    if (r->wake >= 0) close(r->wake);
-    for (int i = 0; i < RX_SLOTS; i++) free(r->slots[i].bytes);
-    free(r);
-    return rc;
-  }
-  r->async.data = r;
-  pthread_mutex_init(&r->lock, NULL);
-  pthread_cond_init(&r->room, NULL);
-  dev->reader = r;
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  rc = pthread_create(&r->thread, NULL, reader_main, r);
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
-  if (rc != 0) {
-    reader_stop(dev);
-    return rc;
-  }
-  pthread_setname_np(r->thread, "tap-reader");
-  r->started = 1;
-  return 0;
-}
-
-/* close(): stop and join the reader thread; its memory goes with the async handle. */
-static void reader_stop(tap_device *dev) {
-  tap_reader *r = dev->reader;
-  if (r == NULL) return;
-  dev->reader = NULL;
-  pthread_mutex_lock(&r->lock);
-  r->stop = 1;
-  pthread_cond_broadcast(&r->room);
-  pthread_mutex_unlock(&r->lock);
-  uint64_t one = 1;
-  if (write(r->wake, &one, sizeof one) < 0) { /* it rings anyway */ }
-  if (r->started) pthread_join(r->thread, NULL);
-  close(r->wake);
-  uv_close((uv_handle_t *)&r->async, on_reader_closed);
 }
 
 static napi_value tap_start(napi_env env, napi_callback_info info) {
@@ -1144,7 +987,7 @@ static napi_value tap_start(napi_env env, napi_callback_info info) {
     napi_throw_error(env, "ERR_CLOSED", "tap: the device is closed");
     return NULL;
   }
-  if (dev->poll != NULL || dev->reader != NULL) {
+  if (dev->poll != NULL) {
     napi_throw_error(env, "ERR_STARTED", "tap: start() was already called");
     return NULL;
   }
@@ -1157,16 +1000,6 @@ static napi_value tap_start(napi_env env, napi_callback_info info) {
 
   uv_loop_t *loop;
   NAPI_CALL(env, napi_get_uv_event_loop(env, &loop));
-  if (dev->reader_wanted) {
-    int err = reader_start(dev, loop);
-    if (err != 0) {
-      char msg[200];
-      snprintf(msg, sizeof msg, "tap %s: cannot start the reader thread: %s", dev->name,
-               err < 0 ? uv_strerror(err) : strerror(err));
-      napi_throw_error(env, err < 0 ? uv_err_name(err) : errno_code(err), msg);
-    }
-    return NULL;
-  }
   dev->poll = calloc(1, sizeof(uv_poll_t));
   if (dev->poll == NULL) {
     napi_throw_error(env, "ENOMEM", "tap: out of memory");
@@ -1565,16 +1398,16 @@ static napi_value tap_stats(napi_env env, napi_callback_info info) {
   STAT("rxBatches", rx_batches)
   STAT("rxErrors", rx_errors)
   STAT("rxDrops", rx_drops)
+  STAT("rxChecksumGood", rx_csum_good)
+  STAT("rxChecksumBad", rx_csum_bad)
+  STAT("rxSuperFrames", rx_super_frames)
+  STAT("rxChecksumsCompleted", rx_csum_completed)
+  STAT("rxBadVnetHeaders", rx_bad_vnet)
 #undef STAT
-  /* Written by the reader or writer thread: read atomically. */
+  /* Written by the writer thread: read atomically. */
 #define ATOMIC_STAT(js_name, number)                                          \
   NAPI_CALL(env, napi_create_double(env, (double)(number), &value));      \
   NAPI_CALL(env, napi_set_named_property(env, result, js_name, value));
-  ATOMIC_STAT("rxChecksumGood", stat_get(&dev->rx_csum_good))
-  ATOMIC_STAT("rxChecksumBad", stat_get(&dev->rx_csum_bad))
-  ATOMIC_STAT("rxSuperFrames", stat_get(&dev->rx_super_frames))
-  ATOMIC_STAT("rxChecksumsCompleted", stat_get(&dev->rx_csum_completed))
-  ATOMIC_STAT("rxBadVnetHeaders", stat_get(&dev->rx_bad_vnet))
   ATOMIC_STAT("txFrames", stat_get(&dev->tx_frames))
   ATOMIC_STAT("txDrops", stat_get(&dev->tx_drops))
   ATOMIC_STAT("txErrors", stat_get(&dev->tx_errors))
@@ -1605,14 +1438,11 @@ static napi_value tap_ref(napi_env env, napi_callback_info info) {
   if (dev == NULL) return NULL;
   bool keep = true; /* stays true when the argument is not a boolean */
   napi_get_value_bool(env, argv[1], &keep);
-  uv_handle_t *handle = dev->poll != NULL     ? (uv_handle_t *)dev->poll
-                        : dev->reader != NULL ? (uv_handle_t *)&dev->reader->async
-                                              : NULL;
-  if (handle != NULL) {
+  if (dev->poll != NULL) {
     if (keep)
-      uv_ref(handle);
+      uv_ref((uv_handle_t *)dev->poll);
     else
-      uv_unref(handle);
+      uv_unref((uv_handle_t *)dev->poll);
   }
   return NULL;
 }
