@@ -17,6 +17,7 @@ import type { Clock, Timer } from '../../stack/clock.js';
 import type { TcpSocketLike } from '../../tcp/api.js';
 import { LfToCrlf, countLineFeeds } from '../common/ascii.js';
 import { DataConnectionError, waitForClose, waitForDelivery, type DataEndpoint } from './data.js';
+import { READ_CHUNK_BYTES, sendFileRange } from './file-source.js';
 import type { OpenedPath } from './path.js';
 
 export type TransferOutcome = 'ok' | 'no-connection' | 'aborted' | 'data-error' | 'local-error';
@@ -151,25 +152,23 @@ async function sendStream(source: Readable, transforms: Transform[], socket: Tcp
 }
 
 /**
- * RETR reads the file in chunks this big: fewer trips to libuv's thread pool per MB
- * (each a wait in which our TCP has nothing new to send) than the 64 KiB default.
- */
-const READ_CHUNK_BYTES = 1024 * 1024;
-
-/**
  * RETR: a checked file from `offset` (REST) to `size`, LF -> CRLF in TYPE A. `path`
  * is the file's /proc/self/fd link (path.ts), so this is the very file that was
- * checked, opened again for the stream.
+ * checked, opened again for reading.
  */
-export function sendFile(path: string, offset: number, size: number, ascii: boolean, socket: TcpSocketLike, t: Transfer): Promise<void> {
-  // Read up to the size we know: the stream then ends right after its last chunk,
-  // without one more read to find EOF, so socket.end() follows the last write in the
-  // same tick and TCP puts the FIN on the last data segment (FTP DATA+FIN in the seed).
-  // A path stream, not a FileHandle's: its reads complete as callbacks, so the end of
-  // the stream (a nextTick) comes before our TCP's output (a microtask) and the FIN
-  // can ride along; a FileHandle's promise reads would let the data go out alone.
-  const source = size > offset ? createReadStream(path, { start: offset, end: size - 1, highWaterMark: READ_CHUNK_BYTES }) : Readable.from([]);
-  return sendStream(source, ascii ? [new LfToCrlf()] : [], socket, t);
+export async function sendFile(path: string, offset: number, size: number, ascii: boolean, socket: TcpSocketLike, t: Transfer): Promise<void> {
+  if (ascii) {
+    // Read up to the size we know: the stream then ends right after its last chunk,
+    // without one more read to find EOF, so socket.end() follows the last write in
+    // the same tick and TCP puts the FIN on the last data segment. (A path stream,
+    // whose reads complete as callbacks: see file-source.ts.)
+    const source = size > offset ? createReadStream(path, { start: offset, end: size - 1, highWaterMark: READ_CHUNK_BYTES }) : Readable.from([]);
+    return sendStream(source, [new LfToCrlf()], socket, t);
+  }
+  // TYPE I: chunks straight from the file to the socket (file-source.ts).
+  socket.resume(); // the client's FIN must be read for the connection to close
+  await sendFileRange(path, offset, size, socket, (err) => t.markLocal(err));
+  if (!(await waitForDelivery(socket, t.clock, t.timeoutMs))) throw new Error('data connection closed before the peer acknowledged the end');
 }
 
 /** LIST, NLST, MLSD: a prepared listing. */
