@@ -12,18 +12,24 @@ export interface Link {
   /** A short name for logs and captures ("tap0", "mem1"). */
   readonly name: string;
   /**
-   * Checksum offload, as a NIC offers it (absent: none). `tx`: the link fills in the
-   * TCP checksum of every outgoing IPv4 frame that is not a fragment, whatever the
-   * field holds, so the stack may leave it zero. `rx`: onReceive's second argument
-   * gives a verdict per frame (RX_CHECKSUM_*). Middleware (capture, faults) offers
-   * none, so a capture always records the stack's own finished frames and injected
-   * corruption is never "repaired" below it.
+   * Checksum offload, as a NIC offers it (absent: none). `tx`: asked to (see
+   * sendBatch), the link computes the TCP checksum of every outgoing IPv4 frame that
+   * is not a fragment, from scratch, so the stack may leave it zero. `rx`:
+   * onReceive's second argument gives a verdict per frame (RX_CHECKSUM_*).
+   * Middleware (capture, faults) offers none: a capture always records the stack's
+   * own finished frames.
    */
   readonly checksumOffload?: { readonly tx: boolean; readonly rx: boolean };
   /** Send one frame. The link may keep a reference: do not mutate it afterwards. */
   send(frame: Uint8Array): void;
-  /** Send several frames in order, in one call to the device where it can. */
-  sendBatch(frames: readonly Uint8Array[]): void;
+  /**
+   * Send several frames in order, in one call to the device where it can.
+   * `finishChecksums`: the caller left the TCP checksums of these frames to the link
+   * (checksumOffload.tx). Only the stack right above the link passes it; middleware
+   * never does, so a frame that a fault injector corrupted on its way down is never
+   * given a fresh, matching checksum below it.
+   */
+  sendBatch(frames: readonly Uint8Array[], finishChecksums?: boolean): void;
   /**
    * Set the receiver. It is called with each batch of frames that arrived; the
    * frames are valid during the call and may be kept (links do not reuse them).
@@ -67,6 +73,7 @@ export abstract class LinkDecorator implements Link {
   send(frame: Uint8Array): void {
     this.inner.send(frame);
   }
+  /** Never asks the link below to finish checksums (see Link.sendBatch). */
   sendBatch(frames: readonly Uint8Array[]): void {
     this.inner.sendBatch(frames);
   }

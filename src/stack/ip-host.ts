@@ -228,7 +228,8 @@ export class IpHost implements HostContext {
     this.counters.inc('eth.tx.frames', out.length);
     this.counters.inc('host.tx.batches');
     if (this.ethLog.isLevelEnabled('debug')) this.ethLog.debug({ frames: out.length }, 'batch out');
-    this.link.sendBatch(out);
+    // TCP left its checksums to a link that offered to finish them (ipv4.ts, tcp/index.ts).
+    this.link.sendBatch(out, this.ip.tcpChecksumOffload);
   }
 
   /**

@@ -430,8 +430,8 @@ export class Tcp implements TcpApi, ProtocolHandler {
     // and a router that must fragment tells us instead (RFC 1191). Not towards a path
     // whose MTU was reported below the minimum (see path-mtu.ts): routers fragment there.
     const dontFragment = !this.pathMtus.get(dst)?.locked;
-    // A DF datagram leaves whole, so a link with checksum offload can finish it;
-    // fragments it could not (the checksum covers the whole datagram).
+    // A DF datagram leaves in one frame, so a link with checksum offload can finish its
+    // checksum; it could not finish fragments (the checksum covers the whole datagram).
     const header = encodeTcp(fields, payload, dontFragment && this.ctx.ip.tcpChecksumOffload ? null : { src, dst });
     this.ctx.ip.send({ dst, src, protocol: IPPROTO_TCP, payload: payload.length > 0 ? [header, payload] : header, dontFragment });
   }
