@@ -1,4 +1,4 @@
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, openSync, writeSync, writevSync } from 'node:fs';
 import { DEFAULT_SNAPLEN, LINKTYPE_ETHERNET, LINKTYPE_NOTE, type PacketDirection, type TimestampResolution } from '../wire/pcap.js';
 import { encodeEnhancedPacket, encodeInterfaceDescription, encodeSectionHeader } from '../wire/pcapng.js';
 import { tcpSuperFrame } from '../wire/virtio-net.js';
@@ -197,14 +197,22 @@ export class CaptureLink extends LinkDecorator {
     return BigInt(Math.round(ms * 1000)) * 1000n;
   }
 
-  /** One write for the whole batch: a crash never leaves half a batch of blocks. */
+  /**
+   * One gathering write for the whole batch (the blocks are not first copied into one
+   * buffer): a crash never leaves half a batch of blocks.
+   */
   private write(blocks: readonly Uint8Array[]): boolean {
     if (this.fd === null) return false;
-    const data = blocks.length === 1 ? blocks[0]! : Buffer.concat(blocks);
+    let total = 0;
+    for (const b of blocks) total += b.length;
     try {
-      let done = 0;
-      while (done < data.length) done += writeSync(this.fd, data, done, data.length - done);
-      this.stats.bytes += data.length;
+      const done = writevSync(this.fd, blocks as Uint8Array[]);
+      if (done < total) {
+        // A short write (rare on a regular file): the rest goes out from one copy.
+        const rest = Buffer.concat(blocks).subarray(done);
+        for (let at = 0; at < rest.length; ) at += writeSync(this.fd, rest, at, rest.length - at);
+      }
+      this.stats.bytes += total;
       return true;
     } catch {
       this.stats.writeErrors++;
