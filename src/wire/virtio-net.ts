@@ -1,5 +1,4 @@
-import { readU16, readU32, writeU16 } from './bytes.js';
-import { finishChecksum, pseudoHeaderSum } from './checksum.js';
+import { readU16 } from './bytes.js';
 import { ETHERNET_HEADER_LEN, ETHERTYPE_IPV4 } from './ethernet.js';
 import { IPPROTO_TCP } from './ipv4.js';
 import { parsed, refused, type ParseResult } from './result.js';
@@ -143,18 +142,4 @@ export function tcpSuperFrame(frame: Uint8Array, mtu: number): TcpSuperFrame | u
   const tcpHeader = (frame[ip + ipHeader + 12]! >>> 4) * 4;
   const payload = readU16(frame, ip + 2) - ipHeader - tcpHeader;
   return { headerLength: ip + ipHeader + tcpHeader, segmentSize: mtu - ipHeader - tcpHeader, payload, tcpStart: ip + ipHeader };
-}
-
-/**
- * Turn the finished TCP checksum of `frame` into the partial one that NEEDS_CSUM
- * means: the folded (not complemented) sum of the IPv4 pseudo-header, TCP length =
- * the whole super-segment's, as Linux leaves it for a device (RFC 9293 3.1 defines
- * the pseudo-header). The kernel then never verifies the checksum of a frame it
- * delivers to a local socket, and finishes it for each segment when it forwards.
- */
-export function setPartialTcpChecksum(frame: Uint8Array, gso: TcpSuperFrame): void {
-  const ip = ETHERNET_HEADER_LEN;
-  const tcpLength = readU16(frame, ip + 2) - (gso.tcpStart - ip);
-  const pseudo = pseudoHeaderSum(readU32(frame, ip + 12), readU32(frame, ip + 16), IPPROTO_TCP, tcpLength);
-  writeU16(frame, gso.tcpStart + TCP_CHECKSUM_OFFSET, ~finishChecksum(pseudo) & 0xffff);
 }
