@@ -55,6 +55,8 @@ export class Sender {
       return;
     }
     let sent = false;
+    /** Data or a FIN went out in the loop below: the retransmission timer is armed once after it. */
+    let armTimer = false;
     const mss = this.maxPayload(true);
     // RFC 6675 5 (C): in SACK recovery, send while cwnd - pipe allows one segment,
     // lost holes first, then new data.
@@ -124,9 +126,12 @@ export class Sender {
       if (len < mss) this.sndSml = seqAdd(conn.sndNxt, len);
       conn.sndNxt = seqAdd(conn.sndNxt, len + (fin ? 1 : 0));
       if (seqGt(conn.sndNxt, conn.sndMax)) conn.sndMax = conn.sndNxt;
-      rtx.arm(false);
+      armTimer = true;
       if (fin) break;
     }
+    // Once for the whole burst, not per segment: no time passes inside this loop, so
+    // the deadline is the same, and reading the clock per segment showed in profiles.
+    if (armTimer) rtx.arm(false);
     // Zero window with data waiting and nothing in flight: the retransmission timer
     // doubles as the persist timer (RFC 9293 3.8.6.1).
     if (conn.sndWnd === 0 && conn.sendBuffer.length > seqDiff(conn.sndNxt, this.bufSeq) && conn.sndUna === conn.sndMax) {
