@@ -1,5 +1,5 @@
 import { readIpv4, writeIpv4, type Ipv4Address } from './address.js';
-import { internetChecksum } from './checksum.js';
+import { finishChecksum, internetChecksum } from './checksum.js';
 import { readU16 } from './bytes.js';
 import { parsed, refused, type ParseResult } from './result.js';
 
@@ -169,7 +169,10 @@ export function writeIpv4Header(buf: Uint8Array, offset: number, f: Ipv4HeaderFi
   buf[offset + 11] = 0;
   writeIpv4(buf, offset + 12, f.src);
   writeIpv4(buf, offset + 16, f.dst);
-  const sum = internetChecksum(buf.subarray(offset, offset + IPV4_MIN_HEADER_LEN));
+  // RFC 1071 over the ten header words, summed in place (this runs for every frame we send).
+  let acc = 0;
+  for (let i = offset; i < offset + IPV4_MIN_HEADER_LEN; i += 2) acc += (buf[i]! << 8) | buf[i + 1]!;
+  const sum = finishChecksum(acc);
   buf[offset + 10] = sum >>> 8;
   buf[offset + 11] = sum & 0xff;
   return IPV4_MIN_HEADER_LEN;
