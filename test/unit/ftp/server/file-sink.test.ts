@@ -77,6 +77,20 @@ describe('ftp server: FileSink', () => {
     expect(sha256(await readFile(path))).toBe(sha256(Buffer.concat([head, data])));
   });
 
+  it('12 MiB of segments onto a slow disk arrive intact, in a few big writes', async () => {
+    const file = new FakeFile(3);
+    const source = new PassThrough({ highWaterMark: 16 * 1024 });
+    const done = new FileSink(file, 0).receive(source);
+    const data = Buffer.from(new SeededRandom(11).bytes(12 * 1024 * 1024 + 5));
+    for (const p of pieces(data, [1448, 1448, 1448, 536])) {
+      if (!source.write(p)) await new Promise((r) => source.once('drain', r));
+    }
+    source.end();
+    await done;
+    expect(file.writes).toBeGreaterThanOrEqual(3);
+    expect(sha256(file.data)).toBe(sha256(data));
+  });
+
   it('an empty source leaves an empty file', async () => {
     const file = new FakeFile();
     const source = new PassThrough();
