@@ -145,6 +145,7 @@ typedef struct tap_device {
   int offload;           /* IFF_VNET_HDR + TUNSETOFFLOAD: see "offload" */
   int tx_csum, rx_csum;  /* checksum offload: see "checksums" */
   tap_writer *writer;    /* NULL: writes go out from the JS thread (writerThread: false) */
+  napi_async_cleanup_hook_handle cleanup_hook; /* see device_cleanup; NULL once it ran */
   uint8_t *tx_scratch;   /* TAP_READ_BUFFER bytes: a frame to finish without a writer */
   /* The tx_* counters are written by the writer thread and read by the JS thread:
    * always through __atomic builtins (stat_add, stat_get). The rx_* ones have one thread. */
@@ -312,13 +313,35 @@ static void device_close(tap_device *dev) {
 
 /* The environment goes away (process exit, a worker ends) with the device still
  * open: close it, so that the writer thread is joined before the memory it uses can
- * disappear. Bounded: the flush gives up after TAP_FLUSH_MS. */
-static void device_cleanup(void *data) { device_close((tap_device *)data); }
+ * disappear (bounded: the flush gives up after TAP_FLUSH_MS). The hook is an async
+ * one because closing the poll handle finishes in a libuv callback, which is code of
+ * this addon: when a worker ends, Node unloads the addon after its cleanup hooks, so
+ * the callback must have run before the hook says it is done. */
+static void on_poll_closed_at_cleanup(uv_handle_t *handle) {
+  napi_async_cleanup_hook_handle hook = handle->data;
+  free(handle);
+  napi_remove_async_cleanup_hook(hook);
+}
+
+static void device_cleanup(napi_async_cleanup_hook_handle hook, void *data) {
+  tap_device *dev = (tap_device *)data;
+  dev->cleanup_hook = NULL; /* running: the finalizer must not remove it */
+  uv_poll_t *poll = dev->poll;
+  dev->poll = NULL;
+  device_close(dev);
+  if (poll != NULL) {
+    uv_poll_stop(poll);
+    poll->data = hook;
+    uv_close((uv_handle_t *)poll, on_poll_closed_at_cleanup);
+  } else {
+    napi_remove_async_cleanup_hook(hook);
+  }
+}
 
 /* The handle was garbage collected: close the device if JS forgot to. */
 static void device_finalize(napi_env env, void *data, void *hint) {
   tap_device *dev = (tap_device *)data;
-  napi_remove_env_cleanup_hook(env, device_cleanup, dev);
+  if (dev->cleanup_hook != NULL) napi_remove_async_cleanup_hook(dev->cleanup_hook);
   device_close(dev);
   free(dev->scratch);
   free(dev->tx_scratch);
@@ -501,7 +524,7 @@ static napi_value tap_open(napi_env env, napi_callback_info info) {
     napi_throw_error(env, NULL, "tap: could not create the device handle");
     return NULL;
   }
-  napi_add_env_cleanup_hook(env, device_cleanup, dev);
+  napi_add_async_cleanup_hook(env, device_cleanup, dev, &dev->cleanup_hook);
   NAPI_CALL(env, napi_create_object(env, &result));
   NAPI_CALL(env, napi_create_string_utf8(env, dev->name, NAPI_AUTO_LENGTH, &actual_name));
   if (have_mac) {

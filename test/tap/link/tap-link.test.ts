@@ -603,6 +603,8 @@ describeTap('TapLink writer thread', () => {
       const script = `
         const tap = require(${JSON.stringify(addonPath)});
         const dev = tap.open('tsx0');
+        tap.start(dev.handle, () => {}); // polling too, unref'd so the loop may end
+        tap.ref(dev.handle, false);
         const frame = new Uint8Array(1514); frame.fill(0xff, 0, 6); frame[12] = 0x08;
         tap.writeBatch(dev.handle, new Array(2000).fill(frame));
         ${ending};`;
@@ -612,6 +614,35 @@ describeTap('TapLink writer thread', () => {
       expect(r.code, r.stderr).toBe(0);
       expect(Date.now() - started).toBeLessThan(5000);
     }
+  });
+});
+
+describeTap('TapLink in a worker thread', () => {
+  let net: TestNet;
+  beforeAll(async () => {
+    net = await createNetWithNeighbour('worker');
+  });
+  afterAll(async () => {
+    await net?.destroy();
+  });
+
+  it('a worker that ends with a device open, polled and with frames queued, ends cleanly', async () => {
+    // Node unloads the addon when a worker ends: the binding's cleanup must be done
+    // (threads joined, libuv handles closed) before that, or the process crashes.
+    const worker = `
+      const tap = require(${JSON.stringify(addonPath)});
+      const dev = tap.open('tsk0');
+      tap.start(dev.handle, () => {});
+      const frame = new Uint8Array(1514); frame.fill(0xff, 0, 6); frame[12] = 0x08;
+      tap.writeBatch(dev.handle, new Array(2000).fill(frame));
+      require('node:worker_threads').parentPort.postMessage('sent');`;
+    const script = `
+      const { Worker } = require('node:worker_threads');
+      const w = new Worker(${JSON.stringify(worker)}, { eval: true });
+      w.on('message', () => w.terminate().then(() => console.log('terminated')));`;
+    const r = await net.exec(process.execPath, ['-e', script], { timeoutMs: 10_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe('terminated');
   });
 });
 
