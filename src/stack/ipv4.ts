@@ -63,6 +63,19 @@ export class Ipv4Layer implements NetworkLayer {
   /** Largest TCP datagram we send: above `mtu` only on a link that segments TCP. */
   readonly superFrameMtu: number;
   readonly tcpChecksumOffload: boolean;
+  /** The header descriptions send() fills in for each frame (see there). */
+  private readonly ipFields: Ipv4HeaderFields = {
+    identification: 0,
+    ttl: 0,
+    protocol: 0,
+    src: 0,
+    dst: 0,
+    dontFragment: false,
+    totalLength: 0,
+    moreFragments: false,
+    fragmentOffset: 0,
+  };
+  private readonly ethernetFields: { dst: MacAddress; src: MacAddress; etherType: number };
   readonly gateway: Ipv4Address | undefined;
   readonly defaultTtl: number;
   readonly reassembler: Reassembler;
@@ -86,6 +99,7 @@ export class Ipv4Layer implements NetworkLayer {
     this.mtu = options.mtu ?? 1500;
     this.superFrameMtu = Math.max(this.mtu, options.superFrameMtu ?? 0);
     this.tcpChecksumOffload = options.tcpChecksumOffload ?? false;
+    this.ethernetFields = { dst: UNRESOLVED_MAC, src: services.mac, etherType: ETHERTYPE_IPV4 };
     this.gateway = options.gateway;
     this.defaultTtl = options.defaultTtl ?? 64;
     this.nextIdentification = services.random.int(0, 0xffff);
@@ -226,27 +240,29 @@ export class Ipv4Layer implements NetworkLayer {
     this.nextIdentification = (identification + 1) & 0xffff;
     // RFC 791 3.2: every fragment but the last carries a multiple of 8 data bytes.
     const chunk = length > maxData ? maxData & ~7 : length;
-    // One header description per datagram; only the fragment fields change per frame
+    const ttl = options.ttl ?? this.defaultTtl;
+    const src = options.src ?? this.address;
+    const dontFragment = options.dontFragment ?? false;
+    // The header descriptions are this layer's own objects, not new ones per datagram
     // (this runs for every segment TCP sends, so it allocates as little as it can).
-    const fields: Ipv4HeaderFields = {
-      identification,
-      ttl: options.ttl ?? this.defaultTtl,
-      protocol: options.protocol,
-      src: options.src ?? this.address,
-      dst,
-      dontFragment: options.dontFragment ?? false,
-      totalLength: 0,
-      moreFragments: false,
-      fragmentOffset: 0,
-    };
-    const ethernet = { dst: dstMac ?? UNRESOLVED_MAC, src: this.services.mac, etherType: ETHERTYPE_IPV4 };
+    // They are filled in whole for every frame, right before it is written, so a send
+    // that runs inside transmit() below cannot leave its values in our next fragment.
+    const fields = this.ipFields;
+    const ethernet = this.ethernetFields;
     let offset = 0;
     let fragments = 0;
     do {
       const size = Math.min(chunk, length - offset);
       const frame = this.frames.alloc(ETHERNET_HEADER_LEN + IPV4_MIN_HEADER_LEN + size);
       // Without a known MAC the destination stays zero until ARP fills it in (neighbour.ts).
+      ethernet.dst = dstMac ?? UNRESOLVED_MAC;
       writeEthernetHeader(frame, 0, ethernet);
+      fields.identification = identification;
+      fields.ttl = ttl;
+      fields.protocol = options.protocol;
+      fields.src = src;
+      fields.dst = dst;
+      fields.dontFragment = dontFragment;
       fields.totalLength = IPV4_MIN_HEADER_LEN + size;
       fields.moreFragments = offset + size < length;
       fields.fragmentOffset = offset;
