@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createHost, type Host } from '../../src/host.js';
-import { RX_CHECKSUM_BAD, RX_CHECKSUM_GOOD, RX_CHECKSUM_NOT_CHECKED, type Link, type ReceiveHandler } from '../../src/link/link.js';
+import { FaultLink } from '../../src/link/faults.js';
+import { LinkDecorator, RX_CHECKSUM_BAD, RX_CHECKSUM_GOOD, RX_CHECKSUM_NOT_CHECKED, type Link, type ReceiveHandler } from '../../src/link/link.js';
 import { MemoryHub } from '../../src/link/memory.js';
 import { VirtualClock } from '../../src/stack/clock.js';
 import { SeededRandom } from '../../src/stack/random.js';
@@ -84,33 +85,44 @@ afterEach(async () => {
   hosts = [];
 });
 
-function lab(): { clock: VirtualClock; nic: NicLink; a: Host; b: Host } {
+/**
+ * Host A (10.0.0.1) above a NicLink, optionally through middleware `above` it, and
+ * host B (10.0.0.2) straight on the hub.
+ */
+function lab(above?: (nic: NicLink, clock: VirtualClock) => Link): { clock: VirtualClock; nic: NicLink; a: Host; b: Host } {
   const clock = new VirtualClock();
   const hub = new MemoryHub(clock, { latencyMs: 1 });
   const nic = new NicLink(hub.attach('memA'));
-  const a = createHost({ link: nic, address: '10.0.0.1', prefixLength: 24, mac: '02:00:00:00:00:01', clock, random: new SeededRandom(1) });
+  const link = above ? above(nic, clock) : nic;
+  const a = createHost({ link, address: '10.0.0.1', prefixLength: 24, mac: '02:00:00:00:00:01', clock, random: new SeededRandom(1) });
   const b = createHost({ link: hub.attach('memB'), address: '10.0.0.2', prefixLength: 24, mac: '02:00:00:00:00:02', clock, random: new SeededRandom(2) });
   hosts = [a, b];
   return { clock, nic, a, b };
 }
 
+/** A sends `bytes` test bytes to B and closes; resolves with what B read. */
+async function transfer(l: { clock: VirtualClock; a: Host; b: Host }, bytes: number, seed: number): Promise<{ sent: Uint8Array; got: Buffer }> {
+  const sent = testBytes(bytes, seed);
+  let got: ReturnType<typeof collect> | undefined;
+  l.b.tcp.listen({ port: 5001 }, (s) => {
+    got = collect(s);
+  });
+  const client = l.a.tcp.connect({ host: '10.0.0.2', port: 5001 });
+  client.on('connect', () => void writeAll(client, sent).then(() => client.end()));
+  await l.clock.runUntil(() => got?.ended ?? false, 120_000);
+  return { sent, got: Buffer.concat(got!.chunks) };
+}
+
 describe('checksum offload to the link', () => {
   it('leaves the TCP checksum to a link that fills it in, and the peer gets every byte', async () => {
-    const { clock, nic, a, b } = lab();
-    const data = testBytes(200_000, 5);
-    let got: ReturnType<typeof collect> | undefined;
-    b.tcp.listen({ port: 5001 }, (s) => {
-      got = collect(s);
-    });
-    const client = a.tcp.connect({ host: '10.0.0.2', port: 5001 });
-    client.on('connect', () => void writeAll(client, data).then(() => client.end()));
-    await clock.runUntil(() => got?.ended ?? false, 60_000);
-    expect(sha256(Buffer.concat(got!.chunks))).toBe(sha256(data));
+    const l = lab();
+    const { sent, got } = await transfer(l, 200_000, 5);
+    expect(sha256(got)).toBe(sha256(sent));
     // Every segment A sent reached the link with its checksum field zero (B, which
     // verifies, accepted them only because the link finished them).
-    expect(nic.sentChecksums.length).toBeGreaterThan(100);
-    expect(nic.sentChecksums.every((c) => c === 0)).toBe(true);
-    expect(b.counters.get('tcp.rx.bad_checksum')).toBe(0);
+    expect(l.nic.sentChecksums.length).toBeGreaterThan(100);
+    expect(l.nic.sentChecksums.every((c) => c === 0)).toBe(true);
+    expect(l.b.counters.get('tcp.rx.bad_checksum')).toBe(0);
   });
 
   it('skips its own check of a frame the link verified, and checks the others', async () => {
@@ -145,42 +157,19 @@ describe('checksum offload to the link', () => {
   });
 
   it('is not offered through middleware: a capture or fault wrapper gets finished checksums', async () => {
-    const { LinkDecorator } = await import('../../src/link/link.js');
     class Wrapper extends LinkDecorator {}
-    const clock = new VirtualClock();
-    const hub = new MemoryHub(clock, { latencyMs: 1 });
-    const nic = new NicLink(hub.attach('memA'));
-    const wrapped = new Wrapper(nic);
-    expect((wrapped as Link).checksumOffload).toBeUndefined();
-    const a = createHost({ link: wrapped, address: '10.0.0.1', prefixLength: 24, mac: '02:00:00:00:00:01', clock, random: new SeededRandom(1) });
-    const b = createHost({ link: hub.attach('memB'), address: '10.0.0.2', prefixLength: 24, mac: '02:00:00:00:00:02', clock, random: new SeededRandom(2) });
-    hosts = [a, b];
-    let accepted = false;
-    b.tcp.listen({ port: 5001 }, () => (accepted = true));
-    a.tcp.connect({ host: '10.0.0.2', port: 5001 });
-    await clock.runUntil(() => accepted, 10_000);
-    expect(nic.sentChecksums.length).toBeGreaterThan(0);
-    expect(nic.sentChecksums.every((c) => c !== 0)).toBe(true);
+    const l = lab((nic) => new Wrapper(nic));
+    expect((new Wrapper(l.nic) as Link).checksumOffload).toBeUndefined();
+    const { sent, got } = await transfer(l, 10_000, 3);
+    expect(sha256(got)).toBe(sha256(sent));
+    expect(l.nic.sentChecksums.length).toBeGreaterThan(0);
+    expect(l.nic.sentChecksums.every((c) => c !== 0)).toBe(true);
   });
 
   it('never gives a frame corrupted by middleware a fresh checksum: the peer drops it and TCP repairs the loss', async () => {
-    const { FaultLink } = await import('../../src/link/faults.js');
-    const clock = new VirtualClock();
-    const hub = new MemoryHub(clock, { latencyMs: 1 });
-    const nic = new NicLink(hub.attach('memA'));
-    const faults = new FaultLink(nic, { outbound: { corrupt: 0.05 }, random: new SeededRandom(9), clock });
-    const a = createHost({ link: faults, address: '10.0.0.1', prefixLength: 24, mac: '02:00:00:00:00:01', clock, random: new SeededRandom(1) });
-    const b = createHost({ link: hub.attach('memB'), address: '10.0.0.2', prefixLength: 24, mac: '02:00:00:00:00:02', clock, random: new SeededRandom(2) });
-    hosts = [a, b];
-    const data = testBytes(300_000, 7);
-    let got: ReturnType<typeof collect> | undefined;
-    b.tcp.listen({ port: 5001 }, (s) => {
-      got = collect(s);
-    });
-    const client = a.tcp.connect({ host: '10.0.0.2', port: 5001 });
-    client.on('connect', () => void writeAll(client, data).then(() => client.end()));
-    await clock.runUntil(() => got?.ended ?? false, 120_000);
-    expect(sha256(Buffer.concat(got!.chunks))).toBe(sha256(data));
-    expect(b.counters.get('tcp.rx.bad_checksum') + b.counters.get('ipv4.rx.bad_checksum')).toBeGreaterThan(0);
+    const l = lab((nic, clock) => new FaultLink(nic, { outbound: { corrupt: 0.05 }, random: new SeededRandom(9), clock }));
+    const { sent, got } = await transfer(l, 300_000, 7);
+    expect(sha256(got)).toBe(sha256(sent));
+    expect(l.b.counters.get('tcp.rx.bad_checksum') + l.b.counters.get('ipv4.rx.bad_checksum')).toBeGreaterThan(0);
   });
 });
