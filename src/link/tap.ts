@@ -22,7 +22,8 @@ interface NativeTap {
    * what the kernel took); without: what the kernel took.
    */
   write(handle: NativeHandle, frame: Uint8Array, vnetHeader?: Uint8Array): boolean;
-  writeBatch(handle: NativeHandle, frames: readonly Uint8Array[], vnetHeaders?: Uint8Array): number;
+  /** `finishChecksums`: fill in the TCP checksums (with txChecksum; see Link.sendBatch). */
+  writeBatch(handle: NativeHandle, frames: readonly Uint8Array[], vnetHeaders?: Uint8Array, finishChecksums?: boolean): number;
   stats(handle: NativeHandle): TapStats;
   ref(handle: NativeHandle, keep: boolean): void;
   close(handle: NativeHandle): void;
@@ -102,8 +103,9 @@ export interface TapOptions {
   txqueuelen?: number;
   /**
    * Checksum offload, as a NIC offers it (Link.checksumOffload; default on, both
-   * ways). tx: the binding computes the TCP checksum of every outgoing unfragmented
-   * IPv4/TCP frame, so the stack may leave it zero. rx: the binding verifies the IPv4
+   * ways). tx: asked to (sendBatch's finishChecksums), the binding computes the TCP
+   * checksum of every outgoing unfragmented IPv4/TCP frame, so the stack may leave it
+   * zero. rx: the binding verifies the IPv4
    * header and TCP/UDP checksums of every frame and tells the receiver its verdict
    * (RX_CHECKSUM_*). Both run in C; tx on the writer thread. `false` turns both off
    * (the stack then sums everything itself, as the benchmarks compare).
@@ -260,12 +262,15 @@ export class TapLink implements Link {
 
   /**
    * Send frames in order in one call into the binding; returns how many it took
-   * (queued for the writer thread, or written without it).
+   * (queued for the writer thread, or written without it). `finishChecksums`: the
+   * caller left the TCP checksums to the link (checksumOffload.tx), and the binding
+   * computes them in its copy; without it, frames go out exactly as given (a frame
+   * a fault injector corrupted above us stays corrupted).
    */
-  sendBatch(frames: readonly Uint8Array[]): number {
+  sendBatch(frames: readonly Uint8Array[], finishChecksums = false): number {
     if (frames.length === 0) return 0;
-    if (!this.offload) return this.nativeTap.writeBatch(this.handle, frames);
-    return this.nativeTap.writeBatch(this.handle, frames, this.headersFor(frames));
+    const headers = this.offload ? this.headersFor(frames) : undefined;
+    return this.nativeTap.writeBatch(this.handle, frames, headers, finishChecksums);
   }
 
   /**

@@ -35,8 +35,9 @@
  *                            rxChecksum), or callback(null, error) once if the device fails
  *   write(handle, frame, vnetHeader?)      -> true if taken (queued for the writer
  *                            thread, or written without it), false if dropped
- *   writeBatch(handle, arr, vnetHeaders?)  -> how many frames were taken
- *                            (the headers: 10 bytes per frame, offload devices only)
+ *   writeBatch(handle, arr, vnetHeaders?, finishChecksums?)  -> how many frames were
+ *                            taken (the headers: 10 bytes per frame, offload devices
+ *                            only; finishChecksums: fill in their TCP checksums)
  *   stats(handle)            -> { rxFrames, rxBatches, rxErrors, rxDrops, rxChecksumGood,
  *                                 rxChecksumBad, rxSuperFrames, rxChecksumsCompleted,
  *                                 rxBadVnetHeaders, txFrames (the kernel took them),
@@ -736,10 +737,11 @@ static napi_value batch_to_js(tap_device *dev, const rx_batch *b) {
  *
  * Checksum offload, as a NIC does it (Link.checksumOffload in src/link/link.ts;
  * open(name, { txChecksum, rxChecksum }), both on unless false):
- *   tx  every outgoing IPv4 frame carrying a whole TCP segment (not a fragment: MF 0,
- *       offset 0) gets its TCP checksum computed here from scratch, pseudo-header
- *       included (RFC 9293 3.1), whatever the field held; the stack may leave it 0.
- *       The writer thread does it, on its own copy of the frame (see "writer thread").
+ *   tx  when writeBatch() is asked to (its finishChecksums argument: the stack left
+ *       the checksums to us), every IPv4 frame carrying a whole TCP segment (not a
+ *       fragment: MF 0, offset 0) gets its TCP checksum computed here from scratch,
+ *       pseudo-header included (RFC 9293 3.1), whatever the field held. The writer
+ *       thread does it, on its own copy of the frame (see "writer thread").
  *   rx  every frame read gets a verdict, RX_CHECKSUM_GOOD / _BAD / _NOT_CHECKED, in one
  *       byte per frame beside the batch (the second argument of the JS callback):
  *       GOOD when the IPv4 header checksum and the TCP or UDP checksum of an
@@ -1074,10 +1076,11 @@ static void count_sent(tap_device *dev, const uint8_t *vnet) {
  * from the JS thread at once. If the kernel cannot take it now (EAGAIN) it is dropped
  * and counted, never waited for. A frame whose checksum we fill is copied first: the
  * caller's bytes are not ours to change. */
-static int write_now(tap_device *dev, const uint8_t *vnet, const uint8_t *data, size_t len) {
-  if ((dev->tx_csum || needs_partial(vnet)) && len <= TAP_READ_BUFFER) {
+static int write_now(tap_device *dev, const uint8_t *vnet, const uint8_t *data, size_t len,
+                     int finish) {
+  if ((finish || needs_partial(vnet)) && len <= TAP_READ_BUFFER) {
     memcpy(dev->tx_scratch, data, len);
-    tx_checksum(dev->tx_scratch, len, needs_partial(vnet), dev->tx_csum);
+    tx_checksum(dev->tx_scratch, len, needs_partial(vnet), finish);
     data = dev->tx_scratch;
   }
   for (;;) {
@@ -1134,7 +1137,7 @@ typedef struct {
   uint32_t len;                 /* frame bytes after this header, or RING_WRAP */
   uint8_t has_vnet;
   uint8_t vnet[VNET_HDR_LEN];
-  uint8_t unused;
+  uint8_t finish;               /* fill in the TCP checksum (see send_frames) */
 } ring_record;                  /* 16 bytes */
 #define RING_WRAP UINT32_MAX
 #define RING_ALIGN 16u
@@ -1157,8 +1160,8 @@ static void drain_doorbell(tap_writer *w) {
 /* Write one frame of the ring; on EAGAIN wait until the kernel can take it (POLLOUT),
  * but once close() asked us to stop, not past `*deadline`. */
 static void writer_send(tap_device *dev, tap_writer *w, const uint8_t *vnet, uint8_t *frame,
-                        size_t len, int64_t *deadline) {
-  tx_checksum(frame, len, needs_partial(vnet), dev->tx_csum);
+                        size_t len, int finish, int64_t *deadline) {
+  tx_checksum(frame, len, needs_partial(vnet), finish);
   for (;;) {
     if (write_once(dev, vnet, frame, len) >= 0) {
       count_sent(dev, vnet);
@@ -1206,7 +1209,8 @@ static void *writer_main(void *arg) {
     if (r->len == RING_WRAP) {
       tail += TAP_RING_BYTES - pos;
     } else {
-      writer_send(dev, w, r->has_vnet ? r->vnet : NULL, (uint8_t *)(r + 1), r->len, &deadline);
+      writer_send(dev, w, r->has_vnet ? r->vnet : NULL, (uint8_t *)(r + 1), r->len, r->finish,
+                  &deadline);
       tail += record_size(r->len);
       __atomic_fetch_sub(&w->frames, 1, __ATOMIC_RELAXED);
     }
@@ -1218,7 +1222,7 @@ static void *writer_main(void *arg) {
 /* Copy one frame into the ring after *head (not visible to the writer until
  * ring_publish). 0 if the ring has no room for it now. */
 static int ring_put(tap_writer *w, uint64_t *head, const uint8_t *vnet, const void *data,
-                    size_t len) {
+                    size_t len, int finish) {
   size_t need = record_size(len);
   uint64_t tail = __atomic_load_n(&w->tail, __ATOMIC_ACQUIRE);
   size_t pos = (size_t)(*head % TAP_RING_BYTES);
@@ -1232,6 +1236,7 @@ static int ring_put(tap_writer *w, uint64_t *head, const uint8_t *vnet, const vo
   ring_record *r = (ring_record *)(w->bytes + pos);
   r->len = (uint32_t)len;
   r->has_vnet = vnet != NULL;
+  r->finish = (uint8_t)finish;
   if (vnet != NULL) memcpy(r->vnet, vnet, VNET_HDR_LEN);
   memcpy(r + 1, data, len);
   *head += need;
@@ -1304,14 +1309,20 @@ static int frame_length_ok(tap_device *dev, size_t len) {
   return 0;
 }
 
-/* Queue (writer thread) or write (none) frames[0..count); how many were taken. */
+/* Queue (writer thread) or write (none) frames[0..count); how many were taken.
+ * `finish`: the caller left their TCP checksums to us (writeBatch's finishChecksums;
+ * only the stack right above the link asks, never middleware: a frame a fault
+ * injector corrupted must reach the kernel as corrupted). Honoured only with tx
+ * checksum offload on (open's txChecksum). */
 static uint32_t send_frames(tap_device *dev, const uint8_t *vnet, void **data, size_t *lens,
-                            uint32_t count) {
+                            uint32_t count, int finish) {
   uint32_t taken = 0;
+  finish = finish && dev->tx_csum;
   if (dev->writer == NULL) {
     for (uint32_t i = 0; i < count; i++)
       if (frame_length_ok(dev, lens[i]))
-        taken += write_now(dev, vnet ? vnet + (size_t)i * VNET_HDR_LEN : NULL, data[i], lens[i]);
+        taken += write_now(dev, vnet ? vnet + (size_t)i * VNET_HDR_LEN : NULL, data[i], lens[i],
+                           finish);
     return taken;
   }
   tap_writer *w = dev->writer;
@@ -1319,7 +1330,8 @@ static uint32_t send_frames(tap_device *dev, const uint8_t *vnet, void **data, s
   for (uint32_t i = 0; i < count; i++) {
     if (!frame_length_ok(dev, lens[i])) {
       continue;
-    } else if (ring_put(w, &head, vnet ? vnet + (size_t)i * VNET_HDR_LEN : NULL, data[i], lens[i])) {
+    } else if (ring_put(w, &head, vnet ? vnet + (size_t)i * VNET_HDR_LEN : NULL, data[i], lens[i],
+                       finish)) {
       taken++;
     } else {
       stat_add(&dev->tx_drops, 1); /* the ring is full: dropped, as a full queue drops */
@@ -1363,7 +1375,7 @@ static napi_value tap_write(napi_env env, napi_callback_info info) {
   if (dev->closed) {
     stat_add(&dev->tx_errors, 1);
   } else {
-    ok = send_frames(dev, vnet, &data, &len, 1) == 1;
+    ok = send_frames(dev, vnet, &data, &len, 1, 0) == 1;
   }
   NAPI_CALL(env, napi_get_boolean(env, ok, &result));
   return result;
@@ -1373,8 +1385,8 @@ static napi_value tap_write(napi_env env, napi_callback_info info) {
 #define WRITE_GROUP 64
 
 static napi_value tap_write_batch(napi_env env, napi_callback_info info) {
-  napi_value argv[3], result;
-  tap_device *dev = device_args(env, info, 3, argv);
+  napi_value argv[4], result;
+  tap_device *dev = device_args(env, info, 4, argv);
   if (dev == NULL) return NULL;
   bool is_array = false;
   if (napi_is_array(env, argv[1], &is_array) != napi_ok || !is_array) {
@@ -1385,6 +1397,8 @@ static napi_value tap_write_batch(napi_env env, napi_callback_info info) {
   const uint8_t *vnet;
   NAPI_CALL(env, napi_get_array_length(env, argv[1], &length));
   if (!get_vnet_headers(env, argv[2], length, &vnet)) return NULL;
+  bool finish = false; /* stays false unless the argument is true */
+  napi_get_value_bool(env, argv[3], &finish);
   void *data[WRITE_GROUP];
   size_t lens[WRITE_GROUP];
   for (uint32_t first = 0; first < length; first += WRITE_GROUP) {
@@ -1401,7 +1415,8 @@ static napi_value tap_write_batch(napi_env env, napi_callback_info info) {
       stat_add(&dev->tx_errors, n);
       continue;
     }
-    written += send_frames(dev, vnet ? vnet + (size_t)first * VNET_HDR_LEN : NULL, data, lens, n);
+    written += send_frames(dev, vnet ? vnet + (size_t)first * VNET_HDR_LEN : NULL, data, lens, n,
+                           finish);
   }
   NAPI_CALL(env, napi_create_uint32(env, written, &result));
   return result;

@@ -465,7 +465,7 @@ describeTap('TapLink checksum offload against the Linux kernel', () => {
     expect(net.link.writerThread).toBe(true);
   });
 
-  it('fills in the TCP checksum of our frames: the kernel answers a SYN sent with 0 or garbage there', async () => {
+  it('fills in the TCP checksum when asked: the kernel answers a SYN sent with 0 or garbage there', async () => {
     const received: Uint8Array[] = [];
     net.link.onReceive((frames) => received.push(...frames));
     const errorsBefore = await tcpInCsumErrors(net);
@@ -473,11 +473,22 @@ describeTap('TapLink checksum offload against the Linux kernel', () => {
     // Field 0 (as the stack leaves it), a wrong value, an odd payload (RFC 1071 pads it).
     const frames = [tcpSyn(mac, '10.0.0.2', '10.0.0.1', 0, 0), tcpSyn(mac, '10.0.0.2', '10.0.0.1', 1001, 0xbeef)];
     const copies = frames.map((f) => f.slice());
-    expect(net.link.sendBatch(frames)).toBe(2);
+    expect(net.link.sendBatch(frames, true)).toBe(2);
     expect(await waitFor(() => rstsTo40000(received).length >= 2)).toBe(true);
     expect(await tcpInCsumErrors(net)).toBe(errorsBefore);
     // The binding fills in its own copy: the caller's frames are unchanged.
     frames.forEach((f, i) => expect(f).toEqual(copies[i]));
+  });
+
+  it('leaves frames as they are when not asked (a corrupted frame from middleware stays corrupted)', async () => {
+    const received: Uint8Array[] = [];
+    net.link.onReceive((frames) => received.push(...frames));
+    const errorsBefore = await tcpInCsumErrors(net);
+    net.link.sendBatch([tcpSyn(net.link.kernelMac!, '10.0.0.2', '10.0.0.1', 0, 0xbeef)]);
+    net.link.send(tcpSyn(net.link.kernelMac!, '10.0.0.2', '10.0.0.1', 0, 0));
+    await new Promise((r) => setTimeout(r, 300)); // a RST would be back long before
+    expect(rstsTo40000(received)).toHaveLength(0);
+    expect(await tcpInCsumErrors(net)).toBe(errorsBefore + 2);
   });
 
   it('gives each received frame a verdict: GOOD, BAD (IPv4 header, UDP, TCP) or NOT_CHECKED', async () => {
@@ -511,13 +522,13 @@ describeTap('TapLink checksum offload against the Linux kernel', () => {
   it('the kernel\'s own TCP segments get GOOD', async () => {
     const seen: { frame: Uint8Array; verdict: number | undefined }[] = [];
     net.link.onReceive((frames, v) => frames.forEach((frame, i) => seen.push({ frame, verdict: v?.[i] })));
-    net.link.send(tcpSyn(net.link.kernelMac!, '10.0.0.2', '10.0.0.1', 0, 0));
+    net.link.sendBatch([tcpSyn(net.link.kernelMac!, '10.0.0.2', '10.0.0.1', 0, 0)], true);
     expect(await waitFor(() => rstsTo40000(seen.map((s) => s.frame)).length > 0)).toBe(true);
     const rst = seen.find((s) => rstsTo40000([s.frame]).length > 0)!;
     expect(rst.verdict).toBe(1);
   });
 
-  it('with checksumOffload false, does neither: a SYN with checksum 0 is a csum error to the kernel, and no verdicts', async () => {
+  it('with checksumOffload false, does neither: a SYN with checksum 0 is a csum error to the kernel even when asked, and no verdicts', async () => {
     const name = `tsc${process.pid.toString(36)}`;
     const plain = TapLink.open({ name, checksumOffload: false });
     try {
@@ -532,7 +543,7 @@ describeTap('TapLink checksum offload against the Linux kernel', () => {
       const received: { frame: Uint8Array; verdicts: Uint8Array | undefined }[] = [];
       plain.onReceive((frames, verdicts) => frames.forEach((frame) => received.push({ frame, verdicts })));
       const errorsBefore = await tcpInCsumErrors(net);
-      plain.send(tcpSyn(plain.kernelMac!, '10.8.0.2', '10.8.0.1', 0, 0));
+      plain.sendBatch([tcpSyn(plain.kernelMac!, '10.8.0.2', '10.8.0.1', 0, 0)], true); // asked, but not offered
       await new Promise((r) => setTimeout(r, 300)); // a RST would be back long before
       expect(rstsTo40000(received.map((r) => r.frame))).toHaveLength(0);
       expect(await tcpInCsumErrors(net)).toBe(errorsBefore + 1);
