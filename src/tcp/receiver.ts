@@ -96,7 +96,7 @@ export class Receiver {
   windowUpdateDue(): boolean {
     const conn = this.conn;
     const advertised = seqDiff(this.rcvAdvRight, conn.rcvNxt);
-    const free = Math.min(this.freeReceiveSpace(), 0xffff * 2 ** conn.rcvWscale);
+    const free = Math.min(this.freeReceiveSpace(), 0xffff << conn.rcvWscale);
     return free - advertised >= this.swsThreshold && (advertised < conn.ourMss || free >= 2 * advertised);
   }
 
@@ -209,9 +209,11 @@ export class Receiver {
     const free = this.freeReceiveSpace();
     const current = this.rcvWnd;
     let wnd = free - current >= this.swsThreshold ? free : current;
-    wnd = Math.min(wnd, 0xffff * 2 ** shift);
-    const field = Math.floor(wnd / 2 ** shift);
-    const right = seqAdd(conn.rcvNxt, field * 2 ** shift);
+    // The shift is at most 14 (RFC 7323 2.3), so these stay below 2^31: plain integer
+    // shifts, not the floating-point power (which showed in profiles; this runs per segment).
+    wnd = Math.min(wnd, 0xffff << shift);
+    const field = Math.floor(wnd / (1 << shift));
+    const right = seqAdd(conn.rcvNxt, field << shift);
     if (seqGt(right, this.rcvAdvRight)) this.rcvAdvRight = right;
     if (field === 0) conn.env.counters.inc('tcp.tx.zero_window');
     return field;
