@@ -24,6 +24,19 @@ interface NativeTap {
   write(handle: NativeHandle, frame: Uint8Array, vnetHeader?: Uint8Array): boolean;
   /** `finishChecksums`: fill in the TCP checksums (with txChecksum; see Link.sendBatch). */
   writeBatch(handle: NativeHandle, frames: readonly Uint8Array[], vnetHeaders?: Uint8Array, finishChecksums?: boolean): number;
+  /**
+   * writeBatch in a cheaper shape: the distinct ArrayBuffers of the batch (at most
+   * MAX_SLICE_BUFFERS) and three numbers per frame in `slices` (index in `buffers`,
+   * byte offset, length), for `count` frames. One N-API call per buffer, not per frame.
+   */
+  writeSlices(
+    handle: NativeHandle,
+    buffers: readonly ArrayBuffer[],
+    slices: Uint32Array,
+    count: number,
+    vnetHeaders?: Uint8Array,
+    finishChecksums?: boolean,
+  ): number;
   stats(handle: NativeHandle): TapStats;
   ref(handle: NativeHandle, keep: boolean): void;
   close(handle: NativeHandle): void;
@@ -48,6 +61,9 @@ interface NativeOpened {
 }
 
 let native: NativeTap | null = null;
+
+/** The most distinct ArrayBuffers one writeSlices call takes (tap.c SLICE_BUFFERS). */
+const MAX_SLICE_BUFFERS = 16;
 
 /**
  * Load the addon on first use, not at import: the memory link, the diagram and every
@@ -198,6 +214,10 @@ export class TapLink implements Link {
   private keepAlive = true;
   /** Offload: the virtio_net_hdr of each frame of a batch (reused; the binding copies). */
   private vnetHeaders = new Uint8Array(64 * VIRTIO_NET_HDR_LEN);
+  /** sendBatch: (buffer index, byteOffset, length) per frame (reused; the binding copies). */
+  private slices = new Uint32Array(64 * 3);
+  /** sendBatch: the distinct ArrayBuffers of the batch (emptied after each call). */
+  private readonly sliceBuffers: ArrayBuffer[] = [];
 
   private constructor(
     private readonly nativeTap: NativeTap,
@@ -270,7 +290,56 @@ export class TapLink implements Link {
   sendBatch(frames: readonly Uint8Array[], finishChecksums = false): number {
     if (frames.length === 0) return 0;
     const headers = this.offload ? this.headersFor(frames) : undefined;
-    return this.nativeTap.writeBatch(this.handle, frames, headers, finishChecksums);
+    if (!this.describeSlices(frames)) {
+      return this.nativeTap.writeBatch(this.handle, frames, headers, finishChecksums);
+    }
+    const buffers = this.sliceBuffers;
+    try {
+      return this.nativeTap.writeSlices(this.handle, buffers, this.slices, frames.length, headers, finishChecksums);
+    } finally {
+      buffers.length = 0; // hold no slab past the call
+    }
+  }
+
+  /**
+   * Describe the batch for writeSlices: each frame as (index of its ArrayBuffer in
+   * sliceBuffers, byteOffset, byteLength). Asking the binding for every frame's bytes
+   * costs several N-API calls per frame; this way it asks once per ArrayBuffer, and
+   * the stack's frames come from a few big slabs (usually one or two per batch).
+   * false (and sliceBuffers left empty) when a frame is not backed by a plain
+   * ArrayBuffer (a SharedArrayBuffer) or the batch touches too many buffers: then
+   * writeBatch, which takes any Uint8Array, does the work.
+   */
+  private describeSlices(frames: readonly Uint8Array[]): boolean {
+    const count = frames.length;
+    if (this.slices.length < count * 3) this.slices = new Uint32Array(count * 6);
+    const slices = this.slices;
+    const buffers = this.sliceBuffers;
+    let last: ArrayBufferLike | null = null;
+    let lastIndex = 0;
+    for (let i = 0; i < count; i++) {
+      const frame = frames[i]!;
+      const buffer = frame.buffer;
+      if (buffer !== last) {
+        if (!(buffer instanceof ArrayBuffer)) {
+          buffers.length = 0;
+          return false;
+        }
+        lastIndex = buffers.indexOf(buffer);
+        if (lastIndex < 0) {
+          if (buffers.length === MAX_SLICE_BUFFERS) {
+            buffers.length = 0;
+            return false;
+          }
+          lastIndex = buffers.push(buffer) - 1;
+        }
+        last = buffer;
+      }
+      slices[i * 3] = lastIndex;
+      slices[i * 3 + 1] = frame.byteOffset;
+      slices[i * 3 + 2] = frame.byteLength;
+    }
+    return true;
   }
 
   /**

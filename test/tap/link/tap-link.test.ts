@@ -596,6 +596,75 @@ describeTap('TapLink writer thread', () => {
     expect(Number((await output.next()).value)).toBe(COUNT);
   });
 
+  it('sendBatch takes frames from several ArrayBuffers, Node Buffers and shared memory mixed; each reaches a kernel socket intact, too-short ones are refused', async () => {
+    const name = `tsm${process.pid.toString(36)}`;
+    const link = TapLink.open({ name });
+    try {
+      const setup = [
+        ['link', 'set', name, 'netns', net.ns],
+        ['-n', net.ns, 'addr', 'add', '10.7.0.1/24', 'dev', name],
+        ['-n', net.ns, 'link', 'set', name, 'up'],
+      ];
+      for (const args of setup) expect(spawnSync('ip', args).status).toBe(0);
+      // The receiver checks every datagram's bytes against the pattern its tag asks for
+      // (the UDP checksum is 0, so the kernel would not notice a changed byte) and prints
+      // the tags of the intact ones, in order, once none came for half a second.
+      const receiver = net.spawn('python3', ['-u', '-c',
+        'import socket, struct\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n' +
+        's.bind(("10.7.0.1", 5000))\nprint("ready", flush=True)\ns.settimeout(0.5)\ngot = []\n' +
+        'try:\n    while True:\n        d = s.recv(4096)\n        i = struct.unpack(">I", d[:4])[0]\n' +
+        '        if d[4:] == bytes((i * 7 + k) & 255 for k in range(len(d) - 4)): got.append(i)\n' +
+        '        else: got.append(-1)\nexcept socket.timeout:\n    pass\nprint(" ".join(map(str, got)), flush=True)\n']);
+      const output = createInterface({ input: receiver.stdout! })[Symbol.asyncIterator]();
+      expect(String((await output.next()).value)).toBe('ready');
+
+      const patterned = (i: number, size: number) => {
+        const f = udpFrame(link.kernelMac!, i, size);
+        for (let k = 4; k < size; k++) f[42 + k] = (i * 7 + k - 4) & 255;
+        return f;
+      };
+      // Two slabs, frames carved one after the other as the stack's allocator does.
+      const slabs = [new ArrayBuffer(64 * 1024), new ArrayBuffer(64 * 1024)];
+      const used = [0, 0];
+      const carve = (slab: number, f: Uint8Array) => {
+        const view = new Uint8Array(slabs[slab]!, used[slab]!, f.length);
+        view.set(f);
+        used[slab]! += f.length + 3; // odd offsets too
+        return view;
+      };
+      const frames: Uint8Array[] = [];
+      const expected: number[] = [];
+      for (let i = 0; i < 20; i++) {
+        const f = patterned(i, 20 + ((i * 37) % 1400));
+        // slab 0, slab 1, a pooled Node Buffer (a view at an offset in Node's shared pool),
+        // a Buffer of its own, a plain Uint8Array
+        const source = i % 5;
+        frames.push(source < 2 ? carve(source, f) : source === 2 ? Buffer.from(f) : source === 3 ? Buffer.copyBytesFrom(f) : f);
+        expected.push(i);
+        if (i === 5) frames.push(new Uint8Array(slabs[0]!, 100, 0)); // zero-length
+        if (i === 12) frames.push(new Uint8Array(slabs[1]!, 7, 13)); // one byte short of a header
+      }
+      expect(frames.some((f) => f instanceof Buffer && f.byteOffset > 0)).toBe(true);
+      // Few enough buffers for one writeSlices call (at most 16), so that path is the one tested.
+      expect(new Set(frames.map((f) => f.buffer)).size).toBeLessThanOrEqual(16);
+      const before = link.stats;
+      expect(link.sendBatch(frames, true)).toBe(20);
+      // A frame in shared memory, and a batch in more buffers than one call describes.
+      const shared = new Uint8Array(new SharedArrayBuffer(200), 8, 142);
+      shared.set(patterned(20, 100));
+      expect(link.sendBatch([carve(0, patterned(21, 100)), shared], true)).toBe(2);
+      const many = Array.from({ length: 30 }, (_, i) => patterned(22 + i, 200));
+      expect(link.sendBatch(many, true)).toBe(30);
+      expected.push(21, 20, ...many.map((_, i) => 22 + i));
+      expect(await link.flush()).toBe(true);
+      expect(link.stats.txErrors - before.txErrors).toBe(2);
+      expect(link.stats.txFrames - before.txFrames).toBe(52);
+      expect(String((await output.next()).value)).toBe(expected.join(' '));
+    } finally {
+      await link.close();
+    }
+  });
+
   it('drops and counts what does not fit its ring, as a full queue does', async () => {
     const link = net.link;
     const before = link.stats;
