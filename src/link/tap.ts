@@ -17,6 +17,17 @@ interface NativeTap {
    */
   start(handle: NativeHandle, callback: (frames: Uint8Array[] | null, second?: Uint8Array | Error) => void): void;
   /**
+   * The same, but each wake-up's frames come as the chunks that hold them (an array of
+   * ArrayBuffers) and the returned Uint32Array, rewritten before every call, says
+   * where they lie: [0] the frame count, then (chunk index, byteOffset, length) per
+   * frame. The views are made in JS (see TapLink.onReceive).
+   */
+  start(
+    handle: NativeHandle,
+    callback: (chunks: ArrayBuffer[] | null, second?: Uint8Array | Error) => void,
+    slices: true,
+  ): Uint32Array;
+  /**
    * `vnetHeaders`: 10 bytes per frame (struct virtio_net_hdr), offload devices only.
    * With the writer thread: true / how many were queued for it (stats().txFrames says
    * what the kernel took); without: what the kernel took.
@@ -384,14 +395,28 @@ export class TapLink implements Link {
     this.handler = handler;
     if (this.started || this.closed) return;
     this.started = true;
-    this.nativeTap.start(this.handle, (frames, second) => {
-      if (this.closed) return;
-      if (frames) {
-        this.handler?.(frames, second instanceof Uint8Array ? second : undefined);
-      } else if (second instanceof Error) {
-        this.fail(second);
-      }
-    });
+    // The binding hands over each wake-up's chunks and, in `slices`, where every frame
+    // lies in them; the views are made here. One `new Uint8Array` in JS is cheaper than
+    // napi_create_typedarray + napi_set_element per frame in C (measured: see "A batch
+    // described" in native-notes/README.md). A view keeps its chunk alive, so a frame
+    // stays valid for as long as anyone holds it (tap.c "chunk pool").
+    const slices = this.nativeTap.start(
+      this.handle,
+      (chunks, second) => {
+        if (this.closed) return;
+        if (chunks) {
+          const count = slices[0]!;
+          const frames = new Array<Uint8Array>(count);
+          for (let i = 0, k = 1; i < count; i++, k += 3) {
+            frames[i] = new Uint8Array(chunks[slices[k]!]!, slices[k + 1]!, slices[k + 2]!);
+          }
+          this.handler?.(frames, second instanceof Uint8Array ? second : undefined);
+        } else if (second instanceof Error) {
+          this.fail(second);
+        }
+      },
+      true,
+    );
     if (!this.keepAlive) this.nativeTap.ref(this.handle, false);
   }
 

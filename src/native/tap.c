@@ -33,6 +33,11 @@
  *   start(handle, callback)  callback(frames: Uint8Array[], verdicts?: Uint8Array) per
  *                            wake-up (verdicts: one RX_CHECKSUM_* per frame, with
  *                            rxChecksum), or callback(null, error) once if the device fails
+ *   start(handle, callback, true) -> slices: a Uint32Array; the callback gets the
+ *                            wake-up's chunks (ArrayBuffer[]) instead of frames, and
+ *                            slices, rewritten before each call, says where the frames
+ *                            are: [0] their count, then (chunk index, byteOffset,
+ *                            length) per frame; JS makes the views (TapLink does)
  *   write(handle, frame, vnetHeader?)      -> true if taken (queued for the writer
  *                            thread, or written without it), false if dropped
  *   writeBatch(handle, arr, vnetHeaders?, finishChecksums?)  -> how many frames were
@@ -146,6 +151,8 @@ typedef struct tap_device {
   uv_poll_t *poll;       /* NULL until start(); freed by its close callback */
   napi_env env;
   napi_ref callback;     /* the JS receiver */
+  napi_ref rx_slices_ref; /* start(..., true): the Uint32Array JS reads each batch from */
+  uint32_t *rx_slices;    /* its memory: count, then (chunk, offset, length) per frame */
   napi_async_context async_context;
   uint8_t *scratch;      /* TAP_SLAB bytes: polled.bytes */
   rx_batch polled;       /* a wake-up's frames land here first */
@@ -311,6 +318,11 @@ static void device_close(tap_device *dev) {
   if (dev->callback != NULL) {
     napi_delete_reference(dev->env, dev->callback);
     dev->callback = NULL;
+  }
+  if (dev->rx_slices_ref != NULL) {
+    napi_delete_reference(dev->env, dev->rx_slices_ref);
+    dev->rx_slices_ref = NULL;
+    dev->rx_slices = NULL;
   }
   if (dev->async_context != NULL) {
     napi_async_destroy(dev->env, dev->async_context);
@@ -610,8 +622,9 @@ static void call_js(tap_device *dev, napi_value arg0, napi_value arg1) {
 /* ------------------------------------------------------------ chunk pool
  *
  * Frames reach JS in chunks: memory holding several frames of one wake-up, each frame
- * a Uint8Array view into its chunk. JS may keep any frame for as long as it likes, so
- * a chunk is never written again while a view of it is alive.
+ * a Uint8Array view into its chunk (made here by batch_to_js, or in JS from the
+ * chunk and the slices of batch_to_js_slices). JS may keep any frame for as long as it
+ * likes, so a chunk is never written again while a view of it is alive.
  *
  * Big chunks (a busy wake-up: TAP_CHUNK_MIN bytes or more) use blocks of TAP_CHUNK
  * bytes from a pool: a block returns to the pool only when V8 has collected every
@@ -717,6 +730,40 @@ static napi_value batch_to_js(tap_device *dev, const rx_batch *b) {
     start = b->ends[j - 1];
   }
   return frames;
+}
+
+/* The same batch as chunks for JS to cut (start(..., true)); cheaper than the views
+ * above, one napi_create_typedarray and napi_set_element per frame (native-notes): an array of the chunks' ArrayBuffers, and in
+ * dev->rx_slices the frame count, then (chunk index, byte offset, length) per frame. */
+static napi_value batch_to_js_slices(tap_device *dev, const rx_batch *b) {
+  napi_env env = dev->env;
+  uint32_t count = b->count;
+  uint32_t *out = dev->rx_slices;
+  napi_value chunks;
+  if (napi_create_array(env, &chunks) != napi_ok) return NULL;
+  uint32_t i = 0, nchunk = 0;
+  size_t start = 0;
+  out[0] = count;
+  while (i < count) {
+    uint32_t j = i + 1;
+    while (j < count && b->ends[j] - start <= TAP_CHUNK) j++;
+    napi_value arraybuffer;
+    size_t base;
+    if (!chunk_to_js(env, b->bytes + start, b->ends[j - 1] - start, &arraybuffer, &base) ||
+        napi_set_element(env, chunks, nchunk, arraybuffer) != napi_ok)
+      return NULL;
+    size_t offset = 0;
+    for (; i < j; i++) {
+      size_t len = b->ends[i] - start - offset;
+      out[1 + 3 * i] = nchunk;
+      out[2 + 3 * i] = (uint32_t)(base + offset);
+      out[3 + 3 * i] = (uint32_t)len;
+      offset += len;
+    }
+    nchunk++;
+    start = b->ends[j - 1];
+  }
+  return chunks;
 }
 
 /* ---------------------------------------------------------------- offload
@@ -960,7 +1007,9 @@ static void deliver(tap_device *dev, const rx_batch *b) {
   napi_env env = dev->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-  napi_value frames = b->count > 0 ? batch_to_js(dev, b) : NULL;
+  napi_value frames = b->count == 0         ? NULL
+                      : dev->rx_slices != NULL ? batch_to_js_slices(dev, b)
+                                               : batch_to_js(dev, b);
   napi_value verdicts = NULL;
   if (frames != NULL && dev->rx_csum &&
       napi_create_buffer_copy(env, b->count, b->verdicts, NULL, &verdicts) != napi_ok)
@@ -1006,8 +1055,8 @@ static void on_readable(uv_poll_t *poll, int status, int events) {
 }
 
 static napi_value tap_start(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
-  tap_device *dev = device_args(env, info, 2, argv);
+  napi_value argv[3];
+  tap_device *dev = device_args(env, info, 3, argv);
   if (dev == NULL) return NULL;
   napi_valuetype type;
   if (napi_typeof(env, argv[1], &type) != napi_ok || type != napi_function) {
@@ -1024,6 +1073,18 @@ static napi_value tap_start(napi_env env, napi_callback_info info) {
   }
 
   NAPI_CALL(env, napi_create_reference(env, argv[1], 1, &dev->callback));
+  bool slices = false;
+  napi_get_value_bool(env, argv[2], &slices);
+  napi_value slices_array = NULL;
+  if (slices) {
+    napi_value ab;
+    void *data;
+    NAPI_CALL(env, napi_create_arraybuffer(env, (1 + 3 * TAP_MAX_BATCH) * 4, &data, &ab));
+    NAPI_CALL(env, napi_create_typedarray(env, napi_uint32_array, 1 + 3 * TAP_MAX_BATCH, ab, 0,
+                                          &slices_array));
+    NAPI_CALL(env, napi_create_reference(env, slices_array, 1, &dev->rx_slices_ref));
+    dev->rx_slices = data;
+  }
   napi_value resource, resource_name;
   NAPI_CALL(env, napi_create_object(env, &resource));
   NAPI_CALL(env, napi_create_string_utf8(env, "tapstack:tap", NAPI_AUTO_LENGTH, &resource_name));
@@ -1054,7 +1115,7 @@ static napi_value tap_start(napi_env env, napi_callback_info info) {
     napi_throw_error(env, uv_err_name(rc), msg);
     return NULL;
   }
-  return NULL;
+  return slices_array;
 }
 
 /* ------------------------------------------------------------------ write

@@ -258,13 +258,16 @@ describeTap('TapLink lifecycle', () => {
     }
   });
 
-  it('keeps frames JS holds intact when their memory pool is recycled after GC', async () => {
+  it.each([
+    ['views made in C', false],
+    ['views made in JS from chunks and slices, as TapLink does', true],
+  ])('keeps frames JS holds intact when their memory pool is recycled after GC (%s)', async (_, sliced) => {
     // A child node with --expose-gc and two devices. Each burst is queued in the
     // kernel BEFORE reading starts, so it arrives as one big batch in pooled chunks.
     // Burst 1 ('a'): keep the first 10 frames, drop the rest, collect (the chunks
     // without a kept frame return to the pool). Burst 2 ('b', other device): reuses those chunks. The kept frames
     // must not change, and the pool must really have been reused.
-    const names = [`tsg${process.pid.toString(36)}a`, `tsg${process.pid.toString(36)}b`];
+    const names = [`tsg${process.pid.toString(36)}${sliced ? 's' : 'v'}a`, `tsg${process.pid.toString(36)}${sliced ? 's' : 'v'}b`];
     const script = `
       const tap = require(${JSON.stringify(addonPath)});
       const devs = ${JSON.stringify(names)}.map((n) => tap.open(n));
@@ -288,7 +291,14 @@ describeTap('TapLink lifecycle', () => {
         }
       }
       process.stdin.on('data', (d) => {
-        for (const c of String(d).trim().split(/\s+/)) tap.start(devs[Number(c)].handle, receive);
+        for (const c of String(d).trim().split(/\s+/)) {
+          if (!${sliced}) { tap.start(devs[Number(c)].handle, receive); continue; }
+          const s = tap.start(devs[Number(c)].handle, (chunks) => {
+            const batch = [];
+            for (let i = 0, k = 1; i < s[0]; i++, k += 3) batch.push(new Uint8Array(chunks[s[k]], s[k + 1], s[k + 2]));
+            receive(batch);
+          }, true);
+        }
       });
       say('ready');
     `;
