@@ -58,6 +58,12 @@ export interface TcpSocketLike extends Duplex {
    */
   readonly state?: string;
   setNoDelay(noDelay?: boolean): this;
+  /**
+   * Zero-copy writes (the idea of Linux's MSG_ZEROCOPY): buffers given to write() are
+   * kept by reference until acknowledged instead of copied, so the writer must not
+   * change a buffer before `bytesAcked` covers its bytes. Optional like `state`.
+   */
+  setZeroCopy?(enable?: boolean): this;
   setKeepAlive(enable?: boolean, initialDelay?: number): this;
   /** Emit 'timeout' after `ms` of inactivity (0 disables), as net.Socket does. */
   setTimeout(ms: number, callback?: () => void): this;

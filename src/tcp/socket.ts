@@ -26,6 +26,8 @@ export class TcpSocket extends Duplex implements TcpSocketLike, ConnectionUser {
   private pendingWrite: ((err?: Error | null) => void) | null = null;
   private idleTimer: DeadlineTimer | null = null;
   private idleMs = 0;
+  /** Written buffers are kept by reference, not copied (setZeroCopy). */
+  private zeroCopy = false;
   /** A window check is queued for this tick (see read()). */
   private windowCheckScheduled = false;
   /** True until the handshake completes, as net.Socket#connecting. */
@@ -142,6 +144,18 @@ export class TcpSocket extends Duplex implements TcpSocketLike, ConnectionUser {
     return this;
   }
 
+  /**
+   * Keep written buffers by reference until the peer acknowledges them, instead of
+   * copying each write (the idea of Linux's MSG_ZEROCOPY). The writer promises not to
+   * change a buffer until `bytesAcked` has passed its last byte: until then TCP may
+   * need its bytes again for a retransmission. For bulk senders that own their
+   * buffers (the FTP server's RETR); the copy costs about a tenth of a bulk send.
+   */
+  setZeroCopy(enable = true): this {
+    this.zeroCopy = enable;
+    return this;
+  }
+
   setKeepAlive(enable = false, initialDelay = 0): this {
     this.conn?.setKeepAlive(enable, initialDelay);
     return this;
@@ -234,8 +248,9 @@ export class TcpSocket extends Duplex implements TcpSocketLike, ConnectionUser {
     }
     for (const c of chunks) {
       // Copy: the caller may reuse its buffer once the callback ran, and we keep
-      // the bytes until they are acknowledged.
-      conn.send(new Uint8Array(c));
+      // the bytes until they are acknowledged. Not when the writer promised to wait
+      // for the acknowledgement itself (setZeroCopy).
+      conn.send(this.zeroCopy ? c : new Uint8Array(c));
       this._bytesWritten += c.length;
     }
     this.touch();
