@@ -4,21 +4,28 @@
  * `arp.tx.request`, `tcp.retransmit.rto`. Tests assert them, `--stats` prints them.
  */
 export class Counters {
-  private readonly values = new Map<string, number>();
+  /**
+   * One small mutable cell per name: inc() then costs one map lookup instead of a
+   * get and a set (it runs several times for every frame).
+   */
+  private readonly cells = new Map<string, { value: number }>();
 
   inc(name: string, by = 1): void {
-    this.values.set(name, (this.values.get(name) ?? 0) + by);
+    const cell = this.cells.get(name);
+    if (cell) cell.value += by;
+    else this.cells.set(name, { value: by });
   }
 
   get(name: string): number {
-    return this.values.get(name) ?? 0;
+    return this.cells.get(name)?.value ?? 0;
   }
 
   /** Every counter with a non-zero value, sorted by name. */
   snapshot(prefix = ''): Record<string, number> {
     const out: Record<string, number> = {};
-    for (const name of [...this.values.keys()].sort()) {
-      if (name.startsWith(prefix)) out[name] = this.values.get(name)!;
+    for (const name of [...this.cells.keys()].sort()) {
+      const value = this.cells.get(name)!.value;
+      if (name.startsWith(prefix) && value !== 0) out[name] = value;
     }
     return out;
   }
@@ -26,7 +33,7 @@ export class Counters {
   /** Sum of all counters whose name starts with `prefix`. */
   sum(prefix: string): number {
     let total = 0;
-    for (const [name, v] of this.values) if (name.startsWith(prefix)) total += v;
+    for (const [name, cell] of this.cells) if (name.startsWith(prefix)) total += cell.value;
     return total;
   }
 
