@@ -113,22 +113,7 @@ describeTap('TAP offload: 64 MiB each way with the kernel, checksums and super-f
 
   it('kernel -> stack: 64 MiB arrive intact, as super-frames whose checksums the binding finished', async () => {
     const before = tap.stats;
-    const received = new Promise<{ bytes: number; sha256: string }>((resolve, reject) => {
-      const server = host.tcp.listen({ port: 5001 }, (socket) => {
-        server.close();
-        const h = createHash('sha256');
-        let bytes = 0;
-        socket.on('data', (chunk: Uint8Array) => {
-          h.update(chunk);
-          bytes += chunk.length;
-        });
-        socket.on('error', reject);
-        socket.on('end', () => {
-          socket.end();
-          resolve({ bytes, sha256: h.digest('hex') });
-        });
-      });
-    });
+    const received = receiveOnce(host, 5001);
     const sent = await space.exec('python3', ['-c', PEER, 'send', '10.0.0.2', '5001', String(SIZE)], { timeoutMs: 150_000 });
     expect(sent.code, sent.stderr).toBe(0);
     const ours = await received;
@@ -146,32 +131,9 @@ describeTap('TAP offload: 64 MiB each way with the kernel, checksums and super-f
 
   it('stack -> kernel: 64 MiB arrive intact, sent as super-segments the kernel cut', async () => {
     const before = tap.stats;
-    const peer = space.spawn('python3', ['-c', PEER, 'recv', '10.0.0.1', '6001', String(SIZE)]);
-    let out = '';
-    let err = '';
-    peer.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
-    peer.stderr!.setEncoding('utf8').on('data', (s: string) => (err += s));
-    const exited = new Promise<number | null>((resolve) => peer.once('close', resolve));
-    await new Promise<void>((resolve, reject) => {
-      peer.stdout!.on('data', () => out.includes('listening') && resolve());
-      void exited.then(() => reject(new Error(`receiver exited: ${err}`)));
-    });
-
-    const socket = host.tcp.connect({ host: '10.0.0.1', port: 6001 });
-    socket.resume();
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', () => resolve());
-      socket.once('error', reject);
-    });
-    const h = createHash('sha256');
-    for (let i = 0; i < SIZE / MIB; i++) {
-      const chunk = randomBytes(MIB);
-      h.update(chunk);
-      if (!socket.write(chunk)) await new Promise((resolve) => socket.once('drain', resolve));
-    }
-    socket.end();
-    expect(await exited, err).toBe(0);
-    expect(lastJson(out)).toEqual({ bytes: SIZE, sha256: h.digest('hex') });
+    const r = await sendToKernel(space, host, 6001, SIZE);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.report).toEqual(r.sent);
     expect(tap.stats.txSuperFrames - before.txSuperFrames).toBeGreaterThan(0);
   }, 180_000);
 
@@ -233,51 +195,16 @@ describeTap('TAP offload without a capture: the stack leaves TCP checksums to th
     expect(tap.checksumOffload).toEqual({ tx: true, rx: true });
     const errorsBefore = await tcpInCsumErrors(space);
     const before = tap.stats;
-    const peer = space.spawn('python3', ['-c', PEER, 'recv', '10.0.0.1', '6002', String(SMALL)]);
-    let out = '';
-    peer.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
-    const exited = new Promise<number | null>((resolve) => peer.once('close', resolve));
-    await new Promise<void>((resolve, reject) => {
-      peer.stdout!.on('data', () => out.includes('listening') && resolve());
-      void exited.then(() => reject(new Error('receiver exited')));
-    });
-    const socket = host.tcp.connect({ host: '10.0.0.1', port: 6002 });
-    socket.resume();
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', () => resolve());
-      socket.once('error', reject);
-    });
-    const h = createHash('sha256');
-    for (let i = 0; i < SMALL / MIB; i++) {
-      const chunk = randomBytes(MIB);
-      h.update(chunk);
-      if (!socket.write(chunk)) await new Promise((resolve) => socket.once('drain', resolve));
-    }
-    socket.end();
-    expect(await exited).toBe(0);
-    expect(lastJson(out)).toEqual({ bytes: SMALL, sha256: h.digest('hex') });
+    const r = await sendToKernel(space, host, 6002, SMALL);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.report).toEqual(r.sent);
     expect(tap.stats.txSuperFrames - before.txSuperFrames).toBeGreaterThan(0);
     expect(await tcpInCsumErrors(space)).toBe(errorsBefore);
   }, 120_000);
 
   it('kernel -> stack: 16 MiB arrive intact; the frames whose checksum the binding finished count as verified', async () => {
     const before = tap.stats;
-    const received = new Promise<{ bytes: number; sha256: string }>((resolve, reject) => {
-      const server = host.tcp.listen({ port: 5002 }, (socket) => {
-        server.close();
-        const h = createHash('sha256');
-        let bytes = 0;
-        socket.on('data', (chunk: Uint8Array) => {
-          h.update(chunk);
-          bytes += chunk.length;
-        });
-        socket.on('error', reject);
-        socket.on('end', () => {
-          socket.end();
-          resolve({ bytes, sha256: h.digest('hex') });
-        });
-      });
-    });
+    const received = receiveOnce(host, 5002);
     const sent = await space.exec('python3', ['-c', PEER, 'send', '10.0.0.2', '5002', String(SMALL)], { timeoutMs: 100_000 });
     expect(sent.code, sent.stderr).toBe(0);
     expect(await received).toEqual(lastJson(sent.stdout));
@@ -287,3 +214,61 @@ describeTap('TAP offload without a capture: the stack leaves TCP checksums to th
     expect(after.rxChecksumBad).toBe(0);
   }, 120_000);
 });
+
+/** The first connection to `port` of `host`: everything it sends, as a count and sha256, once it ends. */
+function receiveOnce(host: Host, port: number): Promise<{ bytes: number; sha256: string }> {
+  return new Promise((resolve, reject) => {
+    const server = host.tcp.listen({ port }, (socket) => {
+      server.close();
+      const h = createHash('sha256');
+      let bytes = 0;
+      socket.on('data', (chunk: Uint8Array) => {
+        h.update(chunk);
+        bytes += chunk.length;
+      });
+      socket.on('error', reject);
+      socket.on('end', () => {
+        socket.end();
+        resolve({ bytes, sha256: h.digest('hex') });
+      });
+    });
+  });
+}
+
+/**
+ * Our host sends `size` random bytes to a python3 receiver on the kernel side
+ * (10.0.0.1:port) and closes; resolves once the receiver exited, with its exit code,
+ * its report (bytes and sha256) and the same figures of what we sent.
+ */
+async function sendToKernel(
+  space: Namespace,
+  host: Host,
+  port: number,
+  size: number,
+): Promise<{ code: number | null; stderr: string; report: unknown; sent: { bytes: number; sha256: string } }> {
+  const peer = space.spawn('python3', ['-c', PEER, 'recv', '10.0.0.1', String(port), String(size)]);
+  let out = '';
+  let err = '';
+  peer.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
+  peer.stderr!.setEncoding('utf8').on('data', (s: string) => (err += s));
+  const exited = new Promise<number | null>((resolve) => peer.once('close', resolve));
+  await new Promise<void>((resolve, reject) => {
+    peer.stdout!.on('data', () => out.includes('listening') && resolve());
+    void exited.then(() => reject(new Error(`receiver exited: ${err}`)));
+  });
+  const socket = host.tcp.connect({ host: '10.0.0.1', port });
+  socket.resume();
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', () => resolve());
+    socket.once('error', reject);
+  });
+  const h = createHash('sha256');
+  for (let i = 0; i < size / MIB; i++) {
+    const chunk = randomBytes(MIB);
+    h.update(chunk);
+    if (!socket.write(chunk)) await new Promise((resolve) => socket.once('drain', resolve));
+  }
+  socket.end();
+  const code = await exited;
+  return { code, stderr: err, report: lastJson(out), sent: { bytes: size, sha256: h.digest('hex') } };
+}
