@@ -15,7 +15,8 @@ import { renderHtml } from '../trace/render-html.js';
 import { renderMermaid } from '../trace/render-mermaid.js';
 import { renderText } from '../trace/render-text.js';
 import { dropNoteComment } from '../trace/drop-notes.js';
-import { buildSession, createFrameExplainer, type SessionModel } from '../trace/session.js';
+import { dissect } from '../trace/dissect.js';
+import { buildSession, createDissectedExplainer, type SessionModel } from '../trace/session.js';
 import { StateRecorder, type ConnectionTrace } from '../trace/state-trace.js';
 import { renderStateCsv } from '../trace/render-state.js';
 import { formatIpv4 } from '../wire/address.js';
@@ -134,15 +135,16 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     });
   }
   let recorder: StateRecorder | undefined;
-  const explain = createFrameExplainer(() => BigInt(Math.round(clock.now() * 1000)) * 1000n);
+  const explain = createDissectedExplainer(() => BigInt(Math.round(clock.now() * 1000)) * 1000n);
   const capture = new CaptureLink(clientLink, {
     path: files.pcapng,
     clock,
     epochMs: options.epochMs ?? (virtual ? DEMO_EPOCH_MS : 0),
     comment: (frame) => {
       frameNumber++;
-      recorder?.sample(frame, frameNumber);
-      return explain(frame);
+      const d = dissect(frame); // once, for both readers of the frame
+      recorder?.sampleDissected(d, frameNumber);
+      return explain(frame, d);
     },
   });
   notes = capture;

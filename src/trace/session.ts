@@ -834,9 +834,14 @@ export function buildSession(packets: Iterable<AddFrame>): SessionModel {
  * `timestampNs` reads the capture's clock (any origin: only differences matter).
  */
 export function createFrameExplainer(timestampNs?: () => bigint): (frame: Uint8Array) => string | undefined {
+  const explain = createDissectedExplainer(timestampNs);
+  return (frame) => explain(frame, dissect(frame));
+}
+
+/** createFrameExplainer for a caller that has dissected each frame already (`d`). */
+export function createDissectedExplainer(timestampNs?: () => bigint): (frame: Uint8Array, d: Dissected) => string | undefined {
   const analyzer = new SessionAnalyzer();
-  return (frame) => {
-    const d = dissect(frame);
+  return (frame, d) => {
     // With the capture's clock, the analysis tells late from resent bytes as it will
     // when the written file is read back (the labels in the comments match the diagram's).
     const m = analyzer.addDissected(d, { data: frame, timestampNs: timestampNs?.() });

@@ -12,7 +12,7 @@
  */
 import type { TcpInfo } from '../tcp/index.js';
 import { formatIpv4 } from '../wire/address.js';
-import { dissect } from './dissect.js';
+import { dissect, type Dissected } from './dissect.js';
 
 /** The part of TcpInfo (TcpConnection.info(), like `ss -ti`) the recorder reads. */
 export type TcpStateInfo = Pick<TcpInfo, 'state' | 'mss' | 'rto' | 'cwnd' | 'ssthresh' | 'inRecovery' | 'sndUna' | 'sndNxt' | 'sndWnd' | 'rcvWnd'>;
@@ -76,7 +76,11 @@ export class StateRecorder {
 
   /** Snapshot both ends of the frame's TCP connection (those that are our hosts). */
   sample(frame: Uint8Array, frameNumber: number): void {
-    const d = dissect(frame);
+    this.sampleDissected(dissect(frame), frameNumber);
+  }
+
+  /** sample() for a frame the caller has dissected already (the demo shares one dissection). @internal */
+  sampleDissected(d: Dissected, frameNumber: number): void {
     if (d.kind !== 'tcp') return;
     const src = formatIpv4(d.ip.src);
     const dst = formatIpv4(d.ip.dst);
