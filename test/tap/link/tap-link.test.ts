@@ -410,6 +410,24 @@ function tcpSyn(dstMac: Uint8Array, src: string, dst: string, payload: number, t
   return f;
 }
 
+/**
+ * `syn` with 4 bytes of IPv4 options (NOP, NOP, NOP, EOL: IHL 6, the header checksum
+ * redone) and `pad` bytes of Ethernet padding (0xa5) after the datagram, which the IPv4
+ * total length does not count: a TCP checksum must cover the datagram, not the frame.
+ */
+function withOptionsAndPadding(syn: Uint8Array, pad: number): Uint8Array {
+  const f = new Uint8Array(syn.length + 4 + pad).fill(0xa5);
+  f.set(syn.subarray(0, 34), 0);
+  f.set([1, 1, 1, 0], 34);
+  f.set(syn.subarray(34), 38);
+  const v = new DataView(f.buffer);
+  f[14] = 0x46;
+  v.setUint16(16, v.getUint16(16) + 4);
+  v.setUint16(24, 0);
+  v.setUint16(24, checksum(f.subarray(14, 38)));
+  return f;
+}
+
 /** The kernel's RSTs to 10.x.x.2 port 40000 among `frames`. */
 const rstsTo40000 = (frames: readonly Uint8Array[]) =>
   frames.filter((f) => f.length >= 54 && f[12] === 0x08 && f[13] === 0x00 && f[23] === 6 && ((f[36]! << 8) | f[37]!) === 40000 && (f[47]! & 0x04) !== 0);
@@ -436,10 +454,13 @@ def csum(b):
     return ~s & 0xffff
 ours, theirs = bytes.fromhex("020000000002"), bytes.fromhex("020000000001")
 src, dst = socket.inet_aton("10.0.0.1"), socket.inet_aton("10.0.0.2")
-def frame(proto, l4, ident, frag=0, bad_ip=False):
-    h = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(l4), ident, frag, 64, proto, 0, src, dst)
+# opts: IPv4 options (IHL > 5); pad: Ethernet padding after the datagram; claim: bytes
+# the IPv4 total length counts beyond those sent (a truncated datagram)
+def frame(proto, l4, ident, frag=0, bad_ip=False, opts=b"", pad=b"", claim=0):
+    h = struct.pack("!BBHHHBBH4s4s", 0x45 + len(opts) // 4, 0, 20 + len(opts) + len(l4) + claim,
+                    ident, frag, 64, proto, 0, src, dst) + opts
     c = csum(h) ^ (0x0101 if bad_ip else 0)
-    return ours + theirs + b"\\x08\\x00" + h[:10] + struct.pack("!H", c) + h[12:] + l4
+    return ours + theirs + b"\\x08\\x00" + h[:10] + struct.pack("!H", c) + h[12:] + l4 + pad
 def pseudo(proto, n): return src + dst + struct.pack("!BBH", 0, proto, n)
 def udp(mode):
     data = b"hello"
@@ -457,7 +478,9 @@ s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
 s.bind((sys.argv[1], 0))
 for f in [frame(17, udp("good"), 1), frame(17, udp("bad"), 2), frame(17, udp("none"), 3),
           frame(6, tcp("good"), 4), frame(6, tcp("bad"), 5), frame(17, udp("good"), 6, bad_ip=True),
-          frame(1, icmp, 7), frame(17, udp("good"), 8, frag=0x2000)]:
+          frame(1, icmp, 7), frame(17, udp("good"), 8, frag=0x2000),
+          frame(17, udp("good"), 9, opts=b"\\x01\\x01\\x01\\x00"), frame(6, tcp("good"), 10, pad=b"\\xa5" * 9),
+          frame(17, udp("bad"), 11, pad=b"\\xa5" * 9), frame(17, udp("good"), 12, claim=40)]:
     s.send(f)
 `;
 
@@ -480,11 +503,16 @@ describeTap('TapLink checksum offload against the Linux kernel', () => {
     net.link.onReceive((frames) => received.push(...frames));
     const errorsBefore = await tcpInCsumErrors(net);
     const mac = net.link.kernelMac!;
-    // Field 0 (as the stack leaves it), a wrong value, an odd payload (RFC 1071 pads it).
-    const frames = [tcpSyn(mac, '10.0.0.2', '10.0.0.1', 0, 0), tcpSyn(mac, '10.0.0.2', '10.0.0.1', 1001, 0xbeef)];
+    // Field 0 (as the stack leaves it), a wrong value, an odd payload (RFC 1071 pads it),
+    // IPv4 options with Ethernet padding after the datagram.
+    const frames = [
+      tcpSyn(mac, '10.0.0.2', '10.0.0.1', 0, 0),
+      tcpSyn(mac, '10.0.0.2', '10.0.0.1', 1001, 0xbeef),
+      withOptionsAndPadding(tcpSyn(mac, '10.0.0.2', '10.0.0.1', 7, 0), 9),
+    ];
     const copies = frames.map((f) => f.slice());
-    expect(net.link.sendBatch(frames, true)).toBe(2);
-    expect(await waitFor(() => rstsTo40000(received).length >= 2)).toBe(true);
+    expect(net.link.sendBatch(frames, true)).toBe(3);
+    expect(await waitFor(() => rstsTo40000(received).length >= 3)).toBe(true);
     expect(await tcpInCsumErrors(net)).toBe(errorsBefore);
     // The binding fills in its own copy: the caller's frames are unchanged.
     frames.forEach((f, i) => expect(f).toEqual(copies[i]));
@@ -512,7 +540,7 @@ describeTap('TapLink checksum offload against the Linux kernel', () => {
     });
     const r = await net.exec('python3', ['-c', RAW_CASES, net.dev]);
     expect(r.code, r.stderr).toBe(0);
-    expect(await waitFor(() => verdicts.size >= 8)).toBe(true);
+    expect(await waitFor(() => verdicts.size >= 12)).toBe(true);
     const [NOT_CHECKED, GOOD, BAD] = [0, 1, 2];
     expect(Object.fromEntries(verdicts)).toEqual({
       1: GOOD, // UDP, right
@@ -523,10 +551,14 @@ describeTap('TapLink checksum offload against the Linux kernel', () => {
       6: BAD, // IPv4 header checksum wrong
       7: NOT_CHECKED, // ICMP: the stack checks it
       8: NOT_CHECKED, // a fragment: its UDP checksum spans the whole datagram
+      9: GOOD, // UDP behind IPv4 options (IHL 6): the header sum covers them, UDP starts after
+      10: GOOD, // TCP, then Ethernet padding: the sum covers the IPv4 total length, not the frame
+      11: BAD, // the same padding after a wrong UDP checksum
+      12: NOT_CHECKED, // the IPv4 total length claims more than the frame holds: the stack drops it
     });
     const after = net.link.stats;
-    expect(after.rxChecksumBad - before.rxChecksumBad).toBe(3);
-    expect(after.rxChecksumGood - before.rxChecksumGood).toBeGreaterThanOrEqual(3);
+    expect(after.rxChecksumBad - before.rxChecksumBad).toBe(4);
+    expect(after.rxChecksumGood - before.rxChecksumGood).toBeGreaterThanOrEqual(5);
   });
 
   it('the kernel\'s own TCP segments get GOOD', async () => {
