@@ -172,6 +172,8 @@ export class FileSink {
         this.position += n;
         this.written += n;
         this.unsynced += n;
+        // The source failed while this write was under way: receive() waits for it.
+        if (this.failure) return this.settle();
         this.maybeStartSync();
         if (this.paused && this.pendingBytes < MAX_PENDING_BYTES / 2) {
           this.paused = false;

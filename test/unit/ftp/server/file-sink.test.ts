@@ -146,6 +146,19 @@ describe('ftp server: FileSink', () => {
     expect(writeErrors).toEqual([]);
   });
 
+  it('a source that fails while a write is under way rejects once that write is done, and writes nothing more', async () => {
+    const file = new FakeFile(30);
+    const source = new PassThrough();
+    const done = new FileSink(file, 0).receive(source);
+    source.write(Buffer.alloc(2 * 1024 * 1024, 4));
+    // The first write (the first MiB) is at the disk for 30 ms; the connection resets meanwhile.
+    setTimeout(() => source.destroy(Object.assign(new Error('reset'), { code: 'ECONNRESET' })), 5);
+    await expect(done).rejects.toThrow('reset');
+    expect(file.writes).toBe(1);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(file.writes).toBe(1);
+  });
+
   it('a source closed before its end (no FIN: a killed client, ABOR) rejects', async () => {
     const source = new PassThrough();
     const done = new FileSink(new FakeFile(), 0).receive(source);
