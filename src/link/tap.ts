@@ -159,7 +159,10 @@ export interface TapStats {
   rxBatches: number;
   /** Read failures (the device went away); reception stops after one. */
   rxErrors: number;
-  /** Frames read but lost before JS saw them (out of memory). */
+  /**
+   * Frames read but lost before JS saw them: out of memory, or (a direct user of the
+   * binding) the receive-slices array's ArrayBuffer was detached.
+   */
   rxDrops: number;
   /** Frames whose checksums the binding verified (checksumOffload.rx): RX_CHECKSUM_GOOD. */
   rxChecksumGood: number;

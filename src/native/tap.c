@@ -37,7 +37,9 @@
  *                            wake-up's chunks (ArrayBuffer[]) instead of frames, and
  *                            slices, rewritten before each call, says where the frames
  *                            are: [0] their count, then (chunk index, byteOffset,
- *                            length) per frame; JS makes the views (TapLink does)
+ *                            length) per frame; JS makes the views (TapLink does).
+ *                            Detaching its ArrayBuffer drops every later batch
+ *                            (rxDrops): the binding never writes memory JS gave away
  *   write(handle, frame, vnetHeader?)      -> true if taken (queued for the writer
  *                            thread, or written without it), false if dropped
  *   writeBatch(handle, arr, vnetHeaders?, finishChecksums?)  -> how many frames were
@@ -151,8 +153,8 @@ typedef struct tap_device {
   uv_poll_t *poll;       /* NULL until start(); freed by its close callback */
   napi_env env;
   napi_ref callback;     /* the JS receiver */
-  napi_ref rx_slices_ref; /* start(..., true): the Uint32Array JS reads each batch from */
-  uint32_t *rx_slices;    /* its memory: count, then (chunk, offset, length) per frame */
+  napi_ref rx_slices_ref; /* start(..., true): the Uint32Array JS reads each batch from
+                          * (count, then chunk, offset, length per frame); see rx_slices */
   napi_async_context async_context;
   uint8_t *scratch;      /* TAP_SLAB bytes: polled.bytes */
   rx_batch polled;       /* a wake-up's frames land here first */
@@ -322,7 +324,6 @@ static void device_close(tap_device *dev) {
   if (dev->rx_slices_ref != NULL) {
     napi_delete_reference(dev->env, dev->rx_slices_ref);
     dev->rx_slices_ref = NULL;
-    dev->rx_slices = NULL;
   }
   if (dev->async_context != NULL) {
     napi_async_destroy(dev->env, dev->async_context);
@@ -732,13 +733,29 @@ static napi_value batch_to_js(tap_device *dev, const rx_batch *b) {
   return frames;
 }
 
+/* The memory of the slices array of start(..., true), looked up on every wake-up
+ * instead of kept from start(): JS owns that ArrayBuffer and may detach it (transfer it
+ * to a worker, structuredClone with `transfer`), after which its memory belongs to
+ * someone else, or is freed. NULL then (the batch is dropped and counted in rxDrops). */
+static uint32_t *rx_slices(tap_device *dev) {
+  napi_value array;
+  napi_typedarray_type type;
+  size_t length;
+  void *data = NULL;
+  if (napi_get_reference_value(dev->env, dev->rx_slices_ref, &array) != napi_ok || array == NULL ||
+      napi_get_typedarray_info(dev->env, array, &type, &length, &data, NULL, NULL) != napi_ok ||
+      type != napi_uint32_array || length < 1 + 3 * (size_t)TAP_MAX_BATCH)
+    return NULL; /* a detached array has length 0 */
+  return data;
+}
+
 /* The same batch as chunks for JS to cut (start(..., true)); cheaper than the views
- * above, one napi_create_typedarray and napi_set_element per frame (native-notes): an array of the chunks' ArrayBuffers, and in
- * dev->rx_slices the frame count, then (chunk index, byte offset, length) per frame. */
-static napi_value batch_to_js_slices(tap_device *dev, const rx_batch *b) {
+ * above, which cost a napi_create_typedarray and a napi_set_element per frame
+ * (native-notes): an array of the chunks' ArrayBuffers, and in `out` (rx_slices) the
+ * frame count, then (chunk index, byte offset, length) per frame. */
+static napi_value batch_to_js_slices(tap_device *dev, const rx_batch *b, uint32_t *out) {
   napi_env env = dev->env;
   uint32_t count = b->count;
-  uint32_t *out = dev->rx_slices;
   napi_value chunks;
   if (napi_create_array(env, &chunks) != napi_ok) return NULL;
   uint32_t i = 0, nchunk = 0;
@@ -1007,9 +1024,13 @@ static void deliver(tap_device *dev, const rx_batch *b) {
   napi_env env = dev->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-  napi_value frames = b->count == 0         ? NULL
-                      : dev->rx_slices != NULL ? batch_to_js_slices(dev, b)
-                                               : batch_to_js(dev, b);
+  napi_value frames = NULL;
+  if (b->count > 0 && dev->rx_slices_ref == NULL) {
+    frames = batch_to_js(dev, b);
+  } else if (b->count > 0) {
+    uint32_t *out = rx_slices(dev);
+    if (out != NULL) frames = batch_to_js_slices(dev, b, out);
+  }
   napi_value verdicts = NULL;
   if (frames != NULL && dev->rx_csum &&
       napi_create_buffer_copy(env, b->count, b->verdicts, NULL, &verdicts) != napi_ok)
@@ -1019,7 +1040,8 @@ static void deliver(tap_device *dev, const rx_batch *b) {
     dev->rx_batches++;
     call_js(dev, frames, verdicts);
   } else if (b->count > 0) {
-    /* Out of memory: the frames are lost, like a full queue would lose them. */
+    /* Out of memory, or the slices array was detached: the frames are lost, like a
+     * full queue would lose them. */
     dev->rx_drops += b->count;
     bool pending = false;
     napi_value ignored;
@@ -1083,7 +1105,6 @@ static napi_value tap_start(napi_env env, napi_callback_info info) {
     NAPI_CALL(env, napi_create_typedarray(env, napi_uint32_array, 1 + 3 * TAP_MAX_BATCH, ab, 0,
                                           &slices_array));
     NAPI_CALL(env, napi_create_reference(env, slices_array, 1, &dev->rx_slices_ref));
-    dev->rx_slices = data;
   }
   napi_value resource, resource_name;
   NAPI_CALL(env, napi_create_object(env, &resource));
@@ -1206,6 +1227,7 @@ typedef struct {
   uint8_t vnet[VNET_HDR_LEN];
   uint8_t finish;               /* fill in the TCP checksum (see send_frames) */
 } ring_record;                  /* 16 bytes */
+_Static_assert(sizeof(ring_record) == 16, "a ring record header is 16 bytes (RING_ALIGN)");
 #define RING_WRAP UINT32_MAX
 #define RING_ALIGN 16u
 

@@ -216,6 +216,37 @@ describeTap('TapLink lifecycle', () => {
     expect(link.send(arpRequest(OUR_MAC, '10.0.0.2', '10.0.0.1'))).toBe(false);
   });
 
+  it('writes no receive slices into memory JS gave away: once their ArrayBuffer is detached, batches are dropped and counted', async () => {
+    type RawTap = {
+      open(name: string): { handle: object };
+      start(handle: object, callback: () => void, slices: true): Uint32Array;
+      stats(handle: object): { rxDrops: number };
+      close(handle: object): void;
+    };
+    const tap = createRequire(import.meta.url)(addonPath) as RawTap;
+    const name = `tsd${process.pid.toString(36)}`;
+    const dev = tap.open(name);
+    try {
+      const setup = [
+        ['link', 'set', name, 'netns', net.ns],
+        ['-n', net.ns, 'addr', 'add', '10.6.0.1/24', 'dev', name],
+        ['-n', net.ns, 'link', 'set', name, 'up'],
+      ];
+      for (const args of setup) expect(spawnSync('ip', args).status).toBe(0);
+      let calls = 0;
+      const slices = tap.start(dev.handle, () => calls++, true);
+      // A transfer detaches the buffer here; its memory lives on in `moved`.
+      const moved = new Uint32Array(structuredClone(slices.buffer, { transfer: [slices.buffer] }));
+      expect(slices.length).toBe(0);
+      await net.exec('ping', ['-c', '1', '-W', '1', '10.6.0.2']); // the kernel asks ARP through the device
+      expect(await waitFor(() => tap.stats(dev.handle).rxDrops > 0)).toBe(true);
+      expect(calls).toBe(0);
+      expect(moved.every((n) => n === 0)).toBe(true);
+    } finally {
+      tap.close(dev.handle);
+    }
+  });
+
   it('gives a device it creates a 4096-frame queue, or the length asked for; an existing device keeps its own', async () => {
     const qlen = async (dev: string) => Number((await net.exec('cat', [`/sys/class/net/${dev}/tx_queue_len`])).stdout);
     const fresh = `tsq${process.pid.toString(36)}`;
