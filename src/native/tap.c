@@ -1473,6 +1473,11 @@ static napi_value tap_write(napi_env env, napi_callback_info info) {
 /* Frames of one writeBatch() call are gathered in groups of this many. */
 #define WRITE_GROUP 64
 
+/* A pointer into JS memory (get_bytes, napi_get_arraybuffer_info) stays valid only
+ * until JS runs again: JS could detach the ArrayBuffer (transfer it away) and let it be
+ * freed. napi_get_element can run JS (a getter on an index, a Proxy), so writeBatch and
+ * writeSlices fetch every element first and look up the memory after that. */
+
 static napi_value tap_write_batch(napi_env env, napi_callback_info info) {
   napi_value argv[4], result;
   tap_device *dev = device_args(env, info, 4, argv);
@@ -1485,17 +1490,19 @@ static napi_value tap_write_batch(napi_env env, napi_callback_info info) {
   uint32_t length = 0, written = 0;
   const uint8_t *vnet;
   NAPI_CALL(env, napi_get_array_length(env, argv[1], &length));
-  if (!get_vnet_headers(env, argv[2], length, &vnet)) return NULL;
   bool finish = false; /* stays false unless the argument is true */
   napi_get_value_bool(env, argv[3], &finish);
+  napi_value elements[WRITE_GROUP];
   void *data[WRITE_GROUP];
   size_t lens[WRITE_GROUP];
   for (uint32_t first = 0; first < length; first += WRITE_GROUP) {
     uint32_t n = length - first < WRITE_GROUP ? length - first : WRITE_GROUP;
+    for (uint32_t i = 0; i < n; i++)
+      NAPI_CALL(env, napi_get_element(env, argv[1], first + i, &elements[i]));
+    /* No JS runs from here to send_frames: the pointers stay valid (see above). */
+    if (!get_vnet_headers(env, argv[2], length, &vnet)) return NULL;
     for (uint32_t i = 0; i < n; i++) {
-      napi_value element;
-      NAPI_CALL(env, napi_get_element(env, argv[1], first + i, &element));
-      if (!get_bytes(env, element, &data[i], &lens[i])) {
+      if (!get_bytes(env, elements[i], &data[i], &lens[i])) {
         napi_throw_type_error(env, NULL, "tap: writeBatch: every frame must be a Uint8Array");
         return NULL;
       }
@@ -1533,6 +1540,9 @@ static napi_value tap_write_slices(napi_env env, napi_callback_info info) {
     return NULL;
   }
   NAPI_CALL(env, napi_get_value_uint32(env, argv[3], &count));
+  napi_value elements[SLICE_BUFFERS];
+  for (uint32_t b = 0; b < nbuf; b++) NAPI_CALL(env, napi_get_element(env, argv[1], b, &elements[b]));
+  /* No JS runs from here to the last send_frames: the pointers stay valid (see above). */
   napi_typedarray_type type;
   size_t nslices;
   void *slice_data;
@@ -1547,10 +1557,8 @@ static napi_value tap_write_slices(napi_env env, napi_callback_info info) {
   uint8_t *base[SLICE_BUFFERS];
   size_t size[SLICE_BUFFERS];
   for (uint32_t b = 0; b < nbuf; b++) {
-    napi_value element;
     void *data = NULL;
-    NAPI_CALL(env, napi_get_element(env, argv[1], b, &element));
-    if (napi_get_arraybuffer_info(env, element, &data, &size[b]) != napi_ok) {
+    if (napi_get_arraybuffer_info(env, elements[b], &data, &size[b]) != napi_ok) {
       napi_throw_type_error(env, NULL, "tap: writeSlices: every buffer must be an ArrayBuffer");
       return NULL;
     }

@@ -738,6 +738,50 @@ describeTap('TapLink writer thread', () => {
     }
   });
 
+  it('copies no frame from memory JS detached while the call ran (an array index getter transfers a buffer away)', async () => {
+    type RawTap = {
+      open(name: string): { handle: object };
+      writeBatch(handle: object, frames: Uint8Array[]): number;
+      writeSlices(handle: object, buffers: ArrayBuffer[], slices: Uint32Array, count: number): number;
+      stats(handle: object): { txErrors: number };
+      close(handle: object): void;
+    };
+    const tap = createRequire(import.meta.url)(addonPath) as RawTap;
+    const name = `tsg${process.pid.toString(36)}`;
+    const dev = tap.open(name);
+    try {
+      // Up, so that the kernel takes the well-formed frames (a device that is down refuses them too).
+      expect(spawnSync('ip', ['link', 'set', name, 'netns', net.ns]).status).toBe(0);
+      expect(spawnSync('ip', ['-n', net.ns, 'link', 'set', name, 'up']).status).toBe(0);
+      let moved: ArrayBuffer | null = null;
+      /** [first, second], where reading index 1 detaches `first`'s memory (it moves to `moved`). */
+      const withDetachingGetter = <T>(first: T, buffer: ArrayBuffer, second: T): T[] => {
+        const array = [first, second];
+        Object.defineProperty(array, 1, {
+          get: () => {
+            moved = structuredClone(buffer, { transfer: [buffer] });
+            return second;
+          },
+        });
+        return array;
+      };
+      // writeBatch: the first frame is empty once detached, refused as too short.
+      const a = new Uint8Array(100);
+      const errors = tap.stats(dev.handle).txErrors;
+      expect(tap.writeBatch(dev.handle, withDetachingGetter(a, a.buffer, new Uint8Array(100)))).toBe(1);
+      expect(moved).not.toBeNull();
+      expect(a.length).toBe(0);
+      expect(tap.stats(dev.handle).txErrors - errors).toBe(1);
+      // writeSlices: a frame outside its (now empty) buffer fails the whole call.
+      const b = new ArrayBuffer(200);
+      moved = null;
+      expect(() => tap.writeSlices(dev.handle, withDetachingGetter(b, b, new ArrayBuffer(200)), Uint32Array.of(0, 0, 100, 1, 0, 100), 2)).toThrow(RangeError);
+      expect(moved).not.toBeNull();
+    } finally {
+      tap.close(dev.handle);
+    }
+  });
+
   it('drops and counts what does not fit its ring, as a full queue does', async () => {
     const link = net.link;
     const before = link.stats;
