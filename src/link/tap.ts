@@ -177,7 +177,11 @@ export interface TapStats {
   txDrops: number;
   /** Frames in the writer thread's ring, not yet written (0 without the thread). */
   txQueued: number;
-  /** Frames the kernel refused (e.g. shorter than an Ethernet header) or sent after close. */
+  /**
+   * Frames not sent: shorter than an Ethernet header or longer than the largest
+   * frame (refused by the binding before they are queued), refused by the kernel on
+   * write (e.g. the device was deleted), or sent after close.
+   */
   txErrors: number;
   /** Offload: super-frames (gso_type set) the kernel sent us. */
   rxSuperFrames: number;
