@@ -1301,7 +1301,9 @@ static void *writer_main(void *arg) {
       writer_send(dev, w, r->has_vnet ? r->vnet : NULL, (uint8_t *)(r + 1), r->len, r->finish,
                   &deadline);
       tail += record_size(r->len);
-      __atomic_fetch_sub(&w->frames, 1, __ATOMIC_RELAXED);
+      /* Release: whoever reads `frames` with acquire and finds this frame gone also
+       * sees the tx counter writer_send just added for it (stats(), flush()). */
+      __atomic_fetch_sub(&w->frames, 1, __ATOMIC_RELEASE);
     }
     __atomic_store_n(&w->tail, tail, __ATOMIC_RELEASE);
   }
@@ -1602,6 +1604,10 @@ static napi_value tap_stats(napi_env env, napi_callback_info info) {
   napi_value argv[1], result, value;
   tap_device *dev = device_args(env, info, 1, argv);
   if (dev == NULL) return NULL;
+  /* Read first, with acquire: every frame it no longer counts is in the tx counters
+   * read below (writer_main releases it after counting), so "txQueued 0" means the
+   * tx counters are final for everything queued so far. */
+  uint32_t queued = dev->writer ? __atomic_load_n(&dev->writer->frames, __ATOMIC_ACQUIRE) : 0;
   NAPI_CALL(env, napi_create_object(env, &result));
 #define STAT(js_name, field)                                              \
   NAPI_CALL(env, napi_create_double(env, (double)dev->field, &value));    \
@@ -1624,7 +1630,7 @@ static napi_value tap_stats(napi_env env, napi_callback_info info) {
   ATOMIC_STAT("txDrops", stat_get(&dev->tx_drops))
   ATOMIC_STAT("txErrors", stat_get(&dev->tx_errors))
   ATOMIC_STAT("txSuperFrames", stat_get(&dev->tx_super_frames))
-  ATOMIC_STAT("txQueued", dev->writer ? __atomic_load_n(&dev->writer->frames, __ATOMIC_RELAXED) : 0)
+  ATOMIC_STAT("txQueued", queued)
 #undef ATOMIC_STAT
   return result;
 }
