@@ -373,7 +373,15 @@ describeTap('TapLink lifecycle', () => {
     expect(await waitFor(() => errors.length > 0)).toBe(true);
     expect(errors[0]!.message).toMatch(new RegExp(`tap ${name}: reading the device failed`));
     expect(link.stats.rxErrors).toBe(1);
+    // Nor is the writer thread stuck on the device that is gone: what is sent now is
+    // queued, refused by the kernel (counted), and close() has nothing left to wait for.
+    const before = link.stats.txErrors;
+    expect(link.sendBatch(Array.from({ length: 50 }, () => arpRequest(OUR_MAC, '10.0.0.2', '10.0.0.1')))).toBe(50);
+    expect(await link.flush()).toBe(true);
+    expect(link.stats.txErrors - before).toBe(50);
+    const started = Date.now();
     await link.close();
+    expect(Date.now() - started).toBeLessThan(500);
   });
 });
 
