@@ -125,6 +125,8 @@ describe('ftp server: file-source over our TCP', () => {
     await runWithIo(net!.clock, () => outcome !== undefined && p.clientFailed(), 600_000, 30_000);
     expect(outcome).toBeInstanceOf(Error);
     expect(errors.map((e) => e.code)).toEqual(['EIO']);
+    // Part-way: what was read before the failure went to TCP.
+    expect(p.server.bytesWritten).toBeGreaterThanOrEqual(READ_CHUNK_BYTES);
     expect(p.server.destroyed).toBe(true);
     expect(p.got.ended).toBe(false);
     expect(await fdsOn(`/proc/${process.pid}/mem`)).toEqual([]);
