@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, readdir, readlink, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, readlink, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -130,5 +130,29 @@ describe('ftp server: file-source over our TCP', () => {
     expect(p.server.destroyed).toBe(true);
     expect(p.got.ended).toBe(false);
     expect(await fdsOn(`/proc/${process.pid}/mem`)).toEqual([]);
+  });
+
+  it('a file that shrinks during the transfer is a local error, never a short success', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'tapstack-source-'));
+    const path = join(dir, 'f');
+    const data = testBytes(4 * READ_CHUNK_BYTES, 23);
+    await writeFile(path, data);
+    const p = await pair();
+    const errors: Error[] = [];
+    let outcome: Error | 'resolved' | undefined;
+    // The size was taken (as RETR does before 150), then another process truncates it.
+    const sending = sendFileRange(path, 0, data.length, p.server, (err) => errors.push(err));
+    await truncate(path, READ_CHUNK_BYTES);
+    sending.then(
+      () => (outcome = 'resolved'),
+      (err: Error) => (outcome = err),
+    );
+    await runWithIo(net!.clock, () => outcome !== undefined && p.clientFailed(), 600_000, 30_000);
+    expect(outcome).toBeInstanceOf(Error);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]!.message).toMatch(/shrank/);
+    expect(p.server.destroyed).toBe(true);
+    expect(p.got.ended).toBe(false); // no clean end: the client cannot take the part for the whole
+    expect(await fdsOn(path)).toEqual([]);
   });
 });

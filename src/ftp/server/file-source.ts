@@ -107,9 +107,15 @@ export function sendFileRange(path: string, offset: number, size: number, socket
         reading = false;
         if (failed) return closeFile();
         if (err) return fail(err, true);
+        if (n === 0 && position < size) {
+          // The file shrank since its size was taken (another process truncated it):
+          // the client was promised `size` bytes, so ending now would report a short
+          // file as a success. A local error instead (451), and the data connection
+          // is reset so the client cannot mistake what it got for the whole file.
+          return fail(new Error(`the file shrank during the transfer: ${position - offset} of ${size - offset} bytes read`), true);
+        }
         position += n;
-        // n = 0: the file shrank since it was checked; what there was has been sent.
-        if (n === 0 || position >= size) eof = true;
+        if (position >= size) eof = true;
         if (n > 0) ready.push(n === buffer.length ? buffer : buffer.subarray(0, n));
         writeReady();
         readMore();
