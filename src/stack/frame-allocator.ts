@@ -1,10 +1,10 @@
 /**
  * Memory for outgoing frames, carved from 256 KiB slabs (about 170 full-size frames
  * each): one small view object per frame instead of a zero-filled allocation each
- * (the slab is zeroed once, when it is made). Frames are never reused: a view keeps its slab alive for as long as anyone
- * (a link, a capture, a retransmission queue) holds it, and the garbage collector
- * frees the slab when the last one is gone. The same idea as Node's Buffer pool,
- * kept to plain Uint8Array.
+ * (the slab is zeroed once, when it is made). Frames are never reused: a view keeps
+ * its slab alive for as long as anyone (a link, a capture, a retransmission queue)
+ * holds it, and the garbage collector frees the slab when the last one is gone. The
+ * same idea as Node's Buffer pool, kept to plain Uint8Array.
  */
 const SLAB_SIZE = 256 * 1024;
 
