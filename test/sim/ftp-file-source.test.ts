@@ -141,12 +141,11 @@ describe('ftp server: file-source over our TCP', () => {
     const errors: Error[] = [];
     let outcome: Error | 'resolved' | undefined;
     // The size was taken (as RETR does before 150), then another process truncates it.
-    const sending = sendFileRange(path, 0, data.length, p.server, (err) => errors.push(err));
-    await truncate(path, READ_CHUNK_BYTES);
-    sending.then(
+    sendFileRange(path, 0, data.length, p.server, (err) => errors.push(err)).then(
       () => (outcome = 'resolved'),
       (err: Error) => (outcome = err),
     );
+    await truncate(path, READ_CHUNK_BYTES);
     await runWithIo(net!.clock, () => outcome !== undefined && p.clientFailed(), 600_000, 30_000);
     expect(outcome).toBeInstanceOf(Error);
     expect(errors).toHaveLength(1);
