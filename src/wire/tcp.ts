@@ -318,6 +318,16 @@ export function encodeTcp(fields: TcpHeaderFields, payload: Uint8Array, pseudo: 
 }
 
 /**
+ * Fill in the checksum of a whole segment in place (RFC 9293 3.1: over the
+ * pseudo-header, the header with the checksum field taken as zero, and the data), as
+ * a NIC with checksum offload does; for tools that change a segment after encoding it.
+ */
+export function setTcpChecksum(segment: Uint8Array, pseudo: TcpPseudoHeader): void {
+  writeU16(segment, 16, 0);
+  writeU16(segment, 16, finishChecksum(sumWords(segment, pseudoHeaderSum(pseudo.src, pseudo.dst, IPPROTO_TCP, segment.length))));
+}
+
+/**
  * The set control bits by name, highest bit first ("ACK,SYN", "ACK,PSH,FIN"): the
  * order of Wireshark's flag string (tcp.flags.str), not of its Info column.
  */

@@ -1,11 +1,11 @@
 import type { CapturedFrame } from '../support/prober.js';
 import type { Ipv4Address } from '../../src/wire/address.js';
 import { readU16, writeU16 } from '../../src/wire/bytes.js';
-import { finishChecksum, internetChecksum, pseudoHeaderSum, sumWords } from '../../src/wire/checksum.js';
+import { internetChecksum } from '../../src/wire/checksum.js';
 import { encodeEthernet, ETHERTYPE_IPV4, parseEthernet } from '../../src/wire/ethernet.js';
 import { parseIcmp, type IcmpMessage } from '../../src/wire/icmp.js';
 import { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, parseIpv4Packet, writeIpv4Header, type Ipv4Header } from '../../src/wire/ipv4.js';
-import { encodeTcp, parseTcp, type TcpHeader, type TcpHeaderFields, type TcpOptions } from '../../src/wire/tcp.js';
+import { encodeTcp, parseTcp, setTcpChecksum, type TcpHeader, type TcpHeaderFields, type TcpOptions } from '../../src/wire/tcp.js';
 import { encodeUdp, parseUdp } from '../../src/wire/udp.js';
 
 /**
@@ -85,9 +85,8 @@ export function tcp(k: TcpKnobs, payload: Uint8Array, src: Ipv4Address, dst: Ipv
   out.set(payload, headerLength);
   if (!k.rawOptions && k.dataOffsetWords === undefined && !k.badChecksum) return out;
   out[12] = (k.dataOffsetWords ?? headerLength / 4) << 4;
-  writeU16(out, 16, 0);
-  const sum = finishChecksum(sumWords(out, pseudoHeaderSum(src, dst, IPPROTO_TCP, out.length)));
-  writeU16(out, 16, k.badChecksum ? sum ^ 0x5555 : sum);
+  setTcpChecksum(out, { src, dst });
+  if (k.badChecksum) writeU16(out, 16, readU16(out, 16) ^ 0x5555);
   return out;
 }
 

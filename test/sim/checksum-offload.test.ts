@@ -5,9 +5,9 @@ import { LinkDecorator, RX_CHECKSUM_BAD, RX_CHECKSUM_GOOD, RX_CHECKSUM_NOT_CHECK
 import { MemoryHub } from '../../src/link/memory.js';
 import { VirtualClock } from '../../src/stack/clock.js';
 import { SeededRandom } from '../../src/stack/random.js';
-import { finishChecksum, pseudoHeaderSum, sumWords } from '../../src/wire/checksum.js';
 import { ETHERNET_HEADER_LEN } from '../../src/wire/ethernet.js';
 import { IPPROTO_TCP, parseIpv4Packet } from '../../src/wire/ipv4.js';
+import { setTcpChecksum } from '../../src/wire/tcp.js';
 import { collect, sha256, testBytes, writeAll } from '../support/tcp-hosts.js';
 
 /**
@@ -27,12 +27,7 @@ function tcpChecksumAt(frame: Uint8Array): number {
 function finishTcpChecksum(frame: Uint8Array): void {
   const ip = parseIpv4Packet(frame.subarray(ETHERNET_HEADER_LEN), { verifyChecksum: false });
   if (!ip.ok) return;
-  const h = ip.value.header;
-  const segment = ip.value.payload;
-  segment[16] = segment[17] = 0;
-  const sum = finishChecksum(sumWords(segment, pseudoHeaderSum(h.src, h.dst, IPPROTO_TCP, segment.length)));
-  segment[16] = sum >>> 8;
-  segment[17] = sum & 0xff;
+  setTcpChecksum(ip.value.payload, ip.value.header);
 }
 
 class NicLink implements Link {

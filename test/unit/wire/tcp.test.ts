@@ -6,6 +6,7 @@ import {
   formatTcpFlags,
   parseTcp,
   parseTcpOptions,
+  setTcpChecksum,
   TcpFlags,
   tcpOptionsLength,
 } from '../../../src/wire/tcp.js';
@@ -166,5 +167,15 @@ describe('wire/tcp encode', () => {
   it('formats flags as Wireshark does', () => {
     expect(formatTcpFlags(TcpFlags.SYN | TcpFlags.ACK)).toBe('ACK,SYN');
     expect(formatTcpFlags(TcpFlags.FIN | TcpFlags.ACK | TcpFlags.PSH)).toBe('ACK,PSH,FIN');
+  });
+});
+
+describe('wire/tcp setTcpChecksum', () => {
+  it("fills in Linux's checksum of a real SYN from scratch, whatever the field held", () => {
+    const segment = SYN_TCP.slice();
+    segment[16] = 0xde;
+    segment[17] = 0xad;
+    setTcpChecksum(segment, { src: A, dst: B });
+    expect(Buffer.from(segment).toString('hex')).toBe(Buffer.from(SYN_TCP).toString('hex'));
   });
 });
