@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { READ_CHUNK_BYTES, sendFileRange } from '../../src/ftp/server/file-source.js';
 import type { FaultProfile } from '../../src/link/faults.js';
 import type { TcpSocketLike } from '../../src/tcp/api.js';
-import { collect, createTcpTestNet, runWithIo, sha256, testBytes, type TcpTestNet } from '../support/tcp-hosts.js';
+import { collect, createTcpTestNet, openStream, runWithIo, sha256, testBytes, type TcpTestNet } from '../support/tcp-hosts.js';
 
 /**
  * file-source.ts (RETR in TYPE I) over our TCP between two simulated hosts, with real
@@ -35,19 +35,8 @@ async function pair(faults?: FaultProfile): Promise<Pair> {
   net = n;
   // Host a sends the file (faults apply to its link) and listens, as the FTP server's
   // passive data port does; host b is the client.
-  let server: TcpSocketLike | undefined;
-  n.a.tcp.listen({ port: 2021 }, (s) => {
-    server = s;
-  });
-  const client = n.b.tcp.connect({ host: '10.0.0.1', port: 2021 });
-  const got = collect(client);
-  let failed = false;
-  client.on('error', () => (failed = true));
-  client.on('close', () => {
-    if (!got.ended) failed = true;
-  });
-  await n.clock.runUntil(() => server !== undefined, 10_000);
-  return { server: server!, got, clientFailed: () => failed };
+  const { sender, got, receiverFailed } = await openStream(n, 2021);
+  return { server: sender, got, clientFailed: receiverFailed };
 }
 
 /** The numbers of our open file descriptors that point at `target`. */

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FaultProfile } from '../../src/link/faults.js';
 import type { TcpSocketLike } from '../../src/tcp/api.js';
-import { collect, createTcpTestNet, sha256, testBytes, type TcpTestNet } from '../support/tcp-hosts.js';
+import { createTcpTestNet, openStream, sha256, testBytes, type TcpTestNet } from '../support/tcp-hosts.js';
 
 /**
  * TcpSocket.setZeroCopy: by default a written buffer is copied (the writer may reuse
@@ -16,15 +16,8 @@ afterEach(async () => {
 
 async function pair(faults?: FaultProfile): Promise<{ net: TcpTestNet; client: TcpSocketLike; got: () => Buffer; ended: () => boolean }> {
   const n = createTcpTestNet({ seed: 4, ...(faults ? { faults } : {}) });
-  let received: ReturnType<typeof collect> | undefined;
-  n.b.tcp.listen({ port: 5001 }, (s) => {
-    received = collect(s);
-  });
-  const client = n.a.tcp.connect({ host: '10.0.0.2', port: 5001 });
-  let connected = false;
-  client.on('connect', () => (connected = true));
-  await n.clock.runUntil(() => connected && received !== undefined, 10_000);
-  return { net: n, client, got: () => Buffer.concat(received!.chunks), ended: () => received?.ended ?? false };
+  const { sender, got } = await openStream(n, 5001);
+  return { net: n, client: sender, got: () => Buffer.concat(got.chunks), ended: () => got.ended };
 }
 
 describe('zero-copy writes', () => {

@@ -128,3 +128,28 @@ export async function withSeed<T>(seed: number, fn: () => Promise<T>): Promise<T
     throw err;
   }
 }
+
+/**
+ * One connection on `net`: host b connects to a listener on host a (as a client to an
+ * FTP passive data port), and resolves once both ends exist. `sender` is a's socket
+ * (faults on a's link hit what it sends); what b reads is collected in `got`;
+ * `receiverFailed` tells whether b's socket saw an error or closed without an end.
+ */
+export async function openStream(
+  net: TcpTestNet,
+  port: number,
+): Promise<{ sender: TcpSocketLike; got: ReturnType<typeof collect>; receiverFailed: () => boolean }> {
+  let sender: TcpSocketLike | undefined;
+  net.a.tcp.listen({ port }, (s) => {
+    sender = s;
+  });
+  const receiver = net.b.tcp.connect({ host: '10.0.0.1', port });
+  const got = collect(receiver);
+  let failed = false;
+  receiver.on('error', () => (failed = true));
+  receiver.on('close', () => {
+    if (!got.ended) failed = true;
+  });
+  await net.clock.runUntil(() => sender !== undefined, 10_000);
+  return { sender: sender!, got, receiverFailed: () => failed };
+}
